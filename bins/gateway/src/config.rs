@@ -1,0 +1,168 @@
+//! Settings: an optional TOML file, then `GATEWAY_*` environment variables over it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use gateway_http::JwtSecret;
+use gateway_store::StoreOptions;
+use serde::Deserialize;
+
+/// Every setting, with its environment variable. TOML keys are the same names in lower case
+/// without the `GATEWAY_` prefix.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    jwt_secret: Option<String>,
+    log: Option<String>,
+    log_format: Option<String>,
+    workers: Option<usize>,
+    db_pool_size: Option<u32>,
+    db_timeout_secs: Option<u64>,
+    connector_timeout_secs: Option<u64>,
+}
+
+pub struct Settings {
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    jwt_secret: Option<String>,
+    pub log: String,
+    pub log_json: bool,
+    pub workers: Option<usize>,
+    pub db_pool_size: u32,
+    pub db_timeout_secs: u64,
+    pub connector_timeout_secs: u64,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The database URL and the JWT secret may hold secrets: leave them out.
+        f.debug_struct("Settings").field("bind", &self.bind).field("data_dir", &self.data_dir).finish_non_exhaustive()
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
+    match env(name) {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| anyhow::anyhow!("{name}='{v}' is not a valid value")),
+    }
+}
+
+impl Settings {
+    pub fn load(file: Option<&Path>) -> Result<Settings> {
+        let f: FileSettings = match file {
+            None => FileSettings::default(),
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).with_context(|| format!("cannot read settings file {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("settings file {} is not valid", p.display()))?
+            }
+        };
+        let data_dir =
+            env("GATEWAY_DATA_DIR").map(PathBuf::from).or(f.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = env("GATEWAY_DATABASE_URL")
+            .or(f.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("gateway.sqlite").display()));
+        let log_format = env("GATEWAY_LOG_FORMAT").or(f.log_format).unwrap_or_else(|| "text".into());
+        let log_json = match log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => bail!("GATEWAY_LOG_FORMAT='{other}': use text or json"),
+        };
+        Ok(Settings {
+            bind: env("GATEWAY_BIND").or(f.bind).unwrap_or_else(|| "127.0.0.1:8080".into()),
+            data_dir,
+            database_url,
+            jwt_secret: env("GATEWAY_JWT_SECRET").or(f.jwt_secret),
+            log: env("GATEWAY_LOG").or_else(|| env("RUST_LOG")).or(f.log).unwrap_or_else(|| "info".into()),
+            log_json,
+            workers: env_parse("GATEWAY_WORKERS")?.or(f.workers),
+            db_pool_size: env_parse("GATEWAY_DB_POOL_SIZE")?.or(f.db_pool_size).unwrap_or(8),
+            db_timeout_secs: env_parse("GATEWAY_DB_TIMEOUT_SECS")?.or(f.db_timeout_secs).unwrap_or(2),
+            connector_timeout_secs: env_parse("GATEWAY_CONNECTOR_TIMEOUT_SECS")?
+                .or(f.connector_timeout_secs)
+                .unwrap_or(30),
+        })
+    }
+
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            max_connections: self.db_pool_size,
+            acquire_timeout: Duration::from_secs(self.db_timeout_secs.max(1)),
+        }
+    }
+
+    pub fn connector_timeout(&self) -> Duration {
+        Duration::from_secs(self.connector_timeout_secs.max(1))
+    }
+
+    /// `GATEWAY_JWT_SECRET`, or a development secret generated once into the data dir (mode
+    /// 0600) with a warning.
+    pub fn jwt_secret(&self) -> Result<JwtSecret> {
+        if let Some(s) = &self.jwt_secret {
+            if s.len() < 32 {
+                tracing::warn!("GATEWAY_JWT_SECRET is shorter than 32 bytes: use a longer random secret");
+            }
+            return Ok(JwtSecret::new(s.as_bytes().to_vec()));
+        }
+        let path = self.data_dir.join("jwt-secret");
+        let secret = read_or_create_secret(&path)?;
+        tracing::warn!(
+            path = %path.display(),
+            "GATEWAY_JWT_SECRET is not set: using a development secret generated into the data dir; set it in production"
+        );
+        Ok(JwtSecret::new(secret.into_bytes()))
+    }
+}
+
+/// Reads a generated secret, or creates it (64 hex characters, mode 0600) when absent.
+fn read_or_create_secret(path: &Path) -> Result<String> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        let s = s.trim().to_owned();
+        if !s.is_empty() {
+            return Ok(s);
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data dir {}", dir.display()))?;
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a secret: {e}"))?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(secret.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(secret)
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .trim()
+            .to_owned()),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
+pub fn init_tracing(settings: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    // A line when each request's span closes: the access log, with status and latency.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE);
+    let _ = if settings.log_json { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,113 @@
+//! `gateway`: the Connections Gateway server. `serve` (default), `migrate`, `token`.
+
+mod config;
+mod registry;
+
+use std::net::TcpListener;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use config::Settings;
+use gateway_http::{AppState, ServerSettings};
+use gateway_store::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "gateway", version, about = "The Connections Gateway: customers' data connections and tables")]
+struct Cli {
+    /// A TOML settings file; environment variables (GATEWAY_*) override it.
+    #[arg(long, global = true, env = "GATEWAY_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print a bearer token signed with the configured secret.
+    Token {
+        #[arg(long)]
+        org: String,
+        /// root, manager or backend.
+        #[arg(long)]
+        role: String,
+        /// The token's subject (who holds it).
+        #[arg(long, default_value = "cli")]
+        sub: String,
+        /// Seconds until it expires.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => migrate(settings),
+        Command::Token { org, role, sub, ttl } => token(settings, &org, &role, &sub, ttl),
+    }
+}
+
+fn open_store(settings: &Settings) -> Result<Store> {
+    let store = Store::open(&settings.database_url, &settings.store_options())
+        .context("cannot open the database (GATEWAY_DATABASE_URL)")?;
+    Ok(store)
+}
+
+fn migrate_store(store: &Store) -> Result<Vec<String>> {
+    store
+        .migrate()
+        .context("cannot apply the database migrations: is the database reachable and GATEWAY_DATABASE_URL right?")
+}
+
+#[allow(clippy::print_stdout)]
+fn migrate(settings: Settings) -> Result<()> {
+    config::init_tracing(&settings);
+    let store = open_store(&settings)?;
+    let applied = migrate_store(&store)?;
+    if applied.is_empty() {
+        println!("the database is up to date");
+    }
+    for v in applied {
+        println!("applied {v}");
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn token(settings: Settings, org: &str, role: &str, sub: &str, ttl: i64) -> Result<()> {
+    config::init_tracing(&settings);
+    let secret = settings.jwt_secret()?;
+    let token = gateway_http::issue_token(&secret, org, role, sub, ttl).map_err(anyhow::Error::msg)?;
+    println!("{token}");
+    Ok(())
+}
+
+fn serve(settings: Settings) -> Result<()> {
+    config::init_tracing(&settings);
+    let secret = settings.jwt_secret()?;
+    let store = open_store(&settings)?;
+    let applied = migrate_store(&store)?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "database migrated");
+    }
+    let registry = registry::registry().context("cannot register the connectors")?;
+    let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
+    let state = AppState { store, registry, jwt_secret: secret, connector_timeout: settings.connector_timeout() };
+    let server_settings = ServerSettings { workers: settings.workers, ..ServerSettings::default() };
+    tracing::info!(
+        address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        backend = ?state.store.backend(),
+        connectors = ?state.registry,
+        "serving"
+    );
+    actix_web::rt::System::new()
+        .block_on(async move { gateway_http::server(state, listener, &server_settings)?.await })?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! What every provider implements: the [`Connector`] trait, its [`CredentialSpec`], the
+//! [`Registry`] the binary fills at start, and the types a connector answers with.
+//!
+//! A connector talks to its provider only. It never touches the database and never decides an
+//! HTTP status: it reports steps, inspections and [`ConnectorError`]s of a small set of kinds,
+//! which `gateway-preview` maps to table statuses and `gateway-http` to error names.
+
+mod error;
+mod inspect;
+mod registry;
+mod spec;
+
+pub use error::{ConnectorError, ErrorKind};
+pub use gateway_domain::{Column, ColumnType};
+pub use inspect::{CredentialCheck, Inspection, Step, StepOutcome};
+pub use registry::{DuplicateConnector, Registry};
+pub use spec::{CredentialSpec, FieldSpec, FieldType, HostRule, looks_secret};
+
+use gateway_domain::{ConnectionKind, Credentials, Table};
+
+/// A provider. One instance serves every organization: all per-customer state comes in the
+/// arguments.
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// The kind this connector serves.
+    fn kind(&self) -> ConnectionKind;
+
+    /// The credentials it takes: fields, types, which are secret, host rules.
+    fn credential_spec(&self) -> &CredentialSpec;
+
+    /// Checks credentials live with cheap, read-only calls, reporting each as a step. A step
+    /// the provider offers no read-only call for is `skipped` with a warning; it is never
+    /// reported as passed without having been checked. `Err` for a fault before any step ran.
+    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError>;
+
+    /// Opens the remote resource a table names and describes it: detected parameters,
+    /// columns and a few sample rows for a source; for a destination, that it can be written.
+    /// `credentials` is `None` for kinds without a connection (LOCAL).
+    async fn inspect_table(
+        &self,
+        credentials: Option<&Credentials>,
+        table: &Table,
+        sample_rows: usize,
+    ) -> Result<Inspection, ConnectorError>;
+}

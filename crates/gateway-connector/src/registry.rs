@@ -1,0 +1,52 @@
+//! The connectors a gateway serves, filled explicitly by the binary at start.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gateway_domain::ConnectionKind;
+
+use crate::Connector;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("two connectors are registered for {0}")]
+pub struct DuplicateConnector(pub ConnectionKind);
+
+#[derive(Clone, Default)]
+pub struct Registry {
+    connectors: BTreeMap<ConnectionKind, Arc<dyn Connector>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.connectors.keys()).finish()
+    }
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    pub fn register(&mut self, connector: Arc<dyn Connector>) -> Result<(), DuplicateConnector> {
+        let kind = connector.kind();
+        if self.connectors.contains_key(&kind) {
+            return Err(DuplicateConnector(kind));
+        }
+        self.connectors.insert(kind, connector);
+        Ok(())
+    }
+
+    /// Builder form of [`Registry::register`].
+    pub fn with(mut self, connector: Arc<dyn Connector>) -> Result<Self, DuplicateConnector> {
+        self.register(connector)?;
+        Ok(self)
+    }
+
+    pub fn get(&self, kind: ConnectionKind) -> Option<&Arc<dyn Connector>> {
+        self.connectors.get(&kind)
+    }
+
+    pub fn kinds(&self) -> impl Iterator<Item = ConnectionKind> + '_ {
+        self.connectors.keys().copied()
+    }
+}

@@ -1,0 +1,152 @@
+//! The stable set of error names and the problem every layer hands up to HTTP.
+//!
+//! The names are part of the contract: clients branch on them. The HTTP status and the JSON
+//! body are decided in `gateway-http` alone.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::JsonObject;
+
+/// The error names the gateway answers with. The first four are the spec's own; the others
+/// cover what the spec leaves to the transport (authentication, size limits, availability).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorName {
+    /// The request is wrong: malformed JSON, a wrong type, an unknown field or enum value,
+    /// a connection that is not allowed, wrong credentials, a table with wrong params.
+    WrongDataType,
+    ConnectionNotFound,
+    TableNotFound,
+    /// The remote resource a table names (bucket, object, provider object) does not exist.
+    ResourceNotFound,
+    /// No, a malformed, a badly signed or an expired bearer token.
+    Unauthorized,
+    /// A valid token whose role may not call the gateway.
+    Forbidden,
+    /// No endpoint at this path.
+    RouteNotFound,
+    /// The path exists, the method does not.
+    MethodNotAllowed,
+    /// The body is over the limit.
+    PayloadTooLarge,
+    /// No connector is registered for this kind yet.
+    ConnectorUnavailable,
+    /// The database does not answer.
+    ServiceUnavailable,
+    /// A fault of the gateway's own. Never for anything a client sent.
+    InternalError,
+}
+
+impl ErrorName {
+    pub const ALL: &'static [ErrorName] = &[
+        ErrorName::WrongDataType,
+        ErrorName::ConnectionNotFound,
+        ErrorName::TableNotFound,
+        ErrorName::ResourceNotFound,
+        ErrorName::Unauthorized,
+        ErrorName::Forbidden,
+        ErrorName::RouteNotFound,
+        ErrorName::MethodNotAllowed,
+        ErrorName::PayloadTooLarge,
+        ErrorName::ConnectorUnavailable,
+        ErrorName::ServiceUnavailable,
+        ErrorName::InternalError,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorName::WrongDataType => "WRONG_DATA_TYPE",
+            ErrorName::ConnectionNotFound => "CONNECTION_NOT_FOUND",
+            ErrorName::TableNotFound => "TABLE_NOT_FOUND",
+            ErrorName::ResourceNotFound => "RESOURCE_NOT_FOUND",
+            ErrorName::Unauthorized => "UNAUTHORIZED",
+            ErrorName::Forbidden => "FORBIDDEN",
+            ErrorName::RouteNotFound => "ROUTE_NOT_FOUND",
+            ErrorName::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorName::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorName::ConnectorUnavailable => "CONNECTOR_UNAVAILABLE",
+            ErrorName::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            ErrorName::InternalError => "INTERNAL_ERROR",
+        }
+    }
+}
+
+impl fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What went wrong, safe to show the caller: an error name, a message a person can act on,
+/// and structured data (`field` names the offending field). Never holds a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub name: ErrorName,
+    pub message: String,
+    pub data: JsonObject,
+}
+
+impl Problem {
+    pub fn new(name: ErrorName, message: impl Into<String>) -> Self {
+        Problem { name, message: message.into(), data: JsonObject::new() }
+    }
+
+    /// WRONG_DATA_TYPE with a message.
+    pub fn wrong_data(message: impl Into<String>) -> Self {
+        Problem::new(ErrorName::WrongDataType, message)
+    }
+
+    /// WRONG_DATA_TYPE about one field (a dotted path such as `resource_params.columns_mapping`).
+    pub fn wrong_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem::wrong_data(message).with("field", field.into())
+    }
+
+    /// Adds a key to `error_data`.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.data.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// The field this problem is about, when it names one.
+    pub fn field(&self) -> Option<&str> {
+        self.data.get("field").and_then(Value::as_str)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl From<crate::ParseEnumError> for Problem {
+    fn from(e: crate::ParseEnumError) -> Self {
+        Problem::wrong_field(e.what, e.to_string())
+            .with("allowed", e.allowed.iter().map(|s| Value::from(*s)).collect::<Vec<_>>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_screaming() {
+        let mut seen = std::collections::HashSet::new();
+        for n in ErrorName::ALL {
+            assert!(seen.insert(n.as_str()));
+            assert!(n.as_str().chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+        }
+    }
+
+    #[test]
+    fn enum_error_names_field_and_allowed() {
+        let p: Problem = "nope".parse::<crate::Resource>().unwrap_err().into();
+        assert_eq!(p.name, ErrorName::WrongDataType);
+        assert_eq!(p.field(), Some("resource"));
+        assert_eq!(p.data["allowed"].as_array().map(Vec::len), Some(8));
+    }
+}

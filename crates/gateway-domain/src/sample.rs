@@ -1,0 +1,41 @@
+//! What a preview shows of a source: its columns and a few rows.
+
+use serde::Serialize;
+
+use crate::{JsonObject, TableView};
+
+/// A column's inferred type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    String,
+    Integer,
+    Float,
+    Boolean,
+    Timestamp,
+    Json,
+}
+
+/// A source column; nested fields are dotted paths (`customer.age`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+}
+
+/// Columns and up to ten rows, each an object keyed by column name.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Sample {
+    pub columns: Vec<Column>,
+    pub rows: Vec<JsonObject>,
+}
+
+/// `POST|GET /connections/{connection}/tables/{name}/test/`: the merged table with defaults
+/// filled and mappings inferred, the warnings, and a sample of the source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TablePreview {
+    #[serde(flatten)]
+    pub table: TableView,
+    pub sample: Sample,
+}

@@ -1,0 +1,48 @@
+//! The contract's endpoints. Paths are declared without the trailing slash; `NormalizePath`
+//! makes it optional.
+
+mod connections;
+mod health;
+mod tables;
+
+use actix_web::{HttpResponse, web};
+use gateway_domain::ErrorName;
+
+use crate::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let resource = |path: &str| web::resource(path.to_owned()).default_service(web::to(method_not_allowed));
+    cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/connections").route(web::get().to(connections::list)))
+        .service(
+            resource("/connections/{connection}")
+                .route(web::get().to(connections::get))
+                .route(web::put().to(connections::put))
+                .route(web::delete().to(connections::delete)),
+        )
+        .service(resource("/connections/{connection}/test").route(web::post().to(connections::test)))
+        .service(resource("/connections/{connection}/spec").route(web::get().to(connections::spec)))
+        .service(resource("/connections/{connection}/tables").route(web::get().to(tables::list_deprecated)))
+        .service(
+            resource("/connections/{connection}/tables/{name}")
+                .route(web::get().to(tables::get))
+                .route(web::patch().to(tables::patch))
+                .route(web::delete().to(tables::delete)),
+        )
+        .service(
+            resource("/connections/{connection}/tables/{name}/test")
+                .route(web::post().to(tables::preview))
+                .route(web::get().to(tables::test_stored)),
+        )
+        .service(resource("/tables").route(web::get().to(tables::filter)))
+        .default_service(web::to(route_not_found));
+}
+
+async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(ErrorName::MethodNotAllowed, format!("{} is not allowed on {}", req.method(), req.path())))
+}
+
+async fn route_not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(ErrorName::RouteNotFound, format!("no endpoint at {}", req.path())))
+}

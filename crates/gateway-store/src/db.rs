@@ -1,0 +1,283 @@
+//! The pool and the one connection type over both backends.
+//!
+//! The backend is picked from the URL scheme by our own r2d2 manager: diesel's
+//! `MultiConnection::establish` tries each backend in turn and hides the real error.
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::StoreError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Applied on every SQLite connection the pool opens. WAL itself is switched on once, at open.
+const SQLITE_SETUP: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+
+/// A connection to either backend. Repository functions take `&mut DbConnection`.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DbConnection::Postgresql(_) => "DbConnection::Postgresql",
+            DbConnection::Sqlite(_) => "DbConnection::Sqlite",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, StoreError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(StoreError::Config("the database URL is empty".into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // libpq waits ~forever on an unreachable host by default; bound it so that an
+            // outage answers 503 quickly instead of hanging requests.
+            let url = if url.contains("connect_timeout=") {
+                url.to_owned()
+            } else if url.contains('?') {
+                format!("{url}&connect_timeout=2")
+            } else {
+                format!("{url}?connect_timeout=2")
+            };
+            return Ok(Target::Postgres(url));
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        if path.contains("://") {
+            return Err(StoreError::Config(format!(
+                "unsupported scheme in '{}': use postgres://... or a SQLite path",
+                url.split("://").next().unwrap_or_default()
+            )));
+        }
+        Ok(Target::Sqlite(path.to_owned()))
+    }
+}
+
+struct Manager {
+    target: Target,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match &self.target {
+            Target::Sqlite(path) => {
+                let mut c = SqliteConnection::establish(path)?;
+                c.batch_execute(SQLITE_SETUP).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(c))
+            }
+            Target::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1").map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: name the backend only.
+        f.write_str(match self.target {
+            Target::Sqlite(_) => "Manager(sqlite)",
+            Target::Postgres(_) => "Manager(postgres)",
+        })
+    }
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Pooled connections at most.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the database counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { max_connections: 8, acquire_timeout: Duration::from_secs(2) }
+    }
+}
+
+/// The store: a pool over one database.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a pool on `url` without waiting for the database: a PostgreSQL that is down at
+    /// start makes requests answer 503 until it is back. A SQLite file (and its folder) is
+    /// created and switched to WAL.
+    pub fn open(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let target = Target::parse(url)?;
+        let backend = match &target {
+            Target::Sqlite(path) => {
+                if path != ":memory:"
+                    && let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+                }
+                Backend::Sqlite
+            }
+            Target::Postgres(_) => Backend::Postgres,
+        };
+        let max = match (&target, backend) {
+            // Every connection to ":memory:" is a new database: keep one.
+            (Target::Sqlite(p), _) if p == ":memory:" => 1,
+            _ => options.max_connections.max(1),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(max)
+            .min_idle(Some(0))
+            .connection_timeout(options.acquire_timeout)
+            .test_on_check_out(true)
+            .build_unchecked(Manager { target });
+        let store = Store { pool, backend };
+        if backend == Backend::Sqlite {
+            store.with(|c| c.batch_execute("PRAGMA journal_mode = WAL").map_err(StoreError::from))?;
+        }
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub fn with<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.pool.get()?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` in a write transaction on a pooled connection (see [`write_transaction`]).
+    pub fn write<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.with(|c| write_transaction(c, f))
+    }
+
+    /// The database answers.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| c.batch_execute("SELECT 1").map_err(StoreError::from))
+    }
+
+    /// Applies pending migrations; returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let applied = match c {
+                DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+                DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+            }
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+            Ok(applied.into_iter().map(|v| v.to_string()).collect())
+        })
+    }
+
+    /// Reverts every applied migration; returns the versions reverted. For tests and for
+    /// operators taking the schema down.
+    pub fn revert_all(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let reverted = match c {
+                DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS),
+                DbConnection::Postgresql(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS),
+            }
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+            Ok(reverted.into_iter().map(|v| v.to_string()).collect())
+        })
+    }
+
+    /// Migrations not applied yet.
+    pub fn pending_migrations(&self) -> Result<usize, StoreError> {
+        self.with(|c| {
+            let pending = match c {
+                DbConnection::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|m| m.len()),
+                DbConnection::Postgresql(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(|m| m.len()),
+            };
+            pending.map_err(|e| StoreError::Migration(e.to_string()))
+        })
+    }
+}
+
+/// Runs `f` in a transaction that writes. On SQLite it is `BEGIN IMMEDIATE`, so the write
+/// lock is taken up front and waits the busy timeout instead of failing when a read upgrades
+/// to a write under concurrent writers.
+pub fn write_transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match conn {
+        DbConnection::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(v) => match conn.batch_execute("COMMIT") {
+                    Ok(()) => Ok(v),
+                    Err(e) => {
+                        let _ = conn.batch_execute("ROLLBACK");
+                        Err(e.into())
+                    }
+                },
+                Err(e) => {
+                    let _ = conn.batch_execute("ROLLBACK");
+                    Err(e)
+                }
+            }
+        }
+        DbConnection::Postgresql(_) => conn.transaction(f),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend() {
+        assert!(
+            matches!(Target::parse("postgres://u@h/db"), Ok(Target::Postgres(u)) if u.ends_with("?connect_timeout=2"))
+        );
+        assert!(
+            matches!(Target::parse("postgresql://u@h/db?x=1&connect_timeout=9"), Ok(Target::Postgres(u)) if u.ends_with("=9"))
+        );
+        assert!(matches!(Target::parse("sqlite://data/g.db"), Ok(Target::Sqlite(p)) if p == "data/g.db"));
+        assert!(matches!(Target::parse("/tmp/g.db"), Ok(Target::Sqlite(p)) if p == "/tmp/g.db"));
+        assert!(matches!(Target::parse("mysql://x"), Err(StoreError::Config(_))));
+        assert!(matches!(Target::parse(" "), Err(StoreError::Config(_))));
+    }
+}

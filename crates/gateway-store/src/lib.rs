@@ -1,0 +1,31 @@
+//! Storage of connections and tables over SQLite (the embedded default) or PostgreSQL
+//! (production, shared by several gateway replicas), chosen by the database URL.
+//!
+//! The API is synchronous: callers on an async runtime run it on a blocking thread
+//! (`actix_web::web::block`). Every query filters on the organization. Repository functions
+//! in [`connections`] and [`tables`] take a connection, so they run on the pool or inside a
+//! transaction; [`Store`] wraps them with a pooled connection.
+
+mod db;
+mod error;
+mod rows;
+mod schema;
+
+pub mod connections;
+pub mod tables;
+
+pub use db::{Backend, DbConnection, Store, StoreOptions};
+pub use error::StoreError;
+pub use tables::TableFilter;
+
+/// What deleting a connection did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionDeletion {
+    /// Deleted, with this many of its tables (`force`).
+    Deleted {
+        tables: u64,
+    },
+    /// Refused: the connection still has this many tables and `force` was not given.
+    HasTables(u64),
+    NotFound,
+}

@@ -1,0 +1,32 @@
+-- Connections: one per (organization, kind). JSON is stored as text, portable with SQLite.
+-- COLLATE "C" makes text order bytewise, the same as SQLite's, so pages come out alike.
+CREATE TABLE connections (
+    organization TEXT COLLATE "C" NOT NULL,
+    kind TEXT COLLATE "C" NOT NULL,
+    credentials TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at BIGINT NOT NULL,
+    modified_at BIGINT NOT NULL,
+    PRIMARY KEY (organization, kind)
+);
+
+-- Tables: one per (organization, connection, name). LOCAL tables have no connection row,
+-- so there is no foreign key; the store deletes a connection's tables itself.
+-- The primary key serves GET /tables/?connection= and its (connection, name) order.
+CREATE TABLE connection_tables (
+    organization TEXT COLLATE "C" NOT NULL,
+    connection TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    resource TEXT COLLATE "C" NOT NULL,
+    resource_params TEXT NOT NULL DEFAULT '{}',
+    connection_table_params TEXT NOT NULL DEFAULT '{}',
+    connection_table_metadata TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    modified_at BIGINT NOT NULL,
+    PRIMARY KEY (organization, connection, name)
+);
+
+-- Serves GET /tables/?resource= (with or without connection) in (connection, name) order.
+CREATE INDEX connection_tables_by_resource
+    ON connection_tables (organization, resource, connection, name);

@@ -1,0 +1,3 @@
+DROP INDEX connection_tables_by_resource;
+DROP TABLE connection_tables;
+DROP TABLE connections;
