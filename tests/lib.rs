@@ -1,1 +1,29 @@
-//! Black-box tests live in the test targets of this package; see api.rs.
+//! Black-box tests of the built gateway: `api.rs` (every endpoint, on SQLite and PostgreSQL),
+//! `storage.rs` (migrations up and down, concurrency), `outage.rs` (PostgreSQL stopped and
+//! started under a running gateway). Each is a test target of this package.
+
+/// Declares each listed `async fn(TestApp)` as a test on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = gateway_testkit::TestApp::spawn(gateway_testkit::Db::Sqlite).await.expect("sqlite");
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = gateway_testkit::TestApp::spawn(gateway_testkit::Db::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -193,6 +193,11 @@ impl Store {
         self.with(|c| write_transaction(c, f))
     }
 
+    /// Runs SQL statements as they are (schema set-up in tests and tools).
+    pub fn batch_execute(&self, sql: &str) -> Result<(), StoreError> {
+        self.with(|c| c.batch_execute(sql).map_err(StoreError::from))
+    }
+
     /// The database answers.
     pub fn ping(&self) -> Result<(), StoreError> {
         self.with(|c| c.batch_execute("SELECT 1").map_err(StoreError::from))
