@@ -89,3 +89,60 @@ fn a_bad_database_url_fails_start_up_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("GATEWAY_DATABASE_URL") && err.contains("unsupported scheme"), "{err}");
 }
+
+async fn wait_healthy(base: &str) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn settings_file_and_graceful_stop_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!("bind = \"127.0.0.1:{port}\"\njwt_secret = \"from-the-file-0123456789-0123456789\"\nlog = \"info\"\n"),
+    )
+    .unwrap();
+    let mut child = gateway(&dir.path().join("data"))
+        .env_remove("GATEWAY_LOG") // the file's `log` applies
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_healthy(&format!("http://127.0.0.1:{port}")).await;
+    assert!(!dir.path().join("data/jwt-secret").exists(), "the file's secret is used, none generated");
+
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "still running after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exits cleanly on SIGTERM: {status:?}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("stopped"), "{err}");
+    assert!(!err.contains("from-the-file"), "the secret is never logged");
+
+    std::fs::write(&config, "bnd = \"x\"\n").unwrap();
+    let out = gateway(dir.path()).arg("--config").arg(&config).arg("migrate").output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown field `bnd`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
