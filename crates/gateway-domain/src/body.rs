@@ -224,3 +224,53 @@ mod tests {
         assert!(TablePatch::from_json(body, ConnectionKind::S3, &name()).is_ok());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            ".{0,6}".prop_map(Value::from),
+            prop::sample::select(vec!["item", "S3", "t", "available", "********"]).prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 20, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "resource",
+                        "resource_params",
+                        "connection_table_params",
+                        "connection_table_metadata",
+                        "status",
+                        "name",
+                        "connection",
+                        "credentials",
+                        "metadata",
+                        "warnings",
+                        "x",
+                    ])
+                    .prop_map(str::to_owned),
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_bodies_never_panics(v in json_value()) {
+            let name = TableName::parse("t").unwrap();
+            let _ = TablePatch::from_json(v.clone(), ConnectionKind::S3, &name);
+            let _ = ConnectionPut::from_json(v.clone(), ConnectionKind::S3);
+            let _ = CredentialsTest::from_json(v);
+        }
+    }
+}

@@ -123,7 +123,7 @@ pub fn apply(mut table: Table, inspection: Inspection) -> Result<Preview, Proble
         }
         let mapped: Vec<String> = mapping.values().filter_map(|v| v.as_str().map(str::to_owned)).collect();
         let unmapped: Vec<&str> = columns.iter().copied().filter(|c| !mapped.iter().any(|m| m == c)).collect();
-        if !unmapped.is_empty() && table.resource != Resource::Item && table.resource != Resource::User {
+        if !unmapped.is_empty() {
             warnings.push(format!("columns not mapped to a platform field: {}", unmapped.join(", ")));
         }
         if table.resource == Resource::Rating

@@ -10,7 +10,8 @@ enum Family {
     Files,
     /// BIGQUERY: a warehouse table.
     Warehouse,
-    /// SaaS providers: the provider's own object; checked by the connector.
+    /// SaaS providers: the provider's own object (`object`: a Salesforce sobject, a Klaviyo
+    /// list, a Shopify resource...); whether it exists is the connector's to say.
     Provider,
 }
 
@@ -25,6 +26,7 @@ fn family(kind: ConnectionKind) -> Family {
 const FILE_PARAMS: &[&str] = &["file_format", "bucket", "path", "options", "url"];
 const FILE_OPTIONS: &[&str] = &["compression", "delimiter", "quote", "escape", "header", "encoding"];
 const WAREHOUSE_PARAMS: &[&str] = &["project", "dataset", "table", "location"];
+const PROVIDER_PARAMS: &[&str] = &["object"];
 
 /// Checks a (merged) table statically.
 pub fn check(table: &Table) -> Result<(), Problem> {
@@ -32,7 +34,7 @@ pub fn check(table: &Table) -> Result<(), Problem> {
     match family(table.connection) {
         Family::Files => check_file_params(table)?,
         Family::Warehouse => check_warehouse_params(&table.connection_table_params)?,
-        Family::Provider => {}
+        Family::Provider => check_provider_params(&table.connection_table_params)?,
     }
     if table.resource == Resource::AnalyticsReport {
         check_report_metadata(&table.connection_table_metadata)?;
@@ -177,6 +179,14 @@ fn check_warehouse_params(params: &JsonObject) -> Result<(), Problem> {
         if let Some(v) = params.get(*key) {
             non_empty_string(v, &format!("connection_table_params.{key}"))?;
         }
+    }
+    Ok(())
+}
+
+fn check_provider_params(params: &JsonObject) -> Result<(), Problem> {
+    only_keys(params, PROVIDER_PARAMS, "connection_table_params")?;
+    if let Some(v) = params.get("object") {
+        non_empty_string(v, "connection_table_params.object")?;
     }
     Ok(())
 }

@@ -40,3 +40,6 @@ pub fn problem_for(err: &ConnectorError) -> Problem {
     };
     Problem::new(name, err.message.clone()).with("reason", err.kind.as_str())
 }
+
+#[cfg(test)]
+mod tests;
