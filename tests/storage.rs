@@ -3,13 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gateway_store::{Store, StoreOptions};
+use gateway_store::{Keyring, Store, StoreOptions};
 use gateway_testkit::{Db, TestApp, TestDb, test_registry};
 use serde_json::json;
 
 fn migrations_up_down_up(db: Db) {
     let Some(test_db) = TestDb::create(db) else { return };
-    let store = Store::open(&test_db.url, &StoreOptions::default()).unwrap();
+    let store = Store::open(&test_db.url, &StoreOptions::default(), Keyring::ephemeral()).unwrap();
     let applied = store.migrate().unwrap();
     assert!(!applied.is_empty());
     assert_eq!(store.pending_migrations().unwrap(), 0);

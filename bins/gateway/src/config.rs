@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use gateway_http::JwtSecret;
-use gateway_store::StoreOptions;
+use gateway_store::{EncryptionKey, Keyring, StoreOptions};
 use serde::Deserialize;
 
 /// Every setting, with its environment variable. TOML keys are the same names in lower case
@@ -18,6 +18,8 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     jwt_secret: Option<String>,
+    encryption_key: Option<String>,
+    encryption_old_keys: Option<String>,
     log: Option<String>,
     log_format: Option<String>,
     workers: Option<usize>,
@@ -31,6 +33,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: String,
     jwt_secret: Option<String>,
+    encryption_key: Option<String>,
+    encryption_old_keys: Option<String>,
     pub log: String,
     pub log_json: bool,
     pub workers: Option<usize>,
@@ -83,6 +87,8 @@ impl Settings {
             data_dir,
             database_url,
             jwt_secret: env("GATEWAY_JWT_SECRET").or(f.jwt_secret),
+            encryption_key: env("GATEWAY_ENCRYPTION_KEY").or(f.encryption_key),
+            encryption_old_keys: env("GATEWAY_ENCRYPTION_OLD_KEYS").or(f.encryption_old_keys),
             log: env("GATEWAY_LOG").or_else(|| env("RUST_LOG")).or(f.log).unwrap_or_else(|| "info".into()),
             log_json,
             workers: env_parse("GATEWAY_WORKERS")?.or(f.workers),
@@ -115,17 +121,53 @@ impl Settings {
             return Ok(JwtSecret::new(s.as_bytes().to_vec()));
         }
         let path = self.data_dir.join("jwt-secret");
-        let secret = read_or_create_secret(&path)?;
+        let secret = read_or_create_secret(&path, || {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a secret: {e}"))?;
+            Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        })?;
         tracing::warn!(
             path = %path.display(),
             "GATEWAY_JWT_SECRET is not set: using a development secret generated into the data dir; set it in production"
         );
         Ok(JwtSecret::new(secret.into_bytes()))
     }
+
+    /// The keyring that seals credentials: `GATEWAY_ENCRYPTION_KEY` (base64 of 32 bytes) and the
+    /// comma-separated `GATEWAY_ENCRYPTION_OLD_KEYS`, or a key generated once into the data dir
+    /// (mode 0600) with a warning.
+    pub fn keyring(&self) -> Result<Keyring> {
+        let current = match &self.encryption_key {
+            Some(k) => EncryptionKey::from_base64(k).context("GATEWAY_ENCRYPTION_KEY")?,
+            None => {
+                let path = self.data_dir.join("encryption-key");
+                let text = read_or_create_secret(&path, || {
+                    EncryptionKey::generate().map(|(_, text)| text).map_err(anyhow::Error::from)
+                })?;
+                tracing::warn!(
+                    path = %path.display(),
+                    "GATEWAY_ENCRYPTION_KEY is not set: credentials are sealed with a key generated into the data dir; back it up, or set the variable"
+                );
+                EncryptionKey::from_base64(&text).with_context(|| format!("the key in {}", path.display()))?
+            }
+        };
+        let old = self
+            .encryption_old_keys
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+            .map(|(i, k)| {
+                EncryptionKey::from_base64(k).with_context(|| format!("GATEWAY_ENCRYPTION_OLD_KEYS, key {}", i + 1))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Keyring::new(current, old))
+    }
 }
 
-/// Reads a generated secret, or creates it (64 hex characters, mode 0600) when absent.
-fn read_or_create_secret(path: &Path) -> Result<String> {
+/// Reads a generated secret, or creates it with `generate` (mode 0600) when absent.
+fn read_or_create_secret(path: &Path, generate: impl FnOnce() -> Result<String>) -> Result<String> {
     if let Ok(s) = std::fs::read_to_string(path) {
         let s = s.trim().to_owned();
         if !s.is_empty() {
@@ -135,9 +177,7 @@ fn read_or_create_secret(path: &Path) -> Result<String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data dir {}", dir.display()))?;
     }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a secret: {e}"))?;
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = generate()?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

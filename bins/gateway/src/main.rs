@@ -27,6 +27,13 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Re-seal every stored credential under the current GATEWAY_ENCRYPTION_KEY (the old keys
+    /// listed in GATEWAY_ENCRYPTION_OLD_KEYS). Resumable: run it again after an interruption.
+    RotateKey {
+        /// Connections re-sealed per transaction.
+        #[arg(long, default_value_t = 100)]
+        batch: i64,
+    },
     /// Print a bearer token signed with the configured secret.
     Token {
         #[arg(long)]
@@ -49,12 +56,13 @@ fn main() -> Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(settings),
+        Command::RotateKey { batch } => rotate_key(settings, batch),
         Command::Token { org, role, sub, ttl } => token(settings, &org, &role, &sub, ttl),
     }
 }
 
 fn open_store(settings: &Settings) -> Result<Store> {
-    let store = Store::open(&settings.database_url, &settings.store_options())
+    let store = Store::open(&settings.database_url, &settings.store_options(), settings.keyring()?)
         .context("cannot open the database (GATEWAY_DATABASE_URL)")?;
     Ok(store)
 }
@@ -80,6 +88,17 @@ fn migrate(settings: Settings) -> Result<()> {
 }
 
 #[allow(clippy::print_stdout)]
+fn rotate_key(settings: Settings, batch: i64) -> Result<()> {
+    config::init_tracing(&settings);
+    let store = open_store(&settings)?;
+    migrate_store(&store)?;
+    let total = store.rotate_keys(batch, |n| tracing::info!(resealed = n, "rotating"))?;
+    store.check_keys()?;
+    println!("re-sealed {total} connection(s) under the current key");
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
 fn token(settings: Settings, org: &str, role: &str, sub: &str, ttl: i64) -> Result<()> {
     config::init_tracing(&settings);
     let secret = settings.jwt_secret()?;
@@ -96,6 +115,8 @@ fn serve(settings: Settings) -> Result<()> {
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");
     }
+    // A wrong key stops start-up here rather than failing every request later.
+    store.check_keys().context("the encryption keys do not open the stored credentials")?;
     let registry = registry::registry().context("cannot register the connectors")?;
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let state = AppState { store, registry, jwt_secret: secret, connector_timeout: settings.connector_timeout() };

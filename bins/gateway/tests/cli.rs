@@ -74,6 +74,12 @@ async fn serve_migrate_and_token_on_a_fresh_data_dir() {
         }
     };
     assert_eq!(health.status(), 200);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = std::fs::metadata(data.join("encryption-key")).expect("a sealing key generated into the data dir");
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    }
     // The token printed by `gateway token` is accepted by `gateway serve` (same secret).
     let r = client.get(format!("{base}/tables/")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -145,4 +151,71 @@ async fn settings_file_and_graceful_stop_on_sigterm() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn a_wrong_key_stops_start_up_and_rotate_key_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_, k1) = gateway_store::EncryptionKey::generate().unwrap();
+    let (_, k2) = gateway_store::EncryptionKey::generate().unwrap();
+    let secret = "rotate-me-PasSW0rD-991";
+
+    // Store a connection under K1.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Server(
+        gateway(&data)
+            .env("GATEWAY_ENCRYPTION_KEY", &k1)
+            .env("GATEWAY_BIND", format!("127.0.0.1:{port}"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&base).await;
+    let token = {
+        let out = gateway(&data).args(["token", "--org", "acme", "--role", "backend"]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({"credentials": {"aws_access_key_id": "a", "aws_secret_access_key": secret}});
+    let r = client.put(format!("{base}/connections/S3/")).bearer_auth(&token).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    drop(server);
+
+    // K2 alone: start-up fails and says what to do.
+    let out = gateway(&data)
+        .env("GATEWAY_ENCRYPTION_KEY", &k2)
+        .env("GATEWAY_BIND", "127.0.0.1:0")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("GATEWAY_ENCRYPTION_OLD_KEYS"), "{err}");
+    assert!(!err.contains(secret));
+
+    // Rotate to K2 with K1 as an old key, then K2 alone serves the same credentials.
+    let out = gateway(&data)
+        .env("GATEWAY_ENCRYPTION_KEY", &k2)
+        .env("GATEWAY_ENCRYPTION_OLD_KEYS", &k1)
+        .args(["rotate-key", "--batch", "10"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed 1 connection"));
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Server(
+        gateway(&data)
+            .env("GATEWAY_ENCRYPTION_KEY", &k2)
+            .env("GATEWAY_BIND", format!("127.0.0.1:{port}"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&base).await;
+    let r = client.get(format!("{base}/connections/S3/")).bearer_auth(&token).send().await.unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["credentials"]["aws_secret_access_key"], secret);
 }

@@ -12,6 +12,7 @@ use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::StoreError;
+use crate::seal::Keyring;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -134,6 +135,7 @@ impl Default for StoreOptions {
 pub struct Store {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    pub(crate) keys: Keyring,
 }
 
 impl std::fmt::Debug for Store {
@@ -143,10 +145,10 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens a pool on `url` without waiting for the database: a PostgreSQL that is down at
+    /// Opens a pool on `url`, sealing credentials with `keys`, without waiting for the database: a PostgreSQL that is down at
     /// start makes requests answer 503 until it is back. A SQLite file (and its folder) is
     /// created and switched to WAL.
-    pub fn open(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+    pub fn open(url: &str, options: &StoreOptions, keys: Keyring) -> Result<Store, StoreError> {
         let target = Target::parse(url)?;
         let backend = match &target {
             Target::Sqlite(path) => {
@@ -171,7 +173,7 @@ impl Store {
             .connection_timeout(options.acquire_timeout)
             .test_on_check_out(true)
             .build_unchecked(Manager { target });
-        let store = Store { pool, backend };
+        let store = Store { pool, backend, keys };
         if backend == Backend::Sqlite {
             store.with(|c| c.batch_execute("PRAGMA journal_mode = WAL").map_err(StoreError::from))?;
         }

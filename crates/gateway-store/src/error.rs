@@ -14,6 +14,9 @@ pub enum StoreError {
     /// A read-modify-write refused the change (the caller's own validation).
     #[error("{0}")]
     Rejected(Problem),
+    /// Credentials that cannot be sealed or opened (a missing or wrong key).
+    #[error("{0}")]
+    Sealing(String),
     #[error("the database URL is not usable: {0}")]
     Config(String),
     #[error("migrations failed: {0}")]

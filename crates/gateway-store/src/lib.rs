@@ -10,12 +10,14 @@ mod db;
 mod error;
 mod rows;
 mod schema;
+mod seal;
 
 pub mod connections;
 pub mod tables;
 
 pub use db::{Backend, DbConnection, Store, StoreOptions};
 pub use error::StoreError;
+pub use seal::{EncryptionKey, Keyring};
 pub use tables::TableFilter;
 
 /// What deleting a connection did.

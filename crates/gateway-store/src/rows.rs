@@ -7,6 +7,7 @@ use gateway_domain::{
 
 use crate::StoreError;
 use crate::schema::{connection_tables, connections};
+use crate::seal::Keyring;
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = connections)]
@@ -14,6 +15,7 @@ pub(crate) struct ConnectionRow {
     pub organization: String,
     pub kind: String,
     pub credentials: String,
+    pub credentials_key_id: String,
     pub metadata: String,
     pub created_at: i64,
     pub modified_at: i64,
@@ -46,26 +48,57 @@ fn text(obj: &JsonObject) -> String {
     serde_json::Value::Object(obj.clone()).to_string()
 }
 
+/// What a sealed row is bound to: its organization and kind.
+pub(crate) fn row_identity(organization: &str, kind: &str) -> String {
+    format!("{organization}\n{kind}")
+}
+
 impl ConnectionRow {
-    pub fn from_record(c: &Connection) -> Self {
-        ConnectionRow {
+    pub fn from_record(c: &Connection, keys: &Keyring) -> Result<Self, StoreError> {
+        let aad = row_identity(c.organization.as_str(), c.kind.as_str());
+        let (key_id, sealed) = keys.seal(text(c.credentials.expose()).as_bytes(), &aad)?;
+        Ok(ConnectionRow {
             organization: c.organization.as_str().to_owned(),
             kind: c.kind.as_str().to_owned(),
-            credentials: text(c.credentials.expose()),
+            credentials: sealed,
+            credentials_key_id: key_id,
             metadata: text(&c.metadata),
             created_at: c.created_timestamp,
             modified_at: c.modified_timestamp,
-        }
+        })
     }
 
-    pub fn into_record(self) -> Result<Connection, StoreError> {
+    fn open_bytes(&self, keys: &Keyring) -> Result<Vec<u8>, StoreError> {
+        let aad = row_identity(&self.organization, &self.kind);
+        keys.open(&self.credentials_key_id, &self.credentials, &aad).map_err(|e| match e {
+            StoreError::Sealing(m) => {
+                StoreError::Sealing(format!("{} connection of {}: {m}", self.kind, self.organization))
+            }
+            other => other,
+        })
+    }
+
+    /// The credentials sealed anew under the current key: (key id, sealed).
+    pub fn resealed(&self, keys: &Keyring) -> Result<(String, String), StoreError> {
+        let plain = self.open_bytes(keys)?;
+        keys.seal(&plain, &row_identity(&self.organization, &self.kind))
+    }
+
+    /// The credentials in clear (never logged, never in an error).
+    pub fn open_credentials(&self, keys: &Keyring) -> Result<Credentials, StoreError> {
+        let plain = self.open_bytes(keys)?;
+        // The parse error of a credentials column could quote it: keep only its position.
+        serde_json::from_slice(&plain).map(Credentials::new).map_err(|e| {
+            corrupt("credentials", format!("not a JSON object (line {}, column {})", e.line(), e.column()))
+        })
+    }
+
+    pub fn into_record(self, keys: &Keyring) -> Result<Connection, StoreError> {
+        let credentials = self.open_credentials(keys)?;
         Ok(Connection {
             organization: OrganizationId::parse(&self.organization).map_err(|e| corrupt("organization", e))?,
             kind: self.kind.parse::<ConnectionKind>().map_err(|e| corrupt("kind", e))?,
-            // The parse error of a credentials column could quote it: keep only its position.
-            credentials: Credentials::new(serde_json::from_str(&self.credentials).map_err(|e| {
-                corrupt("credentials", format!("not a JSON object (line {}, column {})", e.line(), e.column()))
-            })?),
+            credentials,
             metadata: object("metadata", &self.metadata)?,
             created_timestamp: self.created_at,
             modified_timestamp: self.modified_at,

@@ -5,6 +5,7 @@ diesel::table! {
         organization -> Text,
         kind -> Text,
         credentials -> Text,
+        credentials_key_id -> Text,
         metadata -> Text,
         created_at -> BigInt,
         modified_at -> BigInt,

@@ -108,7 +108,7 @@ pub fn upsert(
             // Connection first, then table: the same order as deleting a connection.
             if kind.has_connection() {
                 crate::connections::lock_row(conn, org, kind)?;
-                if crate::connections::get(conn, org, kind)?.is_none() {
+                if !crate::connections::exists(conn, org, kind)? {
                     return Err(StoreError::Rejected(
                         Problem::new(
                             ErrorName::ConnectionNotFound,

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use gateway_connector::Registry;
 use gateway_http::{AppState, JwtSecret, ServerSettings};
-use gateway_store::{Store, StoreOptions};
+use gateway_store::{Keyring, Store, StoreOptions};
 use serde_json::Value;
 
 pub use postgres::PrivatePostgres;
@@ -80,8 +80,12 @@ impl TestDb {
             }
             Db::Postgres => {
                 let base = postgres_url()?;
-                let admin = Store::open(&base, &StoreOptions { max_connections: 1, ..Default::default() })
-                    .expect("TEST_DATABASE_URL is not a usable URL");
+                let admin = Store::open(
+                    &base,
+                    &StoreOptions { max_connections: 1, ..Default::default() },
+                    Keyring::ephemeral(),
+                )
+                .expect("TEST_DATABASE_URL is not a usable URL");
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
                 admin
                     .batch_execute(&format!("CREATE SCHEMA {schema}"))
@@ -96,6 +100,11 @@ impl TestDb {
 
 impl TestDb {
     /// A database the test manages itself (a private server): nothing is dropped with it.
+    /// The PostgreSQL schema this database lives in.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_ref().map(|(_, s)| s.as_str())
+    }
+
     pub fn external(url: String, db: Db) -> TestDb {
         TestDb { url, db, _dir: None, schema: None }
     }
@@ -146,7 +155,12 @@ impl TestApp {
 
     /// Spawns on a given database and registry.
     pub async fn spawn_on(db: TestDb, registry: Registry, options: StoreOptions) -> TestApp {
-        let store = Store::open(&db.url, &options).expect("open the test database");
+        TestApp::spawn_with_keys(db, registry, options, Keyring::ephemeral()).await
+    }
+
+    /// Spawns with a given keyring (sealing tests).
+    pub async fn spawn_with_keys(db: TestDb, registry: Registry, options: StoreOptions, keys: Keyring) -> TestApp {
+        let store = Store::open(&db.url, &options, keys.clone()).expect("open the test database");
         store.migrate().expect("migrate the test database");
         let secret = JwtSecret::new(b"test-jwt-secret-0123456789abcdef-0123456789".to_vec());
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");

@@ -1,9 +1,11 @@
--- Connections: one per (organization, kind). JSON is stored as text, portable with SQLite.
+-- Connections: one per (organization, kind). Credentials are sealed (AES-256-GCM, base64 of
+-- nonce and ciphertext) under the key named by credentials_key_id. Other JSON is stored as text, portable with SQLite.
 -- COLLATE "C" makes text order bytewise, the same as SQLite's, so pages come out alike.
 CREATE TABLE connections (
     organization TEXT COLLATE "C" NOT NULL,
     kind TEXT COLLATE "C" NOT NULL,
     credentials TEXT NOT NULL,
+    credentials_key_id TEXT NOT NULL,
     metadata TEXT NOT NULL DEFAULT '{}',
     created_at BIGINT NOT NULL,
     modified_at BIGINT NOT NULL,

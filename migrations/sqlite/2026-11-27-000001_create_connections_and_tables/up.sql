@@ -1,8 +1,10 @@
--- Connections: one per (organization, kind). JSON is stored as text.
+-- Connections: one per (organization, kind). Credentials are sealed (AES-256-GCM, base64 of
+-- nonce and ciphertext) under the key named by credentials_key_id. Other JSON is stored as text.
 CREATE TABLE connections (
     organization TEXT NOT NULL,
     kind TEXT NOT NULL,
     credentials TEXT NOT NULL,
+    credentials_key_id TEXT NOT NULL,
     metadata TEXT NOT NULL DEFAULT '{}',
     created_at BIGINT NOT NULL,
     modified_at BIGINT NOT NULL,
