@@ -19,16 +19,21 @@ build:
 
 ## Every test: unit, black-box on SQLite and PostgreSQL, migrations, outage, CLI, layering.
 ## Tests that miss a peer print SKIPPED (shown below); under CI they fail instead.
+## The in-process gateways log at TRACE into target/trace; check-trace-logs then greps those
+## logs for every secret value the tests sent.
 SKIP_LOG := $(CURDIR)/target/skipped-tests.log
+TRACE_DIR := $(CURDIR)/target/trace
 test:
 	@echo "TEST_DATABASE_URL=$${TEST_DATABASE_URL:-<unset: PostgreSQL tests will be SKIPPED>}"
-	@mkdir -p target && rm -f $(SKIP_LOG)
+	@mkdir -p target && rm -f $(SKIP_LOG) && rm -rf $(TRACE_DIR)
 	@status=0; \
+	export GATEWAY_SKIP_LOG=$(SKIP_LOG) GATEWAY_TRACE_DIR=$(TRACE_DIR); \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		GATEWAY_SKIP_LOG=$(SKIP_LOG) $(CARGO) nextest run --workspace --no-fail-fast || status=$$?; \
+		$(CARGO) nextest run --workspace --no-fail-fast || status=$$?; \
 	else \
-		GATEWAY_SKIP_LOG=$(SKIP_LOG) $(CARGO) test --workspace --no-fail-fast || status=$$?; \
+		$(CARGO) test --workspace --no-fail-fast || status=$$?; \
 	fi; \
+	$(CARGO) run -q -p gateway-testkit --bin check-trace-logs -- $(TRACE_DIR) || status=1; \
 	if [ -s $(SKIP_LOG) ]; then sort $(SKIP_LOG); fi; \
 	exit $$status
 

@@ -9,6 +9,7 @@
 
 mod postgres;
 mod scripted;
+mod trace;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use serde_json::Value;
 
 pub use postgres::PrivatePostgres;
 pub use scripted::ScriptedConnector;
+pub use trace::{SECRETS_FILE, TRACE_DIR_ENV};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +162,7 @@ impl TestApp {
 
     /// Spawns with a given keyring (sealing tests).
     pub async fn spawn_with_keys(db: TestDb, registry: Registry, options: StoreOptions, keys: Keyring) -> TestApp {
+        trace::capture();
         let store = Store::open(&db.url, &options, keys.clone()).expect("open the test database");
         store.migrate().expect("migrate the test database");
         let secret = JwtSecret::new(b"test-jwt-secret-0123456789abcdef-0123456789".to_vec());
@@ -238,6 +241,7 @@ impl Api<'_> {
             req = req.bearer_auth(t);
         }
         if let Some(b) = body {
+            trace::remember_secrets(&b);
             req = req.header("content-type", "application/json").body(b);
         }
         let res = req.send().await.expect("the gateway answers");
