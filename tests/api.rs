@@ -28,6 +28,7 @@ on_both_backends!(
     preview_merges_infers_and_stores_nothing,
     test_of_a_stored_table_records_its_status,
     malformed_requests_get_clear_errors,
+    host_fields_refuse_inside_targets,
 );
 
 const SHOP: &str = "/connections/SHOPIFY/";
@@ -721,4 +722,44 @@ async fn malformed_requests_get_clear_errors(app: TestApp) {
     let r = api.send(reqwest::Method::PUT, &table_path("SHOPIFY", "t"), Some(b"{}".to_vec())).await;
     assert_eq!((r.status, r.error_name()), (405, "METHOD_NOT_ALLOWED"));
     assert_eq!(r.body["error_code"], r.status, "error_code is the HTTP status");
+}
+
+async fn host_fields_refuse_inside_targets(app: TestApp) {
+    // A listener on loopback: if anything tried to reach a refused target, it would see it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let api = app.api("acme", "root");
+    let bad = [
+        format!("https://127.0.0.1:{port}"),
+        "https://127.0.0.1".into(),
+        "https://169.254.169.254".into(),
+        "https://[::1]".into(),
+        "https://localhost".into(),
+        "https://evil.example@real-host.com".into(),
+        "https://api.example.com:8443".into(),
+        "https://api.example.com/v1".into(),
+        "http://api.example.com".into(),
+        "https://10.0.0.7".into(),
+        "https://[::ffff:169.254.169.254]".into(),
+    ];
+    for value in &bad {
+        let mut creds = shop_credentials();
+        creds["api_base"] = json!(value);
+        let r = api.put(SHOP, json!({"credentials": creds.clone()})).await;
+        assert_eq!(
+            (r.status, r.error_name(), r.field()),
+            (400, "WRONG_DATA_TYPE", "credentials.api_base"),
+            "{value}: {:?}",
+            r.body
+        );
+        let r = api.post("/connections/SHOPIFY/test/", json!({"credentials": creds})).await;
+        assert_eq!((r.status, r.field()), (400, "credentials.api_base"), "{value}");
+    }
+    assert!(listener.accept().is_err(), "no connection was attempted");
+    assert_eq!(api.get(SHOP).await.status, 404, "nothing stored");
+    let mut creds = shop_credentials();
+    creds["api_base"] = json!("https://api.example.com");
+    let r = api.put(SHOP, json!({"credentials": creds})).await;
+    assert_eq!(r.status, 200, "a public https origin is fine: {:?}", r.body);
 }

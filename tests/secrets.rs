@@ -63,7 +63,7 @@ async fn the_sqlite_file_holds_no_secret_in_clear() {
 async fn the_postgres_table_holds_no_secret_in_clear() {
     let Some(db) = TestDb::create(Db::Postgres) else { return };
     let schema = db.schema().unwrap().to_owned();
-    let base = std::env::var("TEST_DATABASE_URL").unwrap();
+    let base = gateway_testkit::postgres_url().unwrap();
     let app = TestApp::spawn_on(db, test_registry(), StoreOptions::default()).await;
     store_known_secrets(&app).await;
     let out = std::process::Command::new("psql")

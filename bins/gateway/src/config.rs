@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use gateway_connector::OutboundSettings;
 use gateway_http::JwtSecret;
 use gateway_store::{EncryptionKey, Keyring, StoreOptions};
 use serde::Deserialize;
@@ -26,6 +27,9 @@ struct FileSettings {
     db_pool_size: Option<u32>,
     db_timeout_secs: Option<u64>,
     connector_timeout_secs: Option<u64>,
+    outbound_allow_private: Option<bool>,
+    outbound_connect_timeout_secs: Option<u64>,
+    outbound_timeout_secs: Option<u64>,
 }
 
 pub struct Settings {
@@ -41,6 +45,9 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub db_timeout_secs: u64,
     pub connector_timeout_secs: u64,
+    pub outbound_allow_private: bool,
+    pub outbound_connect_timeout_secs: u64,
+    pub outbound_timeout_secs: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -97,6 +104,15 @@ impl Settings {
             connector_timeout_secs: env_parse("GATEWAY_CONNECTOR_TIMEOUT_SECS")?
                 .or(f.connector_timeout_secs)
                 .unwrap_or(30),
+            outbound_allow_private: env_parse("GATEWAY_OUTBOUND_ALLOW_PRIVATE")?
+                .or(f.outbound_allow_private)
+                .unwrap_or(false),
+            outbound_connect_timeout_secs: env_parse("GATEWAY_OUTBOUND_CONNECT_TIMEOUT_SECS")?
+                .or(f.outbound_connect_timeout_secs)
+                .unwrap_or(5),
+            outbound_timeout_secs: env_parse("GATEWAY_OUTBOUND_TIMEOUT_SECS")?
+                .or(f.outbound_timeout_secs)
+                .unwrap_or(15),
         })
     }
 
@@ -104,6 +120,15 @@ impl Settings {
         StoreOptions {
             max_connections: self.db_pool_size,
             acquire_timeout: Duration::from_secs(self.db_timeout_secs.max(1)),
+        }
+    }
+
+    pub fn outbound(&self) -> OutboundSettings {
+        OutboundSettings {
+            allow_private: self.outbound_allow_private,
+            connect_timeout: Duration::from_secs(self.outbound_connect_timeout_secs.max(1)),
+            total_timeout: Duration::from_secs(self.outbound_timeout_secs.max(1)),
+            ..OutboundSettings::default()
         }
     }
 

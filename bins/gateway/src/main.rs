@@ -117,9 +117,20 @@ fn serve(settings: Settings) -> Result<()> {
     }
     // A wrong key stops start-up here rather than failing every request later.
     store.check_keys().context("the encryption keys do not open the stored credentials")?;
-    let registry = registry::registry().context("cannot register the connectors")?;
+    if settings.outbound_allow_private {
+        tracing::warn!("GATEWAY_OUTBOUND_ALLOW_PRIVATE=true: connectors may reach private and loopback hosts");
+    }
+    let outbound =
+        gateway_connector::OutboundClient::new(settings.outbound()).context("cannot build the outbound client")?;
+    let registry = registry::registry(&outbound).context("cannot register the connectors")?;
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
-    let state = AppState { store, registry, jwt_secret: secret, connector_timeout: settings.connector_timeout() };
+    let state = AppState {
+        store,
+        registry,
+        jwt_secret: secret,
+        connector_timeout: settings.connector_timeout(),
+        outbound_allow_private: settings.outbound_allow_private,
+    };
     let server_settings = ServerSettings { workers: settings.workers, ..ServerSettings::default() };
     tracing::info!(
         address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),

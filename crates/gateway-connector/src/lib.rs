@@ -7,12 +7,14 @@
 
 mod error;
 mod inspect;
+pub mod outbound;
 mod registry;
 mod spec;
 
 pub use error::{ConnectorError, ErrorKind};
 pub use gateway_domain::{Column, ColumnType};
 pub use inspect::{CredentialCheck, Inspection, Step, StepOutcome};
+pub use outbound::{OutboundClient, OutboundSettings};
 pub use registry::{DuplicateConnector, Registry};
 pub use spec::{CredentialSpec, FieldSpec, FieldType, HostRule, looks_secret};
 

@@ -155,6 +155,12 @@ impl CredentialSpec {
                 Some(Value::String(s)) if f.required && s.trim().is_empty() => {
                     return Err(Problem::wrong_field(field, format!("'{}' must not be empty", f.name)));
                 }
+                Some(Value::String(s)) if f.host.is_some() => {
+                    if let Some(rule) = f.host {
+                        crate::outbound::check_host_value(s, rule)
+                            .map_err(|why| Problem::wrong_field(field, format!("'{}' {why}", f.name)))?;
+                    }
+                }
                 Some(_) => {}
             }
         }

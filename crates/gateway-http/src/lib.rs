@@ -32,6 +32,8 @@ pub struct AppState {
     pub jwt_secret: JwtSecret,
     /// The longest a connector call (a credential test, an inspection) may take.
     pub connector_timeout: Duration,
+    /// The operator's `GATEWAY_OUTBOUND_ALLOW_PRIVATE`: host fields may name private hosts.
+    pub outbound_allow_private: bool,
 }
 
 /// Server settings.

@@ -49,6 +49,11 @@ pub fn skip(reason: &str) {
 /// `TEST_DATABASE_URL`, or `None` after reporting the skip.
 pub fn postgres_url() -> Option<String> {
     match std::env::var("TEST_DATABASE_URL") {
+        // Loopback needs no TLS; and libpq's OpenSSL tear-down at exit() races the threads of
+        // servers still running in a finished test process (seen: "double free" aborts).
+        Ok(u) if !u.trim().is_empty() && !u.contains("sslmode=") => {
+            Some(format!("{u}{}sslmode=disable", if u.contains('?') { '&' } else { '?' }))
+        }
         Ok(u) if !u.trim().is_empty() => Some(u),
         _ => {
             skip("TEST_DATABASE_URL is not set (make test sets it when PostgreSQL answers on 127.0.0.1:5432)");
@@ -173,6 +178,7 @@ impl TestApp {
             registry,
             jwt_secret: secret.clone(),
             connector_timeout: Duration::from_secs(5),
+            outbound_allow_private: false,
         };
         let settings = ServerSettings { workers: Some(2), shutdown_timeout: Duration::from_secs(1) };
         let server = gateway_http::server(state, listener, &settings).expect("build the server");

@@ -2,7 +2,8 @@
 //! (the test and preview endpoints, statuses, error mapping) without a provider. It is never
 //! registered in the binary; real providers are tested against their own peers.
 //!
-//! Credentials: `domain`, `client_id`, `client_secret` (secret), as in the spec's PUT example.
+//! Credentials: `domain`, `client_id`, `client_secret` (secret), as in the spec's PUT example,
+//! and an optional host-bearing `api_base` (https, public host) for the outbound-guard tests.
 //! `client_secret: "wrong-secret"` fails authentication; `client_id: "no-scope"` passes it and
 //! is forbidden to read. A table's `connection_table_params.object` names what to open:
 //! `"missing"` does not exist, `"broken"` fails with a provider error, anything else has the
@@ -10,7 +11,7 @@
 
 use gateway_connector::{
     Column, ColumnType, Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, FieldSpec, FieldType,
-    Inspection, Step,
+    HostRule, Inspection, Step,
 };
 use gateway_domain::{ConnectionKind, Credentials, JsonObject, Table};
 use serde_json::json;
@@ -35,6 +36,8 @@ impl ScriptedConnector {
                     FieldSpec::required("domain", FieldType::String, "the shop's domain"),
                     FieldSpec::required("client_id", FieldType::String, "the app's client id"),
                     FieldSpec::required("client_secret", FieldType::String, "the app's client secret").secret(),
+                    FieldSpec::optional("api_base", FieldType::String, "an API origin other than the default")
+                        .host(HostRule::PublicHttps),
                 ],
             ),
         }

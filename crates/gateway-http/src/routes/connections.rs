@@ -1,6 +1,7 @@
 //! `/connections/...`: list, get, put, delete, test credentials, credential spec.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use gateway_connector::outbound::check_host_fields;
 use gateway_connector::{Connector, ConnectorError, ErrorKind};
 use gateway_domain::{
     ConnectionKind, ConnectionPut, ConnectionsList, Credentials, CredentialsTest, ErrorName, Problem,
@@ -73,6 +74,11 @@ pub async fn put(
     let kind = extract::connectable(&path)?;
     let put = ConnectionPut::from_json(body.required()?, kind)?;
     let spec = state.registry.get(kind).map(|c| c.credential_spec().clone());
+    // Names in host fields must not resolve inside (a mask stands for a value already checked).
+    let warnings = match &spec {
+        Some(spec) => check_host_fields(spec, put.credentials.expose(), state.outbound_allow_private).await?,
+        None => Vec::new(),
+    };
     let org = caller.org.clone();
     let saved = db(&state, move |s| {
         s.put_connection(&org, kind, |stored| {
@@ -86,7 +92,9 @@ pub async fn put(
     })
     .await?;
     tracing::info!(connection = %kind, "connection stored");
-    Ok(HttpResponse::Ok().json(view::connection(&state.registry, caller.role, saved)))
+    let mut answer = view::connection(&state.registry, caller.role, saved);
+    answer.warnings = warnings;
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 pub async fn delete(
@@ -134,7 +142,10 @@ pub async fn test(
         None => stored.ok_or_else(|| connection_not_found(kind))?.credentials,
     };
     let credentials = Credentials::new(connector.credential_spec().validate(credentials.expose())?);
-    let check = bounded(&state, connector.test_credentials(&credentials)).await?;
+    let mut host_warnings =
+        check_host_fields(connector.credential_spec(), credentials.expose(), state.outbound_allow_private).await?;
+    let mut check = bounded(&state, connector.test_credentials(&credentials)).await?;
+    check.warnings.append(&mut host_warnings);
     if let Some(step) = check.failure() {
         let reason = step.error.unwrap_or(ErrorKind::Unknown);
         tracing::info!(connection = %kind, step = %step.name, %reason, "credential test failed");

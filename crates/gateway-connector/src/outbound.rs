@@ -1,0 +1,480 @@
+//! The one HTTP client every connector uses to reach a provider, guarded against server-side
+//! request forgery and runaway answers:
+//!
+//! - HTTPS only;
+//! - every host resolved by our own resolver, which refuses private, loopback, link-local,
+//!   CGNAT, unspecified and metadata addresses (and IPv4-mapped IPv6 forms of them) on every
+//!   connection, so DNS rebinding between a check and a call does not pass; IP literals are
+//!   checked before the request, since no resolver sees them;
+//! - redirects followed only to targets that pass the same checks, at most 3;
+//! - connect and total timeouts, and a cap on the size of a response body read.
+//!
+//! `allow_private` (the operator's `GATEWAY_OUTBOUND_ALLOW_PRIVATE=true`, for tests and
+//! on-premise peers) lifts the address and HTTPS rules. Nothing a request carries can.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use crate::{ConnectorError, ErrorKind, HostRule};
+
+/// Whether an address is one a provider call may never reach.
+pub fn is_forbidden_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return forbidden_v4(v4);
+            }
+            let seg0 = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg0 & 0xfe00) == 0xfc00 // fc00::/7 unique local
+                || (seg0 & 0xffc0) == 0xfe80 // fe80::/10 link-local
+                || (seg0 & 0xffc0) == 0xfec0 // fec0::/10 site-local (deprecated)
+                || v6.is_multicast()
+                // 64:ff9b::/96 NAT64 of a forbidden IPv4
+                || (v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                    && forbidden_v4(Ipv4Addr::from(((u32::from(v6.segments()[6])) << 16) | u32::from(v6.segments()[7]))))
+        }
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_private() // 10/8, 172.16/12, 192.168/16
+        || ip.is_loopback() // 127/8
+        || ip.is_link_local() // 169.254/16, cloud metadata
+        || ip.is_unspecified()
+        || a == 0 // 0.0.0.0/8
+        || (a == 100 && (64..=127).contains(&b)) // 100.64/10 CGNAT
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // 192.0.0/24 IETF protocol assignments
+        || a >= 240 // reserved
+}
+
+/// Why a host or URL is refused, for a message naming the field.
+fn refuse(why: impl Into<String>) -> String {
+    why.into()
+}
+
+/// Checks a host-bearing credential value before it is stored or used: the shape its rule
+/// asks for, no credentials, port or path, no literal or well-known private address. Names
+/// are resolved later, on every connection, by the client's resolver.
+pub fn check_host_value(value: &str, rule: HostRule) -> Result<(), String> {
+    let value = value.trim();
+    match rule {
+        HostRule::PublicHttps => {
+            let url =
+                Url::parse(value).map_err(|_| refuse("must be an https:// URL such as https://s3.example.com"))?;
+            if url.scheme() != "https" {
+                return Err(refuse("must use https://"));
+            }
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(refuse("must not carry a user name or password"));
+            }
+            if url.port().is_some() {
+                return Err(refuse("must not name a port"));
+            }
+            if !(url.path().is_empty() || url.path() == "/") || url.query().is_some() || url.fragment().is_some() {
+                return Err(refuse("must be a bare origin, without a path or query"));
+            }
+            let host = url.host_str().ok_or_else(|| refuse("must name a host"))?;
+            check_public_host_name(host)
+        }
+        HostRule::Suffixes(suffixes) => {
+            if value.contains(['/', ':', '@', '?', '#', ' ']) {
+                return Err(refuse("must be a bare host name, without a scheme, port, path or user"));
+            }
+            let host = value.to_ascii_lowercase();
+            if !suffixes.iter().any(|s| host.ends_with(s) && host.len() > s.len()) {
+                return Err(refuse(format!("must be a host name ending in {}", suffixes.join(" or "))));
+            }
+            check_public_host_name(&host)
+        }
+    }
+}
+
+fn check_public_host_name(host: &str) -> Result<(), String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        if is_forbidden_ip(ip) {
+            return Err(refuse(format!("{host} is a private, loopback or link-local address")));
+        }
+        return Ok(());
+    }
+    let lower = bare.trim_end_matches('.').to_ascii_lowercase();
+    let local = ["localhost", "localdomain", "local", "internal", "home.arpa", "intranet", "lan"];
+    if !lower.contains('.') || local.iter().any(|l| lower == *l || lower.ends_with(&format!(".{l}"))) {
+        return Err(refuse(format!("{host} is not a public host name")));
+    }
+    Ok(())
+}
+
+/// Resolves a host name and refuses it when any address it resolves to is forbidden: a name
+/// that can point inside is refused whole, not raced.
+pub async fn resolve_public(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let addrs: Vec<SocketAddr> =
+        tokio::net::lookup_host((host, port)).await.map_err(|e| format!("{host} does not resolve: {e}"))?.collect();
+    if addrs.is_empty() {
+        return Err(format!("{host} does not resolve"));
+    }
+    if let Some(bad) = addrs.iter().find(|a| is_forbidden_ip(a.ip())) {
+        return Err(format!("{host} resolves to {}, a private, loopback or link-local address", bad.ip()));
+    }
+    Ok(addrs)
+}
+
+/// The host a host-bearing value names, for resolution.
+fn host_of(value: &str, rule: HostRule) -> Option<String> {
+    match rule {
+        HostRule::PublicHttps => Url::parse(value.trim()).ok()?.host_str().map(str::to_owned),
+        HostRule::Suffixes(_) => Some(value.trim().to_ascii_lowercase()),
+    }
+}
+
+/// The network half of checking a connection's host-bearing fields (the shape was checked by
+/// [`crate::CredentialSpec::validate`]): a name that resolves to a forbidden address is
+/// refused naming the field; one that does not resolve now is a warning, not a refusal.
+pub async fn check_host_fields(
+    spec: &crate::CredentialSpec,
+    credentials: &gateway_domain::JsonObject,
+    allow_private: bool,
+) -> Result<Vec<String>, gateway_domain::Problem> {
+    let mut warnings = Vec::new();
+    if allow_private {
+        return Ok(warnings);
+    }
+    for field in spec.fields.iter().filter(|f| f.host.is_some()) {
+        let (Some(rule), Some(value)) = (field.host, credentials.get(field.name).and_then(|v| v.as_str())) else {
+            continue;
+        };
+        let Some(host) = host_of(value, rule) else { continue };
+        if host.parse::<IpAddr>().is_ok() || host.starts_with('[') {
+            continue; // literals were checked with the shape
+        }
+        match resolve_public(&host, 443).await {
+            Ok(_) => {}
+            Err(why) if why.contains("does not resolve") => {
+                warnings.push(format!(
+                    "credentials.{}: {host} does not resolve now; calls will fail until it does",
+                    field.name
+                ));
+            }
+            Err(why) => {
+                return Err(gateway_domain::Problem::wrong_field(
+                    format!("credentials.{}", field.name),
+                    format!("'{}' is refused: {why}", field.name),
+                ));
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+/// reqwest's resolver: every connection goes through [`resolve_public`].
+#[derive(Debug, Clone)]
+struct GuardedResolver;
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let addrs = resolve_public(name.as_str(), 0)
+                .await
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            let addrs: Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Outbound settings, from the operator.
+#[derive(Debug, Clone)]
+pub struct OutboundSettings {
+    /// Lifts the address and HTTPS rules: local peers in tests, on-premise providers.
+    pub allow_private: bool,
+    pub connect_timeout: Duration,
+    pub total_timeout: Duration,
+    /// The most a response body read through [`OutboundClient::read_body`] may hold.
+    pub max_response_bytes: usize,
+}
+
+impl Default for OutboundSettings {
+    fn default() -> Self {
+        OutboundSettings {
+            allow_private: false,
+            connect_timeout: Duration::from_secs(5),
+            total_timeout: Duration::from_secs(15),
+            max_response_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// The guarded client. Cheap to clone; share one.
+#[derive(Debug, Clone)]
+pub struct OutboundClient {
+    client: reqwest::Client,
+    settings: Arc<OutboundSettings>,
+}
+
+fn check_url(url: &Url, allow_private: bool) -> Result<(), String> {
+    if allow_private {
+        return match url.scheme() {
+            "https" | "http" => Ok(()),
+            other => Err(format!("scheme {other} is not allowed")),
+        };
+    }
+    if url.scheme() != "https" {
+        return Err(format!("{} is not https", url.scheme()));
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) if is_forbidden_ip(IpAddr::V4(ip)) => Err(format!("{ip} is a private address")),
+        Some(url::Host::Ipv6(ip)) if is_forbidden_ip(IpAddr::V6(ip)) => Err(format!("{ip} is a private address")),
+        Some(_) => Ok(()),
+        None => Err("the URL names no host".into()),
+    }
+}
+
+impl OutboundClient {
+    pub fn new(settings: OutboundSettings) -> Result<OutboundClient, ConnectorError> {
+        let allow_private = settings.allow_private;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.total_timeout)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= 3 {
+                    return attempt.error("too many redirects");
+                }
+                match check_url(attempt.url(), allow_private) {
+                    Ok(()) => attempt.follow(),
+                    Err(why) => attempt.error(format!("redirect refused: {why}")),
+                }
+            }));
+        if !allow_private {
+            builder = builder.https_only(true).dns_resolver(Arc::new(GuardedResolver));
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ConnectorError::new(ErrorKind::Unknown, format!("cannot build the HTTP client: {e}")))?;
+        Ok(OutboundClient { client, settings: Arc::new(settings) })
+    }
+
+    pub fn settings(&self) -> &OutboundSettings {
+        &self.settings
+    }
+
+    /// A request builder; send it with [`OutboundClient::send`].
+    pub fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+        self.client.request(method, url)
+    }
+
+    /// Sends a request after checking its URL. Failures come back classified: a refused
+    /// target is `WrongSpecification`, a timeout `Timeout`, anything else on the way
+    /// `Unavailable`. The message names the host, never a header or body.
+    pub async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, ConnectorError> {
+        let host = request.url().host_str().unwrap_or_default().to_owned();
+        check_url(request.url(), self.settings.allow_private).map_err(|why| {
+            ConnectorError::new(ErrorKind::WrongSpecification, format!("refused to call {host}: {why}"))
+        })?;
+        self.client.execute(request).await.map_err(|e| classify(&host, &e))
+    }
+
+    /// Reads a body, failing past the size cap instead of holding an unbounded answer.
+    pub async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, ConnectorError> {
+        let cap = self.settings.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > cap as u64) {
+            return Err(too_big(cap));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify("the provider", &e))? {
+            if body.len() + chunk.len() > cap {
+                return Err(too_big(cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+fn too_big(cap: usize) -> ConnectorError {
+    ConnectorError::new(ErrorKind::Unavailable, format!("the provider's answer is larger than {cap} bytes"))
+}
+
+fn classify(host: &str, e: &reqwest::Error) -> ConnectorError {
+    // reqwest's Display can include the URL; ours never does more than name the host.
+    if e.is_timeout() {
+        return ConnectorError::new(ErrorKind::Timeout, format!("{host} did not answer in time"));
+    }
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if text.contains("private, loopback or link-local") || text.contains("does not resolve") {
+            return ConnectorError::new(ErrorKind::WrongSpecification, format!("refused to call {host}: {text}"));
+        }
+        source = s.source();
+    }
+    if e.is_redirect() {
+        return ConnectorError::new(
+            ErrorKind::WrongSpecification,
+            format!("{host} redirected to a target that is not allowed"),
+        );
+    }
+    ConnectorError::new(ErrorKind::Unavailable, format!("{host} could not be reached"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            assert!(is_forbidden_ip(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in
+            ["8.8.8.8", "52.95.110.1", "100.63.0.1", "100.128.0.1", "172.32.0.1", "2600:1f18::1", "::ffff:8.8.8.8"]
+        {
+            assert!(!is_forbidden_ip(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn host_values_are_checked_for_shape() {
+        let bad = [
+            "https://127.0.0.1",
+            "https://169.254.169.254",
+            "https://[::1]",
+            "https://localhost",
+            "https://svc.internal",
+            "https://evil.example@real-host.com",
+            "https://user:pw@s3.example.com",
+            "https://s3.example.com:8443",
+            "https://s3.example.com/bucket",
+            "https://s3.example.com/?x=1",
+            "http://s3.example.com",
+            "s3.example.com",
+            "https://[::ffff:127.0.0.1]",
+            "https://10.0.0.8",
+            "ftp://s3.example.com",
+            "https://intranet",
+        ];
+        for v in bad {
+            assert!(check_host_value(v, HostRule::PublicHttps).is_err(), "{v}");
+        }
+        assert_eq!(check_host_value("https://s3.eu-central-1.wasabisys.com", HostRule::PublicHttps), Ok(()));
+        assert_eq!(check_host_value("https://storage.example.com/", HostRule::PublicHttps), Ok(()));
+
+        let shop = HostRule::Suffixes(&[".myshopify.com"]);
+        assert_eq!(check_host_value("my-shop.myshopify.com", shop), Ok(()));
+        for v in [
+            "myshopify.com",
+            ".myshopify.com",
+            "evil.com",
+            "https://a.myshopify.com",
+            "a.myshopify.com:443",
+            "u@a.myshopify.com",
+            "a.myshopify.com/x",
+        ] {
+            assert!(check_host_value(v, shop).is_err(), "{v}");
+        }
+    }
+
+    #[test]
+    fn urls_for_redirects_and_requests() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(check_url(&u("https://api.example.com/x"), false).is_ok());
+        assert!(check_url(&u("http://api.example.com/x"), false).is_err());
+        assert!(check_url(&u("https://169.254.169.254/latest/meta-data"), false).is_err());
+        assert!(check_url(&u("https://[::ffff:7f00:1]/"), false).is_err());
+        assert!(check_url(&u("http://127.0.0.1:9000/"), true).is_ok(), "the operator's allow_private");
+        assert!(check_url(&u("file:///etc/passwd"), true).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_inside_is_refused() {
+        let err = resolve_public("localhost", 443).await.unwrap_err();
+        assert!(err.contains("private, loopback or link-local"), "{err}");
+    }
+
+    /// The client refuses before connecting: a listener on loopback sees nothing.
+    #[tokio::test]
+    async fn no_connection_is_attempted_to_a_forbidden_target() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = OutboundClient::new(OutboundSettings::default()).unwrap();
+        for target in [
+            format!("https://localhost:{port}/"),
+            format!("https://127.0.0.1:{port}/"),
+            format!("http://127.0.0.1:{port}/"),
+            format!("https://[::ffff:127.0.0.1]:{port}/"),
+        ] {
+            let req = client.request(reqwest::Method::GET, Url::parse(&target).unwrap()).build().unwrap();
+            let err = client.send(req).await.unwrap_err();
+            assert_eq!(err.kind, ErrorKind::WrongSpecification, "{target}: {err}");
+        }
+        let accepted = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+        assert!(accepted.is_err(), "a connection reached the loopback listener");
+    }
+
+    #[tokio::test]
+    async fn allow_private_reaches_local_peers_and_caps_bodies() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            for _ in 0..2 {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let body = "x".repeat(2048);
+                let _ = s
+                    .write_all(
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+                            .as_bytes(),
+                    )
+                    .await;
+            }
+        });
+        let settings =
+            OutboundSettings { allow_private: true, max_response_bytes: 4096, ..OutboundSettings::default() };
+        let client = OutboundClient::new(settings).unwrap();
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let res = client.send(client.request(reqwest::Method::GET, url.clone()).build().unwrap()).await.unwrap();
+        assert_eq!(client.read_body(res).await.unwrap().len(), 2048);
+        let small = OutboundClient::new(OutboundSettings {
+            allow_private: true,
+            max_response_bytes: 100,
+            ..OutboundSettings::default()
+        })
+        .unwrap();
+        let res = small.send(small.request(reqwest::Method::GET, url).build().unwrap()).await.unwrap();
+        assert!(small.read_body(res).await.unwrap_err().message.contains("larger than 100 bytes"));
+    }
+}
