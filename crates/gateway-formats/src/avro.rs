@@ -1,0 +1,102 @@
+//! Avro object container files: the header's schema and rows from the first block(s) that the
+//! sampled bytes hold.
+
+use apache_avro::Schema;
+use gateway_domain::{Column, ColumnType, JsonObject};
+use serde_json::Value;
+
+use crate::FormatError;
+use crate::values::flatten;
+
+pub struct AvroSniff {
+    pub columns: Vec<Column>,
+    pub rows: Vec<JsonObject>,
+    pub warnings: Vec<String>,
+}
+
+fn column_type(schema: &Schema) -> ColumnType {
+    match schema {
+        Schema::Boolean => ColumnType::Boolean,
+        Schema::Int | Schema::Long => ColumnType::Integer,
+        Schema::Float | Schema::Double | Schema::Decimal(_) | Schema::BigDecimal => ColumnType::Float,
+        Schema::Date
+        | Schema::TimeMillis
+        | Schema::TimeMicros
+        | Schema::TimestampMillis
+        | Schema::TimestampMicros
+        | Schema::TimestampNanos
+        | Schema::LocalTimestampMillis
+        | Schema::LocalTimestampMicros
+        | Schema::LocalTimestampNanos => ColumnType::Timestamp,
+        Schema::Array(_) | Schema::Map(_) | Schema::Record(_) => ColumnType::Json,
+        Schema::Union(u) => {
+            let non_null: Vec<&Schema> = u.variants().iter().filter(|s| !matches!(s, Schema::Null)).collect();
+            match non_null.as_slice() {
+                [one] => column_type(one),
+                _ => ColumnType::Json,
+            }
+        }
+        _ => ColumnType::String,
+    }
+}
+
+/// Record fields as dotted paths, nested records (also as `[null, record]`) flattened.
+fn columns(prefix: &str, schema: &Schema, out: &mut Vec<Column>) {
+    let record = match schema {
+        Schema::Record(r) => Some(r),
+        Schema::Union(u) => {
+            let non_null: Vec<&Schema> = u.variants().iter().filter(|s| !matches!(s, Schema::Null)).collect();
+            match non_null.as_slice() {
+                [Schema::Record(r)] => Some(r),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match record {
+        Some(r) => {
+            for f in &r.fields {
+                let name = if prefix.is_empty() { f.name.clone() } else { format!("{prefix}.{}", f.name) };
+                columns(&name, &f.schema, out);
+            }
+        }
+        None => out.push(Column {
+            name: if prefix.is_empty() { "value".into() } else { prefix.to_owned() },
+            ty: column_type(schema),
+        }),
+    }
+}
+
+pub fn sniff(bytes: &[u8], complete: bool, sample_rows: usize) -> Result<AvroSniff, FormatError> {
+    let reader = apache_avro::Reader::new(bytes).map_err(|e| {
+        if complete {
+            FormatError::Avro(format!("its header cannot be read: {e}"))
+        } else {
+            FormatError::Avro(format!("its header does not fit the read budget or is corrupt: {e}"))
+        }
+    })?;
+    let mut cols = Vec::new();
+    columns("", reader.writer_schema(), &mut cols);
+    let mut rows = Vec::new();
+    let mut warnings = Vec::new();
+    for value in reader.take(sample_rows) {
+        match value {
+            Ok(v) => {
+                let json = Value::try_from(v).map_err(|e| FormatError::Avro(e.to_string()))?;
+                rows.push(match json {
+                    Value::Object(o) => flatten(o),
+                    other => JsonObject::from_iter([("value".to_owned(), other)]),
+                });
+            }
+            Err(_) if !complete && !rows.is_empty() => {
+                warnings.push("the sample ends where the read budget cut the first blocks".to_owned());
+                break;
+            }
+            Err(e) if !complete => {
+                return Err(FormatError::Avro(format!("its first block does not fit the read budget: {e}")));
+            }
+            Err(e) => return Err(FormatError::Avro(format!("a block cannot be read: {e}"))),
+        }
+    }
+    Ok(AvroSniff { columns: cols, rows, warnings })
+}

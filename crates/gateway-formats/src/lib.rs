@@ -1,0 +1,258 @@
+//! Recognises and samples files by reading a bounded number of bytes: CSV and TSV (dialect
+//! detected), JSON lines, Parquet and Avro, plain or compressed with gzip, zip, zstd or bz2.
+//!
+//! It reads through [`ByteSource`] (a size and ranged reads), so an object store, a local file
+//! and bytes in memory all serve; it has no I/O of its own. Raw reads stay within
+//! [`SniffOptions::budget`] (plus the Parquet footer, capped by
+//! [`SniffOptions::footer_cap`]) whatever the file's size: a 1 GiB file costs what a 1 MiB one
+//! does.
+
+mod avro;
+mod budget;
+mod compression;
+mod error;
+mod parquet;
+mod source;
+mod text;
+mod values;
+mod zip;
+
+pub use error::FormatError;
+pub use source::{ByteSource, CountingSource, MemorySource};
+
+use std::sync::Arc;
+
+use gateway_domain::{Column, Compression, FileFormat, JsonObject};
+use serde_json::Value;
+
+use budget::Budget;
+
+/// What to read and what the caller already knows. Anything given is used instead of detected.
+#[derive(Debug, Clone)]
+pub struct SniffOptions {
+    /// Raw bytes read at most (the Parquet footer comes on top).
+    pub budget: u64,
+    /// The largest Parquet footer read.
+    pub footer_cap: u64,
+    /// Decompressed bytes examined at most.
+    pub max_decompressed: usize,
+    pub sample_rows: usize,
+    pub format: Option<FileFormat>,
+    /// `None` or `Auto`: detect.
+    pub compression: Option<Compression>,
+    pub delimiter: Option<char>,
+    pub quote: Option<char>,
+    pub escape: Option<char>,
+    pub header: Option<bool>,
+    pub encoding: Option<String>,
+}
+
+impl Default for SniffOptions {
+    fn default() -> Self {
+        SniffOptions {
+            budget: 1024 * 1024,
+            footer_cap: 16 * 1024 * 1024,
+            max_decompressed: 8 * 1024 * 1024,
+            sample_rows: 10,
+            format: None,
+            compression: None,
+            delimiter: None,
+            quote: None,
+            escape: None,
+            header: None,
+            encoding: None,
+        }
+    }
+}
+
+fn one_char(options: &JsonObject, key: &'static str) -> Result<Option<char>, FormatError> {
+    match options.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() == 1 => Ok(s.chars().next()),
+        Some(_) => Err(FormatError::BadOption { option: key, why: "must be a single character".into() }),
+    }
+}
+
+impl SniffOptions {
+    /// Options from a table's `connection_table_params` (`file_format`, `options.*`).
+    pub fn from_params(params: &JsonObject) -> Result<SniffOptions, FormatError> {
+        let mut o = SniffOptions::default();
+        if let Some(Value::String(f)) = params.get("file_format") {
+            o.format = Some(
+                FileFormat::parse_loose(f)
+                    .map_err(|e| FormatError::BadOption { option: "file_format", why: e.to_string() })?,
+            );
+        }
+        let empty = JsonObject::new();
+        let options = params.get("options").and_then(Value::as_object).unwrap_or(&empty);
+        if let Some(Value::String(c)) = options.get("compression") {
+            o.compression = Some(c.to_ascii_lowercase().parse().map_err(|e: gateway_domain::ParseEnumError| {
+                FormatError::BadOption { option: "compression", why: e.to_string() }
+            })?);
+        }
+        o.delimiter = one_char(options, "delimiter")?;
+        o.quote = one_char(options, "quote")?;
+        o.escape = one_char(options, "escape")?;
+        o.header = options.get("header").and_then(Value::as_bool);
+        o.encoding = options.get("encoding").and_then(Value::as_str).map(str::to_owned);
+        Ok(o)
+    }
+}
+
+/// What a file is and what it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sniffed {
+    pub format: FileFormat,
+    pub compression: Compression,
+    /// Detected options under the keys of `connection_table_params.options`.
+    pub options: JsonObject,
+    pub columns: Vec<Column>,
+    pub rows: Vec<JsonObject>,
+    /// Raw bytes read from the source.
+    pub bytes_read: u64,
+    pub warnings: Vec<String>,
+}
+
+impl Sniffed {
+    /// What was detected, under `connection_table_params` keys: `file_format` and `options`.
+    pub fn detected_params(&self) -> JsonObject {
+        let mut p = JsonObject::new();
+        p.insert("file_format".into(), self.format.as_str().into());
+        p.insert("options".into(), Value::Object(self.options.clone()));
+        p
+    }
+}
+
+fn format_from_name(name: &str) -> Option<FileFormat> {
+    let lower = name.to_ascii_lowercase();
+    let mut parts = lower.rsplit('.');
+    let mut ext = parts.next()?;
+    if compression::from_name(&lower).is_some() {
+        ext = parts.next()?;
+    }
+    match ext {
+        "csv" => Some(FileFormat::Csv),
+        "tsv" | "tab" => Some(FileFormat::Tsv),
+        "jsonl" | "ndjson" | "json" => Some(FileFormat::JsonLines),
+        "parquet" | "pq" => Some(FileFormat::Parquet),
+        "avro" => Some(FileFormat::Avro),
+        _ => None,
+    }
+}
+
+const PARQUET_MAGIC: &[u8] = b"PAR1";
+const AVRO_MAGIC: &[u8] = b"Obj\x01";
+
+/// Recognises and samples a file within the budget.
+pub async fn sniff(source: Arc<dyn ByteSource>, opts: &SniffOptions) -> Result<Sniffed, FormatError> {
+    let len = source.size().await?;
+    if len == 0 {
+        return Err(FormatError::Empty);
+    }
+    let name = source.name().map(str::to_owned);
+    let mut budget = Budget::new(source, opts.budget);
+    let head = budget.read(0, len.min(8)).await?;
+    let found = compression::from_magic(&head);
+    match opts.compression {
+        Some(declared) if declared != Compression::Auto && declared != found => {
+            return Err(FormatError::CompressionMismatch { declared, found });
+        }
+        Some(Compression::Auto) | None => {
+            if let Some(by_name) = name.as_deref().and_then(compression::from_name)
+                && by_name != found
+            {
+                return Err(FormatError::ExtensionMismatch {
+                    name: name.clone().unwrap_or_default(),
+                    expected: by_name,
+                    found: compression::describe(&head),
+                });
+            }
+        }
+        Some(_) => {}
+    }
+
+    // Parquet: the footer, by ranged reads from the end.
+    if found == Compression::None && (head.starts_with(PARQUET_MAGIC) || opts.format == Some(FileFormat::Parquet)) {
+        if !head.starts_with(PARQUET_MAGIC) {
+            return Err(FormatError::FormatMismatch { declared: FileFormat::Parquet, found: content_kind(&head) });
+        }
+        let p = parquet::sniff(&mut budget, len, opts).await?;
+        return Ok(Sniffed {
+            format: FileFormat::Parquet,
+            compression: Compression::None,
+            options: JsonObject::from_iter([("compression".to_owned(), "none".into())]),
+            columns: p.columns,
+            rows: p.rows,
+            bytes_read: budget.used(),
+            warnings: p.warnings,
+        });
+    }
+
+    // Everything else is read from its start: raw prefix, then decompressed.
+    let (content, complete, entry_name) = match found {
+        Compression::Zip => {
+            let entry = zip::open(&mut budget, len).await?;
+            let kind = if entry.method == 0 { Compression::None } else { Compression::Zip };
+            let (bytes, end) = compression::decompress(kind, &entry.data, entry.whole, opts.max_decompressed)?;
+            (bytes, end && entry.whole, Some(entry.name))
+        }
+        _ => {
+            let raw = budget.read(0, len).await?;
+            let whole = raw.len() as u64 == len;
+            let (bytes, end) = compression::decompress(found, &raw, whole, opts.max_decompressed)?;
+            (bytes, end && whole, None)
+        }
+    };
+    if content.is_empty() {
+        return Err(FormatError::Empty);
+    }
+    let hint = entry_name.as_deref().or(name.as_deref()).and_then(format_from_name);
+    if content.starts_with(PARQUET_MAGIC) {
+        return Err(FormatError::CompressedColumnar(FileFormat::Parquet));
+    }
+    if content.starts_with(AVRO_MAGIC) || opts.format == Some(FileFormat::Avro) {
+        if !content.starts_with(AVRO_MAGIC) {
+            return Err(FormatError::FormatMismatch { declared: FileFormat::Avro, found: content_kind(&content) });
+        }
+        let a = avro::sniff(&content, complete, opts.sample_rows)?;
+        let mut options = JsonObject::new();
+        options.insert("compression".into(), found.as_str().into());
+        return Ok(Sniffed {
+            format: FileFormat::Avro,
+            compression: found,
+            options,
+            columns: a.columns,
+            rows: a.rows,
+            bytes_read: budget.used(),
+            warnings: a.warnings,
+        });
+    }
+    let mut t = text::sniff(&content, complete, hint, opts)?;
+    t.options.insert("compression".into(), found.as_str().into());
+    Ok(Sniffed {
+        format: t.format,
+        compression: found,
+        options: t.options,
+        columns: t.columns,
+        rows: t.rows,
+        bytes_read: budget.used(),
+        warnings: t.warnings,
+    })
+}
+
+fn content_kind(head: &[u8]) -> String {
+    if head.starts_with(PARQUET_MAGIC) {
+        "Parquet".into()
+    } else if head.starts_with(AVRO_MAGIC) {
+        "Avro".into()
+    } else if text::looks_binary(head) {
+        "binary data".into()
+    } else if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        "JSON lines".into()
+    } else {
+        "text".into()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,232 @@
+//! Parquet: the footer by ranged reads from the end (the last 8 bytes, then the metadata),
+//! columns from the schema, and sample rows from the first row group reading only the pages
+//! the sample needs (located by the offset index). A file without an offset index whose
+//! first row group would not fit the budget gives its columns and no rows, with a warning.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_schema::{DataType, Field};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::future::{BoxFuture, FutureExt};
+use gateway_domain::{Column, ColumnType, JsonObject};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector};
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+use serde_json::Value;
+
+use crate::budget::Budget;
+use crate::values::flatten;
+use crate::{ByteSource, FormatError, SniffOptions};
+
+pub struct ParquetSniff {
+    pub columns: Vec<Column>,
+    pub rows: Vec<JsonObject>,
+    pub warnings: Vec<String>,
+}
+
+fn err(e: impl std::fmt::Display) -> FormatError {
+    FormatError::Parquet(e.to_string())
+}
+
+/// Ranged reads for the parquet crate, counted and held to a limit.
+struct Reader {
+    source: Arc<dyn ByteSource>,
+    used: Arc<AtomicU64>,
+    limit: u64,
+    metadata: Option<Arc<ParquetMetaData>>,
+}
+
+impl AsyncFileReader for Reader {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        async move {
+            let want = range.end.saturating_sub(range.start);
+            if self.used.load(Ordering::Relaxed) + want > self.limit {
+                return Err(ParquetError::General("over the read budget".into()));
+            }
+            let bytes =
+                self.source.read(range.start, range.end).await.map_err(|e| ParquetError::General(e.to_string()))?;
+            self.used.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            Ok(bytes)
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        let md = self.metadata.clone();
+        async move { md.ok_or_else(|| ParquetError::General("metadata not loaded".into())) }.boxed()
+    }
+}
+
+fn column_type(dt: &DataType) -> ColumnType {
+    match dt {
+        DataType::Boolean => ColumnType::Boolean,
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => ColumnType::Integer,
+        DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => ColumnType::Float,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) | DataType::Time32(_) | DataType::Time64(_) => {
+            ColumnType::Timestamp
+        }
+        DataType::List(_)
+        | DataType::LargeList(_)
+        | DataType::FixedSizeList(..)
+        | DataType::ListView(_)
+        | DataType::LargeListView(_)
+        | DataType::Map(..)
+        | DataType::Struct(_) => ColumnType::Json,
+        _ => ColumnType::String,
+    }
+}
+
+fn columns(prefix: &str, field: &Field, out: &mut Vec<Column>) {
+    let name = if prefix.is_empty() { field.name().clone() } else { format!("{prefix}.{}", field.name()) };
+    match field.data_type() {
+        DataType::Struct(children) if !children.is_empty() => {
+            for c in children {
+                columns(&name, c, out);
+            }
+        }
+        dt => out.push(Column { name, ty: column_type(dt) }),
+    }
+}
+
+pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result<ParquetSniff, FormatError> {
+    if len < 12 {
+        return Err(FormatError::Truncated("a Parquet file is at least 12 bytes".into()));
+    }
+    // The footer: its length and magic, then the metadata. Outside the budget, capped alone.
+    let tail = budget.read_extra(len - 8, len).await?;
+    if &tail[4..8] != b"PAR1" {
+        return Err(FormatError::Truncated("the Parquet footer's magic is missing: the file is cut short".into()));
+    }
+    let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if footer > opts.footer_cap {
+        return Err(FormatError::FooterTooLarge { size: footer, cap: opts.footer_cap });
+    }
+    if footer + 12 > len {
+        return Err(FormatError::Truncated(format!("the footer claims {footer} bytes of a {len}-byte file")));
+    }
+    let raw = budget.read_extra(len - 8 - footer, len - 8).await?;
+    let metadata = ParquetMetaDataReader::decode_metadata(&raw).map_err(err)?;
+
+    let used = Arc::new(AtomicU64::new(0));
+    let mut reader = Reader { source: budget.source(), used: used.clone(), limit: budget.remaining(), metadata: None };
+    let mut warnings = Vec::new();
+
+    // The offset index of the first row group, to fetch only the pages the sample needs.
+    let mut md_reader = ParquetMetaDataReader::new_with_metadata(metadata.clone())
+        .with_column_index_policy(PageIndexPolicy::Skip)
+        .with_offset_index_policy(PageIndexPolicy::Optional);
+    let metadata = match md_reader.load_page_index(&mut reader).await.and_then(|()| md_reader.finish()) {
+        Ok(md) => md,
+        Err(_) => metadata,
+    };
+    let metadata = Arc::new(metadata);
+    let arrow = ArrowReaderMetadata::try_new(metadata.clone(), ArrowReaderOptions::new()).map_err(err)?;
+    let mut cols = Vec::new();
+    for f in arrow.schema().fields() {
+        columns("", f, &mut cols);
+    }
+
+    let mut rows = Vec::new();
+    let first_rows = metadata.row_groups().first().map_or(0, |rg| rg.num_rows().max(0) as usize);
+    if first_rows == 0 {
+        warnings.push("the file holds no rows".to_owned());
+    } else {
+        let want = opts.sample_rows.min(first_rows);
+        let rg = &metadata.row_groups()[0];
+        let index = metadata.page_index_for_row_group(0);
+        let has_offsets = metadata.page_index().is_some_and(|p| p.has_offset_indexes());
+        // Bytes each leaf column needs for the sample: from its chunk's start (the dictionary)
+        // to the end of the last page holding a sampled row; the whole chunk without an index.
+        let needed: Vec<u64> = rg
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let (start, chunk_len) = c.byte_range();
+                match index.page_locations(i) {
+                    Some(pages) if has_offsets => {
+                        let last = pages.iter().rfind(|p| (p.first_row_index as usize) < want);
+                        last.map_or(chunk_len, |p| {
+                            (p.offset as u64 + p.compressed_page_size as u64).saturating_sub(start)
+                        })
+                    }
+                    _ => chunk_len,
+                }
+            })
+            .collect();
+        // The leaves that fit the budget, in schema order; the others are left out of the rows.
+        let mut left = budget.remaining().saturating_sub(used.load(Ordering::Relaxed));
+        let mut keep = Vec::new();
+        let mut dropped = Vec::new();
+        let leaves = metadata.file_metadata().schema_descr();
+        for (i, n) in needed.iter().enumerate() {
+            if *n <= left {
+                left -= n;
+                keep.push(i);
+            } else {
+                dropped.push(leaves.column(i).path().string());
+            }
+        }
+        if !dropped.is_empty() {
+            warnings.push(format!(
+                "sample rows leave out {} (their first {} need more than the {}-byte read budget)",
+                dropped.join(", "),
+                if has_offsets { "pages" } else { "row group, with no page index," },
+                opts.budget
+            ));
+        }
+        if !keep.is_empty() {
+            reader.metadata = Some(metadata.clone());
+            reader.limit = budget.remaining();
+            let policy = if has_offsets { PageIndexPolicy::Optional } else { PageIndexPolicy::Skip };
+            let options = ArrowReaderOptions::new()
+                .with_column_index_policy(PageIndexPolicy::Skip)
+                .with_offset_index_policy(policy);
+            let arrow = ArrowReaderMetadata::try_new(metadata.clone(), options).map_err(err)?;
+            let mask = ProjectionMask::leaves(leaves, keep);
+            let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, arrow)
+                .with_projection(mask)
+                .with_row_groups(vec![0])
+                .with_row_selection(RowSelection::from(vec![RowSelector::select(want)]))
+                .with_batch_size(want)
+                .with_limit(want)
+                .build()
+                .map_err(err)?;
+            let mut writer = arrow_json::LineDelimitedWriter::new(Vec::new());
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(err)?;
+                writer.write(&batch).map_err(err)?;
+            }
+            writer.finish().map_err(err)?;
+            let out = writer.into_inner();
+            for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(line) {
+                    rows.push(flatten(o));
+                }
+            }
+        }
+    }
+    budget.charge(used.load(Ordering::Relaxed));
+    Ok(ParquetSniff { columns: cols, rows, warnings })
+}

@@ -1,0 +1,504 @@
+//! Files the tests generate: each format with each compression, dialects, nested data, the
+//! errors a person must be told, the read budget, and fuzzing for panics.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use gateway_domain::{ColumnType, Compression, FileFormat};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use crate::{CountingSource, FormatError, MemorySource, SniffOptions, Sniffed, sniff};
+
+pub(crate) fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+pub(crate) fn zstd(b: &[u8]) -> Vec<u8> {
+    zstd::encode_all(b, 1).unwrap()
+}
+
+pub(crate) fn bz2(b: &[u8]) -> Vec<u8> {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+/// A zip archive of the given entries (deflate, or stored), written by hand.
+pub(crate) fn zip(entries: &[(&str, &[u8])], deflate: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in entries {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let body = if deflate {
+            let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        } else {
+            data.to_vec()
+        };
+        let method: u16 = if deflate { 8 } else { 0 };
+        let offset = out.len() as u32;
+        let head = |sig: u32, v: &mut Vec<u8>, central: bool| {
+            v.extend(sig.to_le_bytes());
+            if central {
+                v.extend(20u16.to_le_bytes());
+            }
+            v.extend(20u16.to_le_bytes());
+            v.extend(0u16.to_le_bytes());
+            v.extend(method.to_le_bytes());
+            v.extend(0u32.to_le_bytes());
+            v.extend(crc.sum().to_le_bytes());
+            v.extend((body.len() as u32).to_le_bytes());
+            v.extend((data.len() as u32).to_le_bytes());
+            v.extend((name.len() as u16).to_le_bytes());
+            v.extend(0u16.to_le_bytes());
+            if central {
+                v.extend([0u8; 6]); // comment length, disk, internal attributes
+                v.extend(0u32.to_le_bytes());
+                v.extend(offset.to_le_bytes());
+            }
+            v.extend(name.as_bytes());
+        };
+        head(0x0403_4b50, &mut out, false);
+        out.extend(&body);
+        head(0x0201_4b50, &mut central, true);
+    }
+    let cd_offset = out.len() as u32;
+    out.extend(&central);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0u8; 4]);
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend((central.len() as u32).to_le_bytes());
+    out.extend(cd_offset.to_le_bytes());
+    out.extend(0u16.to_le_bytes());
+    out
+}
+
+pub(crate) fn compress(c: Compression, name: &str, b: &[u8]) -> Vec<u8> {
+    match c {
+        Compression::Gzip => gzip(b),
+        Compression::Zstd => zstd(b),
+        Compression::Bz2 => bz2(b),
+        Compression::Zip => zip(&[(name, b)], true),
+        _ => b.to_vec(),
+    }
+}
+
+async fn run(bytes: Vec<u8>, name: &str, opts: &SniffOptions) -> Result<Sniffed, FormatError> {
+    sniff(Arc::new(MemorySource::named(bytes, name)), opts).await
+}
+
+async fn ok(bytes: Vec<u8>, name: &str) -> Sniffed {
+    run(bytes, name, &SniffOptions::default()).await.unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn names(s: &Sniffed) -> Vec<&str> {
+    s.columns.iter().map(|c| c.name.as_str()).collect()
+}
+
+fn types(s: &Sniffed) -> Vec<ColumnType> {
+    s.columns.iter().map(|c| c.ty).collect()
+}
+
+const CSV: &str = "item_id,title,price,updated\n1,\"Hat, red\",9.5,2024-05-01\n2,\"Scarf\nwith a newline\",10,2024-05-02T10:00:00Z\n3,Plain,11.25,2024-05-03\n";
+const COMPRESSIONS: [Compression; 5] =
+    [Compression::None, Compression::Gzip, Compression::Zip, Compression::Zstd, Compression::Bz2];
+
+#[tokio::test]
+async fn csv_with_each_compression() {
+    for c in COMPRESSIONS {
+        let s = ok(compress(c, "items.csv", CSV.as_bytes()), &format!("items.csv{}", ext(c))).await;
+        assert_eq!((s.format, s.compression), (FileFormat::Csv, c), "{c}");
+        assert_eq!(names(&s), ["item_id", "title", "price", "updated"]);
+        assert_eq!(types(&s), [ColumnType::Integer, ColumnType::String, ColumnType::Float, ColumnType::Timestamp]);
+        assert_eq!(s.options["delimiter"], ",");
+        assert_eq!(s.options["quote"], "\"");
+        assert_eq!(s.options["escape"], "\\");
+        assert_eq!(s.options["header"], true);
+        assert_eq!(s.options["encoding"], "utf-8");
+        assert_eq!(s.options["compression"], c.as_str());
+        assert_eq!(s.rows.len(), 3);
+        assert_eq!(
+            Value::Object(s.rows[0].clone()),
+            json!({"item_id": "1", "title": "Hat, red", "price": "9.5", "updated": "2024-05-01"})
+        );
+        assert_eq!(s.rows[1]["title"], "Scarf\nwith a newline", "quoted newline kept");
+        assert!(s.warnings.is_empty(), "{c}: {:?}", s.warnings);
+    }
+}
+
+fn ext(c: Compression) -> &'static str {
+    match c {
+        Compression::Gzip => ".gz",
+        Compression::Zip => ".zip",
+        Compression::Zstd => ".zst",
+        Compression::Bz2 => ".bz2",
+        _ => "",
+    }
+}
+
+#[tokio::test]
+async fn stored_zip_entries_too() {
+    let s = ok(zip(&[("items.csv", CSV.as_bytes())], false), "x.zip").await;
+    assert_eq!((s.format, s.compression, s.rows.len()), (FileFormat::Csv, Compression::Zip, 3));
+    // Directories and macOS metadata are not data entries.
+    let s = ok(
+        zip(&[("data/", b""), ("data/items.csv", CSV.as_bytes()), ("__MACOSX/data/._items.csv", b"x")], true),
+        "x.zip",
+    )
+    .await;
+    assert_eq!(s.rows.len(), 3);
+}
+
+#[tokio::test]
+async fn dialects_tab_semicolon_pipe() {
+    for (d, name) in [('\t', "t.tsv"), (';', "t.csv"), ('|', "t.txt")] {
+        let text = format!("user_id{d}name{d}score\nu1{d}Ann, Smith{d}3\nu2{d}Bob{d}4\nu3{d}Cy{d}5\n");
+        let s = ok(text.into_bytes(), name).await;
+        assert_eq!(s.options["delimiter"], d.to_string(), "{name}");
+        assert_eq!(names(&s), ["user_id", "name", "score"]);
+        assert_eq!(s.rows[0]["name"], "Ann, Smith");
+        assert_eq!(s.format, if d == '\t' { FileFormat::Tsv } else { FileFormat::Csv });
+    }
+}
+
+#[tokio::test]
+async fn header_or_not() {
+    let s = ok(b"1,2.5,abc\n2,3.5,def\n3,4,ghi\n".to_vec(), "n.csv").await;
+    assert_eq!(s.options["header"], false);
+    assert_eq!(names(&s), ["column_1", "column_2", "column_3"]);
+    assert_eq!(s.rows.len(), 3);
+    let s = ok(b"a,b\nx,y\nz,w\n".to_vec(), "n.csv").await;
+    assert_eq!(s.options["header"], true, "short distinct names over other text");
+    // The caller decides when they say so.
+    let opts = SniffOptions { header: Some(false), ..SniffOptions::default() };
+    let s = run(CSV.as_bytes().to_vec(), "i.csv", &opts).await.unwrap();
+    assert_eq!(s.rows[0]["column_1"], "item_id");
+}
+
+#[tokio::test]
+async fn bom_crlf_and_escapes() {
+    let mut b = vec![0xef, 0xbb, 0xbf];
+    b.extend(b"id,name\r\n1,\"say \"\"hi\"\"\"\r\n2,x\r\n");
+    let s = ok(b, "b.csv").await;
+    assert_eq!(s.options["encoding"], "utf-8-sig");
+    assert_eq!(s.options["line_terminator"], "\r\n");
+    assert_eq!(s.options["escape"], "\"", "doubled quotes");
+    assert_eq!(names(&s), ["id", "name"], "no BOM in the first name");
+    assert_eq!(s.rows[0]["name"], "say \"hi\"");
+    let s = ok(b"id,name\n1,\"say \\\"hi\\\"\"\n2,x\n".to_vec(), "e.csv").await;
+    assert_eq!(s.options["escape"], "\\");
+    assert_eq!(s.rows[0]["name"], "say \"hi\"");
+}
+
+#[tokio::test]
+async fn caller_options_win() {
+    let opts = SniffOptions { delimiter: Some(';'), ..SniffOptions::default() };
+    let s = run(b"a;b,c\n1;2,3\n4;5,6\n".to_vec(), "x.csv", &opts).await.unwrap();
+    assert_eq!(names(&s), ["a", "b,c"]);
+    let s = ok(b"a;b,c\n1;2,3\n4;5,6\n".to_vec(), "x.csv").await;
+    assert_eq!(s.options["delimiter"], ",", "equally consistent: the earlier candidate");
+    let opts = SniffOptions { format: Some(FileFormat::Tsv), ..SniffOptions::default() };
+    let s = run(b"a\tb,c\n1\t2,3\n".to_vec(), "x", &opts).await.unwrap();
+    assert_eq!((s.format, names(&s)), (FileFormat::Tsv, vec!["a", "b,c"]));
+}
+
+#[tokio::test]
+async fn ragged_rows_are_warned() {
+    let s = ok(b"a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n".to_vec(), "r.csv").await;
+    assert!(s.warnings.iter().any(|w| w.contains("2 row(s) have a different number of fields")), "{:?}", s.warnings);
+    assert_eq!(s.rows[1]["c"], Value::Null);
+}
+
+const JSONL: &str = "{\"id\": 1, \"customer\": {\"age\": 30, \"city\": \"Oslo\"}, \"tags\": [\"a\"]}\n{\"id\": 2, \"customer\": {\"age\": 41}, \"vip\": true}\n";
+
+#[tokio::test]
+async fn json_lines_with_each_compression() {
+    for c in COMPRESSIONS {
+        let s = ok(compress(c, "u.jsonl", JSONL.as_bytes()), &format!("u.jsonl{}", ext(c))).await;
+        assert_eq!((s.format, s.compression), (FileFormat::JsonLines, c));
+        assert_eq!(
+            names(&s),
+            ["id", "customer.age", "customer.city", "tags", "vip"],
+            "union of keys, nested as dotted paths"
+        );
+        assert_eq!(
+            types(&s),
+            [ColumnType::Integer, ColumnType::Integer, ColumnType::String, ColumnType::Json, ColumnType::Boolean]
+        );
+        assert_eq!(Value::Object(s.rows[1].clone()), json!({"id": 2, "customer.age": 41, "vip": true}));
+    }
+}
+
+fn parquet_file(rows: usize, row_group: usize) -> Vec<u8> {
+    parquet_file_with(rows, row_group, 64 * 1024)
+}
+
+fn parquet_file_with(rows: usize, row_group: usize, dictionary_limit: usize) -> Vec<u8> {
+    use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, StructArray};
+    use arrow_schema::{DataType, Field, Schema};
+    let age = Arc::new(Int64Array::from_iter_values((0..rows).map(|i| 20 + (i % 50) as i64))) as ArrayRef;
+    let city = Arc::new(StringArray::from_iter_values((0..rows).map(|i| format!("city-{}", i % 7)))) as ArrayRef;
+    let customer = StructArray::from(vec![
+        (Arc::new(Field::new("age", DataType::Int64, false)), age),
+        (Arc::new(Field::new("city", DataType::Utf8, false)), city),
+    ]);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("score", DataType::Float64, true),
+        Field::new("customer", customer.data_type().clone(), false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values((0..rows).map(|i| format!("u{i}")))),
+            Arc::new(Float64Array::from_iter_values((0..rows).map(|i| i as f64 / 2.0))),
+            Arc::new(customer),
+        ],
+    )
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(row_group))
+        .set_data_page_row_count_limit(1000)
+        .set_write_batch_size(1000)
+        .set_dictionary_page_size_limit(dictionary_limit)
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.into_inner().unwrap()
+}
+
+#[tokio::test]
+async fn parquet_nested_and_bounded() {
+    let file = parquet_file(300_000, 100_000);
+    assert!(file.len() > 1_500_000, "bigger than the budget: {}", file.len());
+    let src = Arc::new(CountingSource::new(MemorySource::named(file, "u.parquet")));
+    let s = sniff(src.clone(), &SniffOptions::default()).await.unwrap();
+    assert_eq!(s.format, FileFormat::Parquet);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert_eq!(names(&s), ["user_id", "score", "customer.age", "customer.city"]);
+    assert_eq!(types(&s), [ColumnType::String, ColumnType::Float, ColumnType::Integer, ColumnType::String]);
+    assert_eq!(s.rows.len(), 10);
+    assert_eq!(
+        Value::Object(s.rows[3].clone()),
+        json!({"user_id": "u3", "score": 1.5, "customer.age": 23, "customer.city": "city-3"})
+    );
+    assert!(src.bytes_read() < 256 * 1024, "only the footer and the first pages: {} bytes", src.bytes_read());
+    assert_eq!(s.bytes_read, src.bytes_read());
+}
+
+/// A column whose first pages need more than the budget (a 4 MiB dictionary of unique ids)
+/// is left out of the rows, named; the others are sampled; the budget holds.
+#[tokio::test]
+async fn parquet_columns_over_the_budget_are_left_out() {
+    let file = parquet_file_with(300_000, 300_000, 4 << 20);
+    let src = Arc::new(CountingSource::new(MemorySource::named(file, "u.parquet")));
+    let s = sniff(src.clone(), &SniffOptions::default()).await.unwrap();
+    assert_eq!(names(&s), ["user_id", "score", "customer.age", "customer.city"], "every column from the schema");
+    assert_eq!(s.rows.len(), 10);
+    assert_eq!(s.rows[0].get("user_id"), None);
+    assert_eq!(s.rows[0]["customer.city"], "city-0");
+    assert!(s.warnings.iter().any(|w| w.contains("leave out user_id")), "{:?}", s.warnings);
+    let footer = 64 * 1024;
+    assert!(src.bytes_read() <= 1024 * 1024 + footer, "{}", src.bytes_read());
+}
+
+#[tokio::test]
+async fn avro_header_and_first_block() {
+    let schema = apache_avro::Schema::parse_str(
+        r#"{"type": "record", "name": "r", "fields": [
+            {"name": "item_id", "type": "string"},
+            {"name": "price", "type": ["null", "double"]},
+            {"name": "meta", "type": {"type": "record", "name": "m", "fields": [{"name": "color", "type": "string"}]}}
+        ]}"#,
+    )
+    .unwrap();
+    let mut w = apache_avro::Writer::with_codec(&schema, Vec::new(), apache_avro::Codec::Deflate(Default::default()));
+    for i in 0..25 {
+        let mut r = apache_avro::types::Record::new(w.schema()).unwrap();
+        r.put("item_id", format!("i{i}"));
+        r.put("price", apache_avro::types::Value::Union(1, Box::new(apache_avro::types::Value::Double(i as f64))));
+        r.put(
+            "meta",
+            apache_avro::types::Value::Record(vec![("color".into(), apache_avro::types::Value::String("red".into()))]),
+        );
+        w.append(r).unwrap();
+    }
+    let bytes = w.into_inner().unwrap();
+    for (c, name) in [(Compression::None, "i.avro"), (Compression::Gzip, "i.avro.gz")] {
+        let s = ok(compress(c, "i.avro", &bytes), name).await;
+        assert_eq!((s.format, s.compression), (FileFormat::Avro, c));
+        assert_eq!(names(&s), ["item_id", "price", "meta.color"]);
+        assert_eq!(types(&s), [ColumnType::String, ColumnType::Float, ColumnType::String]);
+        assert_eq!(s.rows.len(), 10);
+        assert_eq!(Value::Object(s.rows[2].clone()), json!({"item_id": "i2", "price": 2.0, "meta.color": "red"}));
+    }
+}
+
+async fn err(bytes: Vec<u8>, name: &str, opts: SniffOptions) -> FormatError {
+    match run(bytes, name, &opts).await {
+        Ok(s) => panic!("{name}: expected an error, got {:?}", s.format),
+        Err(e) => e,
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_specific_error() {
+    let d = SniffOptions::default;
+    assert_eq!(err(vec![], "e.csv", d()).await, FormatError::Empty);
+    assert_eq!(err(b"\n\n  \n".to_vec(), "e.csv", d()).await, FormatError::Empty);
+    assert_eq!(
+        err(b"id,name\n".to_vec(), "h.csv", SniffOptions { header: Some(true), ..d() }).await,
+        FormatError::HeaderOnly
+    );
+    assert_eq!(err(b"item_id,title\n".to_vec(), "h.csv", d()).await, FormatError::HeaderOnly);
+    assert!(matches!(
+        err(CSV.as_bytes().to_vec(), "items.csv.gz", d()).await,
+        FormatError::ExtensionMismatch { expected: Compression::Gzip, .. }
+    ));
+    let declared_zip = SniffOptions { compression: Some(Compression::Zip), ..d() };
+    assert_eq!(
+        err(gzip(CSV.as_bytes()), "x", declared_zip).await,
+        FormatError::CompressionMismatch { declared: Compression::Zip, found: Compression::Gzip }
+    );
+    let declared_none = SniffOptions { compression: Some(Compression::None), ..d() };
+    assert!(matches!(err(gzip(CSV.as_bytes()), "x", declared_none).await, FormatError::CompressionMismatch { .. }));
+    assert_eq!(err(zip(&[("dir/", b"")], true), "x.zip", d()).await, FormatError::ZipNoEntry);
+    assert_eq!(
+        err(zip(&[("a.csv", b"a\n1\n"), ("b.csv", b"b\n2\n")], true), "x.zip", d()).await,
+        FormatError::ZipManyEntries(vec!["a.csv".into(), "b.csv".into()])
+    );
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    assert_eq!(err(garbage, "g.bin", d()).await, FormatError::Unrecognized);
+    let gz = gzip(CSV.as_bytes());
+    assert!(matches!(err(gz[..gz.len() - 12].to_vec(), "t.csv.gz", d()).await, FormatError::Truncated(_)));
+    let as_parquet = SniffOptions { format: Some(FileFormat::Parquet), ..d() };
+    assert!(matches!(
+        err(CSV.as_bytes().to_vec(), "x", as_parquet).await,
+        FormatError::FormatMismatch { declared: FileFormat::Parquet, .. }
+    ));
+    let as_csv = SniffOptions { format: Some(FileFormat::Csv), ..d() };
+    assert!(matches!(
+        err(JSONL.as_bytes().to_vec(), "x", as_csv).await,
+        FormatError::FormatMismatch { declared: FileFormat::Csv, .. }
+    ));
+    let as_jsonl = SniffOptions { format: Some(FileFormat::JsonLines), ..d() };
+    assert!(matches!(
+        err(CSV.as_bytes().to_vec(), "x", as_jsonl).await,
+        FormatError::FormatMismatch { declared: FileFormat::JsonLines, .. }
+    ));
+    let latin1 = b"id,name\n1,Jos\xe9\n2,Zo\xeb\n".to_vec();
+    assert!(matches!(err(latin1, "l.csv", d()).await, FormatError::Encoding(m) if m.contains("offset")));
+    assert!(matches!(
+        err(vec![0xff, 0xfe, b'a', 0, b'\n', 0], "w.csv", d()).await,
+        FormatError::Encoding(_) | FormatError::Unrecognized
+    ));
+    let latin = SniffOptions { encoding: Some("latin-1".into()), ..d() };
+    assert!(matches!(
+        err(CSV.as_bytes().to_vec(), "x.csv", latin).await,
+        FormatError::BadOption { option: "encoding", .. }
+    ));
+    assert!(matches!(err(b"[{\"a\": 1}]".to_vec(), "a.json", d()).await, FormatError::Json(m) if m.contains("array")));
+    assert!(matches!(err(b"{\"a\": 1\n".to_vec(), "a.jsonl", d()).await, FormatError::Json(_)));
+
+    let pq = parquet_file(100, 100);
+    assert!(matches!(err(pq[..pq.len() - 3].to_vec(), "t.parquet", d()).await, FormatError::Truncated(_)));
+    let mut huge_footer = pq.clone();
+    let n = huge_footer.len();
+    huge_footer[n - 8..n - 4].copy_from_slice(&(64u32 << 20).to_le_bytes());
+    assert!(matches!(
+        err(huge_footer, "f.parquet", d()).await,
+        FormatError::FooterTooLarge { .. } | FormatError::Truncated(_)
+    ));
+    let small_cap = SniffOptions { footer_cap: 16, ..d() };
+    assert!(matches!(err(pq, "f.parquet", small_cap).await, FormatError::FooterTooLarge { .. }));
+    assert_eq!(
+        err(gzip(&parquet_file(10, 10)), "p.parquet.gz", d()).await,
+        FormatError::CompressedColumnar(FileFormat::Parquet)
+    );
+}
+
+fn big_csv(bytes: usize) -> Vec<u8> {
+    let mut s = String::from("user_id,item_id,rating,comment\n");
+    let mut i = 0;
+    while s.len() < bytes {
+        s.push_str(&format!("u{i},i{},{}.5,\"row {i}, with a comma\"\n", i * 7 % 1000, i % 5));
+        i += 1;
+    }
+    s.into_bytes()
+}
+
+#[tokio::test]
+async fn the_budget_holds_whatever_the_size() {
+    let text = big_csv(6 << 20);
+    for c in COMPRESSIONS {
+        let bytes = compress(c, "r.csv", &text);
+        let src = Arc::new(CountingSource::new(MemorySource::named(bytes, &format!("r.csv{}", ext(c)))));
+        let opts = SniffOptions { budget: 256 * 1024, ..SniffOptions::default() };
+        let s = sniff(src.clone(), &opts).await.unwrap();
+        assert!(src.bytes_read() <= 256 * 1024, "{c}: read {}", src.bytes_read());
+        assert_eq!(names(&s), ["user_id", "item_id", "rating", "comment"], "{c}");
+        assert_eq!(s.rows.len(), 10);
+        if c == Compression::None || c == Compression::Zip {
+            assert!(
+                s.warnings.iter().any(|w| w.contains("cut at the 262144-byte read budget")),
+                "{c}: {:?}",
+                s.warnings
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn options_from_table_params() {
+    let params = json!({"file_format": "tsv", "options": {"compression": "GZIP", "delimiter": ";", "header": true, "encoding": "utf-8"}});
+    let o = SniffOptions::from_params(params.as_object().unwrap()).unwrap();
+    assert_eq!(
+        (o.format, o.compression, o.delimiter, o.header),
+        (Some(FileFormat::Tsv), Some(Compression::Gzip), Some(';'), Some(true))
+    );
+    let bad = json!({"file_format": "xls"});
+    assert!(SniffOptions::from_params(bad.as_object().unwrap()).is_err());
+}
+
+fn samples() -> Vec<(Vec<u8>, &'static str)> {
+    vec![
+        (CSV.as_bytes().to_vec(), "a.csv"),
+        (gzip(CSV.as_bytes()), "a.csv.gz"),
+        (zip(&[("a.csv", CSV.as_bytes())], true), "a.zip"),
+        (zstd(JSONL.as_bytes()), "a.jsonl.zst"),
+        (bz2(JSONL.as_bytes()), "a.jsonl.bz2"),
+        (parquet_file(50, 20), "a.parquet"),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048), magic in 0usize..6) {
+        let prefixes: [&[u8]; 6] = [b"", b"PAR1", b"Obj\x01", &[0x1f, 0x8b], b"PK\x03\x04", &[0x28, 0xb5, 0x2f, 0xfd]];
+        let mut b = prefixes[magic].to_vec();
+        b.extend(bytes);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let _ = rt.block_on(run(b, "f", &SniffOptions::default()));
+    }
+
+    #[test]
+    fn truncated_and_flipped_files_never_panic(which in 0usize..6, cut in 0.0f64..1.0, flip in prop::option::of((0.0f64..1.0, any::<u8>()))) {
+        let (mut bytes, name) = samples().swap_remove(which);
+        let n = ((bytes.len() as f64) * cut) as usize;
+        bytes.truncate(n.max(1));
+        if let Some((at, v)) = flip {
+            let i = ((bytes.len() as f64) * at) as usize;
+            if let Some(b) = bytes.get_mut(i) { *b ^= v; }
+        }
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let _ = rt.block_on(run(bytes, name, &SniffOptions::default()));
+    }
+}
