@@ -8,7 +8,7 @@ PG_LOCAL := postgres://postgres@127.0.0.1:5432/test
 TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1 && echo $(PG_LOCAL))
 export TEST_DATABASE_URL
 
-.PHONY: run test lint fmt build
+.PHONY: run test lint fmt build bench
 
 ## Serve on 127.0.0.1:8080 over SQLite in ./data (nothing else needed).
 run:
@@ -44,3 +44,7 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## Benchmarks (release build): figures for docs/benchmarks.md.
+bench:
+	$(CARGO) bench -p gateway-formats --bench sniff

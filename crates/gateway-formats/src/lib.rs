@@ -52,7 +52,7 @@ impl Default for SniffOptions {
         SniffOptions {
             budget: 1024 * 1024,
             footer_cap: 16 * 1024 * 1024,
-            max_decompressed: 8 * 1024 * 1024,
+            max_decompressed: 2 * 1024 * 1024,
             sample_rows: 10,
             format: None,
             compression: None,
@@ -141,6 +141,8 @@ fn format_from_name(name: &str) -> Option<FileFormat> {
 }
 
 const PARQUET_MAGIC: &[u8] = b"PAR1";
+/// The first raw read of a compressed stream; later ones double it.
+const FIRST_READ: u64 = 128 * 1024;
 const AVRO_MAGIC: &[u8] = b"Obj\x01";
 
 /// Recognises and samples a file within the budget.
@@ -196,11 +198,28 @@ pub async fn sniff(source: Arc<dyn ByteSource>, opts: &SniffOptions) -> Result<S
             let (bytes, end) = compression::decompress(kind, &entry.data, entry.whole, opts.max_decompressed)?;
             (bytes, end && entry.whole, Some(entry.name))
         }
-        _ => {
+        Compression::None | Compression::Auto => {
             let raw = budget.read(0, len).await?;
             let whole = raw.len() as u64 == len;
             let (bytes, end) = compression::decompress(found, &raw, whole, opts.max_decompressed)?;
             (bytes, end && whole, None)
+        }
+        _ => {
+            // Streamed from the start: read more raw bytes (doubling) only while the output
+            // has not filled the decompressed cap, so a well-compressed file costs less.
+            let mut raw = Vec::new();
+            let mut want = len.min(FIRST_READ);
+            loop {
+                let chunk = budget.read(raw.len() as u64, want).await?;
+                let progressed = !chunk.is_empty();
+                raw.extend_from_slice(&chunk);
+                let whole = raw.len() as u64 == len;
+                let (bytes, end) = compression::decompress(found, &raw, whole, opts.max_decompressed)?;
+                if whole || !progressed || bytes.len() >= opts.max_decompressed || budget.remaining() == 0 {
+                    break (bytes, end && whole, None);
+                }
+                want = len.min(raw.len() as u64 * 2);
+            }
         }
     };
     if content.is_empty() {
