@@ -137,7 +137,7 @@ fn avro_bytes(bytes: usize) -> Vec<u8> {
         r.put("rating", (x % 5) as f64);
         w.append(r).unwrap();
         i += 1;
-        if i % 10_000 == 0 {
+        if i.is_multiple_of(10_000) {
             w.flush().unwrap();
             if w.get_ref().len() >= bytes {
                 return w.into_inner().unwrap();
