@@ -8,7 +8,7 @@ PG_LOCAL := postgres://postgres@127.0.0.1:5432/test
 TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1 && echo $(PG_LOCAL))
 export TEST_DATABASE_URL
 
-.PHONY: run test lint fmt build bench
+.PHONY: run test lint fmt build bench peers
 
 ## Serve on 127.0.0.1:8080 over SQLite in ./data (nothing else needed).
 run:
@@ -17,8 +17,10 @@ run:
 build:
 	$(CARGO) build --workspace --all-targets
 
-## Every test: unit, black-box on SQLite and PostgreSQL, migrations, outage, CLI, layering.
-## Tests that miss a peer print SKIPPED (shown below); under CI they fail instead.
+## Every test: unit, black-box on SQLite and PostgreSQL, migrations, outage, CLI, layering,
+## object stores against moto and fake-gcs-server (scripts/peers.sh installs them into .venv
+## and starts them for the run). Tests that miss a peer print SKIPPED (listed at the end);
+## under CI they fail instead.
 ## The in-process gateways log at TRACE into target/trace; check-trace-logs then greps those
 ## logs for every secret value the tests sent.
 SKIP_LOG := $(CURDIR)/target/skipped-tests.log
@@ -27,6 +29,8 @@ test:
 	@echo "TEST_DATABASE_URL=$${TEST_DATABASE_URL:-<unset: PostgreSQL tests will be SKIPPED>}"
 	@mkdir -p target && rm -f $(SKIP_LOG) && rm -rf $(TRACE_DIR)
 	@status=0; \
+	bash scripts/peers.sh start; \
+	trap 'bash scripts/peers.sh stop' EXIT; \
 	export GATEWAY_SKIP_LOG=$(SKIP_LOG) GATEWAY_TRACE_DIR=$(TRACE_DIR); \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast || status=$$?; \
@@ -48,3 +52,7 @@ fmt:
 ## Benchmarks (release build): figures for docs/benchmarks.md.
 bench:
 	$(CARGO) bench -p gateway-formats --bench sniff
+
+## Start the test peers by hand (then run single tests with cargo); `bash scripts/peers.sh stop` ends them.
+peers:
+	bash scripts/peers.sh start

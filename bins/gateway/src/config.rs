@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use gateway_connector::OutboundSettings;
+use gateway_connector_object_store::ObjectStoreSettings;
 use gateway_http::JwtSecret;
 use gateway_store::{EncryptionKey, Keyring, StoreOptions};
 use serde::Deserialize;
@@ -30,6 +31,10 @@ struct FileSettings {
     outbound_allow_private: Option<bool>,
     outbound_connect_timeout_secs: Option<u64>,
     outbound_timeout_secs: Option<u64>,
+    s3_endpoint: Option<String>,
+    gcs_endpoint: Option<String>,
+    gcs_token_url: Option<String>,
+    local_storage_url: Option<String>,
 }
 
 pub struct Settings {
@@ -48,6 +53,8 @@ pub struct Settings {
     pub outbound_allow_private: bool,
     pub outbound_connect_timeout_secs: u64,
     pub outbound_timeout_secs: u64,
+    pub object_stores: ObjectStoreSettings,
+    pub local_storage_url: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -89,7 +96,17 @@ impl Settings {
             "json" => true,
             other => bail!("GATEWAY_LOG_FORMAT='{other}': use text or json"),
         };
+        let object_stores = ObjectStoreSettings {
+            s3_endpoint: env("GATEWAY_S3_ENDPOINT").or(f.s3_endpoint),
+            gcs_endpoint: env("GATEWAY_GCS_ENDPOINT").or(f.gcs_endpoint),
+            gcs_token_url: env("GATEWAY_GCS_TOKEN_URL").or(f.gcs_token_url),
+        };
+        let local_storage_url = env("GATEWAY_LOCAL_STORAGE_URL")
+            .or(f.local_storage_url)
+            .unwrap_or_else(|| data_dir.join("uploads").display().to_string());
         Ok(Settings {
+            object_stores,
+            local_storage_url,
             bind: env("GATEWAY_BIND").or(f.bind).unwrap_or_else(|| "127.0.0.1:8080".into()),
             data_dir,
             database_url,
@@ -222,12 +239,14 @@ fn read_or_create_secret(path: &Path, generate: impl FnOnce() -> Result<String>)
 }
 
 pub fn init_tracing(settings: &Settings) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{EnvFilter, fmt};
     let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
     // A line when each request's span closes: the access log, with status and latency.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE);
-    let _ = if settings.log_json { builder.json().try_init() } else { builder.try_init() };
+    let layer = fmt::layer().with_writer(std::io::stderr).with_span_events(FmtSpan::CLOSE);
+    let layer = if settings.log_json { layer.json().boxed() } else { layer.boxed() };
+    let layer = layer.with_filter(filter).with_filter(filter_fn(|m| gateway_connector::may_log(m.target(), m.level())));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }

@@ -122,7 +122,12 @@ fn serve(settings: Settings) -> Result<()> {
     }
     let outbound =
         gateway_connector::OutboundClient::new(settings.outbound()).context("cannot build the outbound client")?;
-    let registry = registry::registry(&outbound).context("cannot register the connectors")?;
+    let local = gateway_connector_object_store::LocalConnector::from_url(&settings.local_storage_url)
+        .map_err(anyhow::Error::msg)
+        .context("cannot open the LOCAL storage (GATEWAY_LOCAL_STORAGE_URL)")?;
+    tracing::info!(local_storage = local.description(), "LOCAL tables are stored here");
+    let registry =
+        registry::registry(&outbound, &settings.object_stores, local).context("cannot register the connectors")?;
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
     let state = AppState {
         store,

@@ -1,13 +1,19 @@
 //! The one list of connectors this gateway serves. Adding a provider is a line here.
 
+use std::sync::Arc;
+
 use gateway_connector::{DuplicateConnector, OutboundClient, Registry};
+use gateway_connector_object_store::{GcsConnector, LocalConnector, ObjectStoreSettings, S3Connector};
 
 /// Every registered connector, each given the one guarded outbound client. Kinds without one
 /// are stored but answer 501 CONNECTOR_UNAVAILABLE to their test and preview endpoints.
-pub fn registry(_outbound: &OutboundClient) -> Result<Registry, DuplicateConnector> {
-    #[allow(unused_mut)]
-    let mut registry = Registry::new();
-    // Provider crates register here, e.g.:
-    // registry.register(Arc::new(gateway_connector_object_store::S3Connector::new(outbound.clone())))?;
-    Ok(registry)
+pub fn registry(
+    outbound: &OutboundClient,
+    object_stores: &ObjectStoreSettings,
+    local: LocalConnector,
+) -> Result<Registry, DuplicateConnector> {
+    Registry::new()
+        .with(Arc::new(S3Connector::new(outbound.clone(), object_stores)))?
+        .with(Arc::new(GcsConnector::new(outbound.clone(), object_stores)))?
+        .with(Arc::new(local))
 }

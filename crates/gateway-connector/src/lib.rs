@@ -18,7 +18,17 @@ pub use outbound::{OutboundClient, OutboundSettings};
 pub use registry::{DuplicateConnector, Registry};
 pub use spec::{CredentialSpec, FieldSpec, FieldType, HostRule, looks_secret};
 
-use gateway_domain::{ConnectionKind, Credentials, Table};
+use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
+
+/// Log targets of dependencies that print credentials in their own debug lines: opendal's
+/// signer (`reqsign_core`) logs static keys, secret included, at DEBUG.
+pub const SECRET_LOGGING_TARGETS: &[&str] = &["reqsign"];
+
+/// Whether an event may be logged: events of [`SECRET_LOGGING_TARGETS`] only at WARN or
+/// above, whatever filter the operator sets. Every subscriber of the gateway applies it.
+pub fn may_log(target: &str, level: &tracing::Level) -> bool {
+    *level <= tracing::Level::WARN || !SECRET_LOGGING_TARGETS.iter().any(|t| target.starts_with(t))
+}
 
 /// A provider. One instance serves every organization: all per-customer state comes in the
 /// arguments.
@@ -29,6 +39,12 @@ pub trait Connector: Send + Sync + 'static {
 
     /// The credentials it takes: fields, types, which are secret, host rules.
     fn credential_spec(&self) -> &CredentialSpec;
+
+    /// Checks credentials and returns them as they are stored (defaults filled, alternative
+    /// shapes normalised). Failures name the field as `credentials.<name>`.
+    fn validate_credentials(&self, credentials: &JsonObject) -> Result<JsonObject, Problem> {
+        self.credential_spec().validate(credentials)
+    }
 
     /// Checks credentials live with cheap, read-only calls, reporting each as a step. A step
     /// the provider offers no read-only call for is `skipped` with a warning; it is never

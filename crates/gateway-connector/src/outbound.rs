@@ -268,6 +268,14 @@ impl OutboundClient {
         &self.settings
     }
 
+    /// The reqwest client underneath, for libraries that take one as their transport
+    /// (opendal). Its resolver, redirect policy, HTTPS rule and timeouts apply to every
+    /// request they make; URLs with IP literals must have been checked by the caller, as
+    /// credential validation does for host fields.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// A request builder; send it with [`OutboundClient::send`].
     pub fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
         self.client.request(method, url)

@@ -267,3 +267,15 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod log_rule {
+    #[test]
+    fn credential_printing_targets_only_log_warnings() {
+        use tracing::Level;
+        assert!(!crate::may_log("reqsign_core::api", &Level::DEBUG));
+        assert!(!crate::may_log("reqsign_aws_v4", &Level::INFO));
+        assert!(crate::may_log("reqsign_core::api", &Level::WARN));
+        assert!(crate::may_log("gateway_http", &Level::TRACE));
+    }
+}

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+pub mod files;
+mod peers;
 mod postgres;
 mod scripted;
 mod trace;
@@ -19,6 +21,7 @@ use gateway_http::{AppState, JwtSecret, ServerSettings};
 use gateway_store::{Keyring, Store, StoreOptions};
 use serde_json::Value;
 
+pub use peers::{GcsPeer, S3Peer, TestKey, TokenServer};
 pub use postgres::PrivatePostgres;
 pub use scripted::ScriptedConnector;
 pub use trace::{SECRETS_FILE, TRACE_DIR_ENV};
@@ -165,8 +168,24 @@ impl TestApp {
         TestApp::spawn_with_keys(db, registry, options, Keyring::ephemeral()).await
     }
 
+    /// Spawns with a registry of real connectors whose peers are on loopback (the operator's
+    /// `GATEWAY_OUTBOUND_ALLOW_PRIVATE=true`).
+    pub async fn spawn_with_peers(db: TestDb, registry: Registry) -> TestApp {
+        TestApp::spawn_full(db, registry, StoreOptions::default(), Keyring::ephemeral(), true).await
+    }
+
     /// Spawns with a given keyring (sealing tests).
     pub async fn spawn_with_keys(db: TestDb, registry: Registry, options: StoreOptions, keys: Keyring) -> TestApp {
+        TestApp::spawn_full(db, registry, options, keys, false).await
+    }
+
+    pub async fn spawn_full(
+        db: TestDb,
+        registry: Registry,
+        options: StoreOptions,
+        keys: Keyring,
+        outbound_allow_private: bool,
+    ) -> TestApp {
         trace::capture();
         let store = Store::open(&db.url, &options, keys.clone()).expect("open the test database");
         store.migrate().expect("migrate the test database");
@@ -178,7 +197,7 @@ impl TestApp {
             registry,
             jwt_secret: secret.clone(),
             connector_timeout: Duration::from_secs(5),
-            outbound_allow_private: false,
+            outbound_allow_private,
         };
         let settings = ServerSettings { workers: Some(2), shutdown_timeout: Duration::from_secs(1) };
         let server = gateway_http::server(state, listener, &settings).expect("build the server");

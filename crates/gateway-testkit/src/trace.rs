@@ -28,12 +28,15 @@ pub fn capture() {
         let exe = std::env::current_exe().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
         let path = dir.join(format!("{}-{}.log", exe.unwrap_or_else(|| "test".into()), std::process::id()));
         let Ok(file) = std::fs::File::create(&path) else { return };
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+        use tracing_subscriber::prelude::*;
+        // The same rule as the binary's subscriber: what production would log at TRACE.
+        let layer = tracing_subscriber::fmt::layer()
             .with_ansi(false)
             .with_writer(Mutex::new(file))
             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
-            .try_init();
+            .with_filter(tracing_subscriber::EnvFilter::new("trace"))
+            .with_filter(tracing_subscriber::filter::filter_fn(|m| gateway_connector::may_log(m.target(), m.level())));
+        let _ = tracing_subscriber::registry().with(layer).try_init();
     });
 }
 

@@ -73,7 +73,8 @@ pub async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let kind = extract::connectable(&path)?;
     let put = ConnectionPut::from_json(body.required()?, kind)?;
-    let spec = state.registry.get(kind).map(|c| c.credential_spec().clone());
+    let connector = state.registry.get(kind).cloned();
+    let spec = connector.as_ref().map(|c| c.credential_spec().clone());
     // Names in host fields must not resolve inside (a mask stands for a value already checked).
     let warnings = match &spec {
         Some(spec) => check_host_fields(spec, put.credentials.expose(), state.outbound_allow_private).await?,
@@ -83,8 +84,8 @@ pub async fn put(
     let saved = db(&state, move |s| {
         s.put_connection(&org, kind, |stored| {
             let credentials = put.credentials.unmask(stored.map(|c| &c.credentials))?;
-            let credentials = match &spec {
-                Some(spec) => Credentials::new(spec.validate(credentials.expose())?),
+            let credentials = match &connector {
+                Some(c) => Credentials::new(c.validate_credentials(credentials.expose())?),
                 None => credentials,
             };
             Ok((credentials, put.metadata.unwrap_or_default()))
@@ -141,7 +142,7 @@ pub async fn test(
         Some(given) => given.unmask(stored.as_ref().map(|c| &c.credentials))?,
         None => stored.ok_or_else(|| connection_not_found(kind))?.credentials,
     };
-    let credentials = Credentials::new(connector.credential_spec().validate(credentials.expose())?);
+    let credentials = Credentials::new(connector.validate_credentials(credentials.expose())?);
     let mut host_warnings =
         check_host_fields(connector.credential_spec(), credentials.expose(), state.outbound_allow_private).await?;
     let mut check = bounded(&state, connector.test_credentials(&credentials)).await?;

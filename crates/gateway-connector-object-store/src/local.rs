@@ -1,0 +1,109 @@
+//! LOCAL: the platform's own storage, where LOCAL tables' files are uploaded. An opendal
+//! operator the operator configures (`GATEWAY_LOCAL_STORAGE_URL`): a folder by default,
+//! `s3://bucket/prefix` or `gs://bucket/prefix` where several replicas run (credentials from
+//! the process environment, as the cloud SDKs read them).
+
+use gateway_connector::{Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, Step};
+use gateway_domain::{ConnectionKind, Credentials, OrganizationId, Table, TableName};
+use opendal::Operator;
+
+use crate::{error, inspect};
+
+#[derive(Debug)]
+pub struct LocalConnector {
+    spec: CredentialSpec,
+    op: Operator,
+    description: String,
+}
+
+/// A path segment for an organization: its id when plainly safe, else its bytes in hex.
+fn org_segment(org: &OrganizationId) -> String {
+    let s = org.as_str();
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        s.to_owned()
+    } else {
+        format!("x-{}", s.bytes().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+}
+
+/// Where a LOCAL table's file lives: `<org>/<name>`. Names are already free of `/` and
+/// control characters; `.` and `..` are refused here so nothing escapes the prefix.
+pub fn local_path(org: &OrganizationId, name: &TableName) -> Result<String, ConnectorError> {
+    let n = name.as_str();
+    if n == "." || n == ".." {
+        return Err(ConnectorError::new(
+            ErrorKind::WrongSpecification,
+            format!("'{n}' cannot name a LOCAL table's file"),
+        ));
+    }
+    Ok(format!("{}/{n}", org_segment(org)))
+}
+
+impl LocalConnector {
+    /// The storage at `url`: a folder path (or `file://path`), `s3://bucket/prefix`, `gs://bucket/prefix`.
+    pub fn from_url(url: &str) -> Result<LocalConnector, String> {
+        let (op, description) = if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let b = opendal::services::S3::default().bucket(bucket).root(&format!("/{prefix}"));
+            (Operator::new(b).map_err(|e| e.to_string())?, format!("s3://{bucket}/{prefix}"))
+        } else if let Some(rest) = url.strip_prefix("gs://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let b = opendal::services::Gcs::default().bucket(bucket).root(&format!("/{prefix}"));
+            (Operator::new(b).map_err(|e| e.to_string())?, format!("gs://{bucket}/{prefix}"))
+        } else {
+            let path = url.strip_prefix("file://").unwrap_or(url);
+            std::fs::create_dir_all(path).map_err(|e| format!("cannot create {path}: {e}"))?;
+            let abs = std::fs::canonicalize(path).map_err(|e| format!("{path}: {e}"))?;
+            let b = opendal::services::Fs::default().root(&abs.to_string_lossy());
+            (Operator::new(b).map_err(|e| e.to_string())?, abs.display().to_string())
+        };
+        Ok(LocalConnector { spec: CredentialSpec::new(ConnectionKind::Local, Vec::new()), op, description })
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    pub fn operator(&self) -> &Operator {
+        &self.op
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for LocalConnector {
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::Local
+    }
+
+    fn credential_spec(&self) -> &CredentialSpec {
+        &self.spec
+    }
+
+    async fn test_credentials(&self, _credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+        Ok(CredentialCheck {
+            steps: vec![Step::skipped("credentials", "LOCAL is the platform's own storage: it has no credentials")],
+            warnings: Vec::new(),
+        })
+    }
+
+    async fn inspect_table(
+        &self,
+        _credentials: Option<&Credentials>,
+        table: &Table,
+        sample_rows: usize,
+    ) -> Result<Inspection, ConnectorError> {
+        let path = local_path(&table.organization, &table.name)?;
+        let what = format!("the file of LOCAL table '{}'", table.name);
+        if table.resource.is_destination() {
+            return inspect::destination(self.op.clone(), &path, |e| error::generic(e, &what)).await;
+        }
+        inspect::source(self.op.clone(), &path, table, sample_rows, |e| match e.kind() {
+            opendal::ErrorKind::NotFound => ConnectorError::new(
+                ErrorKind::ResourceNotFound,
+                format!("{what} has not been uploaded yet: PUT it to the table's connection_table_params.url"),
+            ),
+            _ => error::generic(e, &what),
+        })
+        .await
+    }
+}

@@ -1,0 +1,271 @@
+//! S3 (and S3-compatible stores through a customer's https `endpoint`).
+
+use gateway_connector::{
+    Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, FieldSpec, FieldType, HostRule, Inspection,
+    OutboundClient, Step,
+};
+use gateway_domain::{ConnectionKind, Credentials, JsonObject, Table};
+use opendal::{HttpTransporter, OperationContext, Operator};
+use opendal_http_transport_reqwest::ReqwestTransport;
+use serde_json::Value;
+
+use crate::{ObjectStoreSettings, error, inspect, sigv4};
+
+const DEFAULT_REGION: &str = "us-east-1";
+
+#[derive(Debug)]
+pub struct S3Connector {
+    spec: CredentialSpec,
+    outbound: OutboundClient,
+    settings: ObjectStoreSettings,
+}
+
+/// The credential fields, read once.
+struct S3Creds<'a> {
+    key_id: &'a str,
+    secret: &'a str,
+    region: &'a str,
+    bucket: Option<&'a str>,
+    endpoint: Option<&'a str>,
+}
+
+fn text<'a>(c: &'a JsonObject, k: &str) -> Option<&'a str> {
+    c.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl<'a> S3Creds<'a> {
+    fn parse(c: &'a JsonObject) -> Result<S3Creds<'a>, ConnectorError> {
+        let missing = |f: &str| ConnectorError::new(ErrorKind::WrongCredentials, format!("'{f}' is missing"));
+        Ok(S3Creds {
+            key_id: text(c, "aws_access_key_id").ok_or_else(|| missing("aws_access_key_id"))?,
+            secret: text(c, "aws_secret_access_key").ok_or_else(|| missing("aws_secret_access_key"))?,
+            region: text(c, "region").unwrap_or(DEFAULT_REGION),
+            bucket: text(c, "bucket"),
+            endpoint: text(c, "endpoint"),
+        })
+    }
+}
+
+impl S3Connector {
+    pub fn new(outbound: OutboundClient, settings: &ObjectStoreSettings) -> S3Connector {
+        let settings = settings.effective(outbound.settings().allow_private);
+        S3Connector {
+            spec: CredentialSpec::new(
+                ConnectionKind::S3,
+                vec![
+                    FieldSpec::required("aws_access_key_id", FieldType::String, "the access key id"),
+                    FieldSpec::required("aws_secret_access_key", FieldType::String, "the secret access key").secret(),
+                    FieldSpec::optional("region", FieldType::String, "the buckets' region")
+                        .default_value(DEFAULT_REGION.into()),
+                    FieldSpec::optional(
+                        "bucket",
+                        FieldType::String,
+                        "the bucket tables read from unless they name one",
+                    ),
+                    FieldSpec::optional("endpoint", FieldType::String, "an S3-compatible store's https origin")
+                        .host(HostRule::PublicHttps),
+                ],
+            ),
+            outbound,
+            settings,
+        }
+    }
+
+    fn endpoint<'a>(&'a self, c: &'a S3Creds<'_>) -> Option<&'a str> {
+        c.endpoint.or(self.settings.s3_endpoint.as_deref())
+    }
+
+    fn operator(&self, c: &S3Creds<'_>, bucket: &str) -> Result<Operator, ConnectorError> {
+        let mut b = opendal::services::S3::default()
+            .bucket(bucket)
+            .region(c.region)
+            .access_key_id(c.key_id)
+            .secret_access_key(c.secret)
+            .disable_config_load()
+            .disable_ec2_metadata();
+        if let Some(e) = self.endpoint(c) {
+            b = b.endpoint(e);
+        }
+        let op = Operator::new(b).map_err(|e| {
+            ConnectorError::new(ErrorKind::WrongSpecification, format!("the S3 settings are not usable: {}", e.kind()))
+        })?;
+        let transport = HttpTransporter::new(ReqwestTransport::new(self.outbound.http().clone()));
+        Ok(op.with_context(OperationContext::new().with_http_transport(transport)))
+    }
+
+    /// Sends a SigV4-signed request; answers the status, the bucket region header and the body.
+    #[allow(clippy::too_many_arguments)]
+    async fn signed(
+        &self,
+        c: &S3Creds<'_>,
+        service: &str,
+        method: reqwest::Method,
+        base: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Result<(u16, Option<String>, String), ConnectorError> {
+        let bad = || {
+            ConnectorError::new(
+                ErrorKind::WrongSpecification,
+                format!("the endpoint for region '{}' is not valid", c.region),
+            )
+        };
+        let origin = url::Url::parse(base).map_err(|_| bad())?;
+        let host = match origin.port() {
+            Some(p) => format!("{}:{p}", origin.host_str().unwrap_or_default()),
+            None => origin.host_str().unwrap_or_default().to_owned(),
+        };
+        let headers: Vec<(&str, &str)> = content_type.map(|t| ("content-type", t)).into_iter().collect();
+        let req = sigv4::Request {
+            method: method.as_str(),
+            host: &host,
+            path,
+            query,
+            headers: &headers,
+            payload: body.as_bytes(),
+            region: c.region,
+            service,
+        };
+        let signed = sigv4::sign(&req, c.key_id, c.secret, gateway_domain::now_seconds());
+        let mut url = format!("{}{path}", base.trim_end_matches('/'));
+        if !signed.query.is_empty() {
+            url = format!("{url}?{}", signed.query);
+        }
+        let url = url::Url::parse(&url).map_err(|_| bad())?;
+        let mut builder = self.outbound.request(method, url).body(body.to_owned());
+        for (k, v) in &signed.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let req = builder.build().map_err(|_| ConnectorError::new(ErrorKind::Unknown, "cannot build the request"))?;
+        let res = self.outbound.send(req).await?;
+        let status = res.status().as_u16();
+        let region = res.headers().get("x-amz-bucket-region").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let text = String::from_utf8_lossy(&self.outbound.read_body(res).await?).into_owned();
+        Ok((status, region, text))
+    }
+
+    /// STS GetCallerIdentity: who the credentials belong to.
+    async fn caller_identity(&self, c: &S3Creds<'_>) -> Result<String, ConnectorError> {
+        let base = match &self.settings.s3_endpoint {
+            Some(e) => e.clone(),
+            None => format!("https://sts.{}.amazonaws.com", c.region),
+        };
+        let body = "Action=GetCallerIdentity&Version=2011-06-15";
+        let form = "application/x-www-form-urlencoded; charset=utf-8";
+        let (status, _, text) = self.signed(c, "sts", reqwest::Method::POST, &base, "/", &[], Some(form), body).await?;
+        if status == 200 {
+            return Ok(xml_tag(&text, "Arn").unwrap_or_else(|| "an AWS identity".into()));
+        }
+        let code = xml_tag(&text, "Code");
+        let e = error::s3_code(code.as_deref(), None, "", None, "sts:GetCallerIdentity");
+        if e.kind == ErrorKind::Unavailable && (400..500).contains(&status) {
+            return Err(ConnectorError::new(
+                ErrorKind::WrongCredentials,
+                format!("STS refused the credentials ({})", code.unwrap_or_default()),
+            ));
+        }
+        Err(e)
+    }
+
+    /// ListObjectsV2 with max-keys=1: the bucket exists and the credentials may list it.
+    async fn list_bucket(&self, c: &S3Creds<'_>, bucket: &str) -> Result<(), ConnectorError> {
+        let base = match self.endpoint(c) {
+            Some(e) => e.to_owned(),
+            None => format!("https://s3.{}.amazonaws.com", c.region),
+        };
+        let path = format!("/{}", sigv4::encode(bucket, false));
+        let query = [("list-type", "2"), ("max-keys", "1")];
+        let (status, region, text) = self.signed(c, "s3", reqwest::Method::GET, &base, &path, &query, None, "").await?;
+        if status == 200 {
+            return Ok(());
+        }
+        let code = xml_tag(&text, "Code").or_else(|| (status == 301).then(|| "PermanentRedirect".to_owned()));
+        let e = error::s3_code(code.as_deref(), region.as_deref(), bucket, None, "s3:ListBucket");
+        if e.kind == ErrorKind::Unavailable && (400..500).contains(&status) {
+            return Err(ConnectorError::new(
+                ErrorKind::Unknown,
+                format!("S3 answered {status} listing bucket '{bucket}'"),
+            ));
+        }
+        Err(e)
+    }
+}
+
+fn xml_tag(text: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let s = text.find(&open)? + open.len();
+    Some(text[s..s + text[s..].find('<')?].to_owned())
+}
+
+#[async_trait::async_trait]
+impl Connector for S3Connector {
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::S3
+    }
+
+    fn credential_spec(&self) -> &CredentialSpec {
+        &self.spec
+    }
+
+    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+        let c = S3Creds::parse(credentials.expose())?;
+        let mut check = CredentialCheck::default();
+        match c.bucket {
+            Some(bucket) => match self.list_bucket(&c, bucket).await {
+                Ok(()) => check
+                    .steps
+                    .push(Step::passed("list_bucket", format!("listed bucket '{bucket}' (ListObjectsV2, max-keys=1)"))),
+                Err(e) => check.steps.push(Step::failed("list_bucket", e.kind, e.message)),
+            },
+            None if c.endpoint.is_some() => {
+                check.steps.push(Step::skipped(
+                    "get_caller_identity",
+                    "S3-compatible stores offer no identity check: give a bucket to check access to it",
+                ));
+                check.warnings.push("the credentials were not checked: give a bucket to check them".into());
+            }
+            None => match self.caller_identity(&c).await {
+                Ok(arn) => {
+                    check.steps.push(Step::passed("get_caller_identity", format!("the credentials belong to {arn}")));
+                    check.steps.push(Step::skipped("list_bucket", "no bucket given"));
+                    check.warnings.push("no bucket given: access to a bucket was not checked".into());
+                }
+                Err(e) => check.steps.push(Step::failed("get_caller_identity", e.kind, e.message)),
+            },
+        }
+        Ok(check)
+    }
+
+    async fn inspect_table(
+        &self,
+        credentials: Option<&Credentials>,
+        table: &Table,
+        sample_rows: usize,
+    ) -> Result<Inspection, ConnectorError> {
+        let credentials =
+            credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
+        let c = S3Creds::parse(credentials.expose())?;
+        let bucket = inspect::bucket(table, credentials.expose())?;
+        let path = inspect::object_path(table);
+        let op = self.operator(&c, &bucket)?;
+        if table.resource.is_destination() {
+            return inspect::destination(op, &path, |e| error::s3(e, &bucket, Some(&path), "s3:PutObject")).await;
+        }
+        let found =
+            inspect::source(op, &path, table, sample_rows, |e| error::s3(e, &bucket, Some(&path), "s3:GetObject"))
+                .await;
+        match found {
+            // A HEAD of a missing object and of an object in a missing bucket look alike.
+            Err(e) if e.kind == ErrorKind::ResourceNotFound => match self.list_bucket(&c, &bucket).await {
+                Err(b) if b.kind == ErrorKind::ResourceNotFound => Err(b),
+                _ => Err(ConnectorError::new(
+                    ErrorKind::ResourceNotFound,
+                    format!("object '{path}' does not exist in bucket '{bucket}'"),
+                )),
+            },
+            other => other,
+        }
+    }
+}

