@@ -35,6 +35,8 @@ struct FileSettings {
     gcs_endpoint: Option<String>,
     gcs_token_url: Option<String>,
     local_storage_url: Option<String>,
+    public_url: Option<String>,
+    upload_max_bytes: Option<u64>,
 }
 
 pub struct Settings {
@@ -55,6 +57,8 @@ pub struct Settings {
     pub outbound_timeout_secs: u64,
     pub object_stores: ObjectStoreSettings,
     pub local_storage_url: String,
+    pub public_url: String,
+    pub upload_max_bytes: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -104,10 +108,18 @@ impl Settings {
         let local_storage_url = env("GATEWAY_LOCAL_STORAGE_URL")
             .or(f.local_storage_url)
             .unwrap_or_else(|| data_dir.join("uploads").display().to_string());
+        let bind = env("GATEWAY_BIND").or(f.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let public_url = env("GATEWAY_PUBLIC_URL")
+            .or(f.public_url)
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
         Ok(Settings {
             object_stores,
             local_storage_url,
-            bind: env("GATEWAY_BIND").or(f.bind).unwrap_or_else(|| "127.0.0.1:8080".into()),
+            public_url,
+            upload_max_bytes: env_parse("GATEWAY_UPLOAD_MAX_BYTES")?.or(f.upload_max_bytes).unwrap_or(50 << 30),
+            bind,
             data_dir,
             database_url,
             jwt_secret: env("GATEWAY_JWT_SECRET").or(f.jwt_secret),

@@ -135,6 +135,8 @@ fn serve(settings: Settings) -> Result<()> {
         jwt_secret: secret,
         connector_timeout: settings.connector_timeout(),
         outbound_allow_private: settings.outbound_allow_private,
+        public_url: settings.public_url.clone(),
+        upload_max_bytes: settings.upload_max_bytes,
     };
     let server_settings = ServerSettings { workers: settings.workers, ..ServerSettings::default() };
     tracing::info!(

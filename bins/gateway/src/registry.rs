@@ -12,8 +12,10 @@ pub fn registry(
     object_stores: &ObjectStoreSettings,
     local: LocalConnector,
 ) -> Result<Registry, DuplicateConnector> {
-    Registry::new()
+    let local = Arc::new(local);
+    Ok(Registry::new()
         .with(Arc::new(S3Connector::new(outbound.clone(), object_stores)))?
         .with(Arc::new(GcsConnector::new(outbound.clone(), object_stores)))?
-        .with(Arc::new(local))
+        .with(local.clone())?
+        .with_uploads(local))
 }

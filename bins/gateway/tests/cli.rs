@@ -219,3 +219,67 @@ async fn a_wrong_key_stops_start_up_and_rotate_key_recovers() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["credentials"]["aws_secret_access_key"], secret);
 }
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A 200 MiB LOCAL upload goes from uploading to available while the server's own peak
+/// memory grows by far less than the file: it is streamed, never held.
+#[tokio::test]
+async fn a_200_mib_local_upload_keeps_the_servers_memory_bounded() {
+    const SIZE: usize = 200 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server =
+        Server(gateway(&data).env("GATEWAY_BIND", format!("127.0.0.1:{port}")).stderr(Stdio::null()).spawn().unwrap());
+    wait_healthy(&base).await;
+    let out = gateway(&data).args(["token", "--org", "acme", "--role", "backend"]).output().unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let client = reqwest::Client::new();
+    let r = client
+        .patch(format!("{base}/connections/LOCAL/tables/events.csv/"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"resource": "interaction"}))
+        .send()
+        .await
+        .unwrap();
+    let table: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(table["status"], "uploading");
+    let url = table["connection_table_params"]["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&base), "{url}");
+
+    let before = peak_rss_kib(server.0.id());
+    let chunks = futures_util::stream::unfold(0usize, |sent| async move {
+        if sent >= SIZE {
+            return None;
+        }
+        let mut s = if sent == 0 { String::from("user_id,item_id,interaction_type\n") } else { String::new() };
+        let mut i = sent;
+        while s.len() < 256 * 1024 {
+            s.push_str(&format!("u{},i{},view\n", i % 100_003, i % 9_973));
+            i += 1;
+        }
+        let n = s.len();
+        Some((Ok::<_, std::io::Error>(s.into_bytes()), sent + n))
+    });
+    let r = client.put(url).body(reqwest::Body::wrap_stream(chunks)).send().await.unwrap();
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{body:?}");
+    assert_eq!(body["status"], "available");
+    assert_eq!(body["sample"]["rows"].as_array().map(Vec::len), Some(10));
+    let stored = std::fs::metadata(data.join("uploads/acme/events.csv")).unwrap().len();
+    assert!(stored >= SIZE as u64, "{stored}");
+    let grown_mib = peak_rss_kib(server.0.id()).saturating_sub(before) / 1024;
+    println!("the server's peak memory grew by {grown_mib} MiB for a {} MiB upload", SIZE >> 20);
+    assert!(grown_mib < 48, "the server's peak memory grew by {grown_mib} MiB: the upload is held in memory");
+}

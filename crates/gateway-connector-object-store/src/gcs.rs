@@ -174,7 +174,10 @@ impl Connector for GcsConnector {
                     }
                 },
                 _ => {
-                    return Err(Problem::wrong_field(field, "'service_account_key' must be an object or its JSON text"));
+                    return Err(Problem::wrong_field(
+                        field,
+                        "'service_account_key' must be an object or its JSON text",
+                    ));
                 }
             };
             for (k, v) in key {

@@ -3,7 +3,9 @@
 //! `s3://bucket/prefix` or `gs://bucket/prefix` where several replicas run (credentials from
 //! the process environment, as the cloud SDKs read them).
 
-use gateway_connector::{Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, Step};
+use gateway_connector::{
+    Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, Step, UploadWriter, Uploads,
+};
 use gateway_domain::{ConnectionKind, Credentials, OrganizationId, Table, TableName};
 use opendal::Operator;
 
@@ -66,6 +68,39 @@ impl LocalConnector {
 
     pub fn operator(&self) -> &Operator {
         &self.op
+    }
+}
+
+/// Streams into `<org>/<name>` through opendal's writer (a folder writes to a file as chunks
+/// come; S3 and GCS upload in parts), so memory stays bounded whatever the file's size.
+struct LocalWriter {
+    writer: opendal::Writer,
+    written: u64,
+}
+
+#[async_trait::async_trait]
+impl UploadWriter for LocalWriter {
+    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), ConnectorError> {
+        self.written += chunk.len() as u64;
+        self.writer.write(chunk).await.map_err(|e| error::generic(&e, "the upload"))
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<u64, ConnectorError> {
+        self.writer.close().await.map_err(|e| error::generic(&e, "the upload"))?;
+        Ok(self.written)
+    }
+
+    async fn abort(mut self: Box<Self>) {
+        let _ = self.writer.abort().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Uploads for LocalConnector {
+    async fn open(&self, org: &OrganizationId, name: &TableName) -> Result<Box<dyn UploadWriter>, ConnectorError> {
+        let path = local_path(org, name)?;
+        let writer = self.op.writer_with(&path).await.map_err(|e| error::generic(&e, "the LOCAL storage"))?;
+        Ok(Box::new(LocalWriter { writer, written: 0 }))
     }
 }
 

@@ -10,6 +10,7 @@ mod inspect;
 pub mod outbound;
 mod registry;
 mod spec;
+mod uploads;
 
 pub use error::{ConnectorError, ErrorKind};
 pub use gateway_domain::{Column, ColumnType};
@@ -17,6 +18,7 @@ pub use inspect::{CredentialCheck, Inspection, Step, StepOutcome};
 pub use outbound::{OutboundClient, OutboundSettings};
 pub use registry::{DuplicateConnector, Registry};
 pub use spec::{CredentialSpec, FieldSpec, FieldType, HostRule, looks_secret};
+pub use uploads::{UploadWriter, Uploads};
 
 use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use gateway_domain::ConnectionKind;
 
-use crate::Connector;
+use crate::{Connector, Uploads};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("two connectors are registered for {0}")]
@@ -14,6 +14,7 @@ pub struct DuplicateConnector(pub ConnectionKind);
 #[derive(Clone, Default)]
 pub struct Registry {
     connectors: BTreeMap<ConnectionKind, Arc<dyn Connector>>,
+    uploads: Option<Arc<dyn Uploads>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -44,6 +45,16 @@ impl Registry {
 
     pub fn get(&self, kind: ConnectionKind) -> Option<&Arc<dyn Connector>> {
         self.connectors.get(&kind)
+    }
+
+    /// Sets where LOCAL tables' files are uploaded.
+    pub fn with_uploads(mut self, uploads: Arc<dyn Uploads>) -> Self {
+        self.uploads = Some(uploads);
+        self
+    }
+
+    pub fn uploads(&self) -> Option<&Arc<dyn Uploads>> {
+        self.uploads.as_ref()
     }
 
     pub fn kinds(&self) -> impl Iterator<Item = ConnectionKind> + '_ {

@@ -29,6 +29,12 @@ impl JwtSecret {
     }
 }
 
+impl JwtSecret {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl std::fmt::Debug for JwtSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("JwtSecret(..)")

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod extract;
 mod routes;
+mod uploads;
 mod view;
 
 use std::net::TcpListener;
@@ -34,6 +35,10 @@ pub struct AppState {
     pub connector_timeout: Duration,
     /// The operator's `GATEWAY_OUTBOUND_ALLOW_PRIVATE`: host fields may name private hosts.
     pub outbound_allow_private: bool,
+    /// The gateway's address as clients reach it, for LOCAL tables' upload URLs.
+    pub public_url: String,
+    /// The largest file a LOCAL upload may send.
+    pub upload_max_bytes: u64,
 }
 
 /// Server settings.

@@ -30,6 +30,10 @@ const PROVIDER_PARAMS: &[&str] = &["object"];
 
 /// Checks a (merged) table statically.
 pub fn check(table: &Table) -> Result<(), Problem> {
+    // A LOCAL table's file is stored under its name: nothing may climb out of the prefix.
+    if table.connection == ConnectionKind::Local && matches!(table.name.as_str(), "." | "..") {
+        return Err(Problem::wrong_field("name", format!("'{}' cannot name a LOCAL table", table.name)));
+    }
     check_resource_params(table)?;
     match family(table.connection) {
         Family::Files => check_file_params(table)?,

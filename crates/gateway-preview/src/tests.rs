@@ -206,6 +206,17 @@ fn every_static_rule_names_its_field() {
 }
 
 #[test]
+fn local_names_cannot_climb_out() {
+    for n in [".", ".."] {
+        let mut t = table(ConnectionKind::Local, Resource::Item);
+        t.name = TableName::parse(n).unwrap();
+        assert_eq!(check(&t).unwrap_err().field(), Some("name"), "{n}");
+        t.connection = ConnectionKind::S3;
+        assert_eq!(check(&t), Ok(()), "an object key may be '..' on S3");
+    }
+}
+
+#[test]
 fn what_the_spec_shows_passes() {
     use ConnectionKind::{Bigquery, Gcs, S3, Shopify};
     let ok = [

@@ -198,6 +198,8 @@ impl TestApp {
             jwt_secret: secret.clone(),
             connector_timeout: Duration::from_secs(5),
             outbound_allow_private,
+            public_url: format!("http://127.0.0.1:{port}"),
+            upload_max_bytes: 1 << 30,
         };
         let settings = ServerSettings { workers: Some(2), shutdown_timeout: Duration::from_secs(1) };
         let server = gateway_http::server(state, listener, &settings).expect("build the server");

@@ -203,7 +203,8 @@ impl TokenServer {
 
 impl Drop for TokenServer {
     fn drop(&mut self) {
-        let _ = self.handle.stop(false);
+        // The stop command is sent on the call; the future only waits for the exit.
+        drop(self.handle.stop(false));
     }
 }
 

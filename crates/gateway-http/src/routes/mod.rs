@@ -4,6 +4,7 @@
 mod connections;
 mod health;
 mod tables;
+mod uploads;
 
 use actix_web::{HttpResponse, web};
 use gateway_domain::ErrorName;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(tables::test_stored)),
         )
         .service(resource("/tables").route(web::get().to(tables::filter)))
+        .service(resource("/uploads/{token}").route(web::put().to(uploads::put)))
         .default_service(web::to(route_not_found));
 }
 

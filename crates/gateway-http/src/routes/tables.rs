@@ -10,7 +10,7 @@ use gateway_store::TableFilter;
 
 use super::connections::{bounded, connection_not_found, connector};
 use crate::extract::{self, JsonBody};
-use crate::{ApiError, AppState, Caller, db};
+use crate::{ApiError, AppState, Caller, db, uploads};
 
 fn table_not_found(kind: ConnectionKind, name: &TableName) -> ApiError {
     ApiError(
@@ -64,10 +64,27 @@ pub async fn patch(
     let (kind, name) = path_of(&path)?;
     let patch = TablePatch::from_json(body.required()?, kind, &name)?;
     let org = caller.org.clone();
+    let (secret, public_url) = (state.jwt_secret.clone(), state.public_url.clone());
     let table = db(&state, move |s| {
         s.upsert_table(&org, kind, &name, |stored| {
-            let table = gateway_preview::merge(&org, kind, &name, stored, &patch)?;
+            let mut table = gateway_preview::merge(&org, kind, &name, stored, &patch)?;
             gateway_preview::check(&table)?;
+            if kind == ConnectionKind::Local {
+                // The upload URL is the gateway's to make: kept while it is good, else renewed.
+                let kept = stored
+                    .and_then(|s| s.connection_table_params.get("url"))
+                    .and_then(serde_json::Value::as_str)
+                    .filter(|u| uploads::still_valid(&secret, u, &org, &name))
+                    .map(str::to_owned);
+                let url = match kept {
+                    Some(u) => u,
+                    None => format!(
+                        "{public_url}/uploads/{}",
+                        uploads::issue(&secret, &org, &name, uploads::UPLOAD_TTL_SECONDS)?
+                    ),
+                };
+                table.connection_table_params.insert("url".into(), url.into());
+            }
             Ok(table)
         })
     })
@@ -159,16 +176,28 @@ pub async fn test_stored(
     let (kind, name) = path_of(&path)?;
     let (stored, conn) = load(&state, &caller, kind, &name).await?;
     let table = stored.ok_or_else(|| table_not_found(kind, &name))?;
-    let result = run_preview(&state, conn.as_ref(), table).await;
+    preview_and_record(&state, conn.as_ref(), table, Vec::new()).await
+}
+
+/// Previews a stored table and records the outcome as its status; answers the preview, or
+/// the failure (with the status it recorded).
+pub(crate) async fn preview_and_record(
+    state: &AppState,
+    conn: Option<&Connection>,
+    table: Table,
+    mut notes: Vec<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, kind, name) = (table.organization.clone(), table.connection, table.name.clone());
+    let awaiting_upload = kind == ConnectionKind::Local && table.status == TableStatus::Uploading;
+    let result = run_preview(state, conn, table).await;
     let status = match &result {
         Ok(_) => Some(TableStatus::Available),
+        // A LOCAL table stays `uploading` until its file arrives.
+        Err((_, Some(TableStatus::ResourceNotFound))) if awaiting_upload => None,
         Err((_, status)) => *status,
     };
     let recorded = match status {
-        Some(status) => {
-            let org = caller.org.clone();
-            db(&state, move |s| s.set_table_status(&org, kind, &name, status)).await?
-        }
+        Some(status) => db(state, move |s| s.set_table_status(&org, kind, &name, status)).await?,
         None => None,
     };
     match result {
@@ -177,9 +206,16 @@ pub async fn test_stored(
                 preview.table.status = stored.status;
                 preview.table.modified_timestamp = stored.modified_timestamp;
             }
+            notes.append(&mut preview.warnings);
+            preview.warnings = notes;
             Ok(HttpResponse::Ok().json(preview_body(preview)))
         }
-        Err((e, _)) => Err(e),
+        Err((mut e, _)) => {
+            if let Some(status) = status {
+                e.0 = e.0.with("status", status.as_str());
+            }
+            Err(e)
+        }
     }
 }
 
