@@ -185,7 +185,9 @@ async fn s3_previews_every_format_plain_and_compressed() {
         ("items.zip", zip(&[("items.csv", ITEMS_CSV.as_bytes())], true), "CSV", "zip"),
         ("items.tsv", ITEMS_TSV.as_bytes().to_vec(), "TSV", "none"),
         ("items.tsv.gz", gzip(ITEMS_TSV.as_bytes()), "TSV", "gzip"),
+        ("items-tsv.zip", zip(&[("items.tsv", ITEMS_TSV.as_bytes())], true), "TSV", "zip"),
         ("items.jsonl", ITEMS_JSONL.as_bytes().to_vec(), "JSONL", "none"),
+        ("items.jsonl.gz", gzip(ITEMS_JSONL.as_bytes()), "JSONL", "gzip"),
         ("items.jsonl.zip", zip(&[("items.jsonl", ITEMS_JSONL.as_bytes())], true), "JSONL", "zip"),
         ("items.parquet", items_parquet(), "PARQUET", "none"),
     ];
@@ -375,6 +377,18 @@ async fn gcs_credentials_and_the_spec_preview_example() {
     assert_eq!(
         r.body["connection_table_metadata"]["description"],
         "list of items properties in a csv file in google storage"
+    );
+
+    // A missing object in an existing bucket.
+    let r = api
+        .post(
+            "/connections/GCS/tables/t/test/",
+            json!({"resource": "item", "connection_table_params": {"bucket": "my-test-bucket", "path": "nope.csv"}}),
+        )
+        .await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("object 'nope.csv' does not exist in bucket 'my-test-bucket'")
     );
 
     // A destination: the probe is written and deleted.

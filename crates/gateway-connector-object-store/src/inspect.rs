@@ -66,6 +66,7 @@ pub async fn source(
         columns: sniffed.columns,
         rows: sniffed.rows,
         writable: None,
+        bytes_read: sniffed.bytes_read,
         warnings: sniffed.warnings,
     })
 }

@@ -66,6 +66,8 @@ pub struct Inspection {
     pub rows: Vec<JsonObject>,
     /// For a destination: whether a write was proven.
     pub writable: Option<bool>,
+    /// Bytes read from the remote resource.
+    pub bytes_read: u64,
     pub warnings: Vec<String>,
 }
 

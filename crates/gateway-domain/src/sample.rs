@@ -24,11 +24,13 @@ pub struct Column {
     pub ty: ColumnType,
 }
 
-/// Columns and up to ten rows, each an object keyed by column name.
+/// Columns and up to ten rows, each an object keyed by column name, and how many bytes of the
+/// remote resource were read to get them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Sample {
     pub columns: Vec<Column>,
     pub rows: Vec<JsonObject>,
+    pub bytes_read: u64,
 }
 
 /// `POST|GET /connections/{connection}/tables/{name}/test/`: the merged table with defaults

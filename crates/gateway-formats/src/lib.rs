@@ -141,8 +141,8 @@ fn format_from_name(name: &str) -> Option<FileFormat> {
 }
 
 const PARQUET_MAGIC: &[u8] = b"PAR1";
-/// The first raw read of a compressed stream; later ones double it.
-const FIRST_READ: u64 = 128 * 1024;
+/// The first raw read: the magic bytes and the start of the data.
+const FIRST_READ: u64 = 64 * 1024;
 const AVRO_MAGIC: &[u8] = b"Obj\x01";
 
 /// Recognises and samples a file within the budget.
@@ -153,7 +153,9 @@ pub async fn sniff(source: Arc<dyn ByteSource>, opts: &SniffOptions) -> Result<S
     }
     let name = source.name().map(str::to_owned);
     let mut budget = Budget::new(source, opts.budget);
-    let head = budget.read(0, len.min(8)).await?;
+    // One read serves the magic bytes and the start of the data (each request costs a round
+    // trip to an object store).
+    let head = budget.read(0, len.min(FIRST_READ)).await?;
     let found = compression::from_magic(&head);
     match opts.compression {
         Some(declared) if declared != Compression::Auto && declared != found => {
@@ -199,26 +201,27 @@ pub async fn sniff(source: Arc<dyn ByteSource>, opts: &SniffOptions) -> Result<S
             (bytes, end && entry.whole, Some(entry.name))
         }
         Compression::None | Compression::Auto => {
-            let raw = budget.read(0, len).await?;
+            let mut raw = head.to_vec();
+            raw.extend_from_slice(&budget.read(raw.len() as u64, len).await?);
             let whole = raw.len() as u64 == len;
             let (bytes, end) = compression::decompress(found, &raw, whole, opts.max_decompressed)?;
             (bytes, end && whole, None)
         }
         _ => {
-            // Streamed from the start: read more raw bytes (doubling) only while the output
-            // has not filled the decompressed cap, so a well-compressed file costs less.
-            let mut raw = Vec::new();
-            let mut want = len.min(FIRST_READ);
+            // Streamed from the start: read more raw bytes (4x each time) only while the
+            // output has not filled the decompressed cap, so a well-compressed file costs less.
+            let mut raw = head.to_vec();
             loop {
-                let chunk = budget.read(raw.len() as u64, want).await?;
-                let progressed = !chunk.is_empty();
-                raw.extend_from_slice(&chunk);
                 let whole = raw.len() as u64 == len;
                 let (bytes, end) = compression::decompress(found, &raw, whole, opts.max_decompressed)?;
-                if whole || !progressed || bytes.len() >= opts.max_decompressed || budget.remaining() == 0 {
+                if whole || bytes.len() >= opts.max_decompressed || budget.remaining() == 0 {
                     break (bytes, end && whole, None);
                 }
-                want = len.min(raw.len() as u64 * 2);
+                let chunk = budget.read(raw.len() as u64, len.min(raw.len() as u64 * 4)).await?;
+                if chunk.is_empty() {
+                    break (bytes, false, None);
+                }
+                raw.extend_from_slice(&chunk);
             }
         }
     };

@@ -137,7 +137,11 @@ pub fn apply(mut table: Table, inspection: Inspection) -> Result<Preview, Proble
     }
 
     let rows = inspection.rows.into_iter().take(SAMPLE_ROWS).collect();
-    Ok(Preview { table, warnings, sample: Sample { columns: inspection.columns, rows } })
+    Ok(Preview {
+        table,
+        warnings,
+        sample: Sample { columns: inspection.columns, rows, bytes_read: inspection.bytes_read },
+    })
 }
 
 fn is_numeric(v: &Value) -> bool {

@@ -122,6 +122,7 @@ impl Connector for ScriptedConnector {
             ],
             rows,
             writable: None,
+            bytes_read: 0,
             warnings: Vec::new(),
         })
     }

@@ -1,0 +1,126 @@
+//! `make bench` (second part): previews of a 1 MiB and a 1 GiB gzip CSV stored in the S3 peer
+//! (moto), through the HTTP API and the S3 connector, as a user would ask for them. Reports
+//! the bytes the connector read (the sample's `bytes_read`) and the median time of 5 previews.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gateway_connector::{OutboundClient, OutboundSettings, Registry};
+use gateway_connector_object_store::{ObjectStoreSettings, S3Connector};
+use gateway_testkit::{Db, S3Peer, TestApp, TestDb};
+use serde_json::json;
+
+/// Gzip-compressed CSV of at least `size` compressed bytes, written to `path` in parts.
+async fn write_gzip_csv(op: &opendal::Operator, path: &str, size: usize) -> usize {
+    let mut writer = op.writer_with(path).chunk(16 << 20).await.unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"user_id,item_id,rating,timestamp,comment\n").unwrap();
+    let (mut written, mut i) = (0usize, 0u64);
+    while written < size {
+        let mut block = String::with_capacity(1 << 20);
+        while block.len() < (1 << 20) {
+            let x = i.wrapping_mul(2_654_435_761) % 1_000_003;
+            block.push_str(&format!(
+                "u{x},i{},{}.{},2024-05-{:02}T10:00:00Z,\"comment {x} {}\"\n",
+                x % 9973,
+                x % 5,
+                x % 10,
+                1 + x % 28,
+                x.wrapping_mul(31) % 977
+            ));
+            i += 1;
+        }
+        gz.write_all(block.as_bytes()).unwrap();
+        let out = std::mem::take(gz.get_mut());
+        written += out.len();
+        if !out.is_empty() {
+            writer.write(out).await.unwrap();
+        }
+    }
+    let tail = gz.finish().unwrap();
+    written += tail.len();
+    writer.write(tail).await.unwrap();
+    writer.close().await.unwrap();
+    written
+}
+
+#[tokio::main]
+async fn main() {
+    let Some(peer) = S3Peer::get() else {
+        println!("the S3 peer is not running: run `make bench`, which starts it");
+        std::process::exit(1);
+    };
+    let b = opendal::services::S3::default()
+        .bucket(&peer.bucket)
+        .region("us-east-1")
+        .endpoint(&peer.endpoint)
+        .access_key_id(&peer.key_id)
+        .secret_access_key(&peer.secret)
+        .disable_config_load()
+        .disable_ec2_metadata();
+    let transport =
+        opendal::HttpTransporter::new(opendal_http_transport_reqwest::ReqwestTransport::new(reqwest::Client::new()));
+    let op = opendal::Operator::new(b)
+        .unwrap()
+        .with_context(opendal::OperationContext::new().with_http_transport(transport));
+
+    let outbound =
+        OutboundClient::new(OutboundSettings { allow_private: true, ..OutboundSettings::default() }).unwrap();
+    let settings = ObjectStoreSettings { s3_endpoint: Some(peer.endpoint.clone()), ..ObjectStoreSettings::default() };
+    let registry = Registry::new().with(Arc::new(S3Connector::new(outbound, &settings))).unwrap();
+    let app = TestApp::spawn_with_peers(TestDb::create(Db::Sqlite).unwrap(), registry).await;
+    let api = app.api("bench", "root");
+    let creds = json!({"aws_access_key_id": peer.key_id, "aws_secret_access_key": peer.secret, "bucket": peer.bucket});
+    assert_eq!(api.put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+
+    println!("| object | size (bytes) | bytes read | rows | median preview (ms) | the peer's 8-byte ranged GET (ms) |");
+    println!("|---|---|---|---|---|---|");
+    let mut first: Option<Duration> = None;
+    for (label, size) in [("events-1MiB.csv.gz", 1usize << 20), ("events-1GiB.csv.gz", 1usize << 30)] {
+        let path = format!("bench/{label}");
+        let t = Instant::now();
+        let actual = write_gzip_csv(&op, &path, size).await;
+        eprintln!("wrote {path} ({actual} bytes) in {:.1} s", t.elapsed().as_secs_f64());
+        let mut times = Vec::new();
+        let mut last = serde_json::Value::Null;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let r = api
+                .post(
+                    "/connections/S3/tables/events/test/",
+                    json!({"resource": "rating", "connection_table_params": {"path": path}}),
+                )
+                .await;
+            times.push(t.elapsed());
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            last = r.body;
+        }
+        times.sort();
+        let median = times[2];
+        // What one request costs at the peer itself, whatever the gateway does.
+        let mut gets = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            op.read_with(&path).range(0..8).await.unwrap();
+            gets.push(t.elapsed());
+        }
+        gets.sort();
+        let bytes = last["sample"]["bytes_read"].as_u64().unwrap();
+        let rows = last["sample"]["rows"].as_array().map_or(0, Vec::len);
+        println!(
+            "| {label} | {actual} | {bytes} | {rows} | {:.1} | {:.1} |",
+            median.as_secs_f64() * 1000.0,
+            gets[2].as_secs_f64() * 1000.0
+        );
+        assert!(bytes < 2 << 20, "read {bytes} bytes");
+        if let Some(f) = first {
+            println!("\n1 GiB / 1 MiB preview time: {:.2}", median.as_secs_f64() / f.as_secs_f64());
+        } else {
+            first = Some(median);
+        }
+        op.delete(&path).await.unwrap();
+    }
+}
