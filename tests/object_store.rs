@@ -45,20 +45,6 @@ async fn spawn(s3: Option<S3Peer>, gcs: Option<GcsPeer>) -> Peers {
     Peers { app, gcs, _local: local }
 }
 
-fn s3_writer(peer: &S3Peer) -> opendal::Operator {
-    let b = opendal::services::S3::default()
-        .bucket(&peer.bucket)
-        .region("us-east-1")
-        .endpoint(&peer.endpoint)
-        .access_key_id(&peer.key_id)
-        .secret_access_key(&peer.secret)
-        .disable_config_load()
-        .disable_ec2_metadata();
-    let transport =
-        opendal::HttpTransporter::new(opendal_http_transport_reqwest::ReqwestTransport::new(reqwest::Client::new()));
-    opendal::Operator::new(b).unwrap().with_context(opendal::OperationContext::new().with_http_transport(transport))
-}
-
 /// A prefix of this test's own in the shared bucket.
 fn prefix(test: &str) -> String {
     format!("{test}-{}-{}", std::process::id(), gateway_domain::now_seconds())
@@ -177,7 +163,7 @@ async fn s3_previews_every_format_plain_and_compressed() {
     let api = p.app.api("acme", "root");
     let r = api.put("/connections/S3/", json!({"credentials": s3_credentials(&peer, Some(&peer.bucket))})).await;
     assert_eq!(r.status, 200);
-    let op = s3_writer(&peer);
+    let op = peer.operator();
     let dir = prefix("formats");
     let files: Vec<(&str, Vec<u8>, &str, &str)> = vec![
         ("items.csv", ITEMS_CSV.as_bytes().to_vec(), "CSV", "none"),

@@ -53,19 +53,7 @@ async fn main() {
         println!("the S3 peer is not running: run `make bench`, which starts it");
         std::process::exit(1);
     };
-    let b = opendal::services::S3::default()
-        .bucket(&peer.bucket)
-        .region("us-east-1")
-        .endpoint(&peer.endpoint)
-        .access_key_id(&peer.key_id)
-        .secret_access_key(&peer.secret)
-        .disable_config_load()
-        .disable_ec2_metadata();
-    let transport =
-        opendal::HttpTransporter::new(opendal_http_transport_reqwest::ReqwestTransport::new(reqwest::Client::new()));
-    let op = opendal::Operator::new(b)
-        .unwrap()
-        .with_context(opendal::OperationContext::new().with_http_transport(transport));
+    let op = peer.operator();
 
     let outbound =
         OutboundClient::new(OutboundSettings { allow_private: true, ..OutboundSettings::default() }).unwrap();

@@ -6,8 +6,7 @@ use gateway_connector::{
     OutboundClient, Step,
 };
 use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
-use opendal::{HttpTransporter, OperationContext, Operator};
-use opendal_http_transport_reqwest::ReqwestTransport;
+use opendal::Operator;
 use serde_json::{Value, json};
 
 use crate::{ObjectStoreSettings, error, inspect};
@@ -141,11 +140,7 @@ impl GcsConnector {
             .token(token.to_owned())
             .disable_config_load()
             .disable_vm_metadata();
-        let op = Operator::new(b).map_err(|e| {
-            ConnectorError::new(ErrorKind::WrongSpecification, format!("the GCS settings are not usable: {}", e.kind()))
-        })?;
-        let transport = HttpTransporter::new(ReqwestTransport::new(self.outbound.http().clone()));
-        Ok(op.with_context(OperationContext::new().with_http_transport(transport)))
+        crate::guarded(b, &self.outbound, "GCS")
     }
 }
 

@@ -19,6 +19,22 @@ pub use local::LocalConnector;
 pub use s3::S3Connector;
 pub use source::OpendalSource;
 
+use gateway_connector::{ConnectorError, ErrorKind, OutboundClient};
+
+/// An operator whose every HTTP request goes through the guarded outbound client.
+fn guarded(
+    builder: impl opendal::Builder,
+    outbound: &OutboundClient,
+    what: &str,
+) -> Result<opendal::Operator, ConnectorError> {
+    let op = opendal::Operator::new(builder).map_err(|e| {
+        ConnectorError::new(ErrorKind::WrongSpecification, format!("the {what} settings are not usable: {}", e.kind()))
+    })?;
+    let transport =
+        opendal::HttpTransporter::new(opendal_http_transport_reqwest::ReqwestTransport::new(outbound.http().clone()));
+    Ok(op.with_context(opendal::OperationContext::new().with_http_transport(transport)))
+}
+
 /// Where the object-store connectors send requests. The endpoints are the operator's (tests,
 /// on-premise); they are honoured only when the outbound client allows private hosts.
 #[derive(Debug, Clone, Default)]

@@ -5,8 +5,7 @@ use gateway_connector::{
     OutboundClient, Step,
 };
 use gateway_domain::{ConnectionKind, Credentials, JsonObject, Table};
-use opendal::{HttpTransporter, OperationContext, Operator};
-use opendal_http_transport_reqwest::ReqwestTransport;
+use opendal::Operator;
 use serde_json::Value;
 
 use crate::{ObjectStoreSettings, error, inspect, sigv4};
@@ -86,11 +85,7 @@ impl S3Connector {
         if let Some(e) = self.endpoint(c) {
             b = b.endpoint(e);
         }
-        let op = Operator::new(b).map_err(|e| {
-            ConnectorError::new(ErrorKind::WrongSpecification, format!("the S3 settings are not usable: {}", e.kind()))
-        })?;
-        let transport = HttpTransporter::new(ReqwestTransport::new(self.outbound.http().clone()));
-        Ok(op.with_context(OperationContext::new().with_http_transport(transport)))
+        crate::guarded(b, &self.outbound, "S3")
     }
 
     /// Sends a SigV4-signed request; answers the status, the bucket region header and the body.

@@ -67,6 +67,23 @@ impl S3Peer {
     }
 }
 
+impl S3Peer {
+    /// An operator on the peer's bucket with the admin key, for fixtures.
+    pub fn operator(&self) -> opendal::Operator {
+        let b = opendal::services::S3::default()
+            .bucket(&self.bucket)
+            .region("us-east-1")
+            .endpoint(&self.endpoint)
+            .access_key_id(&self.key_id)
+            .secret_access_key(&self.secret)
+            .disable_config_load()
+            .disable_ec2_metadata();
+        let client = opendal_http_transport_reqwest::ReqwestTransport::new(reqwest::Client::new());
+        let context = opendal::OperationContext::new().with_http_transport(opendal::HttpTransporter::new(client));
+        opendal::Operator::new(b).expect("an S3 operator").with_context(context)
+    }
+}
+
 /// The GCS peer (fake-gcs-server: it checks no token).
 #[derive(Debug, Clone)]
 pub struct GcsPeer {
