@@ -3,6 +3,7 @@
 //!
 //! It never names a concrete connector: the binary hands it a [`Registry`] at start.
 
+mod access_log;
 mod auth;
 mod error;
 mod extract;
@@ -81,7 +82,7 @@ pub fn server(state: AppState, listener: TcpListener, settings: &ServerSettings)
                     Ok(res)
                 }
             })
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<access_log::GatewayRootSpan>::new())
     })
     .listen(listener)?
     .shutdown_timeout(settings.shutdown_timeout.as_secs());

@@ -275,6 +275,7 @@ impl Api<'_> {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let bytes = res.bytes().await.expect("a body");
+        trace::remember_upload_token(&bytes);
         let body = if bytes.is_empty() {
             Value::Null
         } else {

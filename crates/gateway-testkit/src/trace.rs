@@ -40,9 +40,32 @@ pub fn capture() {
     });
 }
 
+/// Records the token of an upload URL an answer holds (a credential: it may write a file).
+pub fn remember_upload_token(body: &[u8]) {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else { return };
+    if let Some(token) = v["connection_table_params"]["url"].as_str().and_then(|u| u.rsplit("/uploads/").next())
+        && token.len() >= 16
+    {
+        remember(&[token]);
+    }
+}
+
+fn remember(secrets: &[&str]) {
+    let Some(dir) = dir() else { return };
+    let _guard = SECRETS.lock();
+    let _ = std::fs::create_dir_all(&dir);
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(SECRETS_FILE)) {
+        for s in secrets {
+            let _ = writeln!(f, "{s}");
+        }
+    }
+}
+
 /// Records the secret values of a request body's `credentials`.
 pub fn remember_secrets(body: &[u8]) {
-    let Some(dir) = dir() else { return };
+    if dir().is_none() {
+        return;
+    }
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else { return };
     let Some(Value::Object(credentials)) = map.get("credentials") else { return };
     let secrets: Vec<&str> = credentials
@@ -51,14 +74,5 @@ pub fn remember_secrets(body: &[u8]) {
         .filter_map(|(_, v)| v.as_str())
         .filter(|v| v.len() >= 6 && *v != MASK)
         .collect();
-    if secrets.is_empty() {
-        return;
-    }
-    let _guard = SECRETS.lock();
-    let _ = std::fs::create_dir_all(&dir);
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(SECRETS_FILE)) {
-        for s in secrets {
-            let _ = writeln!(f, "{s}");
-        }
-    }
+    remember(&secrets);
 }
