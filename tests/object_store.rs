@@ -295,7 +295,7 @@ fn gcs_credentials(key: &TestKey, bucket: Option<&str>) -> Value {
 async fn gcs_credentials_and_the_spec_preview_example() {
     let Some(gcs) = GcsPeer::get() else { return };
     let p = spawn(None, Some(gcs.clone())).await;
-    let (peer, _, key) = p.gcs.as_ref().unwrap();
+    let (peer, tokens, key) = p.gcs.as_ref().unwrap();
     let api = p.app.api("acme", "manager");
 
     let r = api.post("/connections/GCS/test/", json!({"credentials": gcs_credentials(key, Some(&peer.bucket))})).await;

@@ -21,6 +21,9 @@ pub struct GcsConnector {
     outbound: OutboundClient,
     token_url: String,
     api: String,
+    /// Access tokens by key (a hash of the e-mail and private key) with their expiry, so
+    /// previews do not exchange the key on every request.
+    tokens: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
 }
 
 fn text<'a>(c: &'a JsonObject, k: &str) -> Option<&'a str> {
@@ -57,11 +60,40 @@ impl GcsConnector {
             outbound,
             token_url: settings.gcs_token_url.unwrap_or_else(|| TOKEN_URL.into()),
             api: settings.gcs_endpoint.unwrap_or_else(|| API.into()).trim_end_matches('/').to_owned(),
+            tokens: Default::default(),
         }
     }
 
-    /// Exchanges the key for an access token.
-    async fn access_token(&self, c: &JsonObject) -> Result<String, ConnectorError> {
+    fn cache_key(c: &JsonObject) -> String {
+        let material =
+            format!("{}\n{}", text(c, "client_email").unwrap_or_default(), text(c, "private_key").unwrap_or_default());
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, material.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// A cached access token for the key while it has a minute left, else a fresh one.
+    async fn cached_token(&self, c: &JsonObject) -> Result<String, ConnectorError> {
+        let key = Self::cache_key(c);
+        let now = gateway_domain::now_seconds();
+        if let Ok(tokens) = self.tokens.lock()
+            && let Some((token, expires)) = tokens.get(&key)
+            && *expires > now + 60
+        {
+            return Ok(token.clone());
+        }
+        let (token, lifetime) = self.exchange(c).await?;
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.retain(|_, (_, e)| *e > now);
+            tokens.insert(key, (token.clone(), now + lifetime));
+        }
+        Ok(token)
+    }
+
+    /// Exchanges the key for an access token; answers it with its lifetime in seconds.
+    async fn exchange(&self, c: &JsonObject) -> Result<(String, i64), ConnectorError> {
         let wrong = |m: &str| ConnectorError::new(ErrorKind::WrongCredentials, m.to_owned());
         let email = text(c, "client_email").ok_or_else(|| wrong("'client_email' is missing"))?;
         let pem = text(c, "private_key").ok_or_else(|| wrong("'private_key' is missing"))?;
@@ -86,7 +118,8 @@ impl GcsConnector {
         let status = res.status();
         let answer: Value = serde_json::from_slice(&self.outbound.read_body(res).await?).unwrap_or(Value::Null);
         if status.is_success() {
-            return answer["access_token"].as_str().map(str::to_owned).ok_or_else(|| {
+            let lifetime = answer["expires_in"].as_i64().unwrap_or(0);
+            return answer["access_token"].as_str().map(|t| (t.to_owned(), lifetime)).ok_or_else(|| {
                 ConnectorError::new(ErrorKind::Unavailable, "the token endpoint answered without a token")
             });
         }
@@ -204,7 +237,8 @@ impl Connector for GcsConnector {
     async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
         let c = credentials.expose();
         let mut check = CredentialCheck::default();
-        let token = match self.access_token(c).await {
+        // Always a fresh exchange: checking the key is the point.
+        let token = match self.exchange(c).await.map(|(t, _)| t) {
             Ok(t) => {
                 check
                     .steps
@@ -241,7 +275,7 @@ impl Connector for GcsConnector {
     ) -> Result<Inspection, ConnectorError> {
         let credentials =
             credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
-        let token = self.access_token(credentials.expose()).await?;
+        let token = self.cached_token(credentials.expose()).await?;
         let bucket = inspect::bucket(table, credentials.expose())?;
         let path = inspect::object_path(table);
         let op = self.operator(&token, &bucket)?;

@@ -180,6 +180,7 @@ impl TestKey {
 pub struct TokenServer {
     pub url: String,
     handle: actix_web::dev::ServerHandle,
+    granted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl TokenServer {
@@ -190,12 +191,17 @@ impl TokenServer {
         let public = key.public_key();
         let email = client_email.to_owned();
         let aud = url.clone();
+        let granted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = granted.clone();
         let server = HttpServer::new(move || {
-            let (public, email, aud) = (public.clone(), email.clone(), aud.clone());
+            let (public, email, aud, count) = (public.clone(), email.clone(), aud.clone(), count.clone());
             App::new().route(
                 "/token",
                 web::post().to(move |form: web::Form<HashMap<String, String>>| {
                     let verdict = check(&form, &public, &email, &aud);
+                    if verdict.is_ok() {
+                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     async move {
                         match verdict {
                             Ok(()) => HttpResponse::Ok().json(
@@ -214,7 +220,12 @@ impl TokenServer {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        TokenServer { url, handle }
+        TokenServer { url, handle, granted }
+    }
+
+    /// Tokens granted so far.
+    pub fn granted(&self) -> usize {
+        self.granted.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
