@@ -365,6 +365,19 @@ async fn gcs_credentials_and_the_spec_preview_example() {
         "list of items properties in a csv file in google storage"
     );
 
+    // Previews reuse the access token; a credential test always exchanges the key afresh.
+    let before = tokens.granted();
+    let again = api
+        .post(
+            "/connections/GCS/tables/table%20name_test.csv/test/",
+            json!({"resource": "item", "connection_table_params": {"bucket": "my-test-bucket"}}),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(tokens.granted(), before, "no new exchange for a second preview");
+    api.post("/connections/GCS/test/", json!({"credentials": gcs_credentials(key, None)})).await;
+    assert_eq!(tokens.granted(), before + 1);
+
     // A missing object in an existing bucket.
     let r = api
         .post(
