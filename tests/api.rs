@@ -763,3 +763,30 @@ async fn host_fields_refuse_inside_targets(app: TestApp) {
     let r = api.put(SHOP, json!({"credentials": creds})).await;
     assert_eq!(r.status, 200, "a public https origin is fine: {:?}", r.body);
 }
+
+/// Every path and method the OpenAPI document lists is served (no 404 or 405), and its enums
+/// are the domain's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_matches_the_routes() {
+    let app = TestApp::spawn(gateway_testkit::Db::Sqlite).await.unwrap();
+    let anon = app.api_with_token(None);
+    let doc = anon.get("/openapi.json").await;
+    assert_eq!(doc.status, 200);
+    let paths = doc.body["paths"].as_object().unwrap();
+    assert!(paths.len() >= 12);
+    for (path, methods) in paths {
+        let concrete = path.replace("{connection}", "S3").replace("{name}", "t").replace("{token}", "x");
+        for method in methods.as_object().unwrap().keys() {
+            let r = anon.send(method.to_uppercase().parse().unwrap(), &concrete, Some(b"{}".to_vec())).await;
+            assert!(
+                !matches!(r.error_name(), "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED"),
+                "{method} {path}: {:?}",
+                r.body
+            );
+        }
+    }
+    let kinds = &doc.body["components"]["parameters"]["anyConnection"]["schema"]["enum"];
+    assert_eq!(kinds.as_array().map(Vec::len), Some(gateway_domain::ConnectionKind::ALL.len()));
+    let errors = &doc.body["components"]["schemas"]["Error"]["properties"]["error_name"]["enum"];
+    assert!(errors.as_array().unwrap().contains(&json!("CONNECTION_NOT_FOUND")));
+}

@@ -3,10 +3,14 @@
 //!
 //! It never names a concrete connector: the binary hands it a [`Registry`] at start.
 
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "512"]
+
 mod access_log;
 mod auth;
 mod error;
 mod extract;
+mod openapi;
 mod routes;
 mod uploads;
 mod view;
@@ -25,6 +29,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 pub use auth::{Caller, JwtSecret, issue_token};
 pub use error::{ApiError, error_body, status_of};
 pub use extract::BODY_LIMIT;
+pub use openapi::document as openapi_document;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]

@@ -14,6 +14,10 @@ use crate::ApiError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let resource = |path: &str| web::resource(path.to_owned()).default_service(web::to(method_not_allowed));
     cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(
+            resource("/openapi.json")
+                .route(web::get().to(|| async { HttpResponse::Ok().json(crate::openapi::document()) })),
+        )
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/connections").route(web::get().to(connections::list)))
         .service(

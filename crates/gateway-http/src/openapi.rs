@@ -1,0 +1,128 @@
+//! `GET /openapi.json`: the API as OpenAPI 3.1, built from the domain's closed sets so the
+//! enums it lists are the ones the gateway parses.
+
+use gateway_domain::{ConnectionKind, ErrorName, Resource, TableStatus};
+use serde_json::{Value, json};
+
+fn names<T: Copy>(all: &[T], f: impl Fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|v| f(*v)).collect()
+}
+
+fn op(summary: &str, tag: &str, params: &[&str], body: Option<&str>, ok: (u16, &str), errors: &[u16]) -> Value {
+    let mut responses = serde_json::Map::new();
+    let ok_schema = if ok.1.is_empty() {
+        json!({"description": "done"})
+    } else {
+        json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", ok.1)}}}})
+    };
+    responses.insert(ok.0.to_string(), ok_schema);
+    for code in errors.iter().chain([401, 403].iter()) {
+        responses.insert(code.to_string(), json!({"$ref": "#/components/responses/Error"}));
+    }
+    let mut o = json!({
+        "summary": summary,
+        "tags": [tag],
+        "parameters": params.iter().map(|p| json!({"$ref": format!("#/components/parameters/{p}")})).collect::<Vec<_>>(),
+        "responses": responses,
+    });
+    if let Some(b) = body {
+        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{b}")}}}});
+    }
+    o
+}
+
+/// The document.
+pub fn document() -> Value {
+    let kinds = names(ConnectionKind::ALL, ConnectionKind::as_str);
+    let connectable: Vec<&str> = ConnectionKind::connectable().map(ConnectionKind::as_str).collect();
+    let resources = names(Resource::ALL, Resource::as_str);
+    let statuses = names(TableStatus::ALL, TableStatus::as_str);
+    let errors = names(ErrorName::ALL, ErrorName::as_str);
+    let object = json!({"type": "object"});
+    let table_fields = json!({
+        "resource": {"type": "string", "enum": resources},
+        "resource_params": object, "connection_table_params": object, "connection_table_metadata": object,
+        "status": {"type": "string", "enum": statuses},
+    });
+    let mut table = table_fields.clone();
+    for (k, v) in [
+        ("name", json!({"type": "string"})),
+        ("connection", json!({"type": "string", "enum": kinds})),
+        ("created_timestamp", json!({"type": "integer"})),
+        ("modified_timestamp", json!({"type": "integer"})),
+        ("warnings", json!({"type": "array", "items": {"type": "string"}})),
+    ] {
+        table[k] = v;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Connections Gateway", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Customers' data connections and tables. See docs/api.md for what the gateway decides where the contract is silent."},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/connections/": {"get": op("List connections", "connections", &[], None, (200, "ConnectionsList"), &[503])},
+            "/connections/{connection}/": {
+                "get": op("Get a connection", "connections", &["connection"], None, (200, "Connection"), &[400, 404, 503]),
+                "put": op("Create or replace a connection", "connections", &["connection"], Some("ConnectionPut"), (200, "Connection"), &[400, 404, 413, 503]),
+                "delete": op("Delete a connection (?force=true deletes its tables too)", "connections", &["connection", "force"], None, (204, ""), &[400, 404, 503]),
+            },
+            "/connections/{connection}/test/": {"post": op("Test credentials (the stored ones without a body)", "connections", &["connection"], Some("CredentialsTest"), (200, "CredentialCheck"), &[400, 404, 501, 503])},
+            "/connections/{connection}/spec/": {"get": op("The connector's credential spec (JSON Schema)", "connections", &["connection"], None, (200, "JsonSchema"), &[400, 501])},
+            "/connections/{connection}/tables/": {"get": op("List a connection's tables (deprecated: use /tables/)", "tables", &["anyConnection"], None, (200, "TablesList"), &[400, 503])},
+            "/connections/{connection}/tables/{name}/": {
+                "get": op("Get a table", "tables", &["anyConnection", "name"], None, (200, "Table"), &[400, 404, 503]),
+                "patch": op("Create or shallow-update a table", "tables", &["anyConnection", "name"], Some("TablePatch"), (200, "Table"), &[400, 404, 413, 503]),
+                "delete": op("Delete a table", "tables", &["anyConnection", "name"], None, (204, ""), &[400, 404, 503]),
+            },
+            "/connections/{connection}/tables/{name}/test/": {
+                "post": op("Preview and validate (merged over the stored table; stores nothing)", "tables", &["anyConnection", "name"], Some("TablePatch"), (200, "TablePreview"), &[400, 404, 501, 503]),
+                "get": op("Test the stored table and record its status", "tables", &["anyConnection", "name"], None, (200, "TablePreview"), &[400, 404, 501, 503]),
+            },
+            "/tables/": {"get": op("Filter tables", "tables", &["connectionFilter", "resourceFilter", "page", "amt"], None, (200, "TablesPage"), &[400, 503])},
+            "/uploads/{token}": {"put": {
+                "summary": "Upload a LOCAL table's file (the URL PATCH answered; no bearer token)", "tags": ["tables"], "security": [],
+                "parameters": [{"name": "token", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"200": {"description": "uploaded and available", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TablePreview"}}}},
+                              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                              "404": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}}}},
+            "/healthz": {"get": {"summary": "The process is up", "tags": ["health"], "security": [], "responses": {"200": {"description": "up"}}}},
+            "/readyz": {"get": {"summary": "The database answers", "tags": ["health"], "security": [], "responses": {"200": {"description": "ready"}, "503": {"$ref": "#/components/responses/Error"}}}},
+            "/openapi.json": {"get": {"summary": "This document", "tags": ["health"], "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (HS256; claims org, role, sub, exp)"}},
+            "parameters": {
+                "connection": {"name": "connection", "in": "path", "required": true, "schema": {"type": "string", "enum": connectable}},
+                "anyConnection": {"name": "connection", "in": "path", "required": true, "schema": {"type": "string", "enum": kinds}},
+                "name": {"name": "name", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
+                "force": {"name": "force", "in": "query", "schema": {"type": "boolean"}},
+                "connectionFilter": {"name": "connection", "in": "query", "schema": {"type": "string", "enum": kinds}},
+                "resourceFilter": {"name": "resource", "in": "query", "schema": {"type": "string", "enum": resources}},
+                "page": {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                "amt": {"name": "amt", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 64, "default": 10}},
+            },
+            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error_code", "error_name", "message", "error_data"], "properties": {
+                    "error_code": {"type": "integer"}, "error_name": {"type": "string", "enum": errors},
+                    "message": {"type": "string"}, "error_data": object}},
+                "Connection": {"type": "object", "properties": {"connection": {"type": "string", "enum": connectable}, "credentials": object, "metadata": object, "warnings": {"type": "array", "items": {"type": "string"}}}},
+                "ConnectionsList": {"type": "object", "properties": {"connections": {"type": "array", "items": {"$ref": "#/components/schemas/Connection"}}}},
+                "ConnectionPut": {"type": "object", "required": ["credentials"], "properties": {"credentials": object, "metadata": object}},
+                "CredentialsTest": {"type": "object", "properties": {"credentials": object}},
+                "CredentialCheck": {"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "outcome": {"type": "string", "enum": ["passed", "failed", "skipped"]}, "message": {"type": "string"}}}},
+                    "warnings": {"type": "array", "items": {"type": "string"}}}},
+                "JsonSchema": object,
+                "TablePatch": {"type": "object", "properties": table_fields},
+                "Table": {"type": "object", "properties": table},
+                "TablePreview": {"allOf": [{"$ref": "#/components/schemas/Table"}, {"type": "object", "properties": {"sample": {"type": "object", "properties": {
+                    "columns": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string", "enum": ["string", "integer", "float", "boolean", "timestamp", "json"]}}}},
+                    "rows": {"type": "array", "items": object}, "bytes_read": {"type": "integer"}}}}}]},
+                "TablesList": {"type": "object", "properties": {"tables": {"type": "array", "items": {"type": "object"}}, "warnings": {"type": "array", "items": {"type": "string"}}}},
+                "TablesPage": {"type": "object", "properties": {"has_next": {"type": "boolean"}, "next_page": {"type": "integer"}, "tables": {"type": "array", "items": {"$ref": "#/components/schemas/Table"}}}},
+            }
+        }
+    })
+}
