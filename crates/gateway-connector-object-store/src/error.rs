@@ -141,6 +141,10 @@ mod tests {
             let e = err(&format!("S3Error {{ code: \"{code}\", message: \"m\", resource: \"\", request_id: \"r\" }}"));
             assert_eq!(s3(&e, "b", None, "s3:ListBucket").kind, kind, "{code}");
         }
+        // A 301 PermanentRedirect carries the bucket's region in x-amz-bucket-region.
+        let moved = s3_code(Some("PermanentRedirect"), Some("eu-west-1"), "reports", None, "s3:ListBucket");
+        assert_eq!(moved.kind, ErrorKind::WrongSpecification);
+        assert!(moved.message.contains("'reports'") && moved.message.contains("eu-west-1"), "{}", moved.message);
         let denied = s3(&err("S3Error { code: \"AccessDenied\" }"), "b", None, "s3:ListBucket");
         assert!(denied.message.contains("s3:ListBucket") && denied.message.contains("'b'"), "{}", denied.message);
     }
