@@ -82,11 +82,11 @@ fn s3_code_of(
         "NoSuchBucket" => ConnectorError::new(ErrorKind::ResourceNotFound, format!("bucket '{bucket}' does not exist")),
         "NoSuchKey" => ConnectorError::new(ErrorKind::ResourceNotFound, format!("{what} does not exist")),
         "PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException" => {
-            let region = region.map(|r| format!(" it is in region {r}:")).unwrap_or_default();
-            ConnectorError::new(
-                ErrorKind::WrongSpecification,
-                format!("bucket '{bucket}' is in another region:{region} set the connection's region to it"),
-            )
+            let message = match region {
+                Some(r) => format!("bucket '{bucket}' is in region {r}: set the connection's region to {r}"),
+                None => format!("bucket '{bucket}' is in another region: set the connection's region to the bucket's"),
+            };
+            ConnectorError::new(ErrorKind::WrongSpecification, message)
         }
         "SlowDown" | "RequestLimitExceeded" | "Throttling" => {
             ConnectorError::new(ErrorKind::RateLimited, "S3 asks to slow down: try again shortly")
