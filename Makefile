@@ -8,7 +8,7 @@ PG_LOCAL := postgres://postgres@127.0.0.1:5432/test
 TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1 && echo $(PG_LOCAL))
 export TEST_DATABASE_URL
 
-.PHONY: run test lint fmt build bench peers
+.PHONY: run test lint fmt build bench peers fuzz-api
 
 ## Serve on 127.0.0.1:8080 over SQLite in ./data (nothing else needed).
 run:
@@ -58,3 +58,7 @@ bench:
 ## Start the test peers by hand (then run single tests with cargo); `bash scripts/peers.sh stop` ends them.
 peers:
 	bash scripts/peers.sh start
+
+## Fuzz the HTTP API from its OpenAPI document (schemathesis): no 5xx but the documented 501s.
+fuzz-api:
+	bash scripts/fuzz-api.sh
