@@ -95,27 +95,59 @@ fn s3_code_of(
     })
 }
 
-/// A failure with no provider code to read: by opendal's kind.
+/// The error and its sources, as one text (opendal keeps the transport's cause in its source).
+fn chain(e: &opendal::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The host named before `marker` in an error text (`s3.example.com does not resolve`).
+fn host_before(text: &str, marker: &str) -> Option<String> {
+    let at = text.find(marker)?;
+    text[..at].split_whitespace().last().map(|h| h.trim_matches(|c: char| c == ':' || c == ',').to_owned())
+}
+
+/// A failure with no provider code to read: by opendal's kind and the transport's cause.
 pub fn generic(e: &opendal::Error, what: &str) -> ConnectorError {
     use opendal::ErrorKind as K;
+    let text = chain(e);
     match e.kind() {
-        K::NotFound => ConnectorError::new(ErrorKind::ResourceNotFound, format!("{what} does not exist")),
-        K::PermissionDenied => ConnectorError::new(ErrorKind::Forbidden, format!("access to {what} is denied")),
-        K::RateLimited => ConnectorError::new(ErrorKind::RateLimited, "the provider asks to slow down"),
+        K::NotFound => return ConnectorError::new(ErrorKind::ResourceNotFound, format!("{what} does not exist")),
+        K::PermissionDenied => return ConnectorError::new(ErrorKind::Forbidden, format!("access to {what} is denied")),
+        K::RateLimited => return ConnectorError::new(ErrorKind::RateLimited, "the provider asks to slow down"),
         K::ConfigInvalid => {
-            ConnectorError::new(ErrorKind::WrongSpecification, format!("the configuration for {what} is not valid"))
-        }
-        _ if e.to_string().contains("refused to call") || e.to_string().contains("private, loopback") => {
-            ConnectorError::new(
+            return ConnectorError::new(
                 ErrorKind::WrongSpecification,
-                "the endpoint is not allowed: it is not a public https host",
-            )
+                format!("the configuration for {what} is not valid"),
+            );
         }
-        _ if e.is_temporary() => {
-            ConnectorError::new(ErrorKind::Unavailable, format!("the provider failed on {what}; try again"))
-        }
-        _ => ConnectorError::new(ErrorKind::Unavailable, format!("the provider could not be reached for {what}")),
+        _ => {}
     }
+    if text.contains("private, loopback or link-local") || text.contains("refused to call") {
+        return ConnectorError::new(
+            ErrorKind::WrongSpecification,
+            "the endpoint is not allowed: it is not a public https host",
+        );
+    }
+    if let Some(host) = host_before(&text, " does not resolve") {
+        return ConnectorError::new(
+            ErrorKind::Unavailable,
+            format!("{host} does not resolve: check the region or endpoint (or the gateway's network)"),
+        );
+    }
+    if text.contains("timed out") || text.contains("deadline") {
+        return ConnectorError::new(ErrorKind::Timeout, format!("the provider did not answer in time for {what}"));
+    }
+    if text.contains("Connect") || text.contains("connection refused") {
+        return ConnectorError::new(ErrorKind::Unavailable, format!("the provider could not be reached for {what}"));
+    }
+    ConnectorError::new(ErrorKind::Unavailable, format!("the provider failed on {what}; try again"))
 }
 
 #[cfg(test)]
@@ -124,6 +156,19 @@ mod tests {
 
     fn err(msg: &str) -> opendal::Error {
         opendal::Error::new(opendal::ErrorKind::PermissionDenied, msg.to_owned())
+    }
+
+    #[test]
+    fn causes_from_the_transport() {
+        assert_eq!(
+            host_before("dns error: s3.us-east-1.amazonaws.com does not resolve: failed", " does not resolve")
+                .as_deref(),
+            Some("s3.us-east-1.amazonaws.com")
+        );
+        let e = opendal::Error::new(opendal::ErrorKind::Unexpected, "x.example.com does not resolve: nope");
+        let c = generic(&e, "object 'a'");
+        assert_eq!(c.kind, ErrorKind::Unavailable);
+        assert!(c.message.starts_with("x.example.com does not resolve"), "{}", c.message);
     }
 
     #[test]

@@ -321,8 +321,14 @@ fn classify(host: &str, e: &reqwest::Error) -> ConnectorError {
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(s) = source {
         let text = s.to_string();
-        if text.contains("private, loopback or link-local") || text.contains("does not resolve") {
+        if text.contains("private, loopback or link-local") {
             return ConnectorError::new(ErrorKind::WrongSpecification, format!("refused to call {host}: {text}"));
+        }
+        if text.contains("does not resolve") {
+            return ConnectorError::new(
+                ErrorKind::Unavailable,
+                format!("{host} does not resolve: check the region or endpoint (or the gateway's network)"),
+            );
         }
         source = s.source();
     }
