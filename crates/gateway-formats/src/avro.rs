@@ -67,7 +67,34 @@ fn columns(prefix: &str, schema: &Schema, out: &mut Vec<Column>) {
     }
 }
 
+/// A named type that refers to itself: data of such a schema can nest as deep as it has
+/// bytes, and the decoder recurses once per level.
+fn recursive(schema: &Schema, path: &mut Vec<String>) -> Option<String> {
+    match schema {
+        Schema::Ref { name } => path.contains(&name.fullname(None)).then(|| name.fullname(None)),
+        Schema::Record(r) => {
+            let name = r.name.fullname(None);
+            if path.contains(&name) {
+                return Some(name);
+            }
+            path.push(name);
+            let found = r.fields.iter().find_map(|f| recursive(&f.schema, path));
+            path.pop();
+            found
+        }
+        Schema::Array(a) => recursive(&a.items, path),
+        Schema::Map(m) => recursive(&m.types, path),
+        Schema::Union(u) => u.variants().iter().find_map(|v| recursive(v, path)),
+        _ => None,
+    }
+}
+
+/// The largest length or count the decoder may allocate for. A sample never holds a value
+/// larger than the read budget, and a crafted count must not reserve gigabytes.
+const MAX_AVRO_ALLOCATION: usize = 1 << 20;
+
 pub fn sniff(bytes: &[u8], complete: bool, sample_rows: usize) -> Result<AvroSniff, FormatError> {
+    apache_avro::max_allocation_bytes(MAX_AVRO_ALLOCATION);
     let reader = apache_avro::Reader::new(bytes).map_err(|e| {
         if complete {
             FormatError::Avro(format!("its header cannot be read: {e}"))
@@ -75,6 +102,11 @@ pub fn sniff(bytes: &[u8], complete: bool, sample_rows: usize) -> Result<AvroSni
             FormatError::Avro(format!("its header does not fit the read budget or is corrupt: {e}"))
         }
     })?;
+    if let Some(name) = recursive(reader.writer_schema(), &mut Vec::new()) {
+        return Err(FormatError::Avro(format!(
+            "its schema is recursive ('{name}' contains itself): not supported for tables"
+        )));
+    }
     let mut cols = Vec::new();
     columns("", reader.writer_schema(), &mut cols);
     let mut rows = Vec::new();

@@ -408,6 +408,31 @@ async fn options_from_table_params() {
     assert!(SniffOptions::from_params(bad.as_object().unwrap()).is_err());
 }
 
+/// Found by the fuzzer: a header whose metadata map claims 400 million entries made the Avro
+/// decoder reserve 43 GB and abort the process. And a recursive schema could nest as deep as
+/// the file has bytes.
+#[tokio::test]
+async fn crafted_avro_cannot_exhaust_memory_or_stack() {
+    let mut huge_count = b"Obj\x01".to_vec();
+    let mut n: u64 = 400_000_000 << 1; // zigzag of a positive count
+    while n >= 0x80 {
+        huge_count.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    huge_count.push(n as u8);
+    huge_count.extend([0u8; 32]);
+    assert!(matches!(err(huge_count, "x.avro", SniffOptions::default()).await, FormatError::Avro(_)));
+
+    let schema = apache_avro::Schema::parse_str(
+        r#"{"type": "record", "name": "node", "fields": [{"name": "id", "type": "long"}, {"name": "next", "type": ["null", "node"]}]}"#,
+    )
+    .unwrap();
+    let w = apache_avro::Writer::new(&schema, Vec::new());
+    let bytes = w.into_inner().unwrap();
+    let e = err(bytes, "list.avro", SniffOptions::default()).await;
+    assert!(matches!(&e, FormatError::Avro(m) if m.contains("recursive")), "{e}");
+}
+
 fn samples() -> Vec<(Vec<u8>, &'static str)> {
     vec![
         (CSV.as_bytes().to_vec(), "a.csv"),
@@ -420,7 +445,11 @@ fn samples() -> Vec<(Vec<u8>, &'static str)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    // 128 cases per run; PROPTEST_CASES raises it for a longer hunt.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048), magic in 0usize..6) {
