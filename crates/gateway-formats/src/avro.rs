@@ -94,7 +94,7 @@ fn recursive(schema: &Schema, path: &mut Vec<String>) -> Option<String> {
 const MAX_AVRO_ALLOCATION: usize = 1 << 20;
 
 pub fn sniff(bytes: &[u8], complete: bool, sample_rows: usize) -> Result<AvroSniff, FormatError> {
-    apache_avro::max_allocation_bytes(MAX_AVRO_ALLOCATION);
+    apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION);
     let reader = apache_avro::Reader::new(bytes).map_err(|e| {
         if complete {
             FormatError::Avro(format!("its header cannot be read: {e}"))
