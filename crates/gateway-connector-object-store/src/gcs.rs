@@ -9,7 +9,7 @@ use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
 use opendal::Operator;
 use serde_json::{Value, json};
 
-use crate::{ObjectStoreSettings, error, inspect};
+use crate::{ObjectStoreSettings, error, inspect, text};
 
 const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 const API: &str = "https://storage.googleapis.com";
@@ -24,10 +24,6 @@ pub struct GcsConnector {
     /// Access tokens by key (a hash of the e-mail and private key) with their expiry, so
     /// previews do not exchange the key on every request.
     tokens: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
-}
-
-fn text<'a>(c: &'a JsonObject, k: &str) -> Option<&'a str> {
-    c.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 impl GcsConnector {

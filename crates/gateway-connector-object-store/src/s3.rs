@@ -6,9 +6,8 @@ use gateway_connector::{
 };
 use gateway_domain::{ConnectionKind, Credentials, JsonObject, Table};
 use opendal::Operator;
-use serde_json::Value;
 
-use crate::{ObjectStoreSettings, error, inspect, sigv4};
+use crate::{ObjectStoreSettings, error, inspect, sigv4, text};
 
 const DEFAULT_REGION: &str = "us-east-1";
 
@@ -26,10 +25,6 @@ struct S3Creds<'a> {
     region: &'a str,
     bucket: Option<&'a str>,
     endpoint: Option<&'a str>,
-}
-
-fn text<'a>(c: &'a JsonObject, k: &str) -> Option<&'a str> {
-    c.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 impl<'a> S3Creds<'a> {

@@ -11,7 +11,7 @@ pub fn expect_object(value: Value, field: &str) -> Result<JsonObject, Problem> {
         Value::Object(map) => Ok(map),
         other => Err(Problem::wrong_field(
             field,
-            format!("{} must be a JSON object, got {}", describe(field), type_name(&other)),
+            format!("{} must be a JSON object, got {}", describe(field), json_type_name(&other)),
         )),
     }
 }
@@ -20,7 +20,8 @@ fn describe(field: &str) -> String {
     if field.is_empty() { "the body".to_owned() } else { format!("'{field}'") }
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// How a JSON value is named in error messages ("a string", "an object", ...).
+pub fn json_type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -55,7 +56,7 @@ impl Fields {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(other) => {
-                Err(Problem::wrong_field(key, format!("'{key}' must be a string, got {}", type_name(&other))))
+                Err(Problem::wrong_field(key, format!("'{key}' must be a string, got {}", json_type_name(&other))))
             }
         }
     }

@@ -14,7 +14,7 @@ mod paging;
 mod records;
 mod sample;
 
-pub use body::{ConnectionPut, CredentialsTest, TablePatch, expect_object};
+pub use body::{ConnectionPut, CredentialsTest, TablePatch, expect_object, json_type_name};
 pub use enums::{Compression, ConnectionKind, FileFormat, ParseEnumError, Resource, Role, TableStatus};
 pub use error::{ErrorName, Problem};
 pub use names::{OrganizationId, TableName};

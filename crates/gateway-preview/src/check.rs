@@ -1,7 +1,7 @@
 //! Static checks of a table, before anything remote is opened. Every failure names its field
 //! as a dotted path in `error_data.field`.
 
-use gateway_domain::{Compression, ConnectionKind, FileFormat, JsonObject, Problem, Resource, Table};
+use gateway_domain::{Compression, ConnectionKind, FileFormat, JsonObject, Problem, Resource, Table, json_type_name};
 use serde_json::Value;
 
 /// The families of table parameters, by connection kind.
@@ -46,17 +46,6 @@ pub fn check(table: &Table) -> Result<(), Problem> {
     Ok(())
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn only_keys(obj: &JsonObject, allowed: &[&str], prefix: &str) -> Result<(), Problem> {
     let mut unknown: Vec<&String> = obj.keys().filter(|k| !allowed.contains(&k.as_str())).collect();
     unknown.sort();
@@ -74,7 +63,7 @@ fn non_empty_string<'a>(v: &'a Value, field: &str) -> Result<&'a str, Problem> {
     match v {
         Value::String(s) if !s.trim().is_empty() => Ok(s),
         Value::String(_) => Err(Problem::wrong_field(field, format!("'{field}' must not be empty"))),
-        other => Err(Problem::wrong_field(field, format!("'{field}' must be a string, got {}", type_name(other)))),
+        other => Err(Problem::wrong_field(field, format!("'{field}' must be a string, got {}", json_type_name(other)))),
     }
 }
 
@@ -86,7 +75,7 @@ fn check_resource_params(table: &Table) -> Result<(), Problem> {
                 "resource_params.columns_mapping",
                 format!(
                     "'columns_mapping' must be an object of platform field to source column, got {}",
-                    type_name(mapping)
+                    json_type_name(mapping)
                 ),
             ));
         };
@@ -103,7 +92,7 @@ fn check_resource_params(table: &Table) -> Result<(), Problem> {
     {
         return Err(Problem::wrong_field(
             "resource_params.whitelist_params",
-            format!("'whitelist_params' must be an object, got {}", type_name(w)),
+            format!("'whitelist_params' must be an object, got {}", json_type_name(w)),
         ));
     }
     Ok(())
@@ -142,7 +131,7 @@ fn check_file_params(table: &Table) -> Result<(), Problem> {
         let Value::Object(options) = options else {
             return Err(Problem::wrong_field(
                 "connection_table_params.options",
-                format!("'options' must be an object, got {}", type_name(options)),
+                format!("'options' must be an object, got {}", json_type_name(options)),
             ));
         };
         only_keys(options, FILE_OPTIONS, "connection_table_params.options")?;
@@ -167,7 +156,7 @@ fn check_file_params(table: &Table) -> Result<(), Problem> {
         {
             return Err(Problem::wrong_field(
                 "connection_table_params.options.header",
-                format!("'header' must be true or false, got {}", type_name(v)),
+                format!("'header' must be true or false, got {}", json_type_name(v)),
             ));
         }
         if let Some(v) = options.get("encoding") {
@@ -215,7 +204,7 @@ fn check_report_metadata(meta: &JsonObject) -> Result<(), Problem> {
                 n.as_f64().ok_or_else(|| Problem::wrong_field(field.clone(), format!("'{key}' is not a number")))
             }
             Some(other) => {
-                Err(Problem::wrong_field(field, format!("'{key}' must be a number, got {}", type_name(other))))
+                Err(Problem::wrong_field(field, format!("'{key}' must be a number, got {}", json_type_name(other))))
             }
         }
     };
