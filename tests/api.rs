@@ -33,6 +33,11 @@ on_both_backends!(
 
 const SHOP: &str = "/connections/SHOPIFY/";
 
+/// The GET example's S3 credentials, as the contract writes them.
+fn spec_s3_credentials() -> Value {
+    json!({"aws_access_key_id": "my-user@test.com", "aws_secret_access_key": "PasSW0rD"})
+}
+
 fn shop_credentials() -> Value {
     json!({"domain": "fake-domain", "client_id": "fake-client_id", "client_secret": "fake-client_secret"})
 }
@@ -131,12 +136,13 @@ async fn spec_connection_examples_are_accepted(app: TestApp) {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    // The GET example's S3 credentials, as written (a kind with no connector yet: any object).
-    let s3 = json!({"aws_access_key_id": "my-user@test.com", "aws_secret_access_key": "PasSW0rD"});
-    let r = api.put("/connections/S3/", json!({"credentials": s3})).await;
+    // The GET example's S3 credentials, as written; the connector fills the default region.
+    let r = api.put("/connections/S3/", json!({"credentials": spec_s3_credentials()})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = api.get("/connections/S3/").await;
-    assert_eq!(r.body, json!({"connection": "S3", "credentials": s3, "metadata": {}}));
+    let mut stored = spec_s3_credentials();
+    stored["region"] = json!("us-east-1");
+    assert_eq!(r.body, json!({"connection": "S3", "credentials": stored, "metadata": {}}));
 }
 
 async fn put_connection_rejects_bad_bodies(app: TestApp) {
@@ -321,22 +327,23 @@ async fn tables_lifecycle(app: TestApp) {
 }
 
 async fn table_names_with_spaces_and_dots_round_trip(app: TestApp) {
-    app.api("acme", "root").put("/connections/GCS/", json!({"credentials": {"type": "service_account"}})).await;
+    let r = app.api("acme", "root").put("/connections/S3/", json!({"credentials": spec_s3_credentials()})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
     let api = app.api("acme", "root");
     for name in ["table name_test.csv", "ünïcode.名前.parquet", "a.b.c"] {
-        let path = table_path("GCS", name).replace("ünïcode.名前", "%C3%BCn%C3%AFcode.%E5%90%8D%E5%89%8D");
+        let path = table_path("S3", name).replace("ünïcode.名前", "%C3%BCn%C3%AFcode.%E5%90%8D%E5%89%8D");
         let r = api.patch(&path, json!({"resource": "item", "connection_table_params": {"file_format": "CSV"}})).await;
         assert_eq!((r.status, r.body["name"].as_str()), (200, Some(name)), "{name}: {:?}", r.body);
         assert_eq!(api.get(&path).await.body["name"], name);
     }
-    let listed = api.get("/tables/?connection=GCS").await.body;
+    let listed = api.get("/tables/?connection=S3").await.body;
     let names: Vec<&str> = listed["tables"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["a.b.c", "table name_test.csv", "ünïcode.名前.parquet"]);
 
     let long = "x".repeat(256);
-    let r = api.patch(&table_path("GCS", &long), json!({"resource": "item"})).await;
+    let r = api.patch(&table_path("S3", &long), json!({"resource": "item"})).await;
     assert_eq!((r.status, r.field()), (400, "name"));
-    let r = api.patch("/connections/GCS/tables/tab%09name/", json!({"resource": "item"})).await;
+    let r = api.patch("/connections/S3/tables/tab%09name/", json!({"resource": "item"})).await;
     assert_eq!((r.status, r.field()), (400, "name"));
 }
 
@@ -375,7 +382,8 @@ async fn patch_rejects_bad_tables(app: TestApp) {
     assert_eq!(api.get(&path).await.status, 404, "nothing half-written");
 
     // File tables: unknown params and options by name.
-    api.put("/connections/S3/", json!({"credentials": {"k": "v"}})).await;
+    let creds = json!({"aws_access_key_id": "my-user@test.com", "aws_secret_access_key": "PasSW0rD"});
+    assert_eq!(api.put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
     let s3 = table_path("S3", "f.csv");
     for (body, field) in [
         (
@@ -466,9 +474,10 @@ async fn local_tables_need_no_connection(app: TestApp) {
     assert_eq!(api.get(&table_path("LOCAL", "upload.csv")).await.body["status"], "uploading");
     let r = api.get("/tables/?connection=LOCAL").await;
     assert_eq!(r.body["tables"].as_array().map(Vec::len), Some(1));
-    // No connector for LOCAL yet: previews say so.
+    // Before its file arrives, a preview says where to send it.
     let r = api.post(&format!("{}test/", table_path("LOCAL", "upload.csv")), json!({})).await;
-    assert_eq!((r.status, r.error_name()), (501, "CONNECTOR_UNAVAILABLE"));
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("not been uploaded yet"), "{:?}", r.body);
 }
 
 async fn deprecated_list_still_answers(app: TestApp) {
@@ -494,7 +503,7 @@ async fn deprecated_list_still_answers(app: TestApp) {
 async fn filter_orders_pages_and_filters(app: TestApp) {
     let api = app.api("acme", "root");
     put_shop(&app, "acme").await;
-    api.put("/connections/S3/", json!({"credentials": {"k": "v"}})).await;
+    assert_eq!(api.put("/connections/S3/", json!({"credentials": spec_s3_credentials()})).await.status, 200);
     for i in 0..7 {
         let resource = if i % 2 == 0 { "user" } else { "item" };
         api.patch(&table_path("S3", &format!("s3-{i}")), json!({"resource": resource})).await;
@@ -768,7 +777,7 @@ async fn host_fields_refuse_inside_targets(app: TestApp) {
 /// are the domain's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_matches_the_routes() {
-    let app = TestApp::spawn(gateway_testkit::Db::Sqlite).await.unwrap();
+    let app = TestApp::builder().scripted().spawn().await.unwrap();
     let anon = app.api_with_token(None);
     let doc = anon.get("/openapi.json").await;
     assert_eq!(doc.status, 200);

@@ -10,7 +10,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let app = gateway_testkit::TestApp::spawn(gateway_testkit::Db::Sqlite).await.expect("sqlite");
+                    let app = gateway_testkit::TestApp::builder().scripted().spawn().await.expect("sqlite");
                     super::$name(app).await;
                 }
             )*
@@ -19,7 +19,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(app) = gateway_testkit::TestApp::spawn(gateway_testkit::Db::Postgres).await {
+                    if let Some(app) = gateway_testkit::TestApp::builder().db(gateway_testkit::Db::Postgres).scripted().spawn().await {
                         super::$name(app).await;
                     }
                 }

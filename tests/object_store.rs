@@ -6,43 +6,33 @@
 
 use std::sync::Arc;
 
-use gateway_connector::{OutboundClient, OutboundSettings, Registry};
-use gateway_connector_object_store::{GcsConnector, LocalConnector, ObjectStoreSettings, S3Connector};
 use gateway_testkit::files::{gzip, zip};
-use gateway_testkit::{Db, GcsPeer, S3Peer, TestApp, TestDb, TestKey, TokenServer};
+use gateway_testkit::{GcsPeer, S3Peer, TestApp, TestKey, TokenServer};
 use serde_json::{Value, json};
 
 struct Peers {
     app: TestApp,
     gcs: Option<(GcsPeer, TokenServer, TestKey)>,
-    _local: tempfile::TempDir,
 }
 
 const SA_EMAIL: &str = "loader@gateway-tests.iam.gserviceaccount.com";
 
+/// The binary's connectors, pointed at the peers by the operator's settings
+/// (`GATEWAY_OUTBOUND_ALLOW_PRIVATE`, `GATEWAY_PROVIDER_<NAME>_URL`).
 async fn spawn(s3: Option<S3Peer>, gcs: Option<GcsPeer>) -> Peers {
     let gcs = gcs.map(|p| {
         let key = TestKey::generate();
         let token = TokenServer::start(&key, SA_EMAIL);
         (p, token, key)
     });
-    let outbound =
-        OutboundClient::new(OutboundSettings { allow_private: true, ..OutboundSettings::default() }).unwrap();
-    let settings = ObjectStoreSettings {
-        s3_endpoint: s3.as_ref().map(|p| p.endpoint.clone()),
-        gcs_endpoint: gcs.as_ref().map(|(p, _, _)| p.endpoint.clone()),
-        gcs_token_url: gcs.as_ref().map(|(_, t, _)| t.url.clone()),
-    };
-    let local = tempfile::tempdir().unwrap();
-    let registry = Registry::new()
-        .with(Arc::new(S3Connector::new(outbound.clone(), &settings)))
-        .unwrap()
-        .with(Arc::new(GcsConnector::new(outbound, &settings)))
-        .unwrap()
-        .with(Arc::new(LocalConnector::from_url(&local.path().display().to_string()).unwrap()))
-        .unwrap();
-    let app = TestApp::spawn_with_peers(TestDb::create(Db::Sqlite).unwrap(), registry).await;
-    Peers { app, gcs, _local: local }
+    let mut builder = TestApp::builder().allow_private();
+    if let Some(p) = &s3 {
+        builder = builder.provider_url("S3", &p.endpoint);
+    }
+    if let Some((p, t, _)) = &gcs {
+        builder = builder.provider_url("GCS", &p.endpoint).provider_url("GOOGLE_OAUTH", &t.url);
+    }
+    Peers { app: builder.spawn().await.unwrap(), gcs }
 }
 
 /// A prefix of this test's own in the shared bucket.

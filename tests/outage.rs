@@ -6,17 +6,22 @@
 
 use std::time::{Duration, Instant};
 
-use gateway_store::StoreOptions;
-use gateway_testkit::{Db, PrivatePostgres, TestApp, TestDb, test_registry};
+use gateway_testkit::{Db, PrivatePostgres, TestApp, TestDb};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_answers_503_and_recovers() {
     let Some(pg) = PrivatePostgres::start() else { return };
     let db = TestDb::external(pg.url(), Db::Postgres);
-    let app = TestApp::spawn_on(db, test_registry(), StoreOptions::default()).await;
+    let app = TestApp::builder().on(db).scripted().spawn().await.expect("a gateway");
     let api = app.api("acme", "root");
-    let r = api.put("/connections/S3/", json!({"credentials": {"k": "v"}})).await;
+    let shop = json!({"domain": "d", "client_id": "c", "client_secret": "scripted-secret"});
+    let r = api
+        .put(
+            "/connections/S3/",
+            json!({"credentials": {"aws_access_key_id": "AKIAOUTAGE", "aws_secret_access_key": "s"}}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
     pg.stop();
@@ -28,7 +33,7 @@ async fn postgres_outage_answers_503_and_recovers() {
         assert!(took < Duration::from_secs(3), "{path} took {took:?}");
         assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     }
-    let r = api.put("/connections/GCS/", json!({"credentials": {"k": "v"}})).await;
+    let r = api.put("/connections/SHOPIFY/", json!({"credentials": shop})).await;
     assert_eq!(r.status, 503);
     let started = Instant::now();
     let r = app.api_with_token(None).get("/readyz").await;
@@ -41,6 +46,6 @@ async fn postgres_outage_answers_503_and_recovers() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = api.get("/connections/S3/").await;
     assert_eq!(r.status, 200, "the data survived and the pool reconnected: {:?}", r.body);
-    let r = api.put("/connections/GCS/", json!({"credentials": {"k": "v"}})).await;
+    let r = api.put("/connections/SHOPIFY/", json!({"credentials": shop})).await;
     assert_eq!(r.status, 200);
 }

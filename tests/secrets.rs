@@ -5,7 +5,7 @@
 
 use gateway_domain::{ConnectionKind, OrganizationId};
 use gateway_store::{EncryptionKey, Keyring, Store, StoreOptions};
-use gateway_testkit::{Db, TestApp, TestDb, test_registry};
+use gateway_testkit::{Db, TestApp, TestDb};
 use serde_json::json;
 
 const SECRETS: &[&str] = &["PasSW0rD-at-rest-7731", "-----BEGIN PRIVATE KEY-----MIIEvQ-at-rest", "shpss_at_rest_0042"];
@@ -21,9 +21,14 @@ async fn store_known_secrets(app: &TestApp) {
         .await;
     assert_eq!(r.status, 200);
     let r = api
-        .put("/connections/GCS/", json!({"credentials": {"type": "service_account", "private_key": SECRETS[1]}}))
+        .put(
+            "/connections/GCS/",
+            json!({"credentials": {"type": "service_account", "project_id": "p", "private_key_id": "k1",
+                                   "client_email": "loader@p.iam.gserviceaccount.com",
+                                   "private_key": format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", SECRETS[1])}}),
+        )
         .await;
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 200, "{:?}", r.body);
     let r = app
         .api("globex", "root")
         .put(
@@ -45,7 +50,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 async fn the_sqlite_file_holds_no_secret_in_clear() {
     let db = TestDb::create(Db::Sqlite).unwrap();
     let path = db.url.trim_start_matches("sqlite://").to_owned();
-    let app = TestApp::spawn_on(db, test_registry(), StoreOptions::default()).await;
+    let app = TestApp::builder().on(db).scripted().spawn().await.unwrap();
     store_known_secrets(&app).await;
     app.store.batch_execute("PRAGMA wal_checkpoint(FULL)").unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
@@ -64,7 +69,7 @@ async fn the_postgres_table_holds_no_secret_in_clear() {
     let Some(db) = TestDb::create(Db::Postgres) else { return };
     let schema = db.schema().unwrap().to_owned();
     let base = gateway_testkit::postgres_url().unwrap();
-    let app = TestApp::spawn_on(db, test_registry(), StoreOptions::default()).await;
+    let app = TestApp::builder().on(db).scripted().spawn().await.unwrap();
     store_known_secrets(&app).await;
     let out = std::process::Command::new("psql")
         .arg(&base)
@@ -89,8 +94,7 @@ async fn rotation_keeps_every_connection_readable(db: Db) {
     let Some(test_db) = TestDb::create(db) else { return };
     let url = test_db.url.clone();
     let (key_a, text_a) = EncryptionKey::generate().unwrap();
-    let app =
-        TestApp::spawn_with_keys(test_db, test_registry(), StoreOptions::default(), Keyring::new(key_a, vec![])).await;
+    let app = TestApp::builder().on(test_db).scripted().keys(Keyring::new(key_a, vec![])).spawn().await.unwrap();
     store_known_secrets(&app).await;
     let acme = OrganizationId::parse("acme").unwrap();
     let before = app.store.get_connection(&acme, ConnectionKind::S3).unwrap().unwrap();

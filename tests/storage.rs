@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use gateway_store::{Keyring, Store, StoreOptions};
-use gateway_testkit::{Db, TestApp, TestDb, test_registry};
+use gateway_testkit::{Db, TestApp, TestDb};
 use serde_json::json;
 
 fn migrations_up_down_up(db: Db) {
@@ -39,10 +39,16 @@ fn postgres_migrations_up_down_up() {
 async fn concurrent_writers(db: Db) {
     let Some(test_db) = TestDb::create(db) else { return };
     let second_replica = test_db.alias();
-    let a = TestApp::spawn_on(test_db, test_registry(), StoreOptions::default()).await;
-    let b = TestApp::spawn_on(second_replica, test_registry(), StoreOptions::default()).await;
+    let a = TestApp::builder().on(test_db).scripted().spawn().await.unwrap();
+    let b = TestApp::builder().on(second_replica).scripted().spawn().await.unwrap();
     let org = "acme";
-    let r = a.api(org, "root").put("/connections/S3/", json!({"credentials": {"k": "v"}})).await;
+    let r = a
+        .api(org, "root")
+        .put(
+            "/connections/S3/",
+            json!({"credentials": {"aws_access_key_id": "my-user@test.com", "aws_secret_access_key": "PasSW0rD"}}),
+        )
+        .await;
     assert_eq!(r.status, 200);
 
     let mut tasks = Vec::new();

@@ -4,18 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
-use gateway_connector::Registry;
-use gateway_connector_object_store::LocalConnector;
-use gateway_testkit::{Db, TestApp, TestDb};
+use gateway_testkit::TestApp;
 use serde_json::json;
 
-async fn spawn() -> (TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let local = Arc::new(LocalConnector::from_url(&dir.path().display().to_string()).unwrap());
-    let registry = Registry::new().with(local.clone()).unwrap().with_uploads(local);
-    let app = TestApp::spawn_on(TestDb::create(Db::Sqlite).unwrap(), registry, Default::default()).await;
+/// A gateway with the binary's connectors; its LOCAL storage is a folder of the test's own.
+async fn spawn() -> (TestApp, std::path::PathBuf) {
+    let app = TestApp::builder().spawn().await.unwrap();
+    let dir = app.local_dir.as_ref().unwrap().path().to_owned();
     (app, dir)
 }
 
@@ -55,7 +50,7 @@ async fn upload_then_available() {
     assert_eq!(body["warnings"][0], format!("uploaded {} bytes", RATINGS.len()), "{body:?}");
     assert_eq!(body["sample"]["rows"][1]["rating"], "3");
     assert_eq!(api.get(path).await.body["status"], "available");
-    assert!(dir.path().join("acme/ratings.csv").exists(), "stored under the organization");
+    assert!(dir.join("acme/ratings.csv").exists(), "stored under the organization");
 
     // PATCH keeps a URL that is still good.
     let r = api.patch(path, json!({"connection_table_metadata": {"description": "d"}})).await;

@@ -5,12 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gateway_connector::{OutboundClient, OutboundSettings, Registry};
-use gateway_connector_object_store::{ObjectStoreSettings, S3Connector};
-use gateway_testkit::{Db, S3Peer, TestApp, TestDb};
+use gateway_testkit::{S3Peer, TestApp};
 use serde_json::json;
 
 /// Gzip-compressed CSV of at least `size` compressed bytes, written to `path` in parts.
@@ -55,11 +52,7 @@ async fn main() {
     };
     let op = peer.operator();
 
-    let outbound =
-        OutboundClient::new(OutboundSettings { allow_private: true, ..OutboundSettings::default() }).unwrap();
-    let settings = ObjectStoreSettings { s3_endpoint: Some(peer.endpoint.clone()), ..ObjectStoreSettings::default() };
-    let registry = Registry::new().with(Arc::new(S3Connector::new(outbound, &settings))).unwrap();
-    let app = TestApp::spawn_with_peers(TestDb::create(Db::Sqlite).unwrap(), registry).await;
+    let app = TestApp::builder().allow_private().provider_url("S3", &peer.endpoint).spawn().await.unwrap();
     let api = app.api("bench", "root");
     let creds = json!({"aws_access_key_id": peer.key_id, "aws_secret_access_key": peer.secret, "bucket": peer.bucket});
     assert_eq!(api.put("/connections/S3/", json!({"credentials": creds})).await.status, 200);

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use gateway_connector::OutboundSettings;
-use gateway_connector_object_store::ObjectStoreSettings;
 use gateway_http::JwtSecret;
 use gateway_store::{EncryptionKey, Keyring, StoreOptions};
 use serde::Deserialize;
@@ -31,9 +30,14 @@ struct FileSettings {
     outbound_allow_private: Option<bool>,
     outbound_connect_timeout_secs: Option<u64>,
     outbound_timeout_secs: Option<u64>,
+    /// Deprecated: `provider_urls.S3`.
     s3_endpoint: Option<String>,
+    /// Deprecated: `provider_urls.GCS`.
     gcs_endpoint: Option<String>,
+    /// Deprecated: `provider_urls.GOOGLE_OAUTH`.
     gcs_token_url: Option<String>,
+    /// `[provider_urls]`: a local peer per provider, as `GATEWAY_PROVIDER_<NAME>_URL`.
+    provider_urls: Option<std::collections::BTreeMap<String, String>>,
     local_storage_url: Option<String>,
     public_url: Option<String>,
     upload_max_bytes: Option<u64>,
@@ -55,7 +59,10 @@ pub struct Settings {
     pub outbound_allow_private: bool,
     pub outbound_connect_timeout_secs: u64,
     pub outbound_timeout_secs: u64,
-    pub object_stores: ObjectStoreSettings,
+    /// `GATEWAY_PROVIDER_<NAME>_URL`: local peers, honoured only with private targets allowed.
+    pub provider_urls: std::collections::BTreeMap<String, String>,
+    /// Settings given under a deprecated name, logged at start.
+    deprecations: Vec<String>,
     pub local_storage_url: String,
     pub public_url: String,
     pub upload_max_bytes: u64,
@@ -100,11 +107,20 @@ impl Settings {
             "json" => true,
             other => bail!("GATEWAY_LOG_FORMAT='{other}': use text or json"),
         };
-        let object_stores = ObjectStoreSettings {
-            s3_endpoint: env("GATEWAY_S3_ENDPOINT").or(f.s3_endpoint),
-            gcs_endpoint: env("GATEWAY_GCS_ENDPOINT").or(f.gcs_endpoint),
-            gcs_token_url: env("GATEWAY_GCS_TOKEN_URL").or(f.gcs_token_url),
-        };
+        // One way to point a provider at a peer; the old per-provider names still work.
+        let mut provider_urls = f.provider_urls.unwrap_or_default();
+        provider_urls.extend(OutboundSettings::provider_urls_from_env(std::env::vars()));
+        let mut deprecations = Vec::new();
+        for (old, value, name) in [
+            ("GATEWAY_S3_ENDPOINT", env("GATEWAY_S3_ENDPOINT").or(f.s3_endpoint), "S3"),
+            ("GATEWAY_GCS_ENDPOINT", env("GATEWAY_GCS_ENDPOINT").or(f.gcs_endpoint), "GCS"),
+            ("GATEWAY_GCS_TOKEN_URL", env("GATEWAY_GCS_TOKEN_URL").or(f.gcs_token_url), "GOOGLE_OAUTH"),
+        ] {
+            if let Some(v) = value {
+                deprecations.push(format!("{old} is deprecated: use GATEWAY_PROVIDER_{name}_URL"));
+                provider_urls.entry(name.to_owned()).or_insert(v);
+            }
+        }
         let local_storage_url = env("GATEWAY_LOCAL_STORAGE_URL")
             .or(f.local_storage_url)
             .unwrap_or_else(|| data_dir.join("uploads").display().to_string());
@@ -115,7 +131,8 @@ impl Settings {
             .trim_end_matches('/')
             .to_owned();
         Ok(Settings {
-            object_stores,
+            provider_urls,
+            deprecations,
             local_storage_url,
             public_url,
             upload_max_bytes: env_parse("GATEWAY_UPLOAD_MAX_BYTES")?.or(f.upload_max_bytes).unwrap_or(50 << 30),
@@ -157,7 +174,21 @@ impl Settings {
             allow_private: self.outbound_allow_private,
             connect_timeout: Duration::from_secs(self.outbound_connect_timeout_secs.max(1)),
             total_timeout: Duration::from_secs(self.outbound_timeout_secs.max(1)),
+            provider_urls: self.provider_urls.clone(),
             ..OutboundSettings::default()
+        }
+    }
+
+    /// Logs settings given under a deprecated name, and peers that will be ignored.
+    pub fn log_deprecations(&self) {
+        for d in &self.deprecations {
+            tracing::warn!("{d}");
+        }
+        if !self.provider_urls.is_empty() && !self.outbound_allow_private {
+            tracing::warn!(
+                peers = ?self.provider_urls.keys().collect::<Vec<_>>(),
+                "GATEWAY_PROVIDER_*_URL are ignored: they need GATEWAY_OUTBOUND_ALLOW_PRIVATE=true"
+            );
         }
     }
 

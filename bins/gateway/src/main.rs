@@ -1,14 +1,13 @@
 //! `gateway`: the Connections Gateway server. `serve` (default), `migrate`, `token`.
 
-mod config;
-mod registry;
-
 use std::net::TcpListener;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use config::Settings;
-use gateway_http::{AppState, ServerSettings};
+use gateway::config::{self, Settings};
+use gateway::registry;
+use gateway_http::{Application, ServerSettings};
+use gateway_service::{Gateway, ServiceSettings};
 use gateway_store::Store;
 
 #[derive(Debug, Parser)]
@@ -109,6 +108,7 @@ fn token(settings: Settings, org: &str, role: &str, sub: &str, ttl: i64) -> Resu
 
 fn serve(settings: Settings) -> Result<()> {
     config::init_tracing(&settings);
+    settings.log_deprecations();
     let secret = settings.jwt_secret()?;
     let store = open_store(&settings)?;
     let applied = migrate_store(&store)?;
@@ -126,27 +126,25 @@ fn serve(settings: Settings) -> Result<()> {
         .map_err(anyhow::Error::msg)
         .context("cannot open the LOCAL storage (GATEWAY_LOCAL_STORAGE_URL)")?;
     tracing::info!(local_storage = local.description(), "LOCAL tables are stored here");
-    let registry =
-        registry::registry(&outbound, &settings.object_stores, local).context("cannot register the connectors")?;
+    let registry = registry::registry(&outbound, local).context("cannot register the connectors")?;
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
-    let state = AppState {
-        store,
-        registry,
-        jwt_secret: secret,
+    let service = ServiceSettings {
         connector_timeout: settings.connector_timeout(),
         outbound_allow_private: settings.outbound_allow_private,
         public_url: settings.public_url.clone(),
         upload_max_bytes: settings.upload_max_bytes,
+        upload_key: secret.upload_key(),
     };
-    let server_settings = ServerSettings { workers: settings.workers, ..ServerSettings::default() };
     tracing::info!(
         address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-        backend = ?state.store.backend(),
-        connectors = ?state.registry,
+        backend = ?store.backend(),
+        connectors = ?registry,
         "serving"
     );
+    let gateway = Gateway::new(store, registry, service);
+    let server_settings = ServerSettings { workers: settings.workers, ..ServerSettings::default() };
     actix_web::rt::System::new()
-        .block_on(async move { gateway_http::server(state, listener, &server_settings)?.await })?;
+        .block_on(async move { Application::build(gateway, secret, listener, &server_settings)?.run().await })?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -113,9 +113,54 @@ fn host_before(text: &str, marker: &str) -> Option<String> {
     text[..at].split_whitespace().last().map(|h| h.trim_matches(|c: char| c == ':' || c == ',').to_owned())
 }
 
-/// A failure with no provider code to read: by opendal's kind and the transport's cause.
+/// A failure with no provider code to read: by the guard's verdict, opendal's kind and the
+/// transport's cause, found by type in the chain of causes. The opendal error is kept as the
+/// cause (its text names the operation, never a credential).
 pub fn generic(e: &opendal::Error, what: &str) -> ConnectorError {
+    generic_kind(e, what).with_source(clone_for_log(e)).temporary(e.is_temporary())
+}
+
+/// opendal's errors are not `Clone`: the cause kept for the log is its text.
+fn clone_for_log(e: &opendal::Error) -> std::io::Error {
+    std::io::Error::other(chain(e))
+}
+
+fn generic_kind(e: &opendal::Error, what: &str) -> ConnectorError {
+    use gateway_connector::outbound::{GuardError, guard_error};
     use opendal::ErrorKind as K;
+    match guard_error(e) {
+        Some(GuardError::Refused(why)) => {
+            return ConnectorError::new(
+                ErrorKind::WrongSpecification,
+                format!("refused to reach {what}: {why}; the endpoint must be a public https host"),
+            );
+        }
+        Some(GuardError::Unresolvable(why)) => {
+            return ConnectorError::new(
+                ErrorKind::Unavailable,
+                format!("{why}: check the region or endpoint (or the gateway's network)"),
+            );
+        }
+        None => {}
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<reqwest::Error>() {
+            if r.is_timeout() {
+                return ConnectorError::new(
+                    ErrorKind::Timeout,
+                    format!("the provider did not answer in time for {what}"),
+                );
+            }
+            if r.is_connect() {
+                return ConnectorError::new(
+                    ErrorKind::Unavailable,
+                    format!("the provider could not be reached for {what}"),
+                );
+            }
+        }
+        source = s.source();
+    }
     let text = chain(e);
     match e.kind() {
         K::NotFound => return ConnectorError::new(ErrorKind::ResourceNotFound, format!("{what} does not exist")),

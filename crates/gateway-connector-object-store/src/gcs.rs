@@ -1,34 +1,35 @@
 //! Google Cloud Storage with a service-account key: an OAuth2 JWT-bearer exchange (an RS256
 //! assertion signed with the key), then the JSON API.
 
+use gateway_connector::google::{GoogleAuth, ServiceAccountKey};
 use gateway_connector::{
     Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, FieldSpec, FieldType, Inspection,
-    OutboundClient, Step,
+    OutboundClient, Step, TableSpec,
 };
 use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
 use opendal::Operator;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::{ObjectStoreSettings, error, inspect, text};
+use crate::table::{Files, GCS_BUCKET};
+use crate::{error, inspect, table, text};
 
-const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 const API: &str = "https://storage.googleapis.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
+const FILES: Files = Files::Bucket(GCS_BUCKET);
 
 #[derive(Debug)]
 pub struct GcsConnector {
     spec: CredentialSpec,
+    tables: TableSpec,
     outbound: OutboundClient,
-    token_url: String,
+    /// The JSON API's origin: Google's, or the operator's peer (`GATEWAY_PROVIDER_GCS_URL`).
     api: String,
-    /// Access tokens by key (a hash of the e-mail and private key) with their expiry, so
-    /// previews do not exchange the key on every request.
-    tokens: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
+    /// Service-account key exchange, tokens cached so previews do not exchange on every call.
+    auth: GoogleAuth,
 }
 
 impl GcsConnector {
-    pub fn new(outbound: OutboundClient, settings: &ObjectStoreSettings) -> GcsConnector {
-        let settings = settings.effective(outbound.settings().allow_private);
+    pub fn new(outbound: OutboundClient) -> GcsConnector {
         let f = |n, d| FieldSpec::optional(n, FieldType::String, d);
         GcsConnector {
             spec: CredentialSpec::new(
@@ -41,11 +42,11 @@ impl GcsConnector {
                     FieldSpec::required("client_email", FieldType::String, "the service account's e-mail"),
                     f("client_id", "from the key file"),
                     f("auth_uri", "from the key file"),
-                    f("token_uri", "from the key file (the gateway uses Google's token endpoint)"),
+                    f("token_uri", "from the key file (never followed: keys are exchanged at Google's token endpoint)"),
                     f("auth_provider_x509_cert_url", "from the key file"),
                     f("client_x509_cert_url", "from the key file"),
                     f("universe_domain", "from the key file"),
-                    f("bucket", "the bucket tables read from unless they name one"),
+                    f("bucket", "the bucket tables read from unless they name one").shape(GCS_BUCKET),
                     FieldSpec::optional(
                         "service_account_key",
                         FieldType::ObjectOrString,
@@ -53,80 +54,10 @@ impl GcsConnector {
                     ),
                 ],
             ),
+            tables: table::spec(FILES),
+            api: outbound.provider_url("GCS").unwrap_or(API).to_owned(),
+            auth: GoogleAuth::new(outbound.clone()),
             outbound,
-            token_url: settings.gcs_token_url.unwrap_or_else(|| TOKEN_URL.into()),
-            api: settings.gcs_endpoint.unwrap_or_else(|| API.into()).trim_end_matches('/').to_owned(),
-            tokens: Default::default(),
-        }
-    }
-
-    fn cache_key(c: &JsonObject) -> String {
-        let material =
-            format!("{}\n{}", text(c, "client_email").unwrap_or_default(), text(c, "private_key").unwrap_or_default());
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, material.as_bytes())
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    /// A cached access token for the key while it has a minute left, else a fresh one.
-    async fn cached_token(&self, c: &JsonObject) -> Result<String, ConnectorError> {
-        let key = Self::cache_key(c);
-        let now = gateway_domain::now_seconds();
-        if let Ok(tokens) = self.tokens.lock()
-            && let Some((token, expires)) = tokens.get(&key)
-            && *expires > now + 60
-        {
-            return Ok(token.clone());
-        }
-        let (token, lifetime) = self.exchange(c).await?;
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.retain(|_, (_, e)| *e > now);
-            tokens.insert(key, (token.clone(), now + lifetime));
-        }
-        Ok(token)
-    }
-
-    /// Exchanges the key for an access token; answers it with its lifetime in seconds.
-    async fn exchange(&self, c: &JsonObject) -> Result<(String, i64), ConnectorError> {
-        let wrong = |m: &str| ConnectorError::new(ErrorKind::WrongCredentials, m.to_owned());
-        let email = text(c, "client_email").ok_or_else(|| wrong("'client_email' is missing"))?;
-        let pem = text(c, "private_key").ok_or_else(|| wrong("'private_key' is missing"))?;
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.replace("\\n", "\n").as_bytes())
-            .map_err(|_| wrong("'private_key' is not a PEM RSA private key"))?;
-        let now = gateway_domain::now_seconds();
-        let claims = json!({"iss": email, "scope": SCOPE, "aud": self.token_url, "iat": now, "exp": now + 3600});
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = text(c, "private_key_id").map(str::to_owned);
-        let assertion = jsonwebtoken::encode(&header, &claims, &key).map_err(|_| wrong("the key cannot sign"))?;
-        let url = url::Url::parse(&self.token_url)
-            .map_err(|_| ConnectorError::new(ErrorKind::WrongSpecification, "the token URL is not valid"))?;
-        let body = format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}");
-        let req = self
-            .outbound
-            .request(reqwest::Method::POST, url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .build()
-            .map_err(|_| ConnectorError::new(ErrorKind::Unknown, "cannot build the token request"))?;
-        let res = self.outbound.send(req).await?;
-        let status = res.status();
-        let answer: Value = serde_json::from_slice(&self.outbound.read_body(res).await?).unwrap_or(Value::Null);
-        if status.is_success() {
-            let lifetime = answer["expires_in"].as_i64().unwrap_or(0);
-            return answer["access_token"].as_str().map(|t| (t.to_owned(), lifetime)).ok_or_else(|| {
-                ConnectorError::new(ErrorKind::Unavailable, "the token endpoint answered without a token")
-            });
-        }
-        let code = answer["error"].as_str().unwrap_or_default();
-        let detail = answer["error_description"].as_str().unwrap_or(code);
-        match (status.as_u16(), code) {
-            (_, "invalid_grant" | "invalid_client" | "unauthorized_client") | (400 | 401, _) => {
-                Err(wrong(&format!("Google refused the service-account key: {detail}")))
-            }
-            (429, _) => Err(ConnectorError::new(ErrorKind::RateLimited, "the token endpoint asks to slow down")),
-            _ => Err(ConnectorError::new(ErrorKind::Unavailable, format!("the token endpoint answered {status}"))),
         }
     }
 
@@ -183,6 +114,14 @@ impl Connector for GcsConnector {
         &self.spec
     }
 
+    fn table_spec(&self) -> &TableSpec {
+        &self.tables
+    }
+
+    fn check_table(&self, table: &Table) -> Result<(), Problem> {
+        table::check(table, &self.tables, FILES)
+    }
+
     /// The key's fields, or the whole key file in `service_account_key` (an object or its
     /// JSON text), whose fields fill those not given.
     fn validate_credentials(&self, credentials: &JsonObject) -> Result<JsonObject, Problem> {
@@ -234,7 +173,11 @@ impl Connector for GcsConnector {
         let c = credentials.expose();
         let mut check = CredentialCheck::default();
         // Always a fresh exchange: checking the key is the point.
-        let token = match self.exchange(c).await.map(|(t, _)| t) {
+        let exchanged = match ServiceAccountKey::from_credentials(c) {
+            Ok(key) => self.auth.exchange(&key, SCOPE).await.map(|t| t.token),
+            Err(e) => Err(e),
+        };
+        let token = match exchanged {
             Ok(t) => {
                 check
                     .steps
@@ -271,16 +214,17 @@ impl Connector for GcsConnector {
     ) -> Result<Inspection, ConnectorError> {
         let credentials =
             credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
-        let token = self.cached_token(credentials.expose()).await?;
-        let bucket = inspect::bucket(table, credentials.expose())?;
-        let path = inspect::object_path(table);
+        let params = inspect::params(table, FILES)?;
+        let token = self.auth.token(&ServiceAccountKey::from_credentials(credentials.expose())?, SCOPE).await?;
+        let bucket = inspect::bucket(&params, credentials.expose())?;
+        let path = inspect::object_path(table, &params);
         let op = self.operator(&token, &bucket)?;
         let what = format!("object '{path}' in bucket '{bucket}'");
         if table.resource.is_destination() {
             self.list_bucket(&token, &bucket).await?;
             return inspect::destination(op, &path, |e| error::generic(e, &what)).await;
         }
-        match inspect::source(op, &path, table, sample_rows, |e| error::generic(e, &what)).await {
+        match inspect::source(op, &path, &params, sample_rows, |e| error::generic(e, &what)).await {
             Err(e) if e.kind == ErrorKind::ResourceNotFound => {
                 self.list_bucket(&token, &bucket).await?;
                 Err(ConnectorError::new(

@@ -4,32 +4,24 @@
 use std::sync::Arc;
 
 use gateway_connector::{ConnectorError, ErrorKind, Inspection};
-use gateway_domain::{JsonObject, Table};
-use gateway_formats::{FormatError, SniffOptions, sniff};
+use gateway_domain::{JsonObject, Problem, Table};
+use gateway_formats::{FileParams, FormatError, sniff};
 use opendal::Operator;
 use serde_json::Value;
 
 use crate::source::OpendalSource;
 
 /// `connection_table_params.path`, else the table's name.
-pub fn object_path(table: &Table) -> String {
-    table
-        .connection_table_params
-        .get("path")
-        .and_then(Value::as_str)
-        .filter(|p| !p.is_empty())
-        .unwrap_or(table.name.as_str())
-        .trim_start_matches('/')
-        .to_owned()
+pub fn object_path(table: &Table, params: &FileParams) -> String {
+    params.path.as_deref().filter(|p| !p.is_empty()).unwrap_or(table.name.as_str()).trim_start_matches('/').to_owned()
 }
 
 /// `connection_table_params.bucket`, else the connection's `bucket`.
-pub fn bucket(table: &Table, credentials: &JsonObject) -> Result<String, ConnectorError> {
-    table
-        .connection_table_params
-        .get("bucket")
-        .or_else(|| credentials.get("bucket"))
-        .and_then(Value::as_str)
+pub fn bucket(params: &FileParams, credentials: &JsonObject) -> Result<String, ConnectorError> {
+    params
+        .bucket
+        .as_deref()
+        .or_else(|| credentials.get("bucket").and_then(Value::as_str))
         .filter(|b| !b.is_empty())
         .map(str::to_owned)
         .ok_or_else(|| {
@@ -38,6 +30,13 @@ pub fn bucket(table: &Table, credentials: &JsonObject) -> Result<String, Connect
                 "no bucket: give connection_table_params.bucket, or a bucket in the connection's credentials",
             )
         })
+}
+
+/// A table's params as the connector reads them: checked again here, since an embedder may
+/// call `inspect_table` without the static checks.
+pub fn params(table: &Table, files: crate::table::Files) -> Result<FileParams, ConnectorError> {
+    crate::table::parse(table, files)
+        .map_err(|p: Problem| ConnectorError::new(ErrorKind::WrongSpecification, p.message))
 }
 
 pub fn format_error(e: FormatError) -> ConnectorError {
@@ -52,11 +51,11 @@ pub fn format_error(e: FormatError) -> ConnectorError {
 pub async fn source(
     op: Operator,
     path: &str,
-    table: &Table,
+    params: &FileParams,
     sample_rows: usize,
     classify: impl Fn(&opendal::Error) -> ConnectorError,
 ) -> Result<Inspection, ConnectorError> {
-    let mut opts = SniffOptions::from_params(&table.connection_table_params).map_err(format_error)?;
+    let mut opts = params.sniff_options().map_err(|e| ConnectorError::new(ErrorKind::WrongSpecification, e.message))?;
     opts.sample_rows = sample_rows;
     let src = OpendalSource::open(op, path).await.map_err(|e| classify(&e))?;
     let sniffed = sniff(Arc::new(src), &opts).await.map_err(format_error)?;

@@ -1,10 +1,11 @@
 //! Object-storage connectors on opendal: [`S3Connector`], [`GcsConnector`] and
 //! [`LocalConnector`] (the platform's own storage, where LOCAL tables are uploaded).
 //!
-//! Every HTTP request goes through the guarded [`gateway_connector::OutboundClient`]: opendal
-//! is given its reqwest client as transport. A peer other than the real provider is reached
-//! only through [`ObjectStoreSettings`] the operator sets, honoured only with
-//! `allow_private`; never from anything a request carries.
+//! Every HTTP request goes through the guarded [`gateway_connector::OutboundClient`], opendal's
+//! included ([`gateway_connector::opendal_guard`]). A peer other than the real provider is
+//! reached only through the operator's `GATEWAY_PROVIDER_S3_URL`, `GATEWAY_PROVIDER_GCS_URL`
+//! and `GATEWAY_PROVIDER_GOOGLE_OAUTH_URL`, honoured only with private targets allowed; never
+//! from anything a request carries.
 
 mod error;
 mod gcs;
@@ -13,6 +14,7 @@ mod local;
 mod s3;
 mod sigv4;
 mod source;
+pub mod table;
 
 pub use gcs::GcsConnector;
 pub use local::LocalConnector;
@@ -34,35 +36,7 @@ fn guarded(
 ) -> Result<opendal::Operator, ConnectorError> {
     let op = opendal::Operator::new(builder).map_err(|e| {
         ConnectorError::new(ErrorKind::WrongSpecification, format!("the {what} settings are not usable: {}", e.kind()))
+            .with_source(e)
     })?;
-    let transport =
-        opendal::HttpTransporter::new(opendal_http_transport_reqwest::ReqwestTransport::new(outbound.http().clone()));
-    Ok(op.with_context(opendal::OperationContext::new().with_http_transport(transport)))
-}
-
-/// Where the object-store connectors send requests. The endpoints are the operator's (tests,
-/// on-premise); they are honoured only when the outbound client allows private hosts.
-#[derive(Debug, Clone, Default)]
-pub struct ObjectStoreSettings {
-    /// `GATEWAY_S3_ENDPOINT`: an S3-compatible server for every S3 connection (and its STS).
-    pub s3_endpoint: Option<String>,
-    /// `GATEWAY_GCS_ENDPOINT`: a GCS JSON API server.
-    pub gcs_endpoint: Option<String>,
-    /// `GATEWAY_GCS_TOKEN_URL`: the OAuth2 token endpoint service-account keys are exchanged at.
-    pub gcs_token_url: Option<String>,
-}
-
-impl ObjectStoreSettings {
-    /// Drops the endpoints unless the outbound client may reach private hosts.
-    pub fn effective(&self, allow_private: bool) -> ObjectStoreSettings {
-        if allow_private {
-            return self.clone();
-        }
-        if self.s3_endpoint.is_some() || self.gcs_endpoint.is_some() || self.gcs_token_url.is_some() {
-            tracing::warn!(
-                "GATEWAY_S3_ENDPOINT / GATEWAY_GCS_* are ignored: they need GATEWAY_OUTBOUND_ALLOW_PRIVATE=true"
-            );
-        }
-        ObjectStoreSettings::default()
-    }
+    Ok(gateway_connector::opendal_guard::operator(op, outbound))
 }

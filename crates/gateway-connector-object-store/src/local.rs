@@ -4,16 +4,19 @@
 //! the process environment, as the cloud SDKs read them).
 
 use gateway_connector::{
-    Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, Step, UploadWriter, Uploads,
+    Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, Step, TableSpec, UploadWriter,
+    Uploads,
 };
-use gateway_domain::{ConnectionKind, Credentials, OrganizationId, Table, TableName};
+use gateway_domain::{ConnectionKind, Credentials, OrganizationId, Problem, Table, TableName};
 use opendal::Operator;
 
-use crate::{error, inspect};
+use crate::table::Files;
+use crate::{error, inspect, table};
 
 #[derive(Debug)]
 pub struct LocalConnector {
     spec: CredentialSpec,
+    tables: TableSpec,
     op: Operator,
     description: String,
 }
@@ -59,7 +62,12 @@ impl LocalConnector {
             let b = opendal::services::Fs::default().root(&abs.to_string_lossy());
             (Operator::new(b).map_err(|e| e.to_string())?, abs.display().to_string())
         };
-        Ok(LocalConnector { spec: CredentialSpec::new(ConnectionKind::Local, Vec::new()), op, description })
+        Ok(LocalConnector {
+            spec: CredentialSpec::new(ConnectionKind::Local, Vec::new()),
+            tables: table::spec(Files::Upload),
+            op,
+            description,
+        })
     }
 
     pub fn description(&self) -> &str {
@@ -114,6 +122,23 @@ impl Connector for LocalConnector {
         &self.spec
     }
 
+    fn table_spec(&self) -> &TableSpec {
+        &self.tables
+    }
+
+    /// A LOCAL table waits for its file.
+    fn new_table_status(&self) -> gateway_domain::TableStatus {
+        gateway_domain::TableStatus::Uploading
+    }
+
+    /// A LOCAL table's file is stored under its name: nothing may climb out of the prefix.
+    fn check_table(&self, table: &Table) -> Result<(), Problem> {
+        if matches!(table.name.as_str(), "." | "..") {
+            return Err(Problem::wrong_field("name", format!("'{}' cannot name a LOCAL table", table.name)));
+        }
+        table::check(table, &self.tables, Files::Upload)
+    }
+
     async fn test_credentials(&self, _credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
         Ok(CredentialCheck {
             steps: vec![Step::skipped("credentials", "LOCAL is the platform's own storage: it has no credentials")],
@@ -128,11 +153,12 @@ impl Connector for LocalConnector {
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
         let path = local_path(&table.organization, &table.name)?;
+        let params = inspect::params(table, Files::Upload)?;
         let what = format!("the file of LOCAL table '{}'", table.name);
         if table.resource.is_destination() {
             return inspect::destination(self.op.clone(), &path, |e| error::generic(e, &what)).await;
         }
-        inspect::source(self.op.clone(), &path, table, sample_rows, |e| match e.kind() {
+        inspect::source(self.op.clone(), &path, &params, sample_rows, |e| match e.kind() {
             opendal::ErrorKind::NotFound => ConnectorError::new(
                 ErrorKind::ResourceNotFound,
                 format!("{what} has not been uploaded yet: PUT it to the table's connection_table_params.url"),

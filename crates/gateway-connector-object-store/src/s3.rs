@@ -2,20 +2,24 @@
 
 use gateway_connector::{
     Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, FieldSpec, FieldType, HostRule, Inspection,
-    OutboundClient, Step,
+    OutboundClient, Step, TableSpec,
 };
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Table};
+use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
 use opendal::Operator;
 
-use crate::{ObjectStoreSettings, error, inspect, sigv4, text};
+use crate::table::{Files, REGION, S3_BUCKET};
+use crate::{error, inspect, sigv4, table, text};
 
 const DEFAULT_REGION: &str = "us-east-1";
+const FILES: Files = Files::Bucket(S3_BUCKET);
 
 #[derive(Debug)]
 pub struct S3Connector {
     spec: CredentialSpec,
+    tables: TableSpec,
     outbound: OutboundClient,
-    settings: ObjectStoreSettings,
+    /// The operator's S3-compatible peer (`GATEWAY_PROVIDER_S3_URL`), for S3 and STS.
+    peer: Option<String>,
 }
 
 /// The credential fields, read once.
@@ -25,6 +29,8 @@ struct S3Creds<'a> {
     region: &'a str,
     bucket: Option<&'a str>,
     endpoint: Option<&'a str>,
+    /// Temporary credentials (STS, SSO) come with a session token.
+    session_token: Option<&'a str>,
 }
 
 impl<'a> S3Creds<'a> {
@@ -36,37 +42,47 @@ impl<'a> S3Creds<'a> {
             region: text(c, "region").unwrap_or(DEFAULT_REGION),
             bucket: text(c, "bucket"),
             endpoint: text(c, "endpoint"),
+            session_token: text(c, "aws_session_token"),
         })
     }
 }
 
 impl S3Connector {
-    pub fn new(outbound: OutboundClient, settings: &ObjectStoreSettings) -> S3Connector {
-        let settings = settings.effective(outbound.settings().allow_private);
+    pub fn new(outbound: OutboundClient) -> S3Connector {
+        let peer = outbound.provider_url("S3").map(str::to_owned);
         S3Connector {
             spec: CredentialSpec::new(
                 ConnectionKind::S3,
                 vec![
                     FieldSpec::required("aws_access_key_id", FieldType::String, "the access key id"),
                     FieldSpec::required("aws_secret_access_key", FieldType::String, "the secret access key").secret(),
+                    FieldSpec::optional(
+                        "aws_session_token",
+                        FieldType::String,
+                        "the session token of temporary credentials (STS, SSO)",
+                    )
+                    .secret(),
                     FieldSpec::optional("region", FieldType::String, "the buckets' region")
-                        .default_value(DEFAULT_REGION.into()),
+                        .default_value(DEFAULT_REGION.into())
+                        .shape(REGION),
                     FieldSpec::optional(
                         "bucket",
                         FieldType::String,
                         "the bucket tables read from unless they name one",
-                    ),
+                    )
+                    .shape(S3_BUCKET),
                     FieldSpec::optional("endpoint", FieldType::String, "an S3-compatible store's https origin")
                         .host(HostRule::PublicHttps),
                 ],
             ),
+            tables: table::spec(FILES),
             outbound,
-            settings,
+            peer,
         }
     }
 
     fn endpoint<'a>(&'a self, c: &'a S3Creds<'_>) -> Option<&'a str> {
-        c.endpoint.or(self.settings.s3_endpoint.as_deref())
+        c.endpoint.or(self.peer.as_deref())
     }
 
     fn operator(&self, c: &S3Creds<'_>, bucket: &str) -> Result<Operator, ConnectorError> {
@@ -77,6 +93,9 @@ impl S3Connector {
             .secret_access_key(c.secret)
             .disable_config_load()
             .disable_ec2_metadata();
+        if let Some(t) = c.session_token {
+            b = b.session_token(t);
+        }
         if let Some(e) = self.endpoint(c) {
             b = b.endpoint(e);
         }
@@ -107,7 +126,10 @@ impl S3Connector {
             Some(p) => format!("{}:{p}", origin.host_str().unwrap_or_default()),
             None => origin.host_str().unwrap_or_default().to_owned(),
         };
-        let headers: Vec<(&str, &str)> = content_type.map(|t| ("content-type", t)).into_iter().collect();
+        let mut headers: Vec<(&str, &str)> = content_type.map(|t| ("content-type", t)).into_iter().collect();
+        if let Some(t) = c.session_token {
+            headers.push(("x-amz-security-token", t));
+        }
         let req = sigv4::Request {
             method: method.as_str(),
             host: &host,
@@ -138,7 +160,7 @@ impl S3Connector {
 
     /// STS GetCallerIdentity: who the credentials belong to.
     async fn caller_identity(&self, c: &S3Creds<'_>) -> Result<String, ConnectorError> {
-        let base = match &self.settings.s3_endpoint {
+        let base = match &self.peer {
             Some(e) => e.clone(),
             None => format!("https://sts.{}.amazonaws.com", c.region),
         };
@@ -199,6 +221,14 @@ impl Connector for S3Connector {
         &self.spec
     }
 
+    fn table_spec(&self) -> &TableSpec {
+        &self.tables
+    }
+
+    fn check_table(&self, table: &Table) -> Result<(), Problem> {
+        table::check(table, &self.tables, FILES)
+    }
+
     async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
         let c = S3Creds::parse(credentials.expose())?;
         let mut check = CredentialCheck::default();
@@ -237,14 +267,15 @@ impl Connector for S3Connector {
         let credentials =
             credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
         let c = S3Creds::parse(credentials.expose())?;
-        let bucket = inspect::bucket(table, credentials.expose())?;
-        let path = inspect::object_path(table);
+        let params = inspect::params(table, FILES)?;
+        let bucket = inspect::bucket(&params, credentials.expose())?;
+        let path = inspect::object_path(table, &params);
         let op = self.operator(&c, &bucket)?;
         if table.resource.is_destination() {
             return inspect::destination(op, &path, |e| error::s3(e, &bucket, Some(&path), "s3:PutObject")).await;
         }
         let found =
-            inspect::source(op, &path, table, sample_rows, |e| error::s3(e, &bucket, Some(&path), "s3:GetObject"))
+            inspect::source(op, &path, &params, sample_rows, |e| error::s3(e, &bucket, Some(&path), "s3:GetObject"))
                 .await;
         match found {
             // A HEAD of a missing object and of an object in a missing bucket look alike.

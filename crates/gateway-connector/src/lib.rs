@@ -6,21 +6,29 @@
 //! which `gateway-preview` maps to table statuses and `gateway-http` to error names.
 
 mod error;
+pub mod google;
 mod inspect;
+pub mod oauth2;
+#[cfg(feature = "opendal")]
+pub mod opendal_guard;
 pub mod outbound;
 mod registry;
 mod spec;
+mod table_spec;
 mod uploads;
 
-pub use error::{ConnectorError, ErrorKind};
+pub use error::{ConnectorError, ErrorKind, parse_retry_after};
 pub use gateway_domain::{Column, ColumnType};
 pub use inspect::{CredentialCheck, Inspection, Step, StepOutcome};
 pub use outbound::{OutboundClient, OutboundSettings};
 pub use registry::{DuplicateConnector, Registry};
-pub use spec::{CredentialSpec, FieldSpec, FieldType, HostRule, looks_secret};
+pub use spec::{CredentialSpec, FieldSpec, FieldType, HostRule, Shape, looks_secret};
+pub use table_spec::{ParamSpec, ParamType, TableSpec, validation_problem};
 pub use uploads::{UploadWriter, Uploads};
+/// The `validator` crate, for connectors' typed table parameters (`#[derive(Validate)]`).
+pub use validator;
 
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
+use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table, TableStatus};
 
 /// Log targets of dependencies that print credentials in their own debug lines: opendal's
 /// signer (`reqsign_core`) logs static keys, secret included, at DEBUG.
@@ -46,6 +54,22 @@ pub trait Connector: Send + Sync + 'static {
     /// shapes normalised). Failures name the field as `credentials.<name>`.
     fn validate_credentials(&self, credentials: &JsonObject) -> Result<JsonObject, Problem> {
         self.credential_spec().validate(credentials)
+    }
+
+    /// The tables it takes: their `connection_table_params` and the resources they may be.
+    fn table_spec(&self) -> &TableSpec;
+
+    /// Checks a (merged) table's `connection_table_params` statically, before anything remote
+    /// is opened: the [`TableSpec`] (keys, types, resources), then whatever rules the
+    /// connector's typed parameters add. Failures name the field as a dotted path.
+    fn check_table(&self, table: &Table) -> Result<(), Problem> {
+        self.table_spec().check(table)
+    }
+
+    /// The status a new table starts in: `available`, or `uploading` for tables whose data
+    /// the customer has yet to send (LOCAL).
+    fn new_table_status(&self) -> TableStatus {
+        TableStatus::Available
     }
 
     /// Checks credentials live with cheap, read-only calls, reporting each as a step. A step

@@ -12,7 +12,8 @@
 //! `allow_private` (the operator's `GATEWAY_OUTBOUND_ALLOW_PRIVATE=true`, for tests and
 //! on-premise peers) lifts the address and HTTPS rules. Nothing a request carries can.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,26 +26,43 @@ use crate::{ConnectorError, ErrorKind, HostRule};
 pub fn is_forbidden_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden_v4(v4);
-            }
-            let seg0 = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg0 & 0xfe00) == 0xfc00 // fc00::/7 unique local
-                || (seg0 & 0xffc0) == 0xfe80 // fe80::/10 link-local
-                || (seg0 & 0xffc0) == 0xfec0 // fec0::/10 site-local (deprecated)
-                || v6.is_multicast()
-                // 64:ff9b::/96 NAT64 of a forbidden IPv4
-                || (v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
-                    && forbidden_v4(Ipv4Addr::from(((u32::from(v6.segments()[6])) << 16) | u32::from(v6.segments()[7]))))
-        }
+        IpAddr::V6(v6) => forbidden_v6(v6),
     }
 }
 
+/// The IPv4 address in the low 32 bits of an IPv6 address.
+fn low_v4(v6: Ipv6Addr) -> Ipv4Addr {
+    let s = v6.segments();
+    Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]))
+}
+
+fn forbidden_v6(v6: Ipv6Addr) -> bool {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return forbidden_v4(v4);
+    }
+    let s = v6.segments();
+    // Forms that carry an IPv4 address a router may deliver to: IPv4-compatible (::a.b.c.d,
+    // deprecated), NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48), 6to4 (2002::/16,
+    // the address in bits 16..48) and Teredo (2001::/32, the client address inverted in the
+    // low 32 bits). Each is refused when its IPv4 address is; NAT64 local-use always.
+    let embedded_v4_forbidden = (s[..6] == [0, 0, 0, 0, 0, 0] && forbidden_v4(low_v4(v6)))
+        || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && forbidden_v4(low_v4(v6)))
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+        || (s[0] == 0x2002 && forbidden_v4(Ipv4Addr::from((u32::from(s[1]) << 16) | u32::from(s[2]))))
+        || (s[0] == 0x2001 && s[1] == 0 && forbidden_v4(Ipv4Addr::from(!u32::from(low_v4(v6)))));
+    v6.is_loopback()
+        || v6.is_unspecified()
+        || embedded_v4_forbidden
+        || (s[0] & 0xfe00) == 0xfc00 // fc00::/7 unique local
+        || (s[0] & 0xffc0) == 0xfe80 // fe80::/10 link-local
+        || (s[0] & 0xffc0) == 0xfec0 // fec0::/10 site-local (deprecated)
+        || (s[0] == 0x2001 && s[1] == 0xdb8) // 2001:db8::/32 documentation
+        || (s[0] == 0x100 && s[1..4] == [0, 0, 0]) // 100::/64 discard
+        || v6.is_multicast()
+}
+
 fn forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_private() // 10/8, 172.16/12, 192.168/16
         || ip.is_loopback() // 127/8
         || ip.is_link_local() // 169.254/16, cloud metadata
@@ -53,13 +71,30 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
         || (a == 100 && (64..=127).contains(&b)) // 100.64/10 CGNAT
         || ip.is_broadcast()
         || ip.is_multicast()
-        || (a == 192 && b == 0 && ip.octets()[2] == 0) // 192.0.0/24 IETF protocol assignments
+        || (a == 192 && b == 0 && c == 0) // 192.0.0/24 IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2) // 192.0.2/24 documentation
+        || (a == 198 && (18..=19).contains(&b)) // 198.18/15 benchmarking
+        || (a == 198 && b == 51 && c == 100) // documentation
+        || (a == 203 && b == 0 && c == 113) // documentation
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
         || a >= 240 // reserved
 }
 
 /// Why a host or URL is refused, for a message naming the field.
 fn refuse(why: impl Into<String>) -> String {
     why.into()
+}
+
+/// Why the guard refused a name or an address; travels inside reqwest's and opendal's errors
+/// and is found again by type, not by its text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuardError {
+    /// The target is, or resolves to, an address no provider call may reach.
+    #[error("{0}")]
+    Refused(String),
+    /// The name does not resolve (now).
+    #[error("{0}")]
+    Unresolvable(String),
 }
 
 /// Checks a host-bearing credential value before it is stored or used: the shape its rule
@@ -105,7 +140,9 @@ fn check_public_host_name(host: &str) -> Result<(), String> {
         if is_forbidden_ip(ip) {
             return Err(refuse(format!("{host} is a private, loopback or link-local address")));
         }
-        return Ok(());
+        // Providers are reached by name (TLS certificates name hosts): an address is a way
+        // around the host rules, not a configuration.
+        return Err(refuse(format!("{host} is an IP address: give the provider's host name")));
     }
     let lower = bare.trim_end_matches('.').to_ascii_lowercase();
     let local = ["localhost", "localdomain", "local", "internal", "home.arpa", "intranet", "lan"];
@@ -117,14 +154,19 @@ fn check_public_host_name(host: &str) -> Result<(), String> {
 
 /// Resolves a host name and refuses it when any address it resolves to is forbidden: a name
 /// that can point inside is refused whole, not raced.
-pub async fn resolve_public(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-    let addrs: Vec<SocketAddr> =
-        tokio::net::lookup_host((host, port)).await.map_err(|e| format!("{host} does not resolve: {e}"))?.collect();
+pub async fn resolve_public(host: &str, port: u16) -> Result<Vec<SocketAddr>, GuardError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| GuardError::Unresolvable(format!("{host} does not resolve: {e}")))?
+        .collect();
     if addrs.is_empty() {
-        return Err(format!("{host} does not resolve"));
+        return Err(GuardError::Unresolvable(format!("{host} does not resolve")));
     }
     if let Some(bad) = addrs.iter().find(|a| is_forbidden_ip(a.ip())) {
-        return Err(format!("{host} resolves to {}, a private, loopback or link-local address", bad.ip()));
+        return Err(GuardError::Refused(format!(
+            "{host} resolves to {}, a private, loopback or link-local address",
+            bad.ip()
+        )));
     }
     Ok(addrs)
 }
@@ -159,7 +201,7 @@ pub async fn check_host_fields(
         }
         match resolve_public(&host, 443).await {
             Ok(_) => {}
-            Err(why) if why.contains("does not resolve") => {
+            Err(GuardError::Unresolvable(_)) => {
                 warnings.push(format!(
                     "credentials.{}: {host} does not resolve now; calls will fail until it does",
                     field.name
@@ -185,7 +227,7 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let addrs = resolve_public(name.as_str(), 0)
                 .await
-                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })?;
             let addrs: Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
         })
@@ -199,8 +241,13 @@ pub struct OutboundSettings {
     pub allow_private: bool,
     pub connect_timeout: Duration,
     pub total_timeout: Duration,
-    /// The most a response body read through [`OutboundClient::read_body`] may hold.
+    /// The most a response body read through [`OutboundClient::read_body`] (or streamed to
+    /// opendal) may hold.
     pub max_response_bytes: usize,
+    /// `GATEWAY_PROVIDER_<NAME>_URL`: where to send a provider's calls instead of its real
+    /// API, by name (a connection kind such as `S3`, or shared plumbing such as
+    /// `GOOGLE_OAUTH`). Honoured only with `allow_private`: they exist for local peers.
+    pub provider_urls: BTreeMap<String, String>,
 }
 
 impl Default for OutboundSettings {
@@ -210,7 +257,25 @@ impl Default for OutboundSettings {
             connect_timeout: Duration::from_secs(5),
             total_timeout: Duration::from_secs(15),
             max_response_bytes: 16 * 1024 * 1024,
+            provider_urls: BTreeMap::new(),
         }
+    }
+}
+
+impl OutboundSettings {
+    /// Points `name`'s calls at `url` (builder form, for tests and embedders).
+    pub fn provider_url(mut self, name: impl Into<String>, url: impl Into<String>) -> Self {
+        self.provider_urls.insert(name.into(), url.into());
+        self
+    }
+
+    /// Every `GATEWAY_PROVIDER_<NAME>_URL` of an environment.
+    pub fn provider_urls_from_env(vars: impl Iterator<Item = (String, String)>) -> BTreeMap<String, String> {
+        vars.filter_map(|(k, v)| {
+            let name = k.strip_prefix("GATEWAY_PROVIDER_")?.strip_suffix("_URL")?;
+            (!name.is_empty() && !v.trim().is_empty()).then(|| (name.to_owned(), v.trim().to_owned()))
+        })
+        .collect()
     }
 }
 
@@ -268,6 +333,26 @@ impl OutboundClient {
         &self.settings
     }
 
+    /// The operator's peer for `name` (`GATEWAY_PROVIDER_<NAME>_URL`), without a trailing
+    /// slash; `None` unless private targets are allowed, so a production gateway always calls
+    /// the real provider.
+    pub fn provider_url(&self, name: &str) -> Option<&str> {
+        if !self.settings.allow_private {
+            return None;
+        }
+        self.settings.provider_urls.get(name).map(|u| u.trim_end_matches('/'))
+    }
+
+    /// Whether a URL may be called: the scheme and, for an IP literal, the address (names are
+    /// checked by the resolver on every connection).
+    pub fn check(&self, url: &Url) -> Result<(), ConnectorError> {
+        let host = url.host_str().unwrap_or_default().to_owned();
+        check_url(url, self.settings.allow_private).map_err(|why| {
+            ConnectorError::new(ErrorKind::WrongSpecification, format!("refused to call {host}: {why}"))
+                .with_source(GuardError::Refused(why))
+        })
+    }
+
     /// The reqwest client underneath, for libraries that take one as their transport
     /// (opendal). Its resolver, redirect policy, HTTPS rule and timeouts apply to every
     /// request they make; URLs with IP literals must have been checked by the caller, as
@@ -286,10 +371,8 @@ impl OutboundClient {
     /// `Unavailable`. The message names the host, never a header or body.
     pub async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, ConnectorError> {
         let host = request.url().host_str().unwrap_or_default().to_owned();
-        check_url(request.url(), self.settings.allow_private).map_err(|why| {
-            ConnectorError::new(ErrorKind::WrongSpecification, format!("refused to call {host}: {why}"))
-        })?;
-        self.client.execute(request).await.map_err(|e| classify(&host, &e))
+        self.check(request.url())?;
+        self.client.execute(request).await.map_err(|e| classify(&host, e))
     }
 
     /// Reads a body, failing past the size cap instead of holding an unbounded answer.
@@ -299,7 +382,7 @@ impl OutboundClient {
             return Err(too_big(cap));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify("the provider", &e))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify("the provider", e))? {
             if body.len() + chunk.len() > cap {
                 return Err(too_big(cap));
             }
@@ -313,32 +396,42 @@ fn too_big(cap: usize) -> ConnectorError {
     ConnectorError::new(ErrorKind::Unavailable, format!("the provider's answer is larger than {cap} bytes"))
 }
 
-fn classify(host: &str, e: &reqwest::Error) -> ConnectorError {
-    // reqwest's Display can include the URL; ours never does more than name the host.
-    if e.is_timeout() {
-        return ConnectorError::new(ErrorKind::Timeout, format!("{host} did not answer in time"));
-    }
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+/// The guard's verdict inside an error's chain of causes, found by type.
+pub fn guard_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a GuardError> {
+    let mut source: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        let text = s.to_string();
-        if text.contains("private, loopback or link-local") {
-            return ConnectorError::new(ErrorKind::WrongSpecification, format!("refused to call {host}: {text}"));
-        }
-        if text.contains("does not resolve") {
-            return ConnectorError::new(
-                ErrorKind::Unavailable,
-                format!("{host} does not resolve: check the region or endpoint (or the gateway's network)"),
-            );
+        if let Some(g) = s.downcast_ref::<GuardError>() {
+            return Some(g);
         }
         source = s.source();
     }
-    if e.is_redirect() {
-        return ConnectorError::new(
-            ErrorKind::WrongSpecification,
-            format!("{host} redirected to a target that is not allowed"),
-        );
-    }
-    ConnectorError::new(ErrorKind::Unavailable, format!("{host} could not be reached"))
+    None
+}
+
+/// A reqwest failure, classified; the cause is kept (without its URL, which may carry a
+/// signed query) for the log.
+pub fn classify(host: &str, e: reqwest::Error) -> ConnectorError {
+    let e = e.without_url();
+    let mapped = if e.is_timeout() {
+        ConnectorError::new(ErrorKind::Timeout, format!("{host} did not answer in time"))
+    } else {
+        match guard_error(&e) {
+            Some(GuardError::Refused(why)) => {
+                ConnectorError::new(ErrorKind::WrongSpecification, format!("refused to call {host}: {why}"))
+                    .temporary(false)
+            }
+            Some(GuardError::Unresolvable(_)) => ConnectorError::new(
+                ErrorKind::Unavailable,
+                format!("{host} does not resolve: check the region or endpoint (or the gateway's network)"),
+            ),
+            None if e.is_redirect() => ConnectorError::new(
+                ErrorKind::WrongSpecification,
+                format!("{host} redirected to a target that is not allowed"),
+            ),
+            None => ConnectorError::new(ErrorKind::Unavailable, format!("{host} could not be reached")),
+        }
+    };
+    mapped.with_source(e)
 }
 
 #[cfg(test)]
@@ -369,12 +462,31 @@ mod tests {
             "::ffff:169.254.169.254",
             "::ffff:10.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "::7f00:1",
+            "::127.0.0.1",
+            "64:ff9b:1::808:808",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe", // Teredo of 127.0.0.1
+            "2001:db8::1",
+            "198.18.0.1",
+            "192.0.2.10",
+            "203.0.113.5",
         ] {
             assert!(is_forbidden_ip(ip.parse().unwrap()), "{ip}");
         }
-        for ip in
-            ["8.8.8.8", "52.95.110.1", "100.63.0.1", "100.128.0.1", "172.32.0.1", "2600:1f18::1", "::ffff:8.8.8.8"]
-        {
+        for ip in [
+            "8.8.8.8",
+            "52.95.110.1",
+            "100.63.0.1",
+            "100.128.0.1",
+            "172.32.0.1",
+            "2600:1f18::1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7", // Teredo of 8.8.8.8
+        ] {
             assert!(!is_forbidden_ip(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -398,6 +510,8 @@ mod tests {
             "https://10.0.0.8",
             "ftp://s3.example.com",
             "https://intranet",
+            "https://52.95.110.1",
+            "https://[2600:1f18::1]",
         ];
         for v in bad {
             assert!(check_host_value(v, HostRule::PublicHttps).is_err(), "{v}");
@@ -434,7 +548,7 @@ mod tests {
     #[tokio::test]
     async fn a_name_resolving_inside_is_refused() {
         let err = resolve_public("localhost", 443).await.unwrap_err();
-        assert!(err.contains("private, loopback or link-local"), "{err}");
+        assert!(matches!(&err, GuardError::Refused(why) if why.contains("private, loopback or link-local")), "{err}");
     }
 
     /// The client refuses before connecting: a listener on loopback sees nothing.

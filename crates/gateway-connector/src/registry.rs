@@ -37,6 +37,12 @@ impl Registry {
         Ok(())
     }
 
+    /// Registers a connector in place of the one serving its kind, if any: an embedder's own
+    /// provider, or a test double. Answers the one it replaced.
+    pub fn replace(&mut self, connector: Arc<dyn Connector>) -> Option<Arc<dyn Connector>> {
+        self.connectors.insert(connector.kind(), connector)
+    }
+
     /// Builder form of [`Registry::register`].
     pub fn with(mut self, connector: Arc<dyn Connector>) -> Result<Self, DuplicateConnector> {
         self.register(connector)?;

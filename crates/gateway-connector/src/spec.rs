@@ -56,6 +56,27 @@ pub enum HostRule {
     Suffixes(&'static [&'static str]),
 }
 
+/// The documented shape of a value that ends up in a URL or a host name (an AWS region, a
+/// bucket name): checked on every PUT and test, so no credential field can steer a request
+/// elsewhere (`region: "x@127.0.0.1:8443/"`).
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// The rule as a JSON Schema `pattern`, for clients.
+    pub pattern: &'static str,
+    /// The rule itself.
+    pub check: fn(&str) -> bool,
+    /// The rule in words, for the message: "a region such as us-east-1".
+    pub hint: &'static str,
+}
+
+impl Eq for Shape {}
+
+impl PartialEq for Shape {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldSpec {
     pub name: &'static str,
@@ -66,11 +87,12 @@ pub struct FieldSpec {
     pub default: Option<Value>,
     pub description: &'static str,
     pub host: Option<HostRule>,
+    pub shape: Option<Shape>,
 }
 
 impl FieldSpec {
     pub fn required(name: &'static str, ty: FieldType, description: &'static str) -> Self {
-        FieldSpec { name, ty, required: true, secret: false, default: None, description, host: None }
+        FieldSpec { name, ty, required: true, secret: false, default: None, description, host: None, shape: None }
     }
 
     pub fn optional(name: &'static str, ty: FieldType, description: &'static str) -> Self {
@@ -89,6 +111,11 @@ impl FieldSpec {
 
     pub fn host(mut self, rule: HostRule) -> Self {
         self.host = Some(rule);
+        self
+    }
+
+    pub fn shape(mut self, shape: Shape) -> Self {
+        self.shape = Some(shape);
         self
     }
 }
@@ -155,10 +182,24 @@ impl CredentialSpec {
                 Some(Value::String(s)) if f.required && s.trim().is_empty() => {
                     return Err(Problem::wrong_field(field, format!("'{}' must not be empty", f.name)));
                 }
-                Some(Value::String(s)) if f.host.is_some() => {
+                Some(Value::String(s)) => {
                     if let Some(rule) = f.host {
                         crate::outbound::check_host_value(s, rule)
-                            .map_err(|why| Problem::wrong_field(field, format!("'{}' {why}", f.name)))?;
+                            .map_err(|why| Problem::wrong_field(field.clone(), format!("'{}' {why}", f.name)))?;
+                    }
+                    if let Some(shape) = f.shape
+                        && !(shape.check)(s.trim())
+                    {
+                        return Err(Problem::wrong_field(
+                            field,
+                            format!(
+                                "'{}' must be {}; got '{}'",
+                                f.name,
+                                shape.hint,
+                                s.chars().take(80).collect::<String>()
+                            ),
+                        )
+                        .with("pattern", shape.pattern));
                     }
                 }
                 Some(_) => {}
@@ -185,6 +226,9 @@ impl CredentialSpec {
                 if let Some(HostRule::PublicHttps) = f.host {
                     o.insert("format".into(), "uri".into());
                     o.insert("pattern".into(), "^https://".into());
+                }
+                if let Some(shape) = f.shape {
+                    o.insert("pattern".into(), shape.pattern.into());
                 }
             }
             props.insert(f.name.to_owned(), p);

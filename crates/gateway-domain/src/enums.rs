@@ -26,6 +26,9 @@ macro_rules! wire_enum {
             /// Every value, in the contract's order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// Every wire name, in the contract's order, as a constant (specs and schemas).
+            pub const WIRE_NAMES: &'static [&'static str] = &[$($wire),+];
+
             /// The wire name.
             pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $wire),+ }

@@ -11,6 +11,7 @@ mod avro;
 mod budget;
 mod compression;
 mod error;
+mod params;
 mod parquet;
 mod source;
 mod text;
@@ -18,6 +19,7 @@ mod values;
 mod zip;
 
 pub use error::FormatError;
+pub use params::{FileOptions, FileParams, ParamsError};
 pub use source::{ByteSource, CountingSource, MemorySource};
 
 use std::sync::Arc;
@@ -62,40 +64,6 @@ impl Default for SniffOptions {
             header: None,
             encoding: None,
         }
-    }
-}
-
-fn one_char(options: &JsonObject, key: &'static str) -> Result<Option<char>, FormatError> {
-    match options.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.chars().count() == 1 => Ok(s.chars().next()),
-        Some(_) => Err(FormatError::BadOption { option: key, why: "must be a single character".into() }),
-    }
-}
-
-impl SniffOptions {
-    /// Options from a table's `connection_table_params` (`file_format`, `options.*`).
-    pub fn from_params(params: &JsonObject) -> Result<SniffOptions, FormatError> {
-        let mut o = SniffOptions::default();
-        if let Some(Value::String(f)) = params.get("file_format") {
-            o.format = Some(
-                FileFormat::parse_loose(f)
-                    .map_err(|e| FormatError::BadOption { option: "file_format", why: e.to_string() })?,
-            );
-        }
-        let empty = JsonObject::new();
-        let options = params.get("options").and_then(Value::as_object).unwrap_or(&empty);
-        if let Some(Value::String(c)) = options.get("compression") {
-            o.compression = Some(c.to_ascii_lowercase().parse().map_err(|e: gateway_domain::ParseEnumError| {
-                FormatError::BadOption { option: "compression", why: e.to_string() }
-            })?);
-        }
-        o.delimiter = one_char(options, "delimiter")?;
-        o.quote = one_char(options, "quote")?;
-        o.escape = one_char(options, "escape")?;
-        o.header = options.get("header").and_then(Value::as_bool);
-        o.encoding = options.get("encoding").and_then(Value::as_str).map(str::to_owned);
-        Ok(o)
     }
 }
 

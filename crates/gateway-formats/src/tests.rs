@@ -399,13 +399,13 @@ async fn the_budget_holds_whatever_the_size() {
 #[tokio::test]
 async fn options_from_table_params() {
     let params = json!({"file_format": "tsv", "options": {"compression": "GZIP", "delimiter": ";", "header": true, "encoding": "utf-8"}});
-    let o = SniffOptions::from_params(params.as_object().unwrap()).unwrap();
+    let o = crate::FileParams::parse(params.as_object().unwrap()).unwrap().sniff_options().unwrap();
     assert_eq!(
         (o.format, o.compression, o.delimiter, o.header),
         (Some(FileFormat::Tsv), Some(Compression::Gzip), Some(';'), Some(true))
     );
     let bad = json!({"file_format": "xls"});
-    assert!(SniffOptions::from_params(bad.as_object().unwrap()).is_err());
+    assert!(crate::FileParams::parse(bad.as_object().unwrap()).unwrap().sniff_options().is_err());
 }
 
 /// Found by the fuzzer: a header whose metadata map claims 400 million entries made the Avro

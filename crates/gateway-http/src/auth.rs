@@ -30,8 +30,9 @@ impl JwtSecret {
 }
 
 impl JwtSecret {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
+    /// The key LOCAL upload URLs are signed with, derived so neither verifies the other's tokens.
+    pub fn upload_key(&self) -> gateway_service::UploadKey {
+        gateway_service::UploadKey::derive(&self.0)
     }
 }
 

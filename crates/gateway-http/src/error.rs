@@ -3,9 +3,7 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
-use gateway_connector::ConnectorError;
 use gateway_domain::{ErrorName, Problem};
-use gateway_store::StoreError;
 use serde_json::json;
 
 /// A problem on its way to the caller.
@@ -74,28 +72,6 @@ impl ResponseError for ApiError {
 impl From<Problem> for ApiError {
     fn from(p: Problem) -> Self {
         ApiError(p)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Rejected(p) => ApiError(p),
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(%cause, "database unavailable");
-                ApiError::new(ErrorName::ServiceUnavailable, "the database is unavailable; retry in a moment")
-            }
-            other => {
-                tracing::error!(error = %other, "store failure");
-                ApiError::new(ErrorName::InternalError, "the gateway failed to read or write its database")
-            }
-        }
-    }
-}
-
-impl From<ConnectorError> for ApiError {
-    fn from(e: ConnectorError) -> Self {
-        ApiError(gateway_preview::problem_for(&e))
     }
 }
 

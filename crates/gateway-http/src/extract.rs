@@ -79,18 +79,6 @@ pub fn kind(s: &str) -> Result<ConnectionKind, ApiError> {
     s.parse::<ConnectionKind>().map_err(|e| ApiError(Problem::from(e)))
 }
 
-/// `{connection}` where it must hold a connection (not LOCAL).
-pub fn connectable(s: &str) -> Result<ConnectionKind, ApiError> {
-    let k = kind(s)?;
-    if !k.has_connection() {
-        return Err(ApiError(Problem::wrong_field(
-            "connection",
-            "connection LOCAL is not allowed here: it is the platform's own storage and has no credentials; its tables live under /connections/LOCAL/tables/",
-        )));
-    }
-    Ok(k)
-}
-
 /// `{name}` in a path.
 pub fn table_name(s: &str) -> Result<TableName, ApiError> {
     TableName::parse(s).map_err(ApiError)

@@ -12,18 +12,15 @@ mod error;
 mod extract;
 mod openapi;
 mod routes;
-mod uploads;
-mod view;
 
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::dev::{Server, Service};
+use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{NormalizePath, TrailingSlash};
 use actix_web::{App, HttpMessage, HttpServer, web};
-use gateway_connector::Registry;
-use gateway_store::{Store, StoreError};
+use gateway_service::Gateway;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 pub use auth::{Caller, JwtSecret, issue_token};
@@ -31,20 +28,11 @@ pub use error::{ApiError, error_body, status_of};
 pub use extract::BODY_LIMIT;
 pub use openapi::document as openapi_document;
 
-/// What every handler shares.
+/// What every handler shares: the use cases and the bearer-token secret.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub registry: Registry,
+    pub gateway: Gateway,
     pub jwt_secret: JwtSecret,
-    /// The longest a connector call (a credential test, an inspection) may take.
-    pub connector_timeout: Duration,
-    /// The operator's `GATEWAY_OUTBOUND_ALLOW_PRIVATE`: host fields may name private hosts.
-    pub outbound_allow_private: bool,
-    /// The gateway's address as clients reach it, for LOCAL tables' upload URLs.
-    pub public_url: String,
-    /// The largest file a LOCAL upload may send.
-    pub upload_max_bytes: u64,
 }
 
 /// Server settings.
@@ -67,45 +55,68 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::configure(cfg);
 }
 
-/// Builds the server on an already bound listener (port 0 in tests). Await it to serve; it
-/// stops gracefully on SIGTERM and SIGINT.
-pub fn server(state: AppState, listener: TcpListener, settings: &ServerSettings) -> std::io::Result<Server> {
-    let data = web::Data::new(state);
-    let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .configure(configure)
-            .wrap(NormalizePath::new(TrailingSlash::Trim))
-            .wrap_fn(|req, srv| {
-                let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-                let fut = srv.call(req);
-                async move {
-                    let mut res = fut.await?;
-                    if let Some(v) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-                        res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
-                    }
-                    Ok(res)
-                }
-            })
-            .wrap(TracingLogger::<access_log::GatewayRootSpan>::new())
-    })
-    .listen(listener)?
-    .shutdown_timeout(settings.shutdown_timeout.as_secs());
-    if let Some(w) = settings.workers {
-        server = server.workers(w.max(1));
-    }
-    Ok(server.run())
+/// The gateway's HTTP server, built on an already bound listener (port 0 in tests): the one
+/// way the binary and the test kit start it.
+pub struct Application {
+    port: u16,
+    server: Server,
 }
 
-/// Runs a store call on the blocking pool, off the async workers.
-pub(crate) async fn db<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    T: Send + 'static,
-{
-    let store = state.store.clone();
-    match web::block(move || f(&store)).await {
-        Ok(r) => r.map_err(ApiError::from),
-        Err(_) => Err(ApiError::from(StoreError::Unavailable("the blocking pool is shut down".into()))),
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Builds the server for `gateway`; it serves once awaited ([`Application::run`]) and
+    /// stops gracefully on SIGTERM and SIGINT.
+    pub fn build(
+        gateway: Gateway,
+        jwt_secret: JwtSecret,
+        listener: TcpListener,
+        settings: &ServerSettings,
+    ) -> std::io::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let data = web::Data::new(AppState { gateway, jwt_secret });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(configure)
+                .wrap(NormalizePath::new(TrailingSlash::Trim))
+                .wrap_fn(|req, srv| {
+                    let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        if let Some(v) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                            res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+                        }
+                        Ok(res)
+                    }
+                })
+                .wrap(TracingLogger::<access_log::GatewayRootSpan>::new())
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.shutdown_timeout.as_secs());
+        if let Some(w) = settings.workers {
+            server = server.workers(w.max(1));
+        }
+        Ok(Application { port, server: server.run() })
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop it.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
     }
 }

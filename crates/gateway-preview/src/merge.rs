@@ -4,7 +4,7 @@ use gateway_domain::{ConnectionKind, OrganizationId, Problem, Table, TableName, 
 
 /// The table a patch makes: each top-level field it gives replaces the stored one (shallow,
 /// as the contract says); the rest is kept. A new table needs `resource`; its status is the
-/// one sent, else `uploading` for LOCAL (until its file arrives) and `available` otherwise.
+/// one sent, else `initial` (the connector's: `uploading` for a table waiting for its file).
 /// Timestamps are the store's to set.
 pub fn merge(
     org: &OrganizationId,
@@ -12,6 +12,7 @@ pub fn merge(
     name: &TableName,
     stored: Option<&Table>,
     patch: &TablePatch,
+    initial: TableStatus,
 ) -> Result<Table, Problem> {
     let base = match stored {
         Some(t) => t.clone(),
@@ -28,7 +29,7 @@ pub fn merge(
                 resource_params: Default::default(),
                 connection_table_params: Default::default(),
                 connection_table_metadata: Default::default(),
-                status: if kind == ConnectionKind::Local { TableStatus::Uploading } else { TableStatus::Available },
+                status: initial,
                 created_timestamp: 0,
                 modified_timestamp: 0,
             }

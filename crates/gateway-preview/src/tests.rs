@@ -24,7 +24,15 @@ fn name() -> TableName {
 }
 
 fn table(kind: ConnectionKind, resource: Resource) -> Table {
-    merge(&org(), kind, &name(), None, &TablePatch { resource: Some(resource), ..Default::default() }).unwrap()
+    merge(
+        &org(),
+        kind,
+        &name(),
+        None,
+        &TablePatch { resource: Some(resource), ..Default::default() },
+        TableStatus::Available,
+    )
+    .unwrap()
 }
 
 fn with(mut t: Table, rp: Value, ctp: Value, meta: Value) -> Table {
@@ -46,13 +54,15 @@ fn inspection(columns: &[&str], rows: Vec<Value>) -> Inspection {
 
 #[test]
 fn merge_creates_with_resource_and_default_status() {
-    let p = merge(&org(), ConnectionKind::S3, &name(), None, &TablePatch::default()).unwrap_err();
+    let p =
+        merge(&org(), ConnectionKind::S3, &name(), None, &TablePatch::default(), TableStatus::Available).unwrap_err();
     assert_eq!(p.field(), Some("resource"));
-    assert_eq!(table(ConnectionKind::S3, Resource::Item).status, TableStatus::Available);
-    assert_eq!(table(ConnectionKind::Local, Resource::Item).status, TableStatus::Uploading);
-    let sent =
-        TablePatch { resource: Some(Resource::Item), status: Some(TableStatus::UnknownError), ..Default::default() };
-    assert_eq!(merge(&org(), ConnectionKind::Local, &name(), None, &sent).unwrap().status, TableStatus::UnknownError);
+    let item = TablePatch { resource: Some(Resource::Item), ..Default::default() };
+    let waiting = merge(&org(), ConnectionKind::Local, &name(), None, &item, TableStatus::Uploading).unwrap();
+    assert_eq!(waiting.status, TableStatus::Uploading, "the connector's initial status");
+    let sent = TablePatch { status: Some(TableStatus::UnknownError), ..item };
+    let given = merge(&org(), ConnectionKind::Local, &name(), None, &sent, TableStatus::Uploading).unwrap();
+    assert_eq!(given.status, TableStatus::UnknownError);
 }
 
 #[test]
@@ -68,7 +78,7 @@ fn merge_is_shallow() {
         status: Some(TableStatus::WrongSpecification),
         ..Default::default()
     };
-    let merged = merge(&org(), ConnectionKind::S3, &name(), Some(&stored), &patch).unwrap();
+    let merged = merge(&org(), ConnectionKind::S3, &name(), Some(&stored), &patch, TableStatus::Available).unwrap();
     assert_eq!(Value::Object(merged.connection_table_params), json!({"options": {"delimiter": ","}}));
     assert_eq!(merged.resource_params, stored.resource_params);
     assert_eq!(merged.connection_table_metadata, stored.connection_table_metadata);
@@ -80,7 +90,7 @@ fn merge_is_shallow() {
 
 #[test]
 fn every_static_rule_names_its_field() {
-    use ConnectionKind::{Bigquery, S3, Shopify};
+    use ConnectionKind::S3;
     let cases: Vec<(Table, &str)> = vec![
         (
             with(table(S3, Resource::Item), json!({"columns_mapping": []}), json!({}), json!({})),
@@ -101,70 +111,6 @@ fn every_static_rule_names_its_field() {
         (
             with(table(S3, Resource::UserId), json!({"whitelist_params": 3}), json!({}), json!({})),
             "resource_params.whitelist_params",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"file_format": "XLSX"}), json!({})),
-            "connection_table_params.file_format",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"file_format": 1}), json!({})),
-            "connection_table_params.file_format",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"dataset": "d"}), json!({})),
-            "connection_table_params.dataset",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"bucket": ""}), json!({})),
-            "connection_table_params.bucket",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"path": "a\u{0}b"}), json!({})),
-            "connection_table_params.path",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"options": []}), json!({})),
-            "connection_table_params.options",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"options": {"sep": ","}}), json!({})),
-            "connection_table_params.options.sep",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"options": {"compression": "lz4"}}), json!({})),
-            "connection_table_params.options.compression",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"options": {"quote": "''"}}), json!({})),
-            "connection_table_params.options.quote",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"options": {"escape": ""}}), json!({})),
-            "connection_table_params.options.escape",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"options": {"header": "yes"}}), json!({})),
-            "connection_table_params.options.header",
-        ),
-        (
-            with(table(S3, Resource::Item), json!({}), json!({"options": {"encoding": ""}}), json!({})),
-            "connection_table_params.options.encoding",
-        ),
-        (
-            with(table(Bigquery, Resource::Item), json!({}), json!({"bucket": "b"}), json!({})),
-            "connection_table_params.bucket",
-        ),
-        (
-            with(table(Bigquery, Resource::Item), json!({}), json!({"dataset": 1}), json!({})),
-            "connection_table_params.dataset",
-        ),
-        (
-            with(table(Shopify, Resource::Item), json!({}), json!({"file_format": "CSV"}), json!({})),
-            "connection_table_params.file_format",
-        ),
-        (
-            with(table(Shopify, Resource::Item), json!({}), json!({"object": ""}), json!({})),
-            "connection_table_params.object",
         ),
         (
             with(table(S3, Resource::AnalyticsReport), json!({}), json!({}), json!({})),
@@ -197,75 +143,97 @@ fn every_static_rule_names_its_field() {
             ),
             "connection_table_metadata.end_timestamp",
         ),
+        // The connector's own rules, read from its TableSpec.
+        (
+            with(table(S3, Resource::Item), json!({}), json!({"dataset": 1}), json!({})),
+            "connection_table_params.dataset",
+        ),
+        (
+            with(table(S3, Resource::Item), json!({}), json!({"bucket": "b"}), json!({})),
+            "connection_table_params.bucket",
+        ),
+        (with(table(S3, Resource::Rating), json!({}), json!({}), json!({})), "resource"),
     ];
+    let connector = SpecOnly::new();
     for (t, field) in cases {
-        let p = check(&t).expect_err(field);
+        let p = check(&t, Some(&connector)).expect_err(field);
         assert_eq!((p.name, p.field()), (ErrorName::WrongDataType, Some(field)), "{}", p.message);
         assert!(!p.message.is_empty());
     }
 }
 
-#[test]
-fn local_names_cannot_climb_out() {
-    for n in [".", ".."] {
-        let mut t = table(ConnectionKind::Local, Resource::Item);
-        t.name = TableName::parse(n).unwrap();
-        assert_eq!(check(&t).unwrap_err().field(), Some("name"), "{n}");
-        t.connection = ConnectionKind::S3;
-        assert_eq!(check(&t), Ok(()), "an object key may be '..' on S3");
+/// A connector that only declares a table spec: `dataset` (a string), for items and reports.
+struct SpecOnly {
+    credentials: gateway_connector::CredentialSpec,
+    tables: gateway_connector::TableSpec,
+}
+
+impl SpecOnly {
+    fn new() -> SpecOnly {
+        use gateway_connector::{CredentialSpec, ParamSpec, ParamType, TableSpec};
+        SpecOnly {
+            credentials: CredentialSpec::new(ConnectionKind::S3, Vec::new()),
+            tables: TableSpec::new(
+                vec![ParamSpec::new("dataset", ParamType::String, "a dataset")],
+                &[Resource::Item, Resource::AnalyticsReport, Resource::UserId, Resource::User],
+            ),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl gateway_connector::Connector for SpecOnly {
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::S3
+    }
+    fn credential_spec(&self) -> &gateway_connector::CredentialSpec {
+        &self.credentials
+    }
+    fn table_spec(&self) -> &gateway_connector::TableSpec {
+        &self.tables
+    }
+    async fn test_credentials(
+        &self,
+        _: &gateway_domain::Credentials,
+    ) -> Result<gateway_connector::CredentialCheck, ConnectorError> {
+        Err(ConnectorError::new(ErrorKind::Unknown, "not called"))
+    }
+    async fn inspect_table(
+        &self,
+        _: Option<&gateway_domain::Credentials>,
+        _: &Table,
+        _: usize,
+    ) -> Result<Inspection, ConnectorError> {
+        Err(ConnectorError::new(ErrorKind::Unknown, "not called"))
     }
 }
 
 #[test]
 fn what_the_spec_shows_passes() {
-    use ConnectionKind::{Bigquery, Gcs, S3, Shopify};
+    use ConnectionKind::S3;
     let ok = [
         with(
             table(S3, Resource::User),
             json!({"columns_mapping": {"user_id": "test_field_user_id"}}),
-            json!({"file_format": "CSV", "options": {"compression": "zip"}}),
+            json!({"dataset": "d"}),
             json!({"description": "d"}),
-        ),
-        with(
-            table(S3, Resource::User),
-            json!({"columns_mapping": {"age": "customer.age"}}),
-            json!({"file_format": "PARQUET", "bucket": "s3-bucket-test", "options": {"compression": "zip"}}),
-            json!({}),
-        ),
-        with(
-            table(Gcs, Resource::Item),
-            json!({"columns_mapping": {}}),
-            json!({"file_format": "CSV", "bucket": "my-test-bucket", "options": {"compression": "zip", "delimiter": ",", "escape": "\\"}}),
-            json!({}),
         ),
         with(
             table(S3, Resource::UserId),
             json!({"columns_mapping": {"user_id": "customerID"}, "whitelist_params": {}}),
-            json!({"file_format": "parquet"}),
+            json!({}),
             json!({}),
         ),
         with(
             table(S3, Resource::AnalyticsReport),
             json!({"columns_mapping": {}}),
-            json!({"file_format": "dat", "options": {}}),
+            json!({}),
             json!({"description": "segmentation with ab-test01", "segmentation_id": "segm123", "start_timestamp": 1634000000.01, "end_timestamp": 1635000000.02}),
-        ),
-        with(
-            table(Bigquery, Resource::Rating),
-            json!({}),
-            json!({"project": "p", "dataset": "d", "table": "t"}),
-            json!({}),
-        ),
-        with(table(Shopify, Resource::Item), json!({}), json!({"object": "products"}), json!({})),
-        with(
-            table(S3, Resource::Item),
-            json!({}),
-            json!({"file_format": "jsonl", "options": {"header": false, "quote": "'", "encoding": "utf-8", "compression": "AUTO"}}),
-            json!({}),
         ),
     ];
     for t in ok {
-        assert_eq!(check(&t), Ok(()), "{t:?}");
+        assert_eq!(check(&t, Some(&SpecOnly::new())), Ok(()), "{t:?}");
+        assert_eq!(check(&t, None), Ok(()), "without a connector, the shared rules alone");
     }
 }
 
@@ -484,9 +452,9 @@ proptest! {
     fn merging_is_idempotent(kind in kind(), first in patch(), second in patch()) {
         let org = org();
         let name = name();
-        if let Ok(stored) = merge(&org, kind, &name, None, &first) {
-            let once = merge(&org, kind, &name, Some(&stored), &second).unwrap();
-            let twice = merge(&org, kind, &name, Some(&once), &second).unwrap();
+        if let Ok(stored) = merge(&org, kind, &name, None, &first, TableStatus::Available) {
+            let once = merge(&org, kind, &name, Some(&stored), &second, TableStatus::Available).unwrap();
+            let twice = merge(&org, kind, &name, Some(&once), &second, TableStatus::Available).unwrap();
             prop_assert_eq!(once, twice);
         }
     }
@@ -497,7 +465,7 @@ proptest! {
         detected in json_object(), columns in prop::collection::vec("[a-zA-Z_.-]{0,6}", 0..6), rows in prop::collection::vec(json_object(), 0..3),
     ) {
         let t = with(table(kind, resource), Value::Object(rp), Value::Object(ctp), Value::Object(meta));
-        let _ = check(&t);
+        let _ = check(&t, Some(&SpecOnly::new()));
         let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
         let mut insp = inspection(&cols, rows.into_iter().map(Value::Object).collect());
         insp.detected = detected;

@@ -7,22 +7,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+pub mod conformance;
 pub mod files;
 mod peers;
 mod postgres;
+#[cfg(feature = "scripted")]
 mod scripted;
 mod trace;
 
 use std::net::TcpListener;
 use std::time::Duration;
 
-use gateway_connector::Registry;
-use gateway_http::{AppState, JwtSecret, ServerSettings};
+use gateway_connector::{OutboundClient, OutboundSettings, Registry};
+use gateway_http::{Application, JwtSecret, ServerSettings};
+use gateway_service::{Gateway, ServiceSettings};
 use gateway_store::{Keyring, Store, StoreOptions};
 use serde_json::Value;
 
 pub use peers::{GcsPeer, S3Peer, TestKey, TokenServer};
 pub use postgres::PrivatePostgres;
+#[cfg(feature = "scripted")]
 pub use scripted::ScriptedConnector;
 pub use trace::{SECRETS_FILE, TRACE_DIR_ENV};
 
@@ -137,9 +141,13 @@ impl Drop for TestDb {
 /// The gateway, serving on 127.0.0.1 on a free port.
 pub struct TestApp {
     pub address: String,
+    /// The use cases it serves, for tests that look past HTTP (its registry).
+    pub gateway: Gateway,
     pub store: Store,
     pub secret: JwtSecret,
     pub db: TestDb,
+    /// The LOCAL storage folder of the real registry.
+    pub local_dir: Option<tempfile::TempDir>,
     client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
 }
@@ -150,68 +158,154 @@ impl std::fmt::Debug for TestApp {
     }
 }
 
-/// The registry black-box tests use: the scripted connector on SHOPIFY (whose credentials the
-/// spec's own PUT example matches), every other kind unregistered.
-pub fn test_registry() -> Registry {
-    Registry::new().with(std::sync::Arc::new(ScriptedConnector::new())).expect("one connector per kind")
+/// Which connectors a test gateway serves.
+enum Connectors {
+    /// The binary's list (`gateway::registry`), on a LOCAL folder of the test's own; with
+    /// `true`, the scripted connector in place of the one on its kind.
+    Real(bool),
+    Given(Registry),
 }
 
-impl TestApp {
-    /// Spawns on a fresh database with [`test_registry`]; `None` when the database is skipped.
-    pub async fn spawn(db: Db) -> Option<TestApp> {
-        let db = TestDb::create(db)?;
-        Some(TestApp::spawn_on(db, test_registry(), StoreOptions::default()).await)
+/// Builds a [`TestApp`]: the database, the connectors (the binary's own list unless told
+/// otherwise), the keys, and the outbound rules the operator would set.
+pub struct TestAppBuilder {
+    db: Option<TestDb>,
+    which: Db,
+    connectors: Connectors,
+    keys: Keyring,
+    store_options: StoreOptions,
+    outbound: OutboundSettings,
+    connector_timeout: Duration,
+}
+
+impl std::fmt::Debug for TestAppBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestAppBuilder").field("db", &self.which).finish_non_exhaustive()
+    }
+}
+
+impl TestAppBuilder {
+    /// A fresh database of this kind (the default is SQLite).
+    pub fn db(mut self, db: Db) -> Self {
+        self.which = db;
+        self
     }
 
-    /// Spawns on a given database and registry.
-    pub async fn spawn_on(db: TestDb, registry: Registry, options: StoreOptions) -> TestApp {
-        TestApp::spawn_with_keys(db, registry, options, Keyring::ephemeral()).await
+    /// A database made by the test (a private server, a replica's alias).
+    pub fn on(mut self, db: TestDb) -> Self {
+        self.db = Some(db);
+        self
     }
 
-    /// Spawns with a registry of real connectors whose peers are on loopback (the operator's
-    /// `GATEWAY_OUTBOUND_ALLOW_PRIVATE=true`).
-    pub async fn spawn_with_peers(db: TestDb, registry: Registry) -> TestApp {
-        TestApp::spawn_full(db, registry, StoreOptions::default(), Keyring::ephemeral(), true).await
+    /// These connectors instead of the binary's list.
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.connectors = Connectors::Given(registry);
+        self
     }
 
-    /// Spawns with a given keyring (sealing tests).
-    pub async fn spawn_with_keys(db: TestDb, registry: Registry, options: StoreOptions, keys: Keyring) -> TestApp {
-        TestApp::spawn_full(db, registry, options, keys, false).await
+    /// The binary's connectors with the scripted one on SHOPIFY (whose credentials the
+    /// spec's own PUT example matches): for tests of the gateway's own plumbing.
+    #[cfg(feature = "scripted")]
+    pub fn scripted(mut self) -> Self {
+        self.connectors = Connectors::Real(true);
+        self
     }
 
-    pub async fn spawn_full(
-        db: TestDb,
-        registry: Registry,
-        options: StoreOptions,
-        keys: Keyring,
-        outbound_allow_private: bool,
-    ) -> TestApp {
+    pub fn keys(mut self, keys: Keyring) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    pub fn store_options(mut self, options: StoreOptions) -> Self {
+        self.store_options = options;
+        self
+    }
+
+    /// The operator's `GATEWAY_OUTBOUND_ALLOW_PRIVATE=true`: providers may be local peers.
+    pub fn allow_private(mut self) -> Self {
+        self.outbound.allow_private = true;
+        self
+    }
+
+    /// `GATEWAY_PROVIDER_<NAME>_URL` (with [`TestAppBuilder::allow_private`], else ignored as
+    /// in production).
+    pub fn provider_url(mut self, name: &str, url: &str) -> Self {
+        self.outbound.provider_urls.insert(name.to_owned(), url.to_owned());
+        self
+    }
+
+    /// The operator's `GATEWAY_CONNECTOR_TIMEOUT_SECS` (5 s by default here).
+    pub fn connector_timeout(mut self, limit: Duration) -> Self {
+        self.connector_timeout = limit;
+        self
+    }
+
+    /// Spawns it; `None` (after SKIPPED) when PostgreSQL is asked for and not configured.
+    pub async fn spawn(self) -> Option<TestApp> {
         trace::capture();
-        let store = Store::open(&db.url, &options, keys.clone()).expect("open the test database");
+        let db = match self.db {
+            Some(db) => db,
+            None => TestDb::create(self.which)?,
+        };
+        let store = Store::open(&db.url, &self.store_options, self.keys.clone()).expect("open the test database");
         store.migrate().expect("migrate the test database");
+        let outbound = OutboundClient::new(self.outbound.clone()).expect("the outbound client");
+        let (registry, local_dir) = match self.connectors {
+            Connectors::Given(r) => (r, None),
+            Connectors::Real(scripted) => {
+                let dir = tempfile::tempdir().expect("a LOCAL storage folder");
+                let local = gateway_connector_object_store::LocalConnector::from_url(&dir.path().display().to_string())
+                    .expect("LOCAL storage");
+                #[allow(unused_mut)]
+                let mut registry = gateway::registry::registry(&outbound, local).expect("the registry");
+                #[cfg(feature = "scripted")]
+                if scripted {
+                    registry.replace(std::sync::Arc::new(ScriptedConnector::new()));
+                }
+                #[cfg(not(feature = "scripted"))]
+                let _ = scripted;
+                (registry, Some(dir))
+            }
+        };
         let secret = JwtSecret::new(b"test-jwt-secret-0123456789abcdef-0123456789".to_vec());
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let port = listener.local_addr().expect("local address").port();
-        let state = AppState {
-            store: store.clone(),
-            registry,
-            jwt_secret: secret.clone(),
-            connector_timeout: Duration::from_secs(5),
-            outbound_allow_private,
+        let service = ServiceSettings {
+            connector_timeout: self.connector_timeout,
+            outbound_allow_private: self.outbound.allow_private,
             public_url: format!("http://127.0.0.1:{port}"),
             upload_max_bytes: 1 << 30,
+            upload_key: secret.upload_key(),
         };
+        let gateway = Gateway::new(store.clone(), registry, service);
         let settings = ServerSettings { workers: Some(2), shutdown_timeout: Duration::from_secs(1) };
-        let server = gateway_http::server(state, listener, &settings).expect("build the server");
-        let handle = server.handle();
-        tokio::spawn(server);
-        TestApp {
+        let app = Application::build(gateway.clone(), secret.clone(), listener, &settings).expect("build the server");
+        let handle = app.handle();
+        tokio::spawn(app.run());
+        Some(TestApp {
             address: format!("http://127.0.0.1:{port}"),
+            gateway,
             store,
             secret,
             db,
+            local_dir,
             client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
             handle,
+        })
+    }
+}
+
+impl TestApp {
+    /// A builder: SQLite, the binary's connectors, an ephemeral key, private targets refused.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            db: None,
+            which: Db::Sqlite,
+            connectors: Connectors::Real(false),
+            keys: Keyring::ephemeral(),
+            store_options: StoreOptions::default(),
+            outbound: OutboundSettings::default(),
+            connector_timeout: Duration::from_secs(5),
         }
     }
 

@@ -11,14 +11,15 @@
 
 use gateway_connector::{
     Column, ColumnType, Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, FieldSpec, FieldType,
-    HostRule, Inspection, Step,
+    HostRule, Inspection, ParamSpec, ParamType, Step, TableSpec,
 };
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Table};
+use gateway_domain::{ConnectionKind, Credentials, JsonObject, Resource, Table};
 use serde_json::json;
 
 #[derive(Debug)]
 pub struct ScriptedConnector {
     spec: CredentialSpec,
+    tables: TableSpec,
 }
 
 impl Default for ScriptedConnector {
@@ -40,7 +41,23 @@ impl ScriptedConnector {
                         .host(HostRule::PublicHttps),
                 ],
             ),
+            tables: TableSpec::new(
+                vec![ParamSpec::new("object", ParamType::String, "the provider object a table reads or writes")],
+                Resource::ALL,
+            ),
         }
+    }
+}
+
+impl ScriptedConnector {
+    /// The same with `client_secret` not marked secret: a connector the conformance suite
+    /// must catch.
+    pub fn with_unmarked_secret() -> Self {
+        let mut c = ScriptedConnector::new();
+        for f in &mut c.spec.fields {
+            f.secret = false;
+        }
+        c
     }
 }
 
@@ -56,6 +73,10 @@ impl Connector for ScriptedConnector {
 
     fn credential_spec(&self) -> &CredentialSpec {
         &self.spec
+    }
+
+    fn table_spec(&self) -> &TableSpec {
+        &self.tables
     }
 
     async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {

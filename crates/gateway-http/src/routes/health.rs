@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use gateway_domain::ErrorName;
 use serde_json::json;
 
-use crate::{ApiError, AppState, db};
+use crate::{ApiError, AppState};
 
 /// The process is up.
 pub async fn healthz() -> HttpResponse {
@@ -15,10 +15,9 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database answers (within 3 s).
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let ping = db(&state, |s| s.ping());
-    match actix_web::rt::time::timeout(Duration::from_secs(3), ping).await {
+    match actix_web::rt::time::timeout(Duration::from_secs(3), state.gateway.ready()).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({"status": "ready"}))),
-        Ok(Err(e)) => Err(e),
+        Ok(Err(p)) => Err(ApiError(p)),
         Err(_) => Err(ApiError::new(ErrorName::ServiceUnavailable, "the database did not answer within 3 s")),
     }
 }

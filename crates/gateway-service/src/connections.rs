@@ -1,0 +1,175 @@
+//! Connections: list, get, put, delete, test credentials, credential and table specs.
+
+use gateway_connector::outbound::check_host_fields;
+use gateway_connector::{CredentialCheck, ErrorKind, looks_secret};
+use gateway_domain::{
+    Connection, ConnectionKind, ConnectionPut, ConnectionView, Credentials, CredentialsTest, OrganizationId, Problem,
+    Role,
+};
+use gateway_store::ConnectionDeletion;
+use serde_json::Value;
+
+use crate::{Gateway, connection_not_found};
+
+/// LOCAL is the platform's own storage: it has no connection to get, put or test.
+pub(crate) fn connectable(kind: ConnectionKind) -> Result<(), Problem> {
+    if kind.has_connection() {
+        return Ok(());
+    }
+    Err(Problem::wrong_field(
+        "connection",
+        format!(
+            "connection {kind} is not allowed here: it is the platform's own storage and has no credentials; its tables live under /connections/{kind}/tables/"
+        ),
+    ))
+}
+
+impl Gateway {
+    /// A connection as `role` may see it: secrets masked for every role but backend, by the
+    /// connector's spec (by their names for a kind without a connector).
+    pub fn connection_view(&self, role: Role, conn: Connection) -> ConnectionView {
+        let credentials = if role.sees_secrets() {
+            conn.credentials.expose().clone()
+        } else {
+            let spec = self.registry().get(conn.kind).map(|c| c.credential_spec().clone());
+            conn.credentials.masked(|f| spec.as_ref().map_or_else(|| looks_secret(f), |s| s.is_secret(f)))
+        };
+        ConnectionView { connection: conn.kind, credentials, metadata: conn.metadata, warnings: Vec::new() }
+    }
+
+    pub async fn list_connections(&self, org: &OrganizationId, role: Role) -> Result<Vec<ConnectionView>, Problem> {
+        let o = org.clone();
+        let connections = self.db(move |s| s.list_connections(&o)).await?;
+        Ok(connections.into_iter().map(|c| self.connection_view(role, c)).collect())
+    }
+
+    pub async fn get_connection(
+        &self,
+        org: &OrganizationId,
+        role: Role,
+        kind: ConnectionKind,
+    ) -> Result<ConnectionView, Problem> {
+        connectable(kind)?;
+        let o = org.clone();
+        let conn = self.db(move |s| s.get_connection(&o, kind)).await?.ok_or_else(|| connection_not_found(kind))?;
+        Ok(self.connection_view(role, conn))
+    }
+
+    /// Creates or replaces a connection: the body parsed, masked values restored from the
+    /// stored ones, the credentials checked against the connector's spec (host fields
+    /// resolved), then stored sealed. Warnings say what could not be checked.
+    pub async fn put_connection(
+        &self,
+        org: &OrganizationId,
+        role: Role,
+        kind: ConnectionKind,
+        body: Value,
+    ) -> Result<ConnectionView, Problem> {
+        connectable(kind)?;
+        let put = ConnectionPut::from_json(body, kind)?;
+        let connector = self.registry().get(kind).cloned();
+        let mut warnings = match &connector {
+            // Names in host fields must not resolve inside (a mask stands for a value already checked).
+            Some(c) => {
+                check_host_fields(c.credential_spec(), put.credentials.expose(), self.settings().outbound_allow_private)
+                    .await?
+            }
+            None => vec![format!(
+                "the gateway has no {kind} connector yet: the credentials are stored unchecked and cannot be tested"
+            )],
+        };
+        let o = org.clone();
+        let saved = self
+            .db(move |s| {
+                s.put_connection(&o, kind, |stored| {
+                    let credentials = put.credentials.unmask(stored.map(|c| &c.credentials))?;
+                    let credentials = match &connector {
+                        Some(c) => Credentials::new(c.validate_credentials(credentials.expose())?),
+                        None => credentials,
+                    };
+                    Ok((credentials, put.metadata.unwrap_or_default()))
+                })
+            })
+            .await?;
+        tracing::info!(connection = %kind, "connection stored");
+        let mut answer = self.connection_view(role, saved);
+        answer.warnings.append(&mut warnings);
+        Ok(answer)
+    }
+
+    /// Deletes a connection; with `force`, its tables too. Answers how many tables went.
+    pub async fn delete_connection(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        force: bool,
+    ) -> Result<u64, Problem> {
+        connectable(kind)?;
+        let o = org.clone();
+        match self.db(move |s| s.delete_connection(&o, kind, force)).await? {
+            ConnectionDeletion::Deleted { tables } => {
+                tracing::info!(connection = %kind, tables, "connection deleted");
+                Ok(tables)
+            }
+            ConnectionDeletion::NotFound => Err(connection_not_found(kind)),
+            ConnectionDeletion::HasTables(n) => Err(Problem::wrong_field(
+                "connection",
+                format!(
+                    "the {kind} connection still has {n} table{}: delete {} first, or call DELETE /connections/{kind}/?force=true to delete the connection and its tables together",
+                    if n == 1 { "" } else { "s" },
+                    if n == 1 { "it" } else { "them" },
+                ),
+            )
+            .with("tables", n)),
+        }
+    }
+
+    /// Tests credentials live: those in the body (masked values restored from the stored
+    /// connection), else the stored ones. A failed step is a WRONG_DATA_TYPE naming the step,
+    /// with `reason` (the failure's kind), every step and the warnings in `error_data`.
+    pub async fn test_credentials(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        body: Value,
+    ) -> Result<CredentialCheck, Problem> {
+        connectable(kind)?;
+        let request = CredentialsTest::from_json(body)?;
+        let connector = self.connector(kind)?;
+        let o = org.clone();
+        let stored = self.db(move |s| s.get_connection(&o, kind)).await?;
+        let credentials = match request.credentials {
+            Some(given) => given.unmask(stored.as_ref().map(|c| &c.credentials))?,
+            None => stored.ok_or_else(|| connection_not_found(kind))?.credentials,
+        };
+        let credentials = Credentials::new(connector.validate_credentials(credentials.expose())?);
+        let mut host_warnings = check_host_fields(
+            connector.credential_spec(),
+            credentials.expose(),
+            self.settings().outbound_allow_private,
+        )
+        .await?;
+        let mut check =
+            self.bounded(connector.test_credentials(&credentials)).await.map_err(|e| crate::connector_problem(&e))?;
+        check.warnings.append(&mut host_warnings);
+        if let Some(step) = check.failure() {
+            let reason = step.error.unwrap_or(ErrorKind::Unknown);
+            tracing::info!(connection = %kind, step = %step.name, %reason, "credential test failed");
+            return Err(Problem::wrong_data(format!("{}: {}", step.name, step.message))
+                .with("reason", reason.as_str())
+                .with("steps", serde_json::to_value(&check.steps).unwrap_or_default())
+                .with("warnings", check.warnings.clone()));
+        }
+        Ok(check)
+    }
+
+    /// The credentials a kind takes, as JSON Schema, with its tables' `connection_table_params`
+    /// under `$defs.connection_table_params`.
+    pub fn connection_spec(&self, kind: ConnectionKind) -> Result<Value, Problem> {
+        connectable(kind)?;
+        let connector = self.connector(kind)?;
+        let mut schema = connector.credential_spec().json_schema();
+        schema["$defs"] = serde_json::json!({"connection_table_params": connector.table_spec().json_schema()});
+        Ok(schema)
+    }
+}

@@ -1,0 +1,185 @@
+//! What the gateway does, one function per use case, without HTTP: put, test and delete a
+//! connection; patch, get, delete, preview and test a table; receive a LOCAL upload.
+//!
+//! Each use case is a method of [`Gateway`] over the store, the connector [`Registry`] and
+//! the rules of `gateway-preview`. It takes domain values (organization, role, kind, name, a
+//! JSON body) and answers domain records or a [`Problem`] carrying the contract's error name;
+//! the HTTP layer only translates. A Rust service embeds the same calls:
+//!
+//! ```
+//! use gateway_connector::Registry;
+//! use gateway_domain::{ConnectionKind, OrganizationId, Role, TableName};
+//! use gateway_service::{Gateway, ServiceSettings};
+//! use gateway_store::{Keyring, Store, StoreOptions};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let url = format!("sqlite://{}", dir.path().join("gateway.sqlite").display());
+//! let store = Store::open(&url, &StoreOptions::default(), Keyring::ephemeral())?;
+//! store.migrate()?;
+//! // The binary registers every connector; an embedder registers those it needs.
+//! let gateway = Gateway::new(store, Registry::new(), ServiceSettings::default());
+//!
+//! let org = OrganizationId::parse("acme")?;
+//! let body = json!({"credentials": {"api_key": "k-123"}});
+//! let saved = gateway.put_connection(&org, Role::Manager, ConnectionKind::Braze, body).await?;
+//! assert_eq!(saved.credentials["api_key"], "********", "secrets are masked but for backend");
+//!
+//! let name = TableName::parse("recos")?;
+//! let table = gateway
+//!     .patch_table(&org, ConnectionKind::Braze, &name, json!({"resource": "user_to_items_reco"}))
+//!     .await?;
+//! assert_eq!(table.status.as_str(), "available");
+//! let page = gateway.filter_tables(&org, Some(ConnectionKind::Braze), None, Default::default()).await?;
+//! assert_eq!(page.tables.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
+
+mod connections;
+mod tables;
+mod uploads;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_connector::{Connector, ConnectorError, ErrorKind, Registry};
+use gateway_domain::{ConnectionKind, ErrorName, Problem};
+use gateway_store::{Store, StoreError};
+
+pub use gateway_connector::{CredentialCheck, Step, StepOutcome};
+pub use uploads::{UPLOAD_TTL_SECONDS, UploadKey};
+
+/// What the use cases need to know of the operator's settings.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// The longest a connector call (a credential test, an inspection) may take.
+    pub connector_timeout: Duration,
+    /// The operator's `GATEWAY_OUTBOUND_ALLOW_PRIVATE`: host fields may name private hosts.
+    pub outbound_allow_private: bool,
+    /// The gateway's address as clients reach it, for LOCAL tables' upload URLs.
+    pub public_url: String,
+    /// The largest file a LOCAL upload may send.
+    pub upload_max_bytes: u64,
+    /// Signs LOCAL tables' upload URLs.
+    pub upload_key: UploadKey,
+}
+
+impl Default for ServiceSettings {
+    /// For embedding and tests: a random upload key, uploads addressed to localhost.
+    fn default() -> Self {
+        ServiceSettings {
+            connector_timeout: Duration::from_secs(30),
+            outbound_allow_private: false,
+            public_url: "http://127.0.0.1:8080".into(),
+            upload_max_bytes: 1 << 30,
+            upload_key: UploadKey::random(),
+        }
+    }
+}
+
+/// The gateway's use cases over one store and one registry. Cheap to clone; share one.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    registry: Registry,
+    settings: ServiceSettings,
+}
+
+impl Gateway {
+    pub fn new(store: Store, registry: Registry, settings: ServiceSettings) -> Gateway {
+        Gateway { inner: Arc::new(Inner { store, registry, settings }) }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub fn settings(&self) -> &ServiceSettings {
+        &self.inner.settings
+    }
+
+    /// The database answers.
+    pub async fn ready(&self) -> Result<(), Problem> {
+        self.db(|s| s.ping()).await
+    }
+
+    /// Runs a store call on the blocking pool, off the async workers.
+    async fn db<T, F>(&self, f: F) -> Result<T, Problem>
+    where
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(r) => r.map_err(store_problem),
+            Err(_) => Err(store_problem(StoreError::Unavailable("the blocking pool is shut down".into()))),
+        }
+    }
+
+    fn connector(&self, kind: ConnectionKind) -> Result<Arc<dyn Connector>, Problem> {
+        self.inner.registry.get(kind).cloned().ok_or_else(|| connector_unavailable(kind))
+    }
+
+    /// Awaits a connector call within the configured timeout.
+    async fn bounded<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, ConnectorError>>,
+    ) -> Result<T, ConnectorError> {
+        let limit = self.inner.settings.connector_timeout;
+        tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
+            Err(ConnectorError::new(
+                ErrorKind::Timeout,
+                format!("the provider did not answer within {} s", limit.as_secs()),
+            ))
+        })
+    }
+}
+
+/// A store failure as the caller sees it: the cause is logged here, never shown.
+fn store_problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::Rejected(p) => p,
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(%cause, "database unavailable");
+            Problem::new(ErrorName::ServiceUnavailable, "the database is unavailable; retry in a moment")
+        }
+        other => {
+            tracing::error!(error = %other, "store failure");
+            Problem::new(ErrorName::InternalError, "the gateway failed to read or write its database")
+        }
+    }
+}
+
+/// A provider failure as the caller sees it (see `gateway_preview::problem_for`), its cause
+/// logged.
+fn connector_problem(e: &ConnectorError) -> Problem {
+    if let Some(cause) = std::error::Error::source(e) {
+        tracing::debug!(kind = %e.kind, %cause, "provider call failed");
+    }
+    gateway_preview::problem_for(e)
+}
+
+pub(crate) fn connector_unavailable(kind: ConnectionKind) -> Problem {
+    Problem::new(
+        ErrorName::ConnectorUnavailable,
+        format!("the gateway has no {kind} connector yet: connections can be stored, not tested or previewed"),
+    )
+    .with("connection", kind.as_str())
+}
+
+pub(crate) fn connection_not_found(kind: ConnectionKind) -> Problem {
+    Problem::new(ErrorName::ConnectionNotFound, format!("no {kind} connection is stored for this organization"))
+        .with("connection", kind.as_str())
+}

@@ -1,0 +1,235 @@
+//! Tables: get, patch (create or shallow update), delete, filter, preview and test.
+
+use gateway_connector::Connector;
+use gateway_domain::{
+    Connection, ConnectionKind, Credentials, ErrorName, OrganizationId, Paging, Problem, Resource, Table, TableName,
+    TablePatch, TablePreview, TableStatus, TableView, TablesList, TablesPage,
+};
+use gateway_preview::{Preview, SAMPLE_ROWS};
+use gateway_store::TableFilter;
+use serde_json::Value;
+
+use crate::{Gateway, connection_not_found, uploads};
+
+pub(crate) fn table_not_found(kind: ConnectionKind, name: &TableName) -> Problem {
+    Problem::new(ErrorName::TableNotFound, format!("no table '{name}' on connection {kind}"))
+        .with("connection", kind.as_str())
+        .with("name", name.as_str())
+}
+
+fn preview_body(preview: Preview) -> TablePreview {
+    let mut view = TableView::from(preview.table);
+    view.warnings = preview.warnings;
+    TablePreview { table: view, sample: preview.sample }
+}
+
+/// Why a preview failed, and the status that means for a stored table (`None`: nothing).
+type PreviewFailure = (Problem, Option<TableStatus>);
+
+impl Gateway {
+    pub async fn get_table(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+    ) -> Result<TableView, Problem> {
+        let (o, n) = (org.clone(), name.clone());
+        let table = self.db(move |s| s.get_table(&o, kind, &n)).await?.ok_or_else(|| table_not_found(kind, name))?;
+        Ok(TableView::from(table))
+    }
+
+    /// Creates a table or merges the body over the stored one (shallow), checks it statically
+    /// against its connector's table spec, and stores it. A table whose file is uploaded to
+    /// the platform (a kind without a connection) gets its upload URL here.
+    pub async fn patch_table(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+        body: Value,
+    ) -> Result<TableView, Problem> {
+        let patch = TablePatch::from_json(body, kind, name)?;
+        let connector = self.registry().get(kind).cloned();
+        let initial = connector.as_ref().map_or(TableStatus::Available, |c| c.new_table_status());
+        let (o, n) = (org.clone(), name.clone());
+        let (key, public_url) = (self.settings().upload_key.clone(), self.settings().public_url.clone());
+        let c = connector.clone();
+        let table = self
+            .db(move |s| {
+                s.upsert_table(&o, kind, &n, |stored| {
+                    let mut table = gateway_preview::merge(&o, kind, &n, stored, &patch, initial)?;
+                    gateway_preview::check(&table, c.as_deref())?;
+                    if !kind.has_connection() {
+                        let url = uploads::upload_url(&key, &public_url, stored, &o, &n)?;
+                        table.connection_table_params.insert("url".into(), url.into());
+                    }
+                    Ok(table)
+                })
+            })
+            .await?;
+        let mut view = TableView::from(table);
+        if connector.is_none() {
+            view.warnings
+                .push(format!("the gateway has no {kind} connector yet: connection_table_params are stored unchecked"));
+        }
+        Ok(view)
+    }
+
+    pub async fn delete_table(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+    ) -> Result<(), Problem> {
+        let (o, n) = (org.clone(), name.clone());
+        if self.db(move |s| s.delete_table(&o, kind, &n)).await? { Ok(()) } else { Err(table_not_found(kind, name)) }
+    }
+
+    /// Deprecated: the tables of one connection, summarised. Use [`Gateway::filter_tables`].
+    pub async fn list_tables(&self, org: &OrganizationId, kind: ConnectionKind) -> Result<TablesList, Problem> {
+        let o = org.clone();
+        let tables = self.db(move |s| s.list_tables(&o, kind)).await?;
+        Ok(TablesList {
+            tables: tables.into_iter().map(Into::into).collect(),
+            warnings: vec![format!("this endpoint is deprecated: use GET /tables/?connection={kind}")],
+        })
+    }
+
+    /// A page of the organization's tables, in (connection, name) order.
+    pub async fn filter_tables(
+        &self,
+        org: &OrganizationId,
+        connection: Option<ConnectionKind>,
+        resource: Option<Resource>,
+        paging: Paging,
+    ) -> Result<TablesPage, Problem> {
+        let o = org.clone();
+        let filter = TableFilter { connection, resource };
+        let (tables, has_next) = self.db(move |s| s.filter_tables(&o, filter, paging)).await?;
+        Ok(TablesPage {
+            has_next,
+            next_page: paging.page() + 1,
+            tables: tables.into_iter().map(TableView::from).collect(),
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Preview and validate: merges the body over the stored table and opens it. Stores
+    /// nothing. A table that is neither stored nor created by the body is TABLE_NOT_FOUND.
+    pub async fn preview_table(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+        body: Value,
+    ) -> Result<TablePreview, Problem> {
+        let patch = TablePatch::from_json(body, kind, name)?;
+        let stored = self.load_table(org, kind, name).await?;
+        if stored.is_none() && patch.resource.is_none() {
+            return Err(table_not_found(kind, name)
+                .with("hint", "give 'resource' (and the table's params) to preview a table before creating it"));
+        }
+        let conn = self.load_connection(org, kind).await?;
+        let connector = self.connector(kind)?;
+        let merged = gateway_preview::merge(org, kind, name, stored.as_ref(), &patch, connector.new_table_status())?;
+        let preview = self.run_preview(&connector, conn.as_ref(), merged).await.map_err(|(p, _)| p)?;
+        Ok(preview_body(preview))
+    }
+
+    /// Tests the stored table and records the outcome as its status.
+    pub async fn test_table(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+    ) -> Result<TablePreview, Problem> {
+        let table = self.load_table(org, kind, name).await?.ok_or_else(|| table_not_found(kind, name))?;
+        let conn = self.load_connection(org, kind).await?;
+        self.preview_and_record(conn.as_ref(), table, Vec::new()).await
+    }
+
+    async fn load_table(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+    ) -> Result<Option<Table>, Problem> {
+        let (o, n) = (org.clone(), name.clone());
+        self.db(move |s| s.get_table(&o, kind, &n)).await
+    }
+
+    /// The connection of a kind that has one (`None` for LOCAL); CONNECTION_NOT_FOUND when missing.
+    async fn load_connection(&self, org: &OrganizationId, kind: ConnectionKind) -> Result<Option<Connection>, Problem> {
+        if !kind.has_connection() {
+            return Ok(None);
+        }
+        let o = org.clone();
+        let conn = self.db(move |s| s.get_connection(&o, kind)).await?;
+        conn.map(Some).ok_or_else(|| connection_not_found(kind))
+    }
+
+    /// Static checks, the connector's inspection, then defaults, mappings and warnings.
+    async fn run_preview(
+        &self,
+        connector: &std::sync::Arc<dyn Connector>,
+        conn: Option<&Connection>,
+        table: Table,
+    ) -> Result<Preview, PreviewFailure> {
+        gateway_preview::check(&table, Some(connector.as_ref()))
+            .map_err(|p| (p, Some(TableStatus::WrongSpecification)))?;
+        // Stored credentials are checked again: a row written before a rule existed must not
+        // steer a call anywhere the rule now refuses.
+        let credentials = conn
+            .map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new))
+            .transpose()
+            .map_err(|p| (p, Some(TableStatus::WrongCredentials)))?;
+        let inspection = self
+            .bounded(connector.inspect_table(credentials.as_ref(), &table, SAMPLE_ROWS))
+            .await
+            .map_err(|e| {
+                tracing::info!(connection = %table.connection, table = %table.name, reason = %e.kind, "inspection failed");
+                (crate::connector_problem(&e), Some(gateway_preview::status_for(e.kind)))
+            })?;
+        gateway_preview::apply(table, inspection).map_err(|p| (p, Some(TableStatus::WrongSpecification)))
+    }
+
+    /// Previews a stored table and records the outcome as its status; answers the preview, or
+    /// the failure (with the status it recorded in `error_data.status`). `notes` lead the
+    /// warnings.
+    pub(crate) async fn preview_and_record(
+        &self,
+        conn: Option<&Connection>,
+        table: Table,
+        mut notes: Vec<String>,
+    ) -> Result<TablePreview, Problem> {
+        let (org, kind, name) = (table.organization.clone(), table.connection, table.name.clone());
+        let connector = self.connector(kind)?;
+        let awaiting = table.status == TableStatus::Uploading && connector.new_table_status() == TableStatus::Uploading;
+        let result = self.run_preview(&connector, conn, table).await;
+        let status = match &result {
+            Ok(_) => Some(TableStatus::Available),
+            // A table waiting for its file stays `uploading` until it arrives.
+            Err((_, Some(TableStatus::ResourceNotFound))) if awaiting => None,
+            Err((_, status)) => *status,
+        };
+        let recorded = match status {
+            Some(status) => self.db(move |s| s.set_table_status(&org, kind, &name, status)).await?,
+            None => None,
+        };
+        match result {
+            Ok(mut preview) => {
+                if let Some(stored) = recorded {
+                    preview.table.status = stored.status;
+                    preview.table.modified_timestamp = stored.modified_timestamp;
+                }
+                notes.append(&mut preview.warnings);
+                preview.warnings = notes;
+                Ok(preview_body(preview))
+            }
+            Err((p, _)) => Err(match status {
+                Some(status) => p.with("status", status.as_str()),
+                None => p,
+            }),
+        }
+    }
+}

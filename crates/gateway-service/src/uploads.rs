@@ -1,0 +1,207 @@
+//! Uploads of LOCAL tables' files: `PUT /uploads/{token}`, the token signed (HS256 under a
+//! key of its own, so it can never pass for a bearer token), expiring, and bound to the
+//! organization and the table. The file is streamed into the platform's storage (never held
+//! whole), then previewed: the table becomes `available`, or `wrong_specification` with the
+//! reason.
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use gateway_domain::{ErrorName, OrganizationId, Problem, Table, TableName, TablePreview, now_seconds};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::Gateway;
+
+/// How long an upload URL stays valid.
+pub const UPLOAD_TTL_SECONDS: i64 = 24 * 3600;
+
+/// The key upload URLs are signed with. The binary derives it from the JWT secret.
+#[derive(Clone)]
+pub struct UploadKey(Vec<u8>);
+
+impl std::fmt::Debug for UploadKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UploadKey(..)")
+    }
+}
+
+impl UploadKey {
+    /// The upload key of a bearer-token secret: the secret with a purpose suffix, so one key
+    /// never verifies the other's tokens.
+    pub fn derive(secret: &[u8]) -> UploadKey {
+        let mut k = secret.to_vec();
+        k.extend_from_slice(b"|gateway-uploads-v1");
+        UploadKey(k)
+    }
+
+    /// A key of its own (embedding, tests): URLs signed with it die with the process.
+    pub fn random() -> UploadKey {
+        let mut k = vec![0u8; 32];
+        // Without randomness no key is safe: fall back to nothing guessable is impossible, so
+        // fail loudly at start-up rather than sign with zeros.
+        if getrandom::fill(&mut k).is_err() {
+            panic!("no randomness for an upload key");
+        }
+        UploadKey(k)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    /// What the token is for; bearer tokens have no such claim.
+    purpose: String,
+    org: String,
+    table: String,
+    exp: i64,
+}
+
+/// A token for uploading the file of table `name` of `org`.
+pub fn issue(key: &UploadKey, org: &OrganizationId, name: &TableName, ttl: i64) -> Result<String, Problem> {
+    let claims = Claims {
+        purpose: "upload".into(),
+        org: org.as_str().into(),
+        table: name.as_str().into(),
+        exp: now_seconds() + ttl,
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&key.0))
+        .map_err(|_| Problem::new(ErrorName::InternalError, "cannot sign an upload token"))
+}
+
+fn decode(key: &UploadKey, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.set_required_spec_claims(&["exp"]);
+    v.leeway = 0;
+    jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&key.0), &v).map(|d| d.claims)
+}
+
+/// The organization and table a valid token is bound to.
+pub fn verify(key: &UploadKey, token: &str) -> Result<(OrganizationId, TableName), Problem> {
+    let refused = |m: &str| Problem::new(ErrorName::Unauthorized, m.to_owned());
+    let c = decode(key, token).map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+            refused("the upload URL has expired: PATCH the table again for a new one")
+        }
+        _ => refused("the upload URL is not valid"),
+    })?;
+    if c.purpose != "upload" {
+        return Err(refused("the upload URL is not valid"));
+    }
+    let org = OrganizationId::parse(&c.org).map_err(|_| refused("the upload URL is not valid"))?;
+    let name = TableName::parse(&c.table).map_err(|_| refused("the upload URL is not valid"))?;
+    Ok((org, name))
+}
+
+/// Whether a stored upload URL still serves this table with a day's margin (else a new one
+/// is made, so a URL handed out is good for a while).
+pub fn still_valid(key: &UploadKey, url: &str, org: &OrganizationId, name: &TableName) -> bool {
+    let Some(token) = url.rsplit("/uploads/").next() else { return false };
+    matches!(verify(key, token), Ok((o, n)) if &o == org && &n == name)
+        && decode(key, token).is_ok_and(|c| c.exp > now_seconds() + UPLOAD_TTL_SECONDS / 2)
+}
+
+/// The upload URL a table keeps: the stored one while it is good, else a new one.
+pub(crate) fn upload_url(
+    key: &UploadKey,
+    public_url: &str,
+    stored: Option<&Table>,
+    org: &OrganizationId,
+    name: &TableName,
+) -> Result<String, Problem> {
+    let kept = stored
+        .and_then(|s| s.connection_table_params.get("url"))
+        .and_then(serde_json::Value::as_str)
+        .filter(|u| still_valid(key, u, org, name));
+    match kept {
+        Some(u) => Ok(u.to_owned()),
+        None => Ok(format!("{public_url}/uploads/{}", issue(key, org, name, UPLOAD_TTL_SECONDS)?)),
+    }
+}
+
+impl Gateway {
+    /// Receives a table's file: the token checked, the body streamed into the platform's
+    /// storage within the size limit (`declared` is the Content-Length, refused early when
+    /// over), then the table previewed and its status recorded.
+    pub async fn receive_upload<S, E>(
+        &self,
+        token: &str,
+        declared: Option<u64>,
+        mut body: S,
+    ) -> Result<TablePreview, Problem>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let (org, name) = verify(&self.settings().upload_key, token)?;
+        let storage = self.registry().uploads().cloned().ok_or_else(|| {
+            Problem::new(ErrorName::ConnectorUnavailable, "this gateway has no LOCAL storage to upload to")
+        })?;
+        let kind = gateway_domain::ConnectionKind::Local;
+        let (o, n) = (org.clone(), name.clone());
+        let table = self.db(move |s| s.get_table(&o, kind, &n)).await?.ok_or_else(|| {
+            Problem::new(ErrorName::TableNotFound, format!("no LOCAL table '{name}': it was deleted"))
+                .with("name", name.as_str())
+        })?;
+        let max = self.settings().upload_max_bytes;
+        let too_large = || {
+            Problem::new(ErrorName::PayloadTooLarge, format!("the file is larger than the {max}-byte upload limit"))
+                .with("limit", max)
+        };
+        if declared.is_some_and(|n| n > max) {
+            return Err(too_large());
+        }
+        let mut writer = storage.open(&org, &name).await.map_err(|e| crate::connector_problem(&e))?;
+        let mut total: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    writer.abort().await;
+                    return Err(Problem::wrong_data(format!("the upload was interrupted: {e}")));
+                }
+            };
+            total += chunk.len() as u64;
+            if total > max {
+                writer.abort().await;
+                return Err(too_large());
+            }
+            if let Err(e) = writer.write(chunk).await {
+                writer.abort().await;
+                return Err(crate::connector_problem(&e));
+            }
+        }
+        let size = writer.finish().await.map_err(|e| crate::connector_problem(&e))?;
+        tracing::info!(table = %name, bytes = size, "LOCAL file uploaded");
+        self.preview_and_record(None, table, vec![format!("uploaded {size} bytes")]).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_bound_signed_and_expire() {
+        let key = UploadKey::derive(b"0123456789abcdef0123456789abcdef");
+        let org = OrganizationId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+        let name = TableName::parse("users.csv").unwrap_or_else(|e| panic!("{e}"));
+        let t = issue(&key, &org, &name, 60).unwrap_or_default();
+        assert_eq!(verify(&key, &t), Ok((org.clone(), name.clone())));
+        let other = UploadKey::derive(b"another-secret-another-secret-xx");
+        assert!(verify(&other, &t).is_err());
+        let expired = issue(&key, &org, &name, -1).unwrap_or_default();
+        assert!(verify(&key, &expired).is_err_and(|p| p.message.contains("expired")));
+        // A bearer token signed with the secret itself is not an upload token.
+        let bearer = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"org": "acme", "table": "users.csv", "purpose": "upload", "exp": now_seconds() + 60}),
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap_or_default();
+        assert!(verify(&key, &bearer).is_err());
+        let url = format!("http://h/uploads/{}", issue(&key, &org, &name, UPLOAD_TTL_SECONDS).unwrap_or_default());
+        assert!(still_valid(&key, &url, &org, &name));
+        assert!(!still_valid(&key, &url, &org, &TableName::parse("other").unwrap_or_else(|e| panic!("{e}"))));
+        assert!(!still_valid(&key, &format!("http://h/uploads/{t}"), &org, &name), "too close to its end");
+        assert_ne!(UploadKey::random().0, UploadKey::random().0);
+    }
+}
