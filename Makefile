@@ -17,7 +17,7 @@ run:
 build:
 	$(CARGO) build --workspace --all-targets
 
-## Every test: unit, black-box on SQLite and PostgreSQL, migrations, outage, CLI, layering,
+## Every test: doc examples (nextest does not run them), unit, black-box on SQLite and PostgreSQL, migrations, outage, CLI, layering,
 ## object stores against moto and fake-gcs-server (scripts/peers.sh installs them into .venv
 ## and starts them for the run). Tests that miss a peer print SKIPPED (listed at the end);
 ## under CI they fail instead.
@@ -33,6 +33,7 @@ test:
 	trap 'bash scripts/peers.sh stop' EXIT; \
 	export GATEWAY_SKIP_LOG=$(SKIP_LOG) GATEWAY_TRACE_DIR=$(TRACE_DIR); \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) test --workspace --doc --no-fail-fast -q || status=$$?; \
 		$(CARGO) nextest run --workspace --no-fail-fast || status=$$?; \
 	else \
 		$(CARGO) test --workspace --no-fail-fast || status=$$?; \

@@ -21,9 +21,29 @@ no_s3 = iam.create_access_key(UserName="gw-no-s3")["AccessKey"]
 s3 = boto3.client("s3", aws_access_key_id=admin["AccessKeyId"], aws_secret_access_key=admin["SecretAccessKey"], **common)
 s3.create_bucket(Bucket="gw-s3-test")
 
+# Temporary credentials (an assumed role): moto checks their session token as AWS does.
+admin_common = dict(aws_access_key_id=admin["AccessKeyId"], aws_secret_access_key=admin["SecretAccessKey"], **common)
+admin_iam = boto3.client("iam", **admin_common)
+admin_iam.create_role(
+    RoleName="gw-reader",
+    AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}),
+)
+admin_iam.put_role_policy(
+    RoleName="gw-reader",
+    PolicyName="everything",
+    PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+)
+temporary = boto3.client("sts", **admin_common).assume_role(
+    RoleArn="arn:aws:iam::123456789012:role/gw-reader", RoleSessionName="gateway-tests", DurationSeconds=43200
+)["Credentials"]
+
 print(f"TEST_S3_ENDPOINT={endpoint}")
 print("TEST_S3_BUCKET=gw-s3-test")
 print(f"TEST_S3_KEY_ID={admin['AccessKeyId']}")
 print(f"TEST_S3_SECRET={admin['SecretAccessKey']}")
 print(f"TEST_S3_NO_S3_KEY_ID={no_s3['AccessKeyId']}")
 print(f"TEST_S3_NO_S3_SECRET={no_s3['SecretAccessKey']}")
+print(f"TEST_S3_SESSION_KEY_ID={temporary['AccessKeyId']}")
+print(f"TEST_S3_SESSION_SECRET={temporary['SecretAccessKey']}")
+print(f"TEST_S3_SESSION_TOKEN={temporary['SessionToken']}")

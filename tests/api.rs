@@ -21,6 +21,7 @@ on_both_backends!(
     patch_rejects_bad_tables,
     spec_table_examples_are_accepted,
     local_tables_need_no_connection,
+    missing_tables_are_table_not_found,
     deprecated_list_still_answers,
     filter_orders_pages_and_filters,
     deleting_a_connection_with_tables,
@@ -463,6 +464,37 @@ async fn spec_table_examples_are_accepted(app: TestApp) {
     let r = api.get("/tables/?page=1&amt=10&connection=S3&resource=user_id").await;
     assert_eq!(r.body["tables"][0]["name"], "user_whitelist_test");
     assert_eq!(r.body["tables"][0]["resource_params"]["whitelist_params"], json!({}));
+}
+
+/// Both table test endpoints answer TABLE_NOT_FOUND for a table that does not exist, whether
+/// or not its connection does; a preview that gives `resource` previews a table before it
+/// exists.
+async fn missing_tables_are_table_not_found(app: TestApp) {
+    let api = app.api("acme", "manager");
+    for with_connection in [false, true] {
+        if with_connection {
+            assert_eq!(api.put(SHOP, json!({"credentials": shop_credentials()})).await.status, 200);
+        }
+        for kind in ["SHOPIFY", "S3", "LOCAL"] {
+            let test = format!("{}test/", table_path(kind, "nope"));
+            let r = api.get(&test).await;
+            assert_eq!(
+                (r.status, r.error_name()),
+                (404, "TABLE_NOT_FOUND"),
+                "GET {kind} {with_connection}: {:?}",
+                r.body
+            );
+            let r = api.post(&test, json!({})).await;
+            assert_eq!(
+                (r.status, r.error_name()),
+                (404, "TABLE_NOT_FOUND"),
+                "POST {kind} {with_connection}: {:?}",
+                r.body
+            );
+        }
+    }
+    let r = api.post(&format!("{}test/", table_path("SHOPIFY", "nope")), json!({"resource": "item"})).await;
+    assert_eq!(r.status, 200, "a preview of a table to be: {:?}", r.body);
 }
 
 async fn local_tables_need_no_connection(app: TestApp) {

@@ -388,3 +388,84 @@ async fn gcs_credentials_and_the_spec_preview_example() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(spec_peer.list("reports/").await.is_empty(), "no probe left behind");
 }
+
+/// The workflow a user chains: preview a file, save what the preview answered as is, test
+/// the stored table. Every detected parameter (the CSV's line terminator included) is one the
+/// gateway takes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_save_the_answer_then_test_it() {
+    let Some(peer) = S3Peer::get() else { return };
+    let p = spawn(Some(peer.clone()), None).await;
+    let api = p.app.api("acme", "manager");
+    let r = api.put("/connections/S3/", json!({"credentials": s3_credentials(&peer, Some(&peer.bucket))})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let dir = prefix("workflow");
+    let crlf = ITEMS_CSV.replace('\n', "\r\n");
+    for (name, bytes) in [
+        ("items.csv", crlf.into_bytes()),
+        ("items.csv.gz", gzip(ITEMS_CSV.as_bytes())),
+        ("items.parquet", items_parquet()),
+    ] {
+        let path = format!("{dir}/{name}");
+        peer.operator().write(&path, bytes).await.unwrap();
+        let table = format!("/connections/S3/tables/{name}/");
+        let preview = api
+            .post(&format!("{table}test/"), json!({"resource": "item", "connection_table_params": {"path": path}}))
+            .await;
+        assert_eq!(preview.status, 200, "{name}: {:?}", preview.body);
+        if name == "items.csv" {
+            assert_eq!(preview.body["connection_table_params"]["options"]["line_terminator"], "\r\n");
+        }
+        let saved = api.patch(&table, preview.body.clone()).await;
+        assert_eq!(saved.status, 200, "{name}: the preview's own answer was refused: {:?}", saved.body);
+        assert_eq!(saved.body["connection_table_params"], preview.body["connection_table_params"], "{name}");
+        assert_eq!(saved.body["resource_params"], preview.body["resource_params"], "{name}");
+        let tested = api.get(&format!("{table}test/")).await;
+        assert_eq!(
+            (tested.status, tested.body["status"].as_str()),
+            (200, Some("available")),
+            "{name}: {:?}",
+            tested.body
+        );
+        assert_eq!(api.get(&table).await.body["status"], "available");
+    }
+}
+
+/// Temporary credentials (an assumed role) carry a session token: S3 checks it, and so does
+/// the peer (moto answers InvalidToken for a wrong one, and does not know the key without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_temporary_credentials_need_their_session_token() {
+    let Some(peer) = S3Peer::get() else { return };
+    let p = spawn(Some(peer.clone()), None).await;
+    let api = p.app.api("acme", "manager");
+    let (key, secret, token) = peer.session.clone();
+    let creds = json!({"aws_access_key_id": key, "aws_secret_access_key": secret, "aws_session_token": token,
+                       "bucket": peer.bucket});
+    let r = api.post("/connections/S3/test/", json!({"credentials": creds})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(api.put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+    let masked = api.get("/connections/S3/").await;
+    assert_eq!(masked.body["credentials"]["aws_session_token"], "********", "the token is a secret");
+
+    let path = format!("{}/items.csv", prefix("session"));
+    peer.operator().write(&path, ITEMS_CSV.as_bytes().to_vec()).await.unwrap();
+    let r = api
+        .post(
+            "/connections/S3/tables/items/test/",
+            json!({"resource": "item", "connection_table_params": {"path": path}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "opendal signs with the token too: {:?}", r.body);
+
+    for token in [None, Some("not-the-token")] {
+        let mut wrong = creds.clone();
+        match token {
+            Some(t) => wrong["aws_session_token"] = json!(t),
+            None => {
+                wrong.as_object_mut().unwrap().remove("aws_session_token");
+            }
+        }
+        let r = api.post("/connections/S3/test/", json!({"credentials": wrong})).await;
+        assert_eq!(r.body["error_data"]["reason"], "wrong_credentials", "{token:?}: {:?}", r.body);
+    }
+}
