@@ -107,20 +107,15 @@ impl Settings {
             "json" => true,
             other => bail!("GATEWAY_LOG_FORMAT='{other}': use text or json"),
         };
-        // One way to point a provider at a peer; the old per-provider names still work.
-        let mut provider_urls = f.provider_urls.unwrap_or_default();
-        provider_urls.extend(OutboundSettings::provider_urls_from_env(std::env::vars()));
-        let mut deprecations = Vec::new();
-        for (old, value, name) in [
-            ("GATEWAY_S3_ENDPOINT", env("GATEWAY_S3_ENDPOINT").or(f.s3_endpoint), "S3"),
-            ("GATEWAY_GCS_ENDPOINT", env("GATEWAY_GCS_ENDPOINT").or(f.gcs_endpoint), "GCS"),
-            ("GATEWAY_GCS_TOKEN_URL", env("GATEWAY_GCS_TOKEN_URL").or(f.gcs_token_url), "GOOGLE_OAUTH"),
-        ] {
-            if let Some(v) = value {
-                deprecations.push(format!("{old} is deprecated: use GATEWAY_PROVIDER_{name}_URL"));
-                provider_urls.entry(name.to_owned()).or_insert(v);
-            }
-        }
+        let (provider_urls, deprecations) = provider_urls(
+            f.provider_urls.unwrap_or_default(),
+            std::env::vars(),
+            [
+                ("GATEWAY_S3_ENDPOINT", env("GATEWAY_S3_ENDPOINT").or(f.s3_endpoint), "S3"),
+                ("GATEWAY_GCS_ENDPOINT", env("GATEWAY_GCS_ENDPOINT").or(f.gcs_endpoint), "GCS"),
+                ("GATEWAY_GCS_TOKEN_URL", env("GATEWAY_GCS_TOKEN_URL").or(f.gcs_token_url), "GOOGLE_OAUTH"),
+            ],
+        );
         let local_storage_url = env("GATEWAY_LOCAL_STORAGE_URL")
             .or(f.local_storage_url)
             .unwrap_or_else(|| data_dir.join("uploads").display().to_string());
@@ -251,6 +246,26 @@ impl Settings {
     }
 }
 
+/// One way to point a provider at a peer: the file's `[provider_urls]`, then every
+/// `GATEWAY_PROVIDER_<NAME>_URL`; the old per-provider names still work where the new one is
+/// not given, each with a deprecation to log.
+fn provider_urls<const N: usize>(
+    from_file: std::collections::BTreeMap<String, String>,
+    vars: impl Iterator<Item = (String, String)>,
+    deprecated: [(&str, Option<String>, &str); N],
+) -> (std::collections::BTreeMap<String, String>, Vec<String>) {
+    let mut urls = from_file;
+    urls.extend(OutboundSettings::provider_urls_from_env(vars));
+    let mut deprecations = Vec::new();
+    for (old, value, name) in deprecated {
+        if let Some(v) = value {
+            deprecations.push(format!("{old} is deprecated: use GATEWAY_PROVIDER_{name}_URL"));
+            urls.entry(name.to_owned()).or_insert(v);
+        }
+    }
+    (urls, deprecations)
+}
+
 /// Reads a generated secret, or creates it with `generate` (mode 0600) when absent.
 fn read_or_create_secret(path: &Path, generate: impl FnOnce() -> Result<String>) -> Result<String> {
     if let Ok(s) = std::fs::read_to_string(path) {
@@ -292,4 +307,36 @@ pub fn init_tracing(settings: &Settings) {
     let layer = if settings.log_json { layer.json().boxed() } else { layer.boxed() };
     let layer = layer.with_filter(filter).with_filter(filter_fn(|m| gateway_connector::may_log(m.target(), m.level())));
     let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_urls_new_names_win_and_old_names_still_work_with_a_warning() {
+        let file = [("BRAZE".to_owned(), "http://127.0.0.1:1".to_owned())].into_iter().collect();
+        let vars = [
+            ("GATEWAY_PROVIDER_S3_URL", "http://127.0.0.1:2"),
+            ("GATEWAY_PROVIDER__URL", "http://ignored"),
+            ("GATEWAY_PROVIDER_GCS_URL", " "),
+            ("PATH", "/bin"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let (urls, deprecations) = provider_urls(
+            file,
+            vars.into_iter(),
+            [
+                ("GATEWAY_S3_ENDPOINT", Some("http://old-s3".to_owned()), "S3"),
+                ("GATEWAY_GCS_TOKEN_URL", Some("http://old-token".to_owned()), "GOOGLE_OAUTH"),
+                ("GATEWAY_GCS_ENDPOINT", None, "GCS"),
+            ],
+        );
+        assert_eq!(urls.get("BRAZE").map(String::as_str), Some("http://127.0.0.1:1"));
+        assert_eq!(urls.get("S3").map(String::as_str), Some("http://127.0.0.1:2"), "the new name wins");
+        assert_eq!(urls.get("GOOGLE_OAUTH").map(String::as_str), Some("http://old-token"));
+        assert!(!urls.contains_key("GCS") && !urls.contains_key(""));
+        assert_eq!(deprecations.len(), 2);
+        assert!(deprecations[0].contains("GATEWAY_PROVIDER_S3_URL"), "{deprecations:?}");
+    }
 }
