@@ -21,6 +21,14 @@ mod zip;
 pub use error::FormatError;
 pub use params::{FileOptions, FileParams, ParamsError};
 pub use source::{ByteSource, CountingSource, MemorySource};
+pub use values::infer as infer_column_type;
+
+/// A sample of records from an API (a provider's objects): each flattened to dotted paths,
+/// its columns in order of first appearance, typed by their values.
+pub fn records_sample(records: impl IntoIterator<Item = JsonObject>) -> (Vec<Column>, Vec<JsonObject>) {
+    let rows: Vec<JsonObject> = records.into_iter().map(values::flatten).collect();
+    (values::columns_of(&rows), rows)
+}
 
 use std::sync::Arc;
 

@@ -167,16 +167,7 @@ fn json_lines(text: &str, complete: bool, opts: &SniffOptions) -> Result<TextSni
     if objects.is_empty() {
         return Err(FormatError::Empty);
     }
-    let mut names: Vec<String> = Vec::new();
-    for o in &objects {
-        for k in o.keys() {
-            if !names.contains(k) {
-                names.push(k.clone());
-            }
-        }
-    }
-    let columns =
-        names.iter().map(|n| Column { name: n.clone(), ty: infer(objects.iter().filter_map(|o| o.get(n))) }).collect();
+    let columns = crate::values::columns_of(&objects);
     let mut options = JsonObject::new();
     options.insert("compression".into(), "none".into());
     let _ = opts;

@@ -80,6 +80,23 @@ pub fn is_timestamp(s: &str) -> bool {
     }
 }
 
+/// The columns of flattened records: every key in order of first appearance, each typed by
+/// its values.
+pub fn columns_of(records: &[JsonObject]) -> Vec<gateway_domain::Column> {
+    let mut names: Vec<&String> = Vec::new();
+    for o in records {
+        for k in o.keys() {
+            if !names.contains(&k) {
+                names.push(k);
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|n| gateway_domain::Column { name: n.clone(), ty: infer(records.iter().filter_map(|o| o.get(n))) })
+        .collect()
+}
+
 /// The type of a column from its sample values (nulls and empty strings ignored).
 pub fn infer<'a>(values: impl Iterator<Item = &'a Value>) -> ColumnType {
     let mut ty: Option<ColumnType> = None;

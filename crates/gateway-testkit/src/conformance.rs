@@ -22,7 +22,7 @@ use gateway_connector::{Connector, FieldType};
 use gateway_domain::{ConnectionKind, MASK};
 use serde_json::{Value, json};
 
-use crate::{GcsPeer, S3Peer, TestApp, TestAppBuilder, TestKey, TokenServer};
+use crate::{GcsPeer, MockProvider, Reply, S3Peer, TestApp, TestAppBuilder, TestKey, TokenServer};
 
 /// What the suite needs to know of one kind.
 pub struct Fixture {
@@ -66,6 +66,9 @@ pub fn fixture(kind: ConnectionKind) -> Option<Fixture> {
         ConnectionKind::Gcs => {
             Fixture { valid: TestKey::generate().key_file(SA_EMAIL), peers: &["GOOGLE_OAUTH", "GCS"] }
         }
+        ConnectionKind::Braze => {
+            Fixture { valid: json!({"api_key": "braze-conformance-key-1", "instance": "US-01"}), peers: &["BRAZE"] }
+        }
         // The platform's own storage: no credentials, no provider.
         ConnectionKind::Local => Fixture { valid: json!({}), peers: &[] },
         _ => return None,
@@ -100,7 +103,22 @@ pub fn refusal(kind: ConnectionKind) -> Option<Option<Refusal>> {
                 guards: vec![Box::new(token)],
             }))
         }
+        ConnectionKind::Braze => Some(Some(refusing_mock(
+            "BRAZE",
+            Reply::json(401, json!({"message": "Invalid API key"})),
+            json!({"api_key": "braze-wrong-key-1", "instance": "US-01"}),
+        ))),
         _ => Some(None),
+    }
+}
+
+/// A gateway whose `peer` answers every request with `reply` (a provider refusing a key).
+fn refusing_mock(peer: &str, reply: Reply, credentials: Value) -> Refusal {
+    let mock = MockProvider::start(move |_| reply.clone());
+    Refusal {
+        builder: TestApp::builder().allow_private().provider_url(peer, &mock.url),
+        credentials,
+        guards: vec![Box::new(mock)],
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod conformance;
 pub mod files;
+mod mock;
 mod peers;
 mod postgres;
 #[cfg(feature = "scripted")]
@@ -24,6 +25,7 @@ use gateway_service::{Gateway, ServiceSettings};
 use gateway_store::{Keyring, Store, StoreOptions};
 use serde_json::Value;
 
+pub use mock::{MockProvider, Recorded, Reply};
 pub use peers::{GcsPeer, S3Peer, TestKey, TokenServer};
 pub use postgres::PrivatePostgres;
 #[cfg(feature = "scripted")]

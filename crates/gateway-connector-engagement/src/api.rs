@@ -1,0 +1,165 @@
+//! What every engagement provider's client shares: a JSON API reached through the guarded
+//! outbound client at the provider's origin (or the operator's peer), and the failures every
+//! provider answers alike (429 with its retry time, 5xx naming the provider and its request
+//! id). Each provider's `error.rs` maps its own documented bodies first.
+
+use std::time::Duration;
+
+use gateway_connector::{ConnectorError, ErrorKind, OutboundClient, parse_retry_after};
+use reqwest::Method;
+use serde_json::Value;
+
+/// A provider's API: where it is and who it is, for messages.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub outbound: OutboundClient,
+    /// Origin without a trailing slash: the provider's, or the operator's peer.
+    pub origin: String,
+    pub who: &'static str,
+}
+
+/// An answer, read whole under the outbound size cap.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The provider's request id, when it sent one (for support tickets).
+    pub fn request_id(&self) -> Option<&str> {
+        ["x-request-id", "x-amzn-requestid", "request-id", "x-braze-request-id", "cf-ray"]
+            .iter()
+            .find_map(|h| self.header(h))
+    }
+}
+
+impl Api {
+    /// The provider's origin, or the operator's peer for `kind` (`GATEWAY_PROVIDER_<KIND>_URL`).
+    pub fn new(outbound: &OutboundClient, peer: &str, origin: String, who: &'static str) -> Api {
+        let origin = outbound.provider_url(peer).map_or(origin, str::to_owned);
+        Api { outbound: outbound.clone(), origin: origin.trim_end_matches('/').to_owned(), who }
+    }
+
+    /// A URL under the origin: `segments` are path segments (percent-encoded here, so a
+    /// name from a table cannot add a segment or a query), `query` the parameters.
+    pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<reqwest::Url, ConnectorError> {
+        let mut url = reqwest::Url::parse(&self.origin).map_err(|_| {
+            ConnectorError::new(ErrorKind::WrongSpecification, format!("the {} origin is not a URL", self.who))
+        })?;
+        url.path_segments_mut()
+            .map_err(|_| ConnectorError::new(ErrorKind::WrongSpecification, "the origin cannot take a path"))?
+            .pop_if_empty()
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    /// Sends a request with `headers` and answers it whatever its status.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: reqwest::Url,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, ConnectorError> {
+        let mut b = self.outbound.request(method, url);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        if let Some(body) = body {
+            b = b.body(body);
+        }
+        let req = b.build().map_err(|_| {
+            ConnectorError::new(ErrorKind::Unknown, format!("cannot build the request to {}", self.who))
+        })?;
+        let res = self.outbound.send(req).await.map_err(|mut e| {
+            if e.kind == ErrorKind::Timeout {
+                e.message = format!("{} did not answer in time", self.who);
+            }
+            e
+        })?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = self.outbound.read_body(res).await?;
+        Ok(Answer { status, headers, body })
+    }
+
+    pub async fn get(&self, url: reqwest::Url, headers: &[(&str, &str)]) -> Result<Answer, ConnectorError> {
+        self.send(Method::GET, url, headers, None).await
+    }
+
+    /// The failures every provider answers alike; `None` for a status its own mapping decides.
+    pub fn common_failure(&self, answer: &Answer, reset_header: Option<&str>) -> Option<ConnectorError> {
+        let id = answer.request_id().map(|id| format!(" (request id {id})")).unwrap_or_default();
+        match answer.status {
+            429 => {
+                let after = parse_retry_after(answer.header("retry-after"))
+                    .or_else(|| reset_header.and_then(|h| reset_in(answer.header(h))));
+                let when = after.map(|d| format!(": retry in {} s", d.as_secs())).unwrap_or_default();
+                Some(
+                    ConnectorError::new(
+                        ErrorKind::RateLimited,
+                        format!("{} rate-limited the request{when}{id}", self.who),
+                    )
+                    .retry_after(after),
+                )
+            }
+            s if s >= 500 => Some(ConnectorError::new(
+                ErrorKind::Unavailable,
+                format!("{} answered {s}: it is failing or down, try again later{id}", self.who),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The catch-all for a status nothing mapped.
+    pub fn unexpected(&self, answer: &Answer, what: &str) -> ConnectorError {
+        let id = answer.request_id().map(|id| format!(" (request id {id})")).unwrap_or_default();
+        ConnectorError::new(ErrorKind::Unknown, format!("{} answered {} to {what}{id}", self.who, answer.status))
+    }
+}
+
+/// A rate-limit reset header: seconds to wait, or a Unix time in seconds (whichever it
+/// plainly is), capped at an hour.
+fn reset_in(value: Option<&str>) -> Option<Duration> {
+    let v: i64 = value?.trim().parse().ok()?;
+    let now = gateway_domain::now_seconds();
+    let secs = if v > 1_000_000_000 { v - now } else { v };
+    Some(Duration::from_secs(secs.clamp(0, 3600) as u64))
+}
+
+/// The text of a JSON value's field, trimmed and non-empty.
+pub fn text<'a>(c: &'a gateway_domain::JsonObject, k: &str) -> Option<&'a str> {
+    c.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_headers_in_seconds_or_epoch() {
+        assert_eq!(reset_in(Some("30")), Some(Duration::from_secs(30)));
+        let soon = (gateway_domain::now_seconds() + 20).to_string();
+        let d = reset_in(Some(&soon)).unwrap();
+        assert!((19..=20).contains(&d.as_secs()), "{d:?}");
+        assert_eq!(reset_in(Some("99999999")), Some(Duration::from_secs(3600)));
+        assert_eq!(reset_in(Some("soon")), None);
+    }
+}

@@ -1,0 +1,75 @@
+//! Braze REST calls: Bearer auth (<https://www.braze.com/docs/api/basics/#rest-api-key>).
+
+use gateway_connector::{ConnectorError, ErrorKind, OutboundClient};
+use serde_json::Value;
+
+use super::error::failure;
+use crate::api::Api;
+
+/// A catalog as `GET /catalogs` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    pub name: String,
+    pub fields: Vec<(String, String)>,
+    pub num_items: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct Client {
+    api: Api,
+    instance: String,
+    auth: String,
+}
+
+impl Client {
+    pub fn new(outbound: &OutboundClient, instance: &str, api_key: &str) -> Client {
+        Client {
+            api: Api::new(outbound, "BRAZE", format!("https://{instance}"), "Braze"),
+            instance: instance.to_owned(),
+            auth: format!("Bearer {api_key}"),
+        }
+    }
+
+    /// `GET /catalogs` (permission `catalogs.get`): every catalog with its fields
+    /// (<https://www.braze.com/docs/api/endpoints/catalogs/catalog_management/synchronous/get_list_catalogs/>).
+    pub async fn catalogs(&self) -> Result<Vec<Catalog>, ConnectorError> {
+        let url = self.api.url(&["catalogs"], &[])?;
+        let answer = self.api.get(url, &[("authorization", &self.auth), ("accept", "application/json")]).await?;
+        if !answer.ok() {
+            return Err(failure(&self.api, &answer, "catalogs.get", &self.instance));
+        }
+        let body = answer.json();
+        let list = body["catalogs"].as_array().ok_or_else(|| {
+            ConnectorError::new(ErrorKind::Unavailable, "Braze answered GET /catalogs without a catalogs list")
+        })?;
+        Ok(list
+            .iter()
+            .filter_map(|c| {
+                Some(Catalog {
+                    name: c["name"].as_str()?.to_owned(),
+                    fields: c["fields"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|f| {
+                            Some((f["name"].as_str()?.to_owned(), f["type"].as_str().unwrap_or("string").to_owned()))
+                        })
+                        .collect(),
+                    num_items: c["num_items"].as_u64(),
+                })
+            })
+            .collect())
+    }
+
+    /// `GET /catalogs/{catalog_name}/items` (permission `catalogs.get_items`): the first page
+    /// (at most 50 items)
+    /// (<https://www.braze.com/docs/api/endpoints/catalogs/catalog_items/asynchronous/get_catalog_items_details_bulk/>).
+    pub async fn items(&self, catalog: &str) -> Result<Vec<Value>, ConnectorError> {
+        let url = self.api.url(&["catalogs", catalog, "items"], &[])?;
+        let answer = self.api.get(url, &[("authorization", &self.auth), ("accept", "application/json")]).await?;
+        if !answer.ok() {
+            return Err(failure(&self.api, &answer, "catalogs.get_items", &self.instance));
+        }
+        Ok(answer.json()["items"].as_array().cloned().unwrap_or_default())
+    }
+}

@@ -1,0 +1,10 @@
+//! Engagement platforms, where the platform's recommendations and reports go and where some
+//! customers keep their users and lists. One module per provider in the same shape: `config`
+//! (credential and table specs), `client` (the provider's calls), `connector` (the trait),
+//! `error` (its documented error bodies -> kinds). Every call goes through the guarded
+//! outbound client; `GATEWAY_PROVIDER_<KIND>_URL` points one at a local peer.
+
+mod api;
+mod braze;
+
+pub use braze::BrazeConnector;
