@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use gateway_connector::{DuplicateConnector, OutboundClient, Registry};
-use gateway_connector_engagement::BrazeConnector;
+use gateway_connector_engagement::{BrazeConnector, IterableConnector, IterableFeedConnector};
 use gateway_connector_object_store::{GcsConnector, LocalConnector, S3Connector};
 
 /// Every registered connector, each given the one guarded outbound client. Kinds without one
@@ -16,5 +16,7 @@ pub fn registry(outbound: &OutboundClient, local: LocalConnector) -> Result<Regi
         .with(Arc::new(GcsConnector::new(outbound.clone())))?
         .with(local.clone())?
         .with(Arc::new(BrazeConnector::new(outbound.clone())))?
+        .with(Arc::new(IterableConnector::new(outbound.clone())))?
+        .with(Arc::new(IterableFeedConnector::new(outbound.clone())))?
         .with_uploads(local))
 }

@@ -6,5 +6,7 @@
 
 mod api;
 mod braze;
+mod iterable;
 
 pub use braze::BrazeConnector;
+pub use iterable::{IterableConnector, IterableFeedConnector};

@@ -69,6 +69,12 @@ pub fn fixture(kind: ConnectionKind) -> Option<Fixture> {
         ConnectionKind::Braze => {
             Fixture { valid: json!({"api_key": "braze-conformance-key-1", "instance": "US-01"}), peers: &["BRAZE"] }
         }
+        ConnectionKind::Iterable => {
+            Fixture { valid: json!({"api_key": "iterable-conformance-1"}), peers: &["ITERABLE"] }
+        }
+        ConnectionKind::IterableFeed => {
+            Fixture { valid: json!({"api_key": "iterable-conformance-1", "region": "eu"}), peers: &["ITERABLE_FEED"] }
+        }
         // The platform's own storage: no credentials, no provider.
         ConnectionKind::Local => Fixture { valid: json!({}), peers: &[] },
         _ => return None,
@@ -107,6 +113,11 @@ pub fn refusal(kind: ConnectionKind) -> Option<Option<Refusal>> {
             "BRAZE",
             Reply::json(401, json!({"message": "Invalid API key"})),
             json!({"api_key": "braze-wrong-key-1", "instance": "US-01"}),
+        ))),
+        ConnectionKind::Iterable | ConnectionKind::IterableFeed => Some(Some(refusing_mock(
+            kind.as_str(),
+            Reply::json(401, json!({"msg": "Invalid API key", "code": "BadApiKey", "params": null})),
+            json!({"api_key": "iterable-wrong-1"}),
         ))),
         _ => Some(None),
     }

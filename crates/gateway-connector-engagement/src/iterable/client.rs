@@ -1,0 +1,133 @@
+//! Iterable calls: `Api-Key` header (the API spec's `securityDefinitions`).
+
+use gateway_connector::{ConnectorError, ErrorKind, OutboundClient};
+use gateway_domain::ConnectionKind;
+use serde_json::Value;
+
+use super::error::failure;
+use crate::api::Api;
+
+#[derive(Debug)]
+pub struct Client {
+    api: Api,
+    key: String,
+}
+
+/// A list as `GET /api/lists` answers it.
+#[derive(Debug, Clone)]
+pub struct List {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Catalog answers come wrapped as `{"msg", "code": "Success", "params": {...}}` (Iterable's own
+/// client unwraps `params`); the spec shows them bare. Both are read.
+fn unwrap_params(v: Value) -> Value {
+    match v.get("params") {
+        Some(p) if p.is_object() => p.clone(),
+        _ => v,
+    }
+}
+
+impl Client {
+    pub fn new(outbound: &OutboundClient, kind: ConnectionKind, region: &str, key: &str) -> Client {
+        let origin = super::config::origin(region).to_owned();
+        Client { api: Api::new(outbound, kind.as_str(), origin, "Iterable"), key: key.to_owned() }
+    }
+
+    async fn get(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        what: &str,
+    ) -> Result<crate::api::Answer, ConnectorError> {
+        let url = self.api.url(segments, query)?;
+        let answer = self.api.get(url, &[("api-key", &self.key), ("accept", "application/json")]).await?;
+        if answer.ok() { Ok(answer) } else { Err(failure(&self.api, &answer, what)) }
+    }
+
+    /// `GET /api/lists`: every list of the project.
+    pub async fn lists(&self) -> Result<Vec<List>, ConnectorError> {
+        let body = self.get(&["api", "lists"], &[], "lists").await?.json();
+        let lists = body["lists"].as_array().ok_or_else(|| {
+            ConnectorError::new(ErrorKind::Unavailable, "Iterable answered GET /api/lists without lists")
+        })?;
+        Ok(lists
+            .iter()
+            .filter_map(|l| {
+                Some(List { id: l["id"].as_i64()?, name: l["name"].as_str().unwrap_or_default().to_owned() })
+            })
+            .collect())
+    }
+
+    /// `GET /api/lists/previewUsers?listId=&preferUserId=true&size=`: a random sample of a list's
+    /// users, one identifier a line (text/plain), bounded by `size` (the unbounded `getUsers`
+    /// is not used).
+    pub async fn preview_users(&self, list_id: i64, size: usize) -> Result<Vec<String>, ConnectorError> {
+        let (id, size) = (list_id.to_string(), size.max(1).to_string());
+        let answer = self
+            .get(
+                &["api", "lists", "previewUsers"],
+                &[("listId", &id), ("preferUserId", "true"), ("size", &size)],
+                &format!("list {list_id}"),
+            )
+            .await?;
+        Ok(String::from_utf8_lossy(&answer.body)
+            .split('\n')
+            .map(|l| l.trim_end_matches('\r').trim())
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// `GET /api/users/getFields`: the project's user fields and their types.
+    pub async fn user_fields(&self) -> Result<serde_json::Map<String, Value>, ConnectorError> {
+        let body = self.get(&["api", "users", "getFields"], &[], "user fields").await?.json();
+        Ok(body["fields"].as_object().cloned().unwrap_or_default())
+    }
+
+    /// `GET /api/catalogs?page=1&pageSize=1`: proves the key may read catalogs.
+    pub async fn catalog_count(&self) -> Result<i64, ConnectorError> {
+        let body = unwrap_params(
+            self.get(&["api", "catalogs"], &[("page", "1"), ("pageSize", "1")], "catalogs").await?.json(),
+        );
+        Ok(body["totalCatalogsCount"].as_i64().unwrap_or_default())
+    }
+
+    /// `GET /api/catalogs/{catalogName}/fieldMappings`: defined field types and undefined fields.
+    pub async fn field_mappings(&self, catalog: &str) -> Result<(Vec<(String, String)>, Vec<String>), ConnectorError> {
+        let what = format!("catalog '{catalog}'");
+        let body = unwrap_params(self.get(&["api", "catalogs", catalog, "fieldMappings"], &[], &what).await?.json());
+        let defined = body["definedMappings"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("string").to_owned()))
+            .collect();
+        let undefined = body["undefinedFields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        Ok((defined, undefined))
+    }
+
+    /// `GET /api/catalogs/{catalogName}/items?page=1&pageSize=N`: the first items, each its
+    /// `itemId` and `value`.
+    pub async fn items(&self, catalog: &str, size: usize) -> Result<Vec<(String, Value)>, ConnectorError> {
+        let size = size.clamp(1, 100).to_string();
+        let what = format!("catalog '{catalog}'");
+        let body = unwrap_params(
+            self.get(&["api", "catalogs", catalog, "items"], &[("page", "1"), ("pageSize", &size)], &what)
+                .await?
+                .json(),
+        );
+        Ok(body["catalogItemsWithProperties"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| Some((i["itemId"].as_str()?.to_owned(), i["value"].clone())))
+            .collect())
+    }
+}
