@@ -259,15 +259,10 @@ async fn credential_test_runs_the_connector(app: TestApp) {
     let r = api.send(reqwest::Method::POST, "/connections/SHOPIFY/test", None).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
-    // A kind with no connector yet says so.
-    let r = api.post("/connections/BRAZE/test/", json!({"credentials": {"api_key": "k"}})).await;
-    assert_eq!((r.status, r.error_name()), (501, "CONNECTOR_UNAVAILABLE"));
-
     // The credential spec as JSON Schema.
     let r = api.get("/connections/SHOPIFY/spec/").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["properties"]["client_secret"]["writeOnly"], true);
-    assert_eq!(api.get("/connections/BRAZE/spec/").await.status, 501);
 }
 
 fn table_path(kind: &str, name: &str) -> String {
@@ -830,4 +825,24 @@ async fn the_openapi_document_matches_the_routes() {
     assert_eq!(kinds.as_array().map(Vec::len), Some(gateway_domain::ConnectionKind::ALL.len()));
     let errors = &doc.body["components"]["schemas"]["Error"]["properties"]["error_name"]["enum"];
     assert!(errors.as_array().unwrap().contains(&json!("CONNECTION_NOT_FOUND")));
+}
+
+/// A kind whose connector a gateway does not have (an embedder's registry without it) is
+/// stored, but its test, spec and previews answer 501 CONNECTOR_UNAVAILABLE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinds_without_a_connector_say_so() {
+    let app = TestApp::builder().registry(gateway_connector::Registry::new()).spawn().await.unwrap();
+    let api = app.api("acme", "manager");
+    let r = api.put("/connections/BRAZE/", json!({"credentials": {"api_key": "k"}})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body["warnings"][0].as_str().unwrap().contains("stored unchecked"), "{:?}", r.body);
+    let r = api.post("/connections/BRAZE/test/", json!({"credentials": {"api_key": "k"}})).await;
+    assert_eq!((r.status, r.error_name()), (501, "CONNECTOR_UNAVAILABLE"));
+    assert_eq!(api.get("/connections/BRAZE/spec/").await.status, 501);
+    let r =
+        api.patch(&table_path("BRAZE", "t"), json!({"resource": "item", "connection_table_params": {"x": 1}})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body["warnings"][0].as_str().unwrap().contains("unchecked"));
+    let r = api.post(&format!("{}test/", table_path("BRAZE", "t")), json!({})).await;
+    assert_eq!((r.status, r.error_name()), (501, "CONNECTOR_UNAVAILABLE"));
 }

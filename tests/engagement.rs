@@ -333,3 +333,343 @@ async fn iterable_lists_fields_and_catalogs() {
     assert_eq!((r.status, r.field()), (400, "connection_table_params.catalog"));
     assert!(mock.requests().iter().all(|r| !r.path.contains("getUsers")), "the unbounded getUsers is never called");
 }
+
+/// Posts each credential to `kind`'s test: `None` must pass, `Some(reason)` fail with it.
+async fn credential_cases(api: &gateway_testkit::Api<'_>, kind: &str, cases: &[(Value, Option<&str>)]) {
+    for (creds, reason) in cases {
+        let r = api.post(&format!("/connections/{kind}/test/"), json!({"credentials": creds})).await;
+        match reason {
+            None => assert_eq!(r.status, 200, "{kind} {creds}: {:?}", r.body),
+            Some(reason) => assert_eq!(
+                (r.status, r.body["error_data"]["reason"].as_str()),
+                (400, Some(*reason)),
+                "{kind} {creds}: {:?}",
+                r.body
+            ),
+        }
+    }
+}
+
+// ---- Klaviyo
+
+/// Klaviyo as <https://developers.klaviyo.com/en/reference/api_overview> describes it:
+/// `Authorization: Klaviyo-API-Key pk_...`, a `revision` header, the JSON:API media type; JSON:API
+/// errors (401 `not_authenticated`, 403 for a missing scope, 429 `throttled` with
+/// `Retry-After`); `GET /api/accounts/` and `GET /api/lists/{id}/profiles/?page[size]=N`
+/// (<https://developers.klaviyo.com/en/reference/get_profiles_for_list>; the body is assembled
+/// from the reference's field examples).
+fn klaviyo(r: &Recorded) -> Reply {
+    let error = |status: u16, code: &str, detail: &str| {
+        Reply::json(
+            status,
+            json!({"errors": [{"id": "0d9e2c54", "status": status, "code": code, "title": detail, "detail": detail, "source": {"pointer": "/data/"}}]}),
+        )
+    };
+    if r.method != "GET"
+        || r.header("revision") != Some("2024-10-15")
+        || r.header("accept") != Some("application/vnd.api+json")
+    {
+        return Reply::unexpected("Klaviyo calls are GETs with a revision and the JSON:API media type", r);
+    }
+    let key = r.header("authorization").and_then(|a| a.strip_prefix("Klaviyo-API-Key ")).unwrap_or_default();
+    match key {
+        "pk_good0123456789" => {}
+        "pk_noscope0123456" if r.path.starts_with("/api/lists/") => {
+            return error(403, "permission_denied", "You do not have permission to perform this action.");
+        }
+        "pk_noscope0123456" => {}
+        "pk_limited0123456" => {
+            return error(429, "throttled", "Request was throttled. Expected available in 9 seconds.")
+                .header("retry-after", "9");
+        }
+        "pk_slow0123456789" => return Reply::json(200, json!({"data": []})).after(Duration::from_secs(5)),
+        _ => return error(401, "not_authenticated", "Missing or invalid private key."),
+    }
+    match r.path.as_str() {
+        "/api/accounts/" if r.query.is_empty() => Reply::json(
+            200,
+            json!({"data": [{"type": "account", "id": "AbC123",
+            "attributes": {"test_account": false, "contact_information": {"default_sender_name": "Klaviyo Demo", "default_sender_email": "contact@klaviyo-demo.com",
+                "organization_name": "Klaviyo Demo", "website_url": "https://www.klaviyo.com", "street_address": {"address1": "125 Summer Street", "city": "Boston", "country": "United States", "zip": "04323"}},
+                "industry": "Software / SaaS", "timezone": "US/Eastern", "preferred_currency": "USD", "public_api_key": "AbC123", "locale": "en-US"},
+            "links": {"self": "https://a.klaviyo.com/api/accounts/AbC123/"}}], "links": {"self": "https://a.klaviyo.com/api/accounts/"}}),
+        ),
+        "/api/lists/Y6nRLr/profiles/" if r.param("page[size]").as_deref() == Some("10") => Reply::json(
+            200,
+            json!({"data": [
+            {"type": "profile", "id": "01GDDKASAP8TKDDA2GRZDSVP4H", "attributes": {"email": "sarah.mason@klaviyo-demo.com", "phone_number": "+15005550006",
+                "external_id": "u-42", "first_name": "Sarah", "last_name": "Mason", "location": {"city": "New York", "zip": "10017"},
+                "properties": {"pseudonym": "Dr. Octopus"}, "joined_group_at": "2022-11-08T00:00:00+00:00"},
+             "links": {"self": "https://a.klaviyo.com/api/profiles/01GDDKASAP8TKDDA2GRZDSVP4H/"}}
+        ], "links": {"self": "https://a.klaviyo.com/api/lists/Y6nRLr/profiles/?page%5Bsize%5D=10"}}),
+        ),
+        p if p.starts_with("/api/lists/") => error(404, "not_found", "A list with id nope does not exist."),
+        _ => Reply::unexpected("not a documented Klaviyo call", r),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn klaviyo_accounts_lists_and_properties() {
+    let mock = MockProvider::start(klaviyo);
+    let app = app_with("KLAVIYO", &mock).await;
+    let api = app.api("acme", "manager");
+    let k = |key: &str| json!({"private_api_key": key});
+    credential_cases(
+        &api,
+        "KLAVIYO",
+        &[
+            (k("pk_good0123456789"), None),
+            (k("pk_unknown0123456"), Some("wrong_credentials")),
+            (k("pk_limited0123456"), Some("rate_limited")),
+            (k("pk_slow0123456789"), Some("timeout")),
+        ],
+    )
+    .await;
+    // A success is cached a minute per key (the endpoint allows 15 calls a minute).
+    let before = mock.requests().len();
+    let r = api.post("/connections/KLAVIYO/test/", json!({"credentials": k("pk_good0123456789")})).await;
+    assert!(r.body["steps"][0]["message"].as_str().unwrap().contains("Klaviyo Demo"), "{:?}", r.body);
+    assert_eq!(mock.requests().len(), before, "no second call within the minute");
+    for bad in ["abc123", "pk_", "pk_has space012345", "https://a.klaviyo.com"] {
+        let r = api.put("/connections/KLAVIYO/", json!({"credentials": k(bad)})).await;
+        assert_eq!((r.status, r.field()), (400, "credentials.private_api_key"), "{bad}");
+    }
+
+    assert_eq!(api.put("/connections/KLAVIYO/", json!({"credentials": k("pk_good0123456789")})).await.status, 200);
+    let r = api.post(&format!("{}test/", table("KLAVIYO", "subscribers")), json!({"resource": "user", "connection_table_params": {"list_id": "Y6nRLr"}, "resource_params": {"columns_mapping": {"user_id": "external_id"}}})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["sample"]["rows"][0]["location.city"], "New York", "nested attributes as dotted paths");
+    assert_eq!(r.body["sample"]["rows"][0]["properties.pseudonym"], "Dr. Octopus");
+    assert_eq!(api.patch(&table("KLAVIYO", "subscribers"), r.body.clone()).await.status, 200);
+    assert_eq!(api.get(&format!("{}test/", table("KLAVIYO", "subscribers"))).await.body["status"], "available");
+    let r = api.post(&format!("{}test/", table("KLAVIYO", "nope")), json!({"resource": "user_id"})).await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+    let r =
+        api.post(&format!("{}test/", table("KLAVIYO", "recommended")), json!({"resource": "user_to_items_reco"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body["warnings"][0].as_str().unwrap().contains("profiles:write"));
+    let r = api
+        .patch(
+            &table("KLAVIYO", "x"),
+            json!({"resource": "user", "connection_table_params": {"list_id": "../accounts"}}),
+        )
+        .await;
+    assert_eq!((r.status, r.field()), (400, "connection_table_params.list_id"));
+
+    // A key without the lists scope: its test passes (accounts:read), a list's preview is forbidden.
+    assert_eq!(api.put("/connections/KLAVIYO/", json!({"credentials": k("pk_noscope0123456")})).await.status, 200);
+    let r = api.get(&format!("{}test/", table("KLAVIYO", "subscribers"))).await;
+    assert_eq!((r.status, r.body["error_data"]["reason"].as_str()), (400, Some("forbidden")), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("lists:read, profiles:read"));
+    assert_eq!(r.body["error_data"]["status"], "wrong_credentials", "recorded on the table");
+}
+
+// ---- Sailthru
+
+/// Sailthru as <https://getstarted.sailthru.com/developers/api-basics/technical/> describes it:
+/// `api_key`, `format`, `json` and `sig` in the query, `sig` = md5 of the secret and the sorted
+/// parameter values, computed here by hand from the received values (not by the gateway's
+/// code); `{"error": N, "errormsg"}` errors (3 unknown key, 5 bad signature, 15 unknown list, 43
+/// rate limit); `GET /list` (<https://getstarted.sailthru.com/developers/api/list/>).
+fn sailthru(r: &Recorded) -> Reply {
+    use md5::{Digest, Md5};
+    let secret = |key: &str| match key {
+        "st-good" | "st-limited" => Some("st-secret"),
+        _ => None,
+    };
+    if r.method != "GET" || r.path != "/list" {
+        return Reply::unexpected("not a documented Sailthru call", r);
+    }
+    let (key, json_param, sig) = (
+        r.param("api_key").unwrap_or_default(),
+        r.param("json").unwrap_or_default(),
+        r.param("sig").unwrap_or_default(),
+    );
+    if r.param("format").as_deref() != Some("json") || r.params().len() != 4 {
+        return Reply::unexpected("api_key, format=json, json and sig", r);
+    }
+    let Some(secret) = secret(&key) else {
+        return Reply::json(401, json!({"error": 3, "errormsg": "Invalid API key"}));
+    };
+    let mut values = [key.clone(), "json".to_owned(), json_param.clone()];
+    values.sort();
+    let expected: String =
+        Md5::digest(format!("{secret}{}", values.concat()).as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    if sig != expected {
+        return Reply::json(401, json!({"error": 5, "errormsg": "Authentication failed"}));
+    }
+    if key == "st-limited" {
+        return Reply::json(429, json!({"error": 43, "errormsg": "Too many GET requests this minute to /list API"}))
+            .header("x-rate-limit-reset", &(gateway_domain::now_seconds() + 30).to_string());
+    }
+    let params: Value = serde_json::from_str(&json_param).unwrap_or(Value::Null);
+    match params["list"].as_str() {
+        None => Reply::json(
+            200,
+            json!({"lists": [{"list_id": "58e68f1115dd96816a8b4ab0", "name": "100List", "email_count": 100, "valid_count": 98, "create_time": "Thu, 06 Apr 2017 14:55:13 -0400", "type": "normal"}]}),
+        ),
+        Some("100List") => Reply::json(
+            200,
+            json!({"list_id": "53df0861dd52b83c368c784b", "list": "100List", "create_time": "Tue, 03 Jun 2014 14:15:09 -0400", "send_time": "Wed, 21 Jan 2015 15:01:11 -0500", "count": 100, "type": "normal", "primary": true}),
+        ),
+        Some(other) => Reply::json(400, json!({"errormsg": format!("Unknown list: {other}"), "error": 15})),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sailthru_signed_requests_and_lists() {
+    let mock = MockProvider::start(sailthru);
+    let app = app_with("SAILTHRU", &mock).await;
+    let api = app.api("acme", "manager");
+    let c = |key: &str, secret: &str| json!({"api_key": key, "api_secret": secret});
+    credential_cases(
+        &api,
+        "SAILTHRU",
+        &[
+            (c("st-good", "st-secret"), None),
+            (c("st-unknown", "st-secret"), Some("wrong_credentials")),
+            (c("st-good", "not-the-secret"), Some("wrong_credentials")),
+            (c("st-limited", "st-secret"), Some("rate_limited")),
+        ],
+    )
+    .await;
+    let r = api.post("/connections/SAILTHRU/test/", json!({"credentials": c("st-good", "not-the-secret")})).await;
+    assert!(
+        r.body["message"].as_str().unwrap().contains("api_secret"),
+        "a bad signature names the secret: {:?}",
+        r.body
+    );
+
+    assert_eq!(api.put("/connections/SAILTHRU/", json!({"credentials": c("st-good", "st-secret")})).await.status, 200);
+    let body = json!({"resource": "user_id", "resource_params": {"columns_mapping": {"user_id": "email"}}});
+    let r = api.post(&format!("{}test/", table("SAILTHRU", "100List")), body).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(
+        r.body["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("100 members")),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body["sample"]["rows"], json!([]), "no read-only way to sample members");
+    assert_eq!(api.patch(&table("SAILTHRU", "100List"), r.body.clone()).await.status, 200);
+    assert_eq!(api.get(&format!("{}test/", table("SAILTHRU", "100List"))).await.body["status"], "available");
+    let r = api.post(&format!("{}test/", table("SAILTHRU", "Gone")), json!({"resource": "user_id"})).await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+    assert!(mock.requests().iter().all(|r| r.param("sig").is_some_and(|s| s.len() == 32)));
+}
+
+// ---- Sendlane
+
+/// Sendlane as its API v2 reference (<https://sendlane.stoplight.io/docs/api-documentation>)
+/// describes it: `Authorization: Bearer <token>`, `Accept: application/json`; `GET /v2/lists`
+/// and `GET /v2/lists/{listId}/contacts` paginated as `{data, links, meta}`; a 401 whose body is
+/// text (`Unauthorized.`), 403 for an account blocked after many errors, 429 over 240 a minute.
+fn sendlane(r: &Recorded) -> Reply {
+    if r.method != "GET" || r.header("accept") != Some("application/json") {
+        return Reply::unexpected("Sendlane reads are GETs accepting JSON", r);
+    }
+    match r.header("authorization") {
+        Some("Bearer sl-good") => {}
+        Some("Bearer sl-blocked") => {
+            return Reply::json(403, json!({"message": "Forbidden", "errors": ["An error occurred"]}));
+        }
+        Some("Bearer sl-limited") => {
+            return Reply::json(429, json!({"message": "Too Many Attempts.", "errors": []}))
+                .header("retry-after", "20");
+        }
+        _ => return Reply::text(401, "Unauthorized.").header("content-type", "text/html; charset=UTF-8"),
+    }
+    let meta = json!({"current_page": 1, "from": 1, "last_page": 1, "path": "https://api.sendlane.com/v2/lists", "per_page": 100, "to": 1, "total": 1});
+    let links = json!({"first": "https://api.sendlane.com/v2/lists?page=1", "last": "https://api.sendlane.com/v2/lists?page=1", "prev": null, "next": null});
+    match (r.path.as_str(), r.query.as_str()) {
+        ("/v2/lists", "limit=1&page=1" | "limit=100&page=1") => Reply::json(
+            200,
+            json!({"data": [
+            {"id": 1, "name": "Customers", "description": "all buyers", "status": "active", "created": "2024-01-01 00:00:00", "flagged": "0"}
+        ], "links": links, "meta": meta}),
+        ),
+        ("/v2/lists/1/contacts", "limit=10&page=1") => Reply::json(
+            200,
+            json!({"data": [
+            {"id": 11, "custom_fields": [], "email": "ann@example.com", "first_name": "Ann", "last_name": "Lee", "phone": "+15550001",
+             "lifetime_value": 120.5, "lists": [{"id": 1, "name": "Customers"}], "subscribed": true, "suppressed": false, "tags": []}
+        ], "links": links, "meta": meta}),
+        ),
+        ("/v2/lists/404/contacts", _) => {
+            Reply::json(404, json!({"message": "Not Found", "errors": ["An error occurred"]}))
+        }
+        _ => Reply::unexpected("not a documented Sendlane call", r),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sendlane_lists_and_contacts() {
+    let mock = MockProvider::start(sendlane);
+    let app = app_with("SENDLANE", &mock).await;
+    let api = app.api("acme", "manager");
+    let t = |token: &str| json!({"api_token": token});
+    credential_cases(
+        &api,
+        "SENDLANE",
+        &[
+            (t("sl-good"), None),
+            (t("sl-bad"), Some("wrong_credentials")),
+            (t("sl-blocked"), Some("forbidden")),
+            (t("sl-limited"), Some("rate_limited")),
+        ],
+    )
+    .await;
+    let r = api.post("/connections/SENDLANE/test/", json!({"credentials": t("sl-bad")})).await;
+    assert!(r.body["message"].as_str().unwrap().contains("Unauthorized."), "the text body is read: {:?}", r.body);
+    let r = api.post("/connections/SENDLANE/test/", json!({"credentials": t("sl-limited")})).await;
+    assert!(r.body["message"].as_str().unwrap().contains("retry in 20 s"), "{:?}", r.body);
+
+    assert_eq!(api.put("/connections/SENDLANE/", json!({"credentials": t("sl-good")})).await.status, 200);
+    let body = json!({"resource": "user", "resource_params": {"columns_mapping": {"user_id": "email"}}});
+    let r = api.post(&format!("{}test/", table("SENDLANE", "Customers")), body).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["connection_table_params"]["list_id"], 1, "found by name");
+    assert_eq!(r.body["sample"]["rows"][0]["email"], "ann@example.com");
+    assert_eq!(api.patch(&table("SENDLANE", "Customers"), r.body.clone()).await.status, 200);
+    assert_eq!(api.get(&format!("{}test/", table("SENDLANE", "Customers"))).await.body["status"], "available");
+    let r = api
+        .post(
+            &format!("{}test/", table("SENDLANE", "x")),
+            json!({"resource": "user_id", "connection_table_params": {"list_id": 404}}),
+        )
+        .await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+    let r = api.post(&format!("{}test/", table("SENDLANE", "Nobody")), json!({"resource": "user_id"})).await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+}
+
+// ---- Movable Ink
+
+/// No read-only endpoint exists: the test must say so, never "valid", and call nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn movable_ink_says_it_cannot_verify() {
+    let mock = MockProvider::start(|r| Reply::unexpected("the gateway must not call Movable Ink", r));
+    let app = app_with("MOVABLE_INK", &mock).await;
+    let api = app.api("acme", "manager");
+    let creds = json!({"access_key_id": "AKMI1234", "access_secret": "mi-secret", "endpoint_key": "abc123key"});
+    let r = api.post("/connections/MOVABLE_INK/test/", json!({"credentials": creds})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["steps"][0]["outcome"], "skipped");
+    assert!(r.body["warnings"][0].as_str().unwrap().contains("no read-only verification"), "{:?}", r.body);
+    assert!(!r.body.to_string().contains("passed"));
+    for (field, value) in
+        [("endpoint_key", "a/b"), ("collector", "evil.com"), ("collector", "127.0.0.1"), ("access_key_id", "x@y")]
+    {
+        let mut bad = creds.clone();
+        bad[field] = json!(value);
+        let r = api.put("/connections/MOVABLE_INK/", json!({"credentials": bad})).await;
+        assert_eq!((r.status, r.field()), (400, format!("credentials.{field}").as_str()), "{value}");
+    }
+    assert_eq!(api.put("/connections/MOVABLE_INK/", json!({"credentials": creds})).await.status, 200);
+    let r =
+        api.post(&format!("{}test/", table("MOVABLE_INK", "recos")), json!({"resource": "user_to_items_reco"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["connection_table_params"]["event"], "recos");
+    let r = api.patch(&table("MOVABLE_INK", "recos"), json!({"resource": "user"})).await;
+    assert_eq!((r.status, r.field()), (400, "resource"), "destinations only");
+    assert!(mock.requests().is_empty(), "no call was made");
+}

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use gateway_connector::{DuplicateConnector, OutboundClient, Registry};
-use gateway_connector_engagement::{BrazeConnector, IterableConnector, IterableFeedConnector};
+use gateway_connector_engagement::{
+    BrazeConnector, IterableConnector, IterableFeedConnector, KlaviyoConnector, MovableInkConnector, SailthruConnector,
+    SendlaneConnector,
+};
 use gateway_connector_object_store::{GcsConnector, LocalConnector, S3Connector};
 
 /// Every registered connector, each given the one guarded outbound client. Kinds without one
@@ -18,5 +21,9 @@ pub fn registry(outbound: &OutboundClient, local: LocalConnector) -> Result<Regi
         .with(Arc::new(BrazeConnector::new(outbound.clone())))?
         .with(Arc::new(IterableConnector::new(outbound.clone())))?
         .with(Arc::new(IterableFeedConnector::new(outbound.clone())))?
+        .with(Arc::new(KlaviyoConnector::new(outbound.clone())))?
+        .with(Arc::new(SailthruConnector::new(outbound.clone())))?
+        .with(Arc::new(SendlaneConnector::new(outbound.clone())))?
+        .with(Arc::new(MovableInkConnector::new(outbound.clone())))?
         .with_uploads(local))
 }

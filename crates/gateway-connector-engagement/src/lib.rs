@@ -7,6 +7,14 @@
 mod api;
 mod braze;
 mod iterable;
+mod klaviyo;
+mod movable_ink;
+mod sailthru;
+mod sendlane;
 
 pub use braze::BrazeConnector;
 pub use iterable::{IterableConnector, IterableFeedConnector};
+pub use klaviyo::KlaviyoConnector;
+pub use movable_ink::MovableInkConnector;
+pub use sailthru::SailthruConnector;
+pub use sendlane::SendlaneConnector;

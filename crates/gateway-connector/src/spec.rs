@@ -183,23 +183,24 @@ impl CredentialSpec {
                     return Err(Problem::wrong_field(field, format!("'{}' must not be empty", f.name)));
                 }
                 Some(Value::String(s)) => {
+                    // A secret's value never reaches a message (nor the access log that records
+                    // messages): only a public field's offending value is quoted back.
                     if let Some(rule) = f.host {
-                        crate::outbound::check_host_value(s, rule)
-                            .map_err(|why| Problem::wrong_field(field.clone(), format!("'{}' {why}", f.name)))?;
+                        crate::outbound::check_host_value(s, rule).map_err(|why| {
+                            let why = if f.secret { "is not an allowed host".to_owned() } else { why };
+                            Problem::wrong_field(field.clone(), format!("'{}' {why}", f.name))
+                        })?;
                     }
                     if let Some(shape) = f.shape
                         && !(shape.check)(s.trim())
                     {
-                        return Err(Problem::wrong_field(
-                            field,
-                            format!(
-                                "'{}' must be {}; got '{}'",
-                                f.name,
-                                shape.hint,
-                                s.chars().take(80).collect::<String>()
-                            ),
-                        )
-                        .with("pattern", shape.pattern));
+                        let got = if f.secret {
+                            String::new()
+                        } else {
+                            format!("; got '{}'", s.chars().take(80).collect::<String>())
+                        };
+                        return Err(Problem::wrong_field(field, format!("'{}' must be {}{got}", f.name, shape.hint))
+                            .with("pattern", shape.pattern));
                     }
                 }
                 Some(_) => {}

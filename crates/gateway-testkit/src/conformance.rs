@@ -75,6 +75,21 @@ pub fn fixture(kind: ConnectionKind) -> Option<Fixture> {
         ConnectionKind::IterableFeed => {
             Fixture { valid: json!({"api_key": "iterable-conformance-1", "region": "eu"}), peers: &["ITERABLE_FEED"] }
         }
+        ConnectionKind::Klaviyo => {
+            Fixture { valid: json!({"private_api_key": "pk_conformance0123456789abcdef"}), peers: &["KLAVIYO"] }
+        }
+        ConnectionKind::Sailthru => Fixture {
+            valid: json!({"api_key": "sailthru-key-1", "api_secret": "sailthru-secret-1"}),
+            peers: &["SAILTHRU"],
+        },
+        ConnectionKind::Sendlane => {
+            Fixture { valid: json!({"api_token": "sendlane-conformance-1"}), peers: &["SENDLANE"] }
+        }
+        // No call is ever made: nothing to time out, nothing to refuse.
+        ConnectionKind::MovableInk => Fixture {
+            valid: json!({"access_key_id": "AKMI1234", "access_secret": "movable-secret-1", "endpoint_key": "abc123key"}),
+            peers: &[],
+        },
         // The platform's own storage: no credentials, no provider.
         ConnectionKind::Local => Fixture { valid: json!({}), peers: &[] },
         _ => return None,
@@ -118,6 +133,25 @@ pub fn refusal(kind: ConnectionKind) -> Option<Option<Refusal>> {
             kind.as_str(),
             Reply::json(401, json!({"msg": "Invalid API key", "code": "BadApiKey", "params": null})),
             json!({"api_key": "iterable-wrong-1"}),
+        ))),
+        ConnectionKind::Klaviyo => Some(Some(refusing_mock(
+            "KLAVIYO",
+            Reply::json(
+                401,
+                json!({"errors": [{"id": "e", "status": 401, "code": "not_authenticated",
+                "title": "Authentication credentials were not provided.", "detail": "Missing or invalid private key."}]}),
+            ),
+            json!({"private_api_key": "pk_wrongwrongwrong000"}),
+        ))),
+        ConnectionKind::Sailthru => Some(Some(refusing_mock(
+            "SAILTHRU",
+            Reply::json(401, json!({"error": 3, "errormsg": "Invalid API key"})),
+            json!({"api_key": "sailthru-wrong", "api_secret": "sailthru-secret-1"}),
+        ))),
+        ConnectionKind::Sendlane => Some(Some(refusing_mock(
+            "SENDLANE",
+            Reply::text(401, "Unauthorized."),
+            json!({"api_token": "sendlane-wrong-1"}),
         ))),
         _ => Some(None),
     }
@@ -264,23 +298,30 @@ pub async fn check(app: &TestApp, kind: ConnectionKind) -> Vec<String> {
 
     // Host-bearing fields refuse what could reach inside, by name; shaped fields refuse a host.
     for f in &connector.credential_spec().fields {
-        let values: Vec<&str> = if f.host.is_some() {
-            INSIDE.to_vec()
+        let values: Vec<String> = if f.host.is_some() {
+            INSIDE.iter().map(|v| (*v).to_owned()).collect()
         } else if f.shape.is_some() {
-            vec!["x@127.0.0.1:8443/", "evil.example.com/", "127.0.0.1"]
+            // Each field's probes are its own: a probe sent in a secret-named field is taken
+            // for a secret by the log check, so it must not also be a value that a public
+            // field's message may rightly quote.
+            let n = f.name;
+            vec![format!("x{n}@127.0.0.1:8443/"), format!("evil-{n}.example.com/"), format!("{n}@169.254.169.254")]
         } else {
             continue;
         };
         if f.ty != FieldType::String {
             continue;
         }
-        for value in values {
+        for value in &values {
             let mut creds = fixture.valid.clone();
             creds[f.name] = json!(value);
             let r = manager.put(&base, json!({"credentials": creds})).await;
             let field = format!("credentials.{}", f.name);
             if r.status != 400 || r.field() != field {
                 problems.push(format!("{kind}: {field} = {value} was not refused by name: {} {}", r.status, r.body));
+            }
+            if f.secret && r.body.to_string().contains(value.as_str()) {
+                problems.push(format!("{kind}: the refusal of secret {field} quotes its value"));
             }
         }
     }
