@@ -4,7 +4,6 @@
 //! `error` (its documented error bodies -> kinds). Every call goes through the guarded
 //! outbound client; `GATEWAY_PROVIDER_<KIND>_URL` points one at a local peer.
 
-mod api;
 mod braze;
 mod iterable;
 mod klaviyo;

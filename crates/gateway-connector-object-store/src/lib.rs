@@ -40,3 +40,44 @@ fn guarded(
     })?;
     Ok(gateway_connector::opendal_guard::operator(op, outbound))
 }
+
+#[cfg(test)]
+mod tests {
+    use gateway_connector::{OutboundClient, OutboundSettings};
+
+    /// opendal's responses are capped like the client's own: a peer that answers a read with
+    /// more than the cap (ignoring the range asked for) fails the read, it is not buffered.
+    #[tokio::test]
+    async fn opendal_answers_are_capped() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let body = vec![b'x'; 64 * 1024];
+                    let head =
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                    let _ = s.write_all(head.as_bytes()).await;
+                    let _ = s.write_all(&body).await;
+                });
+            }
+        });
+        let settings =
+            OutboundSettings { allow_private: true, max_response_bytes: 4096, ..OutboundSettings::default() };
+        let outbound = OutboundClient::new(settings).unwrap();
+        let b = opendal::services::S3::default()
+            .bucket("bucket-a")
+            .region("us-east-1")
+            .endpoint(&format!("http://127.0.0.1:{port}"))
+            .access_key_id("AKIATEST")
+            .secret_access_key("secret")
+            .disable_config_load()
+            .disable_ec2_metadata();
+        let op = super::guarded(b, &outbound, "S3").unwrap();
+        let err = op.read("object.csv").await.unwrap_err();
+        assert!(err.to_string().contains("larger than 4096 bytes"), "{err}");
+    }
+}

@@ -5,6 +5,7 @@
 //! HTTP status: it reports steps, inspections and [`ConnectorError`]s of a small set of kinds,
 //! which `gateway-preview` maps to table statuses and `gateway-http` to error names.
 
+pub mod api;
 mod error;
 pub mod google;
 mod inspect;

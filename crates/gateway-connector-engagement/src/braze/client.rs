@@ -4,7 +4,7 @@ use gateway_connector::{ConnectorError, ErrorKind, OutboundClient};
 use serde_json::Value;
 
 use super::error::failure;
-use crate::api::Api;
+use gateway_connector::api::Api;
 
 /// A catalog as `GET /catalogs` lists it.
 #[derive(Debug, Clone, PartialEq)]

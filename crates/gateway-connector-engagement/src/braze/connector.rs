@@ -9,7 +9,7 @@ use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
 
 use super::client::Client;
 use super::config::{self, Target};
-use crate::api::text;
+use gateway_connector::api::text;
 
 #[derive(Debug)]
 pub struct BrazeConnector {

@@ -5,7 +5,7 @@
 
 use gateway_connector::{ConnectorError, ErrorKind};
 
-use crate::api::{Answer, Api};
+use gateway_connector::api::{Answer, Api};
 
 /// What a failed call means; `permission` names the key permission the call needs.
 pub fn failure(api: &Api, answer: &Answer, permission: &str, instance: &str) -> ConnectorError {

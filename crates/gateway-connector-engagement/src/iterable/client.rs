@@ -5,7 +5,7 @@ use gateway_domain::ConnectionKind;
 use serde_json::Value;
 
 use super::error::failure;
-use crate::api::Api;
+use gateway_connector::api::Api;
 
 #[derive(Debug)]
 pub struct Client {
@@ -40,7 +40,7 @@ impl Client {
         segments: &[&str],
         query: &[(&str, &str)],
         what: &str,
-    ) -> Result<crate::api::Answer, ConnectorError> {
+    ) -> Result<gateway_connector::api::Answer, ConnectorError> {
         let url = self.api.url(segments, query)?;
         let answer = self.api.get(url, &[("api-key", &self.key), ("accept", "application/json")]).await?;
         if answer.ok() { Ok(answer) } else { Err(failure(&self.api, &answer, what)) }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::config;
-use crate::api::text;
+use gateway_connector::api::text;
 
 fn client(outbound: &OutboundClient, kind: ConnectionKind, c: &JsonObject) -> Result<Client, ConnectorError> {
     let key =

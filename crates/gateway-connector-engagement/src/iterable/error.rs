@@ -7,7 +7,7 @@
 
 use gateway_connector::{ConnectorError, ErrorKind};
 
-use crate::api::{Answer, Api};
+use gateway_connector::api::{Answer, Api};
 
 pub fn failure(api: &Api, answer: &Answer, what: &str) -> ConnectorError {
     if let Some(e) = api.common_failure(answer, None) {

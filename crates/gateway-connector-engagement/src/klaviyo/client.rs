@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::config::{ORIGIN, REVISION};
 use super::error::failure;
-use crate::api::Api;
+use gateway_connector::api::Api;
 
 #[derive(Debug)]
 pub struct Client {

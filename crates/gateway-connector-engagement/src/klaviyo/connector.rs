@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::config;
-use crate::api::text;
+use gateway_connector::api::text;
 
 #[derive(Debug)]
 pub struct KlaviyoConnector {

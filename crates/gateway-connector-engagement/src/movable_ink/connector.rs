@@ -8,7 +8,7 @@ use gateway_domain::{ConnectionKind, Credentials, JsonObject, Table};
 use serde_json::Value;
 
 use super::config;
-use crate::api::text;
+use gateway_connector::api::text;
 
 const NO_CHECK: &str = "Movable Ink offers no read-only verification: its collector only ingests events, so the credentials were checked for their form, not against Movable Ink";
 

@@ -7,7 +7,7 @@ use md5::{Digest, Md5};
 use serde_json::Value;
 
 use super::error::failure;
-use crate::api::Api;
+use gateway_connector::api::Api;
 
 /// The signature of a request's parameter values (`sig` itself excluded).
 pub fn signature(secret: &str, values: &[&str]) -> String {

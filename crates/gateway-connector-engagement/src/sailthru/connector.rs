@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::client::Client;
 use super::config;
-use crate::api::text;
+use gateway_connector::api::text;
 
 #[derive(Debug)]
 pub struct SailthruConnector {

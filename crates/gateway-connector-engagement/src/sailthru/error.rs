@@ -6,7 +6,7 @@
 
 use gateway_connector::{ConnectorError, ErrorKind};
 
-use crate::api::{Answer, Api};
+use gateway_connector::api::{Answer, Api};
 
 pub fn failure(api: &Api, answer: &Answer, what: &str) -> ConnectorError {
     let body = answer.json();

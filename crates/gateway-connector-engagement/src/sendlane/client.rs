@@ -4,7 +4,7 @@ use gateway_connector::{ConnectorError, OutboundClient};
 use serde_json::Value;
 
 use super::error::failure;
-use crate::api::Api;
+use gateway_connector::api::Api;
 
 #[derive(Debug)]
 pub struct Client {

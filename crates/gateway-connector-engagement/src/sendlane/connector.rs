@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::config;
-use crate::api::text;
+use gateway_connector::api::text;
 
 /// Pages of lists read at most to find a list by name.
 const LIST_PAGES: u32 = 5;

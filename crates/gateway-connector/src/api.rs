@@ -1,11 +1,12 @@
-//! What every engagement provider's client shares: a JSON API reached through the guarded
-//! outbound client at the provider's origin (or the operator's peer), and the failures every
-//! provider answers alike (429 with its retry time, 5xx naming the provider and its request
-//! id). Each provider's `error.rs` maps its own documented bodies first.
+//! What every SaaS provider's client shares: a JSON API reached through the guarded outbound
+//! client at the provider's origin (or the operator's peer, `GATEWAY_PROVIDER_<KIND>_URL`),
+//! and the failures every provider answers alike (429 with its retry time, 5xx naming the
+//! provider and its request id). Each provider's `error.rs` maps its own documented bodies
+//! first.
 
 use std::time::Duration;
 
-use gateway_connector::{ConnectorError, ErrorKind, OutboundClient, parse_retry_after};
+use crate::{ConnectorError, ErrorKind, OutboundClient, parse_retry_after};
 use reqwest::Method;
 use serde_json::Value;
 
