@@ -61,6 +61,11 @@ fn braze(r: &Recorded) -> Reply {
                 .header("x-ratelimit-reset", &reset);
         }
         Some("Bearer braze-slow") => return Reply::json(200, braze_catalogs()).after(Duration::from_secs(5)),
+        // Braze's SDK endpoints quote a refused key back: the gateway must not pass it on.
+        Some(key) if key.starts_with("Bearer braze-echo") => {
+            let key = key.trim_start_matches("Bearer ");
+            return Reply::json(401, json!({"message": format!("The API key \"{key}\" is invalid")}));
+        }
         _ => return Reply::json(401, json!({"message": "Invalid API key"})),
     }
     match (r.path.as_str(), r.query.as_str()) {
@@ -110,6 +115,12 @@ async fn braze_credentials_tables_and_failures() {
         assert_eq!((r.status, r.body["error_data"]["reason"].as_str()), (400, Some(reason)), "{key}: {:?}", r.body);
         assert!(r.body["message"].as_str().unwrap().contains(says), "{key}: {:?}", r.body);
     }
+
+    // A provider quoting the key back: the answer (and the log) holds the mask, not the key.
+    let r = test(braze_creds("braze-echo-7f3a9c")).await;
+    assert_eq!(r.body["error_data"]["reason"], "wrong_credentials");
+    assert!(!r.body.to_string().contains("braze-echo-7f3a9c"), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("********"), "{:?}", r.body);
 
     // The instance in any documented form, stored as its REST host; anything else by name.
     let r = api.put("/connections/BRAZE/", json!({"credentials": braze_creds("braze-good")})).await;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use gateway_connector::{DuplicateConnector, OutboundClient, Registry};
+use gateway_connector_cdp::{MParticleConnector, SegmentConnector};
 use gateway_connector_engagement::{
     BrazeConnector, IterableConnector, IterableFeedConnector, KlaviyoConnector, MovableInkConnector, SailthruConnector,
     SendlaneConnector,
@@ -25,5 +26,7 @@ pub fn registry(outbound: &OutboundClient, local: LocalConnector) -> Result<Regi
         .with(Arc::new(SailthruConnector::new(outbound.clone())))?
         .with(Arc::new(SendlaneConnector::new(outbound.clone())))?
         .with(Arc::new(MovableInkConnector::new(outbound.clone())))?
+        .with(Arc::new(SegmentConnector::new(outbound.clone())))?
+        .with(Arc::new(MParticleConnector::new(outbound.clone())))?
         .with_uploads(local))
 }

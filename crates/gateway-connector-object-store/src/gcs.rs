@@ -93,6 +93,34 @@ impl GcsConnector {
         }
     }
 
+    async fn inspect_with_token(
+        &self,
+        credentials: &Credentials,
+        table: &Table,
+        sample_rows: usize,
+    ) -> Result<Inspection, ConnectorError> {
+        let params = inspect::params(table, FILES)?;
+        let token = self.auth.token(&ServiceAccountKey::from_credentials(credentials.expose())?, SCOPE).await?;
+        let bucket = inspect::bucket(&params, credentials.expose())?;
+        let path = inspect::object_path(table, &params);
+        let op = self.operator(&token, &bucket)?;
+        let what = format!("object '{path}' in bucket '{bucket}'");
+        if table.resource.is_destination() {
+            self.list_bucket(&token, &bucket).await?;
+            return inspect::destination(op, &path, |e| error::generic(e, &what)).await;
+        }
+        match inspect::source(op, &path, &params, sample_rows, |e| error::generic(e, &what)).await {
+            Err(e) if e.kind == ErrorKind::ResourceNotFound => {
+                self.list_bucket(&token, &bucket).await?;
+                Err(ConnectorError::new(
+                    ErrorKind::ResourceNotFound,
+                    format!("object '{path}' does not exist in bucket '{bucket}'"),
+                ))
+            }
+            other => other,
+        }
+    }
+
     fn operator(&self, token: &str, bucket: &str) -> Result<Operator, ConnectorError> {
         let b = opendal::services::Gcs::default()
             .bucket(bucket)
@@ -214,23 +242,13 @@ impl Connector for GcsConnector {
     ) -> Result<Inspection, ConnectorError> {
         let credentials =
             credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
-        let params = inspect::params(table, FILES)?;
-        let token = self.auth.token(&ServiceAccountKey::from_credentials(credentials.expose())?, SCOPE).await?;
-        let bucket = inspect::bucket(&params, credentials.expose())?;
-        let path = inspect::object_path(table, &params);
-        let op = self.operator(&token, &bucket)?;
-        let what = format!("object '{path}' in bucket '{bucket}'");
-        if table.resource.is_destination() {
-            self.list_bucket(&token, &bucket).await?;
-            return inspect::destination(op, &path, |e| error::generic(e, &what)).await;
-        }
-        match inspect::source(op, &path, &params, sample_rows, |e| error::generic(e, &what)).await {
-            Err(e) if e.kind == ErrorKind::ResourceNotFound => {
-                self.list_bucket(&token, &bucket).await?;
-                Err(ConnectorError::new(
-                    ErrorKind::ResourceNotFound,
-                    format!("object '{path}' does not exist in bucket '{bucket}'"),
-                ))
+        let key = ServiceAccountKey::from_credentials(credentials.expose())?;
+        match self.inspect_with_token(credentials, table, sample_rows).await {
+            // A cached token GCS refuses (revoked, rotated key): forget it and try once more
+            // with a fresh exchange.
+            Err(e) if e.kind == ErrorKind::WrongCredentials => {
+                self.auth.forget(&key, SCOPE);
+                self.inspect_with_token(credentials, table, sample_rows).await
             }
             other => other,
         }

@@ -80,4 +80,27 @@ mod tests {
         let err = op.read("object.csv").await.unwrap_err();
         assert!(err.to_string().contains("larger than 4096 bytes"), "{err}");
     }
+
+    /// opendal's requests pass the guard: an endpoint on loopback (an IP literal, which no
+    /// resolver sees) is refused before any connection is made.
+    #[tokio::test]
+    async fn opendal_requests_to_inside_addresses_are_refused() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let outbound = OutboundClient::new(OutboundSettings::default()).unwrap();
+        let b = opendal::services::S3::default()
+            .bucket("bucket-a")
+            .region("us-east-1")
+            .endpoint(&format!("https://127.0.0.1:{port}"))
+            .access_key_id("AKIATEST")
+            .secret_access_key("secret")
+            .disable_config_load()
+            .disable_ec2_metadata();
+        let op = super::guarded(b, &outbound, "S3").unwrap();
+        let err = op.read("object.csv").await.unwrap_err();
+        let mapped = super::error::generic(&err, "object 'object.csv'");
+        assert_eq!(mapped.kind, gateway_connector::ErrorKind::WrongSpecification, "{mapped}");
+        let accepted = tokio::time::timeout(std::time::Duration::from_millis(300), listener.accept()).await;
+        assert!(accepted.is_err(), "opendal reached the loopback listener");
+    }
 }

@@ -58,6 +58,13 @@ impl Api {
     /// A URL under the origin: `segments` are path segments (percent-encoded here, so a
     /// name from a table cannot add a segment or a query), `query` the parameters.
     pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<reqwest::Url, ConnectorError> {
+        // `.` and `..` would be dropped or climb: a name that is one is refused, not sent.
+        if let Some(bad) = segments.iter().find(|s| matches!(**s, "." | "..")) {
+            return Err(ConnectorError::new(
+                ErrorKind::WrongSpecification,
+                format!("'{bad}' cannot name a {} object", self.who),
+            ));
+        }
         let mut url = reqwest::Url::parse(&self.origin).map_err(|_| {
             ConnectorError::new(ErrorKind::WrongSpecification, format!("the {} origin is not a URL", self.who))
         })?;

@@ -112,7 +112,8 @@ impl GoogleAuth {
         let fresh = self.exchange(key, scope).await?;
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.retain(|_, (_, e)| *e > now);
-            tokens.insert(id, (fresh.token.clone(), now + fresh.expires_in.unwrap_or(0)));
+            tokens
+                .insert(id, (fresh.token.clone(), now.saturating_add(fresh.expires_in.unwrap_or(0).clamp(0, 86_400))));
         }
         Ok(fresh.token)
     }

@@ -78,7 +78,9 @@ pub fn token_answer(
         }
         (429, _) => ConnectorError::new(ErrorKind::RateLimited, format!("{who}'s token endpoint asks to slow down"))
             .retry_after(parse_retry_after(retry_after)),
-        (400, _) => ConnectorError::new(ErrorKind::WrongCredentials, format!("{who} refused the token request{said}")),
+        // invalid_request, unsupported_grant_type: a request the gateway got wrong, not the
+        // customer's credentials.
+        (400, _) => ConnectorError::new(ErrorKind::Unknown, format!("{who} refused the token request ({code}){said}")),
         (s, _) if s >= 500 => {
             ConnectorError::new(ErrorKind::Unavailable, format!("{who}'s token endpoint answered {s}"))
                 .retry_after(parse_retry_after(retry_after))

@@ -83,10 +83,13 @@ pub fn is_timestamp(s: &str) -> bool {
 /// The columns of flattened records: every key in order of first appearance, each typed by
 /// its values.
 pub fn columns_of(records: &[JsonObject]) -> Vec<gateway_domain::Column> {
+    /// The most columns described: a record with thousands of keys is cut, not quadratic.
+    const MAX_COLUMNS: usize = 1000;
+    let mut seen = std::collections::HashSet::new();
     let mut names: Vec<&String> = Vec::new();
     for o in records {
         for k in o.keys() {
-            if !names.contains(&k) {
+            if names.len() < MAX_COLUMNS && seen.insert(k) {
                 names.push(k);
             }
         }

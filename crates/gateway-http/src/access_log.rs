@@ -8,11 +8,14 @@ use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
-/// The path as logged: an upload URL's token is a credential (it may write a table's file).
+/// The path as logged (and quoted in 404/405 answers): an upload URL's token is a credential
+/// (it may write a table's file), however the path is spelled (`//uploads/...`, which the
+/// slash-merging router still serves).
 pub fn loggable_path(path: &str) -> String {
-    match path.strip_prefix("/uploads/") {
-        Some(_) => "/uploads/<token>".to_owned(),
-        None => path.to_owned(),
+    let merged: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match merged.first() {
+        Some(&"uploads") => "/uploads/<token>".to_owned(),
+        _ => path.to_owned(),
     }
 }
 
@@ -46,5 +49,7 @@ mod tests {
     fn upload_tokens_are_not_logged() {
         assert_eq!(super::loggable_path("/uploads/eyJhbGciOi.x.y"), "/uploads/<token>");
         assert_eq!(super::loggable_path("/connections/S3/"), "/connections/S3/");
+        assert_eq!(super::loggable_path("//uploads/eyJhbGciOi.x.y"), "/uploads/<token>");
+        assert_eq!(super::loggable_path("/uploads"), "/uploads/<token>");
     }
 }

@@ -149,8 +149,17 @@ impl Gateway {
             self.settings().outbound_allow_private,
         )
         .await?;
-        let mut check =
-            self.bounded(connector.test_credentials(&credentials)).await.map_err(|e| crate::connector_problem(&e))?;
+        let scrub = |t: &str| crate::scrub(t, connector.as_ref(), Some(&credentials));
+        let mut check = self.bounded(connector.test_credentials(&credentials)).await.map_err(|mut e| {
+            e.message = scrub(&e.message);
+            crate::connector_problem(&e)
+        })?;
+        for step in &mut check.steps {
+            step.message = scrub(&step.message);
+        }
+        for w in &mut check.warnings {
+            *w = scrub(w);
+        }
         check.warnings.append(&mut host_warnings);
         if let Some(step) = check.failure() {
             let reason = step.error.unwrap_or(ErrorKind::Unknown);

@@ -171,6 +171,31 @@ fn connector_problem(e: &ConnectorError) -> Problem {
     gateway_preview::problem_for(e)
 }
 
+/// What a provider said, made safe to show and log: every value of a secret credential field
+/// the text quotes (a provider may echo a refused key back) replaced by the mask, and the text
+/// cut to a readable length.
+pub(crate) fn scrub(
+    text: &str,
+    connector: &dyn Connector,
+    credentials: Option<&gateway_domain::Credentials>,
+) -> String {
+    const MAX: usize = 500;
+    let mut out = text.to_owned();
+    if let Some(c) = credentials {
+        for (field, value) in c.expose() {
+            if let Some(v) = value.as_str().map(str::trim).filter(|v| v.len() >= 4)
+                && connector.credential_spec().is_secret(field)
+            {
+                out = out.replace(v, gateway_domain::MASK);
+            }
+        }
+    }
+    if out.chars().count() > MAX {
+        out = out.chars().take(MAX).collect::<String>() + "...";
+    }
+    out
+}
+
 pub(crate) fn connector_unavailable(kind: ConnectionKind) -> Problem {
     Problem::new(
         ErrorName::ConnectorUnavailable,

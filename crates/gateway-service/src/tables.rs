@@ -183,13 +183,18 @@ impl Gateway {
             .map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new))
             .transpose()
             .map_err(|p| (p, Some(TableStatus::WrongCredentials)))?;
-        let inspection = self
+        let scrub = |t: &str| crate::scrub(t, connector.as_ref(), credentials.as_ref());
+        let mut inspection = self
             .bounded(connector.inspect_table(credentials.as_ref(), &table, SAMPLE_ROWS))
             .await
-            .map_err(|e| {
+            .map_err(|mut e| {
                 tracing::info!(connection = %table.connection, table = %table.name, reason = %e.kind, "inspection failed");
+                e.message = scrub(&e.message);
                 (crate::connector_problem(&e), Some(gateway_preview::status_for(e.kind)))
             })?;
+        for w in &mut inspection.warnings {
+            *w = scrub(w);
+        }
         gateway_preview::apply(table, inspection).map_err(|p| (p, Some(TableStatus::WrongSpecification)))
     }
 

@@ -22,7 +22,7 @@ use gateway_connector::{Connector, FieldType};
 use gateway_domain::{ConnectionKind, MASK};
 use serde_json::{Value, json};
 
-use crate::{GcsPeer, MockProvider, Reply, S3Peer, TestApp, TestAppBuilder, TestKey, TokenServer};
+use crate::{GcsPeer, MockProvider, Recorded, Reply, S3Peer, TestApp, TestAppBuilder, TestKey, TokenServer};
 
 /// What the suite needs to know of one kind.
 pub struct Fixture {
@@ -90,6 +90,15 @@ pub fn fixture(kind: ConnectionKind) -> Option<Fixture> {
             valid: json!({"access_key_id": "AKMI1234", "access_secret": "movable-secret-1", "endpoint_key": "abc123key"}),
             peers: &[],
         },
+        ConnectionKind::Segment => Fixture {
+            valid: json!({"write_key": "SegConformance1234", "public_api_token": "sgp_conformance_token_1"}),
+            peers: &["SEGMENT"],
+        },
+        ConnectionKind::MParticle => Fixture {
+            valid: json!({"api_key": "us1-conformance", "api_secret": "mp-secret-1", "client_id": "mp-client",
+                          "client_secret": "mp-client-secret-1", "workspace_id": "1234"}),
+            peers: &["M_PARTICLE_SSO"],
+        },
         // The platform's own storage: no credentials, no provider.
         ConnectionKind::Local => Fixture { valid: json!({}), peers: &[] },
         _ => return None,
@@ -128,11 +137,13 @@ pub fn refusal(kind: ConnectionKind) -> Option<Option<Refusal>> {
             "BRAZE",
             Reply::json(401, json!({"message": "Invalid API key"})),
             json!({"api_key": "braze-wrong-key-1", "instance": "US-01"}),
+            |r| r.header("authorization") == Some("Bearer braze-wrong-key-1"),
         ))),
         ConnectionKind::Iterable | ConnectionKind::IterableFeed => Some(Some(refusing_mock(
             kind.as_str(),
             Reply::json(401, json!({"msg": "Invalid API key", "code": "BadApiKey", "params": null})),
             json!({"api_key": "iterable-wrong-1"}),
+            |r| r.header("api-key") == Some("iterable-wrong-1"),
         ))),
         ConnectionKind::Klaviyo => Some(Some(refusing_mock(
             "KLAVIYO",
@@ -142,24 +153,51 @@ pub fn refusal(kind: ConnectionKind) -> Option<Option<Refusal>> {
                 "title": "Authentication credentials were not provided.", "detail": "Missing or invalid private key."}]}),
             ),
             json!({"private_api_key": "pk_wrongwrongwrong000"}),
+            |r| {
+                r.header("authorization") == Some("Klaviyo-API-Key pk_wrongwrongwrong000")
+                    && r.header("revision").is_some()
+            },
         ))),
         ConnectionKind::Sailthru => Some(Some(refusing_mock(
             "SAILTHRU",
             Reply::json(401, json!({"error": 3, "errormsg": "Invalid API key"})),
             json!({"api_key": "sailthru-wrong", "api_secret": "sailthru-secret-1"}),
+            |r| r.param("api_key").as_deref() == Some("sailthru-wrong") && r.param("sig").is_some(),
         ))),
         ConnectionKind::Sendlane => Some(Some(refusing_mock(
             "SENDLANE",
             Reply::text(401, "Unauthorized."),
             json!({"api_token": "sendlane-wrong-1"}),
+            |r| r.header("authorization") == Some("Bearer sendlane-wrong-1"),
+        ))),
+        ConnectionKind::Segment => Some(Some(refusing_mock(
+            "SEGMENT",
+            Reply::text(404, "Cannot GET - Invalid path or write key provided."),
+            json!({"write_key": "SegWrongKey12345"}),
+            |r| r.path == "/v1/projects/SegWrongKey12345/settings",
+        ))),
+        ConnectionKind::MParticle => Some(Some(refusing_mock(
+            "M_PARTICLE_SSO",
+            Reply::json(401, json!({"error": "access_denied", "error_description": "Unauthorized"})),
+            json!({"api_key": "us1-conformance", "api_secret": "mp-secret-1", "client_id": "mp-wrong",
+                   "client_secret": "mp-wrong-secret", "workspace_id": "1234"}),
+            |r| {
+                r.method == "POST"
+                    && r.path == "/oauth/token"
+                    && String::from_utf8_lossy(&r.body).contains("\"client_id\":\"mp-wrong\"")
+            },
         ))),
         _ => Some(None),
     }
 }
 
-/// A gateway whose `peer` answers every request with `reply` (a provider refusing a key).
-fn refusing_mock(peer: &str, reply: Reply, credentials: Value) -> Refusal {
-    let mock = MockProvider::start(move |_| reply.clone());
+/// A gateway whose `peer` refuses the key with `reply` when the request carries it as the
+/// provider documents (`sent_as`), and answers anything else 418: a connector that sends no
+/// key, or sends it elsewhere, fails the suite.
+fn refusing_mock(peer: &str, reply: Reply, credentials: Value, sent_as: fn(&Recorded) -> bool) -> Refusal {
+    let mock = MockProvider::start(move |r| {
+        if sent_as(r) { reply.clone() } else { Reply::unexpected("the key is not where the provider reads it", r) }
+    });
     Refusal {
         builder: TestApp::builder().allow_private().provider_url(peer, &mock.url),
         credentials,

@@ -100,7 +100,7 @@ impl Connector for BrazeConnector {
                 let client = self.client(credentials.expose())?;
                 let catalogs = client.catalogs().await?;
                 let Some(catalog) = catalogs.iter().find(|c| c.name == name) else {
-                    let known: Vec<&str> = catalogs.iter().map(|c| c.name.as_str()).collect();
+                    let known: Vec<&str> = catalogs.iter().take(20).map(|c| c.name.as_str()).collect();
                     return Err(ConnectorError::new(
                         ErrorKind::ResourceNotFound,
                         format!(

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::error::failure;
 use gateway_connector::api::Api;
 
-#[derive(Debug)]
+/// Holds a credential: its `Debug` shows none.
 pub struct Client {
     api: Api,
     key: String,
@@ -129,5 +129,11 @@ impl Client {
             .flatten()
             .filter_map(|i| Some((i["itemId"].as_str()?.to_owned(), i["value"].clone())))
             .collect())
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
     }
 }

@@ -21,7 +21,7 @@ pub fn signature(secret: &str, values: &[&str]) -> String {
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[derive(Debug)]
+/// Holds a credential: its `Debug` shows none.
 pub struct Client {
     api: Api,
     key: String,
@@ -50,6 +50,12 @@ impl Client {
             return Err(failure(&self.api, &answer, what));
         }
         Ok(body)
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::error::failure;
 use gateway_connector::api::Api;
 
-#[derive(Debug)]
+/// Holds a credential: its `Debug` shows none.
 pub struct Client {
     api: Api,
     auth: String,
@@ -50,5 +50,11 @@ impl Client {
             .get(&["v2", "lists", &id, "contacts"], &[("limit", &limit), ("page", "1")], &format!("list {list_id}"))
             .await?;
         Ok(body["data"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
     }
 }

@@ -46,9 +46,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(ErrorName::MethodNotAllowed, format!("{} is not allowed on {}", req.method(), req.path())))
+    Err(ApiError::new(
+        ErrorName::MethodNotAllowed,
+        format!("{} is not allowed on {}", req.method(), crate::access_log::loggable_path(req.path())),
+    ))
 }
 
 async fn route_not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(ErrorName::RouteNotFound, format!("no endpoint at {}", req.path())))
+    Err(ApiError::new(
+        ErrorName::RouteNotFound,
+        format!("no endpoint at {}", crate::access_log::loggable_path(req.path())),
+    ))
 }
