@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use gateway_connector::{DuplicateConnector, OutboundClient, Registry};
 use gateway_connector_cdp::{MParticleConnector, SegmentConnector};
+use gateway_connector_commerce::ShopifyConnector;
+use gateway_connector_crm::SalesforceConnector;
 use gateway_connector_engagement::{
     BrazeConnector, IterableConnector, IterableFeedConnector, KlaviyoConnector, MovableInkConnector, SailthruConnector,
     SendlaneConnector,
@@ -28,5 +30,7 @@ pub fn registry(outbound: &OutboundClient, local: LocalConnector) -> Result<Regi
         .with(Arc::new(MovableInkConnector::new(outbound.clone())))?
         .with(Arc::new(SegmentConnector::new(outbound.clone())))?
         .with(Arc::new(MParticleConnector::new(outbound.clone())))?
+        .with(Arc::new(SalesforceConnector::new(outbound.clone())))?
+        .with(Arc::new(ShopifyConnector::new(outbound.clone())))?
         .with_uploads(local))
 }

@@ -130,11 +130,15 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// `Retry-After` as seconds (the HTTP-date form is rare from APIs and is ignored), capped at
-/// an hour so a hostile header cannot park a retry forever.
+/// `Retry-After` as seconds, whole or decimal (Shopify sends `2.0`; the HTTP-date form is rare
+/// from APIs and is ignored), rounded up and capped at an hour so a hostile header cannot park
+/// a retry forever.
 pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
-    let secs: u64 = value?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs.min(3600)))
+    let secs: f64 = value?.trim().parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs((secs.ceil() as u64).min(3600)))
 }
 
 #[cfg(test)]
@@ -153,6 +157,10 @@ mod tests {
         assert!(limited.temporary);
         assert_eq!(limited.retry_after, Some(Duration::from_secs(30)));
         assert_eq!(parse_retry_after(Some("999999")), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_retry_after(Some("2.0")), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(Some("0.4")), Some(Duration::from_secs(1)));
+        assert_eq!(parse_retry_after(Some("-3")), None);
+        assert_eq!(parse_retry_after(Some("NaN")), None);
         assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
     }
 }

@@ -99,6 +99,15 @@ pub fn fixture(kind: ConnectionKind) -> Option<Fixture> {
                           "client_secret": "mp-client-secret-1", "workspace_id": "1234"}),
             peers: &["M_PARTICLE_SSO"],
         },
+        // The contract's own PUT example, as written.
+        ConnectionKind::Salesforce => Fixture {
+            valid: json!({"domain": "fake-domain", "client_id": "fake-client_id", "client_secret": "fake-client_secret"}),
+            peers: &["SALESFORCE"],
+        },
+        ConnectionKind::Shopify => Fixture {
+            valid: json!({"shop": "conformance-shop", "access_token": "shpat_conformance_1"}),
+            peers: &["SHOPIFY"],
+        },
         // The platform's own storage: no credentials, no provider.
         ConnectionKind::Local => Fixture { valid: json!({}), peers: &[] },
         _ => return None,
@@ -186,6 +195,25 @@ pub fn refusal(kind: ConnectionKind) -> Option<Option<Refusal>> {
                     && r.path == "/oauth/token"
                     && String::from_utf8_lossy(&r.body).contains("\"client_id\":\"mp-wrong\"")
             },
+        ))),
+        ConnectionKind::Salesforce => Some(Some(refusing_mock(
+            "SALESFORCE",
+            Reply::json(400, json!({"error": "invalid_client", "error_description": "invalid client credentials"})),
+            json!({"domain": "acme", "client_id": "sf-wrong", "client_secret": "sf-wrong-secret"}),
+            |r| {
+                r.method == "POST"
+                    && r.path == "/services/oauth2/token"
+                    && String::from_utf8_lossy(&r.body).contains("client_id=sf-wrong")
+            },
+        ))),
+        ConnectionKind::Shopify => Some(Some(refusing_mock(
+            "SHOPIFY",
+            Reply::json(
+                401,
+                json!({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}),
+            ),
+            json!({"shop": "acme", "access_token": "shpat_wrong_1"}),
+            |r| r.header("x-shopify-access-token") == Some("shpat_wrong_1"),
         ))),
         _ => Some(None),
     }
