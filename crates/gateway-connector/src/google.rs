@@ -10,7 +10,74 @@ use gateway_domain::{JsonObject, now_seconds};
 use serde_json::{Value, json};
 
 use crate::oauth2::{AccessToken, post_form};
-use crate::{ConnectorError, ErrorKind, OutboundClient};
+use crate::{ConnectorError, CredentialSpec, ErrorKind, FieldSpec, FieldType, OutboundClient};
+use gateway_domain::Problem;
+
+/// The fields of a service-account key file, as Google issues it, for a connector's
+/// credential spec (its own fields follow); `service_account_key` takes the whole file.
+pub fn key_file_fields() -> Vec<FieldSpec> {
+    let f = |n, d| FieldSpec::optional(n, FieldType::String, d);
+    vec![
+        FieldSpec::required("type", FieldType::String, "\"service_account\", as in the key file"),
+        FieldSpec::required("project_id", FieldType::String, "the key's project"),
+        FieldSpec::required("private_key_id", FieldType::String, "the key's id"),
+        FieldSpec::required("private_key", FieldType::String, "the key's PEM private key").secret(),
+        FieldSpec::required("client_email", FieldType::String, "the service account's e-mail"),
+        f("client_id", "from the key file"),
+        f("auth_uri", "from the key file"),
+        f("token_uri", "from the key file (never followed: keys are exchanged at Google's token endpoint)"),
+        f("auth_provider_x509_cert_url", "from the key file"),
+        f("client_x509_cert_url", "from the key file"),
+        f("universe_domain", "from the key file"),
+        FieldSpec::optional(
+            "service_account_key",
+            FieldType::ObjectOrString,
+            "the whole key file, as an object or the JSON text; its fields fill the others",
+        ),
+    ]
+}
+
+/// Credentials with a key file: `service_account_key` (an object or its JSON text) unpacked
+/// into the fields it fills, checked against `spec`, then the key's own rules (a
+/// service-account key with a PEM private key).
+pub fn validate_key_credentials(spec: &CredentialSpec, credentials: &JsonObject) -> Result<JsonObject, Problem> {
+    let mut c = credentials.clone();
+    if let Some(file) = c.remove("service_account_key") {
+        let field = "credentials.service_account_key";
+        let key = match file {
+            Value::Object(o) => o,
+            Value::String(s) => match serde_json::from_str::<Value>(&s) {
+                Ok(Value::Object(o)) => o,
+                _ => return Err(Problem::wrong_field(field, "'service_account_key' is not the JSON of a key file")),
+            },
+            _ => return Err(Problem::wrong_field(field, "'service_account_key' must be an object or its JSON text")),
+        };
+        for (k, v) in key {
+            if spec.field(&k).is_none() {
+                return Err(Problem::wrong_field(
+                    format!("{field}.{k}"),
+                    format!("the key file holds an unknown field '{k}'"),
+                ));
+            }
+            c.entry(k).or_insert(v);
+        }
+    }
+    let c = spec.validate(&c)?;
+    let text = |k: &str| c.get(k).and_then(Value::as_str).map(str::trim);
+    if text("type") != Some("service_account") {
+        return Err(Problem::wrong_field(
+            "credentials.type",
+            "'type' must be \"service_account\": use a service-account key file",
+        ));
+    }
+    if !text("private_key").is_some_and(|k| k.contains("PRIVATE KEY")) {
+        return Err(Problem::wrong_field(
+            "credentials.private_key",
+            "'private_key' must be the PEM key of the key file",
+        ));
+    }
+    Ok(c)
+}
 
 /// Google's token endpoint, the only one a key is exchanged at.
 pub const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
@@ -78,7 +145,19 @@ impl GoogleAuth {
     }
 
     /// A fresh exchange: what a credential test does, since checking the key is its point.
+    /// The token is cached for the calls that follow.
     pub async fn exchange(&self, key: &ServiceAccountKey<'_>, scope: &str) -> Result<AccessToken, ConnectorError> {
+        let fresh = self.request(key, scope).await?;
+        let now = now_seconds();
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.retain(|_, (_, e)| *e > now);
+            let until = now.saturating_add(fresh.expires_in.unwrap_or(0).clamp(0, 86_400));
+            tokens.insert(key.cache_key(scope), (fresh.token.clone(), until));
+        }
+        Ok(fresh)
+    }
+
+    async fn request(&self, key: &ServiceAccountKey<'_>, scope: &str) -> Result<AccessToken, ConnectorError> {
         let wrong = |m: &str| ConnectorError::new(ErrorKind::WrongCredentials, m.to_owned());
         let pem = jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.replace("\\n", "\n").as_bytes())
             .map_err(|_| wrong("'private_key' is not a PEM RSA private key"))?;

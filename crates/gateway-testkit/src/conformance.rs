@@ -108,9 +108,13 @@ pub fn fixture(kind: ConnectionKind) -> Option<Fixture> {
             valid: json!({"shop": "conformance-shop", "access_token": "shpat_conformance_1"}),
             peers: &["SHOPIFY"],
         },
+        ConnectionKind::Bigquery => {
+            let mut key = TestKey::generate().key_file(SA_EMAIL);
+            key["dataset"] = json!("conformance_ds");
+            Fixture { valid: key, peers: &["GOOGLE_OAUTH", "BIGQUERY"] }
+        }
         // The platform's own storage: no credentials, no provider.
         ConnectionKind::Local => Fixture { valid: json!({}), peers: &[] },
-        _ => return None,
     })
 }
 
@@ -125,6 +129,15 @@ pub fn refusal(kind: ConnectionKind) -> Option<Option<Refusal>> {
                 credentials: json!({"aws_access_key_id": peer.key_id, "aws_secret_access_key": "not-the-secret-0",
                                     "bucket": peer.bucket}),
                 guards: Vec::new(),
+            }))
+        }
+        ConnectionKind::Bigquery => {
+            let registered = TestKey::generate();
+            let token = TokenServer::start(&registered, SA_EMAIL);
+            Some(Some(Refusal {
+                builder: TestApp::builder().allow_private().provider_url("GOOGLE_OAUTH", &token.url),
+                credentials: TestKey::generate().key_file(SA_EMAIL),
+                guards: vec![Box::new(token)],
             }))
         }
         ConnectionKind::Gcs => {

@@ -94,7 +94,7 @@ impl Reply {
     }
 }
 
-type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync + 'static;
+type Handler = dyn Fn(&Recorded) -> Option<Reply> + Send + Sync + 'static;
 
 /// A mock provider on 127.0.0.1, stopped when dropped.
 pub struct MockProvider {
@@ -112,15 +112,30 @@ impl std::fmt::Debug for MockProvider {
 impl MockProvider {
     /// Serves `handler` on a free port. Call inside a Tokio runtime.
     pub fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> MockProvider {
+        MockProvider::serve(None, move |r| Some(handler(r)))
+    }
+
+    /// A server in front of a real peer (an emulator that cannot refuse anything): `handler`
+    /// answers what it wants to (a 403 the emulator cannot give), and every request it leaves
+    /// (`None`) is passed to `upstream` as sent, its answer passed back.
+    pub fn front(upstream: &str, handler: impl Fn(&Recorded) -> Option<Reply> + Send + Sync + 'static) -> MockProvider {
+        MockProvider::serve(Some(upstream.trim_end_matches('/').to_owned()), handler)
+    }
+
+    fn serve(
+        upstream: Option<String>,
+        handler: impl Fn(&Recorded) -> Option<Reply> + Send + Sync + 'static,
+    ) -> MockProvider {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let handler: Arc<Handler> = Arc::new(handler);
         let (seen, h) = (requests.clone(), handler.clone());
+        let client = reqwest::Client::new();
         let server = HttpServer::new(move || {
-            let (seen, h) = (seen.clone(), h.clone());
+            let (seen, h, upstream, client) = (seen.clone(), h.clone(), upstream.clone(), client.clone());
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (seen, h) = (seen.clone(), h.clone());
+                let (seen, h, upstream, client) = (seen.clone(), h.clone(), upstream.clone(), client.clone());
                 async move {
                     let recorded = Recorded {
                         method: req.method().to_string(),
@@ -133,7 +148,12 @@ impl MockProvider {
                             .collect(),
                         body: body.to_vec(),
                     };
-                    let reply = h(&recorded);
+                    let answered = h(&recorded);
+                    let reply = match (answered, &upstream) {
+                        (Some(reply), _) => reply,
+                        (None, Some(up)) => forward(&client, up, &recorded).await,
+                        (None, None) => Reply::unexpected("nothing answers this", &recorded),
+                    };
                     if let Ok(mut all) = seen.lock() {
                         all.push(recorded);
                     }
@@ -163,6 +183,33 @@ impl MockProvider {
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// Passes a request to the peer behind a front, and its answer back.
+async fn forward(client: &reqwest::Client, upstream: &str, r: &Recorded) -> Reply {
+    let url =
+        if r.query.is_empty() { format!("{upstream}{}", r.path) } else { format!("{upstream}{}?{}", r.path, r.query) };
+    let method = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut b = client.request(method, url).body(r.body.clone());
+    for (k, v) in &r.headers {
+        if !matches!(k.as_str(), "host" | "content-length") {
+            b = b.header(k.as_str(), v.as_str());
+        }
+    }
+    match b.send().await {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            let content_type = res
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json")
+                .to_owned();
+            let body = res.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+            Reply { status, headers: vec![("content-type".into(), content_type)], body, delay: None }
+        }
+        Err(e) => Reply::text(502, &format!("mock front: the peer behind it failed: {e}")),
     }
 }
 

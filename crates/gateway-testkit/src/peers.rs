@@ -26,7 +26,7 @@ fn peer_vars() -> HashMap<String, String> {
         }
     }
     for (k, v) in std::env::vars() {
-        if k.starts_with("TEST_S3_") || k.starts_with("TEST_GCS_") {
+        if k.starts_with("TEST_S3_") || k.starts_with("TEST_GCS_") || k.starts_with("TEST_BQ_") {
             vars.insert(k, v);
         }
     }
@@ -132,6 +132,40 @@ impl GcsPeer {
         url.query_pairs_mut().append_pair("prefix", prefix);
         let r: Value = reqwest::Client::new().get(url).send().await.expect("list").json().await.expect("json");
         r["items"].as_array().into_iter().flatten().filter_map(|i| i["name"].as_str().map(str::to_owned)).collect()
+    }
+}
+
+/// The BigQuery peer (bqemulator: it checks no token, and refuses nothing).
+#[derive(Debug, Clone)]
+pub struct BqPeer {
+    pub endpoint: String,
+    pub project: String,
+}
+
+impl BqPeer {
+    pub fn get() -> Option<BqPeer> {
+        let v = peer_vars();
+        let peer = (|| {
+            Some(BqPeer { endpoint: v.get("TEST_BQ_ENDPOINT")?.clone(), project: v.get("TEST_BQ_PROJECT")?.clone() })
+        })();
+        if peer.is_none() {
+            skip("the BigQuery peer (bqemulator) is not running: `make test` starts it (scripts/peers.sh)");
+        }
+        peer
+    }
+
+    /// A REST call to the emulator (fixtures), with any bearer token.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/bigquery/v2/projects/{}{path}", self.endpoint, self.project);
+        let r = reqwest::Client::new()
+            .request(method, url)
+            .bearer_auth("fixture")
+            .json(&body)
+            .send()
+            .await
+            .expect("the BigQuery peer answers");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
     }
 }
 

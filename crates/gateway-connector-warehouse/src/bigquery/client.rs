@@ -1,0 +1,214 @@
+//! BigQuery REST calls with an access token from Google's shared auth; a token BigQuery
+//! refuses (401) is forgotten and the call made once more with a fresh one.
+
+use gateway_connector::api::{Answer, Api};
+use gateway_connector::google::{GoogleAuth, ServiceAccountKey};
+use gateway_connector::{ConnectorError, OutboundClient};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::config::{API, MAX_BYTES_BILLED, SCOPE, TableRef};
+use super::error::{failure, query_errors};
+
+#[derive(Debug)]
+pub struct Client {
+    api: Api,
+}
+
+impl Client {
+    pub fn new(outbound: &OutboundClient) -> Client {
+        Client { api: Api::new(outbound, "BIGQUERY", API.to_owned(), "BigQuery") }
+    }
+
+    /// A call with the key's token, refreshed once on a 401.
+    async fn call(
+        &self,
+        auth: &GoogleAuth,
+        key: &ServiceAccountKey<'_>,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<Answer, ConnectorError> {
+        let mut path = vec!["bigquery", "v2"];
+        path.extend_from_slice(segments);
+        for attempt in 0..2 {
+            let token = auth.token(key, SCOPE).await?;
+            let bearer = format!("Bearer {token}");
+            let url = self.api.url(&path, query)?;
+            let headers = [
+                ("authorization", bearer.as_str()),
+                ("accept", "application/json"),
+                ("content-type", "application/json"),
+            ];
+            let answer =
+                self.api.send(method.clone(), url, &headers, body.as_ref().map(|b| b.to_string().into_bytes())).await?;
+            if answer.status == 401 && attempt == 0 {
+                auth.forget(key, SCOPE);
+                continue;
+            }
+            return Ok(answer);
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    async fn json(
+        &self,
+        auth: &GoogleAuth,
+        key: &ServiceAccountKey<'_>,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        what: &str,
+        role: &str,
+    ) -> Result<Value, ConnectorError> {
+        let answer = self.call(auth, key, Method::GET, segments, query, None).await?;
+        if answer.ok() { Ok(answer.json()) } else { Err(failure(&self.api, &answer, what, role)) }
+    }
+
+    /// `datasets.list` with maxResults=1.
+    pub async fn datasets(
+        &self,
+        auth: &GoogleAuth,
+        key: &ServiceAccountKey<'_>,
+        project: &str,
+    ) -> Result<Value, ConnectorError> {
+        self.json(
+            auth,
+            key,
+            &["projects", project, "datasets"],
+            &[("maxResults", "1")],
+            &format!("project {project}"),
+            "the BigQuery Metadata Viewer role (bigquery.datasets.get)",
+        )
+        .await
+    }
+
+    /// `datasets.get`.
+    pub async fn dataset(
+        &self,
+        auth: &GoogleAuth,
+        key: &ServiceAccountKey<'_>,
+        t: &TableRef,
+    ) -> Result<Value, ConnectorError> {
+        self.json(
+            auth,
+            key,
+            &["projects", &t.project, "datasets", &t.dataset],
+            &[],
+            &format!("dataset {}.{}", t.project, t.dataset),
+            "bigquery.datasets.get on the dataset",
+        )
+        .await
+    }
+
+    /// `tables.get`: `Ok(None)` for a table that does not exist (the dataset does).
+    pub async fn table(
+        &self,
+        auth: &GoogleAuth,
+        key: &ServiceAccountKey<'_>,
+        t: &TableRef,
+    ) -> Result<Option<Value>, ConnectorError> {
+        let answer = self
+            .call(
+                auth,
+                key,
+                Method::GET,
+                &["projects", &t.project, "datasets", &t.dataset, "tables", &t.table],
+                &[],
+                None,
+            )
+            .await?;
+        match answer.status {
+            200..=299 => Ok(Some(answer.json())),
+            404 => Ok(None),
+            _ => Err(failure(&self.api, &answer, &format!("table {t}"), "bigquery.tables.get on the dataset")),
+        }
+    }
+
+    /// `tabledata.list` with maxResults.
+    pub async fn rows(
+        &self,
+        auth: &GoogleAuth,
+        key: &ServiceAccountKey<'_>,
+        t: &TableRef,
+        max: usize,
+    ) -> Result<Value, ConnectorError> {
+        let max = max.clamp(1, 100).to_string();
+        self.json(
+            auth,
+            key,
+            &["projects", &t.project, "datasets", &t.dataset, "tables", &t.table, "data"],
+            &[("maxResults", &max)],
+            &format!("table {t}'s rows"),
+            "the BigQuery Data Viewer role (bigquery.tables.getData)",
+        )
+        .await
+    }
+
+    /// `jobs.query` of `SELECT * ... LIMIT n`, billed to `billing`, capped by maximumBytesBilled.
+    pub async fn sample_query(
+        &self,
+        auth: &GoogleAuth,
+        key: &ServiceAccountKey<'_>,
+        billing: &str,
+        location: Option<&str>,
+        t: &TableRef,
+        limit: usize,
+    ) -> Result<Value, ConnectorError> {
+        let mut body = json!({
+            "query": format!("SELECT * FROM `{}`.`{}`.`{}` LIMIT {}", t.project, t.dataset, t.table, limit.clamp(1, 100)),
+            "useLegacySql": false,
+            "maximumBytesBilled": MAX_BYTES_BILLED,
+            "timeoutMs": 10000,
+        });
+        if let Some(l) = location {
+            body["location"] = json!(l);
+        }
+        let what = format!("view {t}");
+        let answer = self.call(auth, key, Method::POST, &["projects", billing, "queries"], &[], Some(body)).await?;
+        if !answer.ok() {
+            return Err(failure(
+                &self.api,
+                &answer,
+                &what,
+                "the BigQuery Job User role (bigquery.jobs.create) and Data Viewer on the view",
+            ));
+        }
+        let body = answer.json();
+        match query_errors(&body, &what) {
+            Some(e) => Err(e),
+            None => Ok(body),
+        }
+    }
+
+    /// `tables.testIamPermissions`: which of `permissions` the key has on a table.
+    pub async fn permissions(
+        &self,
+        auth: &GoogleAuth,
+        key: &ServiceAccountKey<'_>,
+        t: &TableRef,
+        permissions: &[&str],
+    ) -> Result<Vec<String>, ConnectorError> {
+        let resource = format!("{}:testIamPermissions", t.table);
+        let body = json!({"permissions": permissions});
+        let answer = self
+            .call(
+                auth,
+                key,
+                Method::POST,
+                &["projects", &t.project, "datasets", &t.dataset, "tables", &resource],
+                &[],
+                Some(body),
+            )
+            .await?;
+        if !answer.ok() {
+            return Err(failure(&self.api, &answer, &format!("table {t}'s permissions"), "bigquery.tables.get"));
+        }
+        Ok(answer.json()["permissions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str().map(str::to_owned))
+            .collect())
+    }
+}
