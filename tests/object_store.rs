@@ -438,7 +438,10 @@ async fn s3_temporary_credentials_need_their_session_token() {
     let Some(peer) = S3Peer::get() else { return };
     let p = spawn(Some(peer.clone()), None).await;
     let api = p.app.api("acme", "manager");
-    let (key, secret, token) = peer.session.clone();
+    let Some((key, secret, token)) = peer.session.clone() else {
+        gateway_testkit::skip("the S3 peer's set-up made no temporary credentials (scripts/s3_setup.py)");
+        return;
+    };
     let creds = json!({"aws_access_key_id": key, "aws_secret_access_key": secret, "aws_session_token": token,
                        "bucket": peer.bucket});
     let r = api.post("/connections/S3/test/", json!({"credentials": creds})).await;

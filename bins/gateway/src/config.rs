@@ -195,8 +195,12 @@ impl Settings {
     /// 0600) with a warning.
     pub fn jwt_secret(&self) -> Result<JwtSecret> {
         if let Some(s) = &self.jwt_secret {
-            if s.len() < 32 {
-                tracing::warn!("GATEWAY_JWT_SECRET is shorter than 32 bytes: use a longer random secret");
+            // A short secret lets anyone forge tokens: refuse to start, not warn.
+            if s.len() < MIN_SECRET_BYTES {
+                bail!(
+                    "GATEWAY_JWT_SECRET is {} bytes: it must be at least {MIN_SECRET_BYTES} (e.g. `openssl rand -hex 32`)",
+                    s.len()
+                );
             }
             return Ok(JwtSecret::new(s.as_bytes().to_vec()));
         }
@@ -266,32 +270,71 @@ fn provider_urls<const N: usize>(
     (urls, deprecations)
 }
 
-/// Reads a generated secret, or creates it with `generate` (mode 0600) when absent.
+/// The shortest secret (bearer-token key, generated keys) the gateway starts with.
+const MIN_SECRET_BYTES: usize = 32;
+
+/// Creates the data dir readable by its owner alone (it holds the database and keys).
+fn private_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data dir {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Reads a generated secret, or creates it with `generate` (mode 0600) when absent. The file is
+/// written whole under a temporary name and then linked into place, so a full disk or two
+/// processes starting together never leave a short secret behind; a short or empty one found
+/// (an older gateway's torn write) stops start-up rather than being used.
 fn read_or_create_secret(path: &Path, generate: impl FnOnce() -> Result<String>) -> Result<String> {
-    if let Ok(s) = std::fs::read_to_string(path) {
-        let s = s.trim().to_owned();
-        if !s.is_empty() {
-            return Ok(s);
+    let read = |path: &Path| -> Result<Option<String>> {
+        match std::fs::read_to_string(path) {
+            Ok(s) => {
+                let s = s.trim().to_owned();
+                if s.len() < MIN_SECRET_BYTES {
+                    bail!(
+                        "{} holds {} bytes, not a whole secret (a write cut short?): delete it to generate a new one, or set the variable",
+                        path.display(),
+                        s.len()
+                    );
+                }
+                Ok(Some(s))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
+    };
+    if let Some(s) = read(path)? {
+        return Ok(s);
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data dir {}", dir.display()))?;
+        private_dir(dir)?;
     }
     let secret = generate()?;
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(secret.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(secret)
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(secret.as_bytes())?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", tmp.display()));
+    }
+    // `hard_link` fails if the secret exists: another process was first, and its secret wins.
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(secret),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read(path)?.ok_or_else(|| anyhow::anyhow!("{} vanished while starting", path.display()))
         }
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .trim()
-            .to_owned()),
         Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
     }
 }
@@ -312,6 +355,26 @@ pub fn init_tracing(settings: &Settings) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_or_torn_secrets_stop_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/jwt-secret");
+        let made = read_or_create_secret(&path, || Ok("x".repeat(64))).unwrap();
+        assert_eq!(made.len(), 64);
+        assert_eq!(read_or_create_secret(&path, || Ok("other".repeat(20))).unwrap(), made, "the first one stays");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(dir.path().join("data")).unwrap().permissions().mode() & 0o777, 0o700);
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::write(&path, "").unwrap();
+        let err = read_or_create_secret(&path, || Ok("y".repeat(64))).unwrap_err();
+        assert!(err.to_string().contains("not a whole secret"), "{err}");
+        std::fs::write(&path, "short").unwrap();
+        assert!(read_or_create_secret(&path, || Ok("y".repeat(64))).is_err());
+    }
 
     #[test]
     fn provider_urls_new_names_win_and_old_names_still_work_with_a_warning() {

@@ -23,10 +23,7 @@ pub use source::OpendalSource;
 
 use gateway_connector::{ConnectorError, ErrorKind, OutboundClient};
 
-/// A credential field's text, trimmed; `None` when absent or blank.
-fn text<'a>(c: &'a gateway_domain::JsonObject, k: &str) -> Option<&'a str> {
-    c.get(k).and_then(serde_json::Value::as_str).map(str::trim).filter(|s| !s.is_empty())
-}
+use gateway_connector::api::text;
 
 /// An operator whose every HTTP request goes through the guarded outbound client.
 fn guarded(

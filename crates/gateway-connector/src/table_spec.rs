@@ -6,6 +6,9 @@
 use gateway_domain::{JsonObject, Problem, Resource, Table, json_type_name};
 use serde_json::{Value, json};
 
+/// The longest string parameter (names, ids, paths) a table takes.
+pub const MAX_STRING: usize = 1024;
+
 /// What a table parameter holds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamType {
@@ -24,7 +27,7 @@ pub enum ParamType {
 impl ParamType {
     fn schema(&self) -> Value {
         match self {
-            ParamType::String => json!({"type": "string", "minLength": 1}),
+            ParamType::String => json!({"type": "string", "minLength": 1, "maxLength": MAX_STRING}),
             ParamType::Char => json!({"type": "string", "minLength": 1, "maxLength": 1}),
             ParamType::Boolean => json!({"type": "boolean"}),
             ParamType::Integer => json!({"type": "integer"}),
@@ -155,6 +158,9 @@ fn check_value(v: &Value, spec: &ParamSpec, field: &str) -> Result<(), Problem> 
         (_, Value::Null) => Ok(()),
         (ParamType::String, Value::String(s)) if s.trim().is_empty() => {
             Err(Problem::wrong_field(field, format!("'{name}' must not be empty")))
+        }
+        (ParamType::String, Value::String(s)) if s.chars().count() > MAX_STRING => {
+            Err(Problem::wrong_field(field, format!("'{name}' is longer than {MAX_STRING} characters")))
         }
         (ParamType::String, Value::String(s)) if s.contains('\0') => {
             Err(Problem::wrong_field(field, format!("'{name}' contains a NUL character")))

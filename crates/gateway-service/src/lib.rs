@@ -98,10 +98,6 @@ impl Gateway {
         Gateway { inner: Arc::new(Inner { store, registry, settings }) }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
     pub fn registry(&self) -> &Registry {
         &self.inner.registry
     }

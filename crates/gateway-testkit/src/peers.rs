@@ -43,8 +43,9 @@ pub struct S3Peer {
     /// A user with no S3 permission.
     pub no_s3_key_id: String,
     pub no_s3_secret: String,
-    /// Temporary credentials of an assumed role: key id, secret, session token.
-    pub session: (String, String, String),
+    /// Temporary credentials of an assumed role: key id, secret, session token (when the
+    /// set-up could make them).
+    pub session: Option<(String, String, String)>,
 }
 
 impl S3Peer {
@@ -60,11 +61,13 @@ impl S3Peer {
                 secret: get("TEST_S3_SECRET")?,
                 no_s3_key_id: get("TEST_S3_NO_S3_KEY_ID")?,
                 no_s3_secret: get("TEST_S3_NO_S3_SECRET")?,
-                session: (
-                    get("TEST_S3_SESSION_KEY_ID")?,
-                    get("TEST_S3_SESSION_SECRET")?,
-                    get("TEST_S3_SESSION_TOKEN")?,
-                ),
+                session: (|| {
+                    Some((
+                        get("TEST_S3_SESSION_KEY_ID")?,
+                        get("TEST_S3_SESSION_SECRET")?,
+                        get("TEST_S3_SESSION_TOKEN")?,
+                    ))
+                })(),
             })
         })();
         if peer.is_none() {
