@@ -11,6 +11,7 @@ mod avro;
 mod budget;
 mod compression;
 mod error;
+mod pages;
 mod params;
 mod parquet;
 mod source;

@@ -30,7 +30,12 @@ pub struct ParquetSniff {
 }
 
 fn err(e: impl std::fmt::Display) -> FormatError {
-    FormatError::Parquet(e.to_string())
+    let text = e.to_string();
+    // A page refused before decompression keeps its own words.
+    match text.find(PAGE_REFUSED) {
+        Some(at) => FormatError::Parquet(text[at + PAGE_REFUSED.len()..].trim_start_matches("Parquet: ").to_owned()),
+        None => FormatError::Parquet(text),
+    }
 }
 
 /// Ranged reads for the parquet crate, counted and held to a limit.
@@ -39,6 +44,21 @@ struct Reader {
     used: Arc<AtomicU64>,
     limit: u64,
     metadata: Option<Arc<ParquetMetaData>>,
+}
+
+/// Marks a page refused by [`crate::pages::check`] inside the parquet crate's error.
+const PAGE_REFUSED: &str = "page refused: ";
+
+impl Reader {
+    /// The codec of the column chunk whose bytes start at or contain `offset`, once the
+    /// metadata is known (page reads; the footer and page index are read before).
+    fn codec_at(&self, offset: u64) -> Option<parquet::basic::Compression> {
+        let md = self.metadata.as_ref()?;
+        md.row_groups().iter().flat_map(|rg| rg.columns()).find_map(|c| {
+            let (start, len) = c.byte_range();
+            (offset >= start && offset < start + len).then(|| c.compression())
+        })
+    }
 }
 
 impl AsyncFileReader for Reader {
@@ -51,6 +71,11 @@ impl AsyncFileReader for Reader {
             let bytes =
                 self.source.read(range.start, range.end).await.map_err(|e| ParquetError::General(e.to_string()))?;
             self.used.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            // Pages of a column chunk are checked before the parquet crate decompresses them.
+            if let Some(codec) = self.codec_at(range.start) {
+                crate::pages::check(&bytes, codec, crate::pages::MAX_PAGE)
+                    .map_err(|e| ParquetError::General(format!("{PAGE_REFUSED}{e}")))?;
+            }
             Ok(bytes)
         }
         .boxed()

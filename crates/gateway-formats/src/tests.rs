@@ -473,3 +473,26 @@ proptest! {
         let _ = rt.block_on(run(bytes, name, &SniffOptions::default()));
     }
 }
+
+/// A crafted Parquet file: one GZIP page holding 48 MiB of zeros (about 50 KB on disk). The
+/// parquet crate would decompress it whole; the page is refused before it does.
+#[tokio::test]
+async fn a_page_bomb_is_refused_before_decompression() {
+    use arrow_array::{BinaryArray, RecordBatch};
+    use arrow_schema::{DataType, Field, Schema};
+    let zeros = vec![0u8; 48 << 20];
+    let schema = Arc::new(Schema::new(vec![Field::new("blob", DataType::Binary, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(BinaryArray::from(vec![zeros.as_slice()]))]).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::GZIP(Default::default()))
+        .set_dictionary_enabled(false)
+        .set_data_page_size_limit(1 << 30)
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    let file = w.into_inner().unwrap();
+    drop(zeros);
+    assert!(file.len() < 1 << 20, "the bomb is small on disk: {}", file.len());
+    let e = err(file, "bomb.parquet", SniffOptions::default()).await;
+    assert!(e.to_string().contains("bytes uncompressed, more than"), "{e}");
+}
