@@ -52,6 +52,19 @@ async fn upload_then_available() {
     assert_eq!(api.get(path).await.body["status"], "available");
     assert!(dir.join("acme/ratings.csv").exists(), "stored under the organization");
 
+    // An upload cut off midway leaves the stored file whole: uploads go to a temporary name
+    // and replace the file only when complete.
+    let before = std::fs::read(dir.join("acme/ratings.csv")).unwrap();
+    let chunks: Vec<Result<&'static [u8], std::io::Error>> =
+        vec![Ok(b"user_id,item_id,rating\nu9,i9,1\n"), Err(std::io::Error::other("the client went away"))];
+    let cut = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let _ = reqwest::Client::new().put(&url).body(cut).send().await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(std::fs::read(dir.join("acme/ratings.csv")).unwrap(), before, "the previous file is intact");
+    assert_eq!(api.get(path).await.body["status"], "available");
+    let leftovers = std::fs::read_dir(dir.join("acme/.uploading")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "the temporary upload was removed");
+
     // PATCH keeps a URL that is still good.
     let r = api.patch(path, json!({"connection_table_metadata": {"description": "d"}})).await;
     assert_eq!(r.body["connection_table_params"]["url"], url);

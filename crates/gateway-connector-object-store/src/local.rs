@@ -79,10 +79,16 @@ impl LocalConnector {
     }
 }
 
-/// Streams into `<org>/<name>` through opendal's writer (a folder writes to a file as chunks
-/// come; S3 and GCS upload in parts), so memory stays bounded whatever the file's size.
+/// Streams into a temporary object beside `<org>/<name>` through opendal's writer (a folder
+/// writes to a file as chunks come; S3 and GCS upload in parts), so memory stays bounded
+/// whatever the file's size; only a finished upload replaces the table's file (a rename, or a
+/// copy where the storage has none), so a failed, oversized or interrupted upload leaves the
+/// previous file intact.
 struct LocalWriter {
+    op: Operator,
     writer: opendal::Writer,
+    temporary: String,
+    path: String,
     written: u64,
 }
 
@@ -94,12 +100,28 @@ impl UploadWriter for LocalWriter {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<u64, ConnectorError> {
-        self.writer.close().await.map_err(|e| error::generic(&e, "the upload"))?;
+        let failed = |e: opendal::Error| error::generic(&e, "the upload");
+        if let Err(e) = self.writer.close().await {
+            let _ = self.op.delete(&self.temporary).await;
+            return Err(failed(e));
+        }
+        let moved = if self.op.info().capability().rename {
+            self.op.rename(&self.temporary, &self.path).await
+        } else {
+            let copied = self.op.copy(&self.temporary, &self.path).await.map(|_| ());
+            let _ = self.op.delete(&self.temporary).await;
+            copied
+        };
+        if let Err(e) = moved {
+            let _ = self.op.delete(&self.temporary).await;
+            return Err(failed(e));
+        }
         Ok(self.written)
     }
 
     async fn abort(mut self: Box<Self>) {
         let _ = self.writer.abort().await;
+        let _ = self.op.delete(&self.temporary).await;
     }
 }
 
@@ -107,8 +129,14 @@ impl UploadWriter for LocalWriter {
 impl Uploads for LocalConnector {
     async fn open(&self, org: &OrganizationId, name: &TableName) -> Result<Box<dyn UploadWriter>, ConnectorError> {
         let path = local_path(org, name)?;
-        let writer = self.op.writer_with(&path).await.map_err(|e| error::generic(&e, "the LOCAL storage"))?;
-        Ok(Box::new(LocalWriter { writer, written: 0 }))
+        // Beside the file, under a name no table can have (names cannot hold `/`).
+        let temporary = format!(
+            "{}/.uploading/{}",
+            path.rsplit_once('/').map_or("", |(dir, _)| dir),
+            uuid::Uuid::new_v4().simple()
+        );
+        let writer = self.op.writer_with(&temporary).await.map_err(|e| error::generic(&e, "the LOCAL storage"))?;
+        Ok(Box::new(LocalWriter { op: self.op.clone(), writer, temporary, path, written: 0 }))
     }
 }
 

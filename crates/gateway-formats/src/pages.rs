@@ -55,7 +55,9 @@ pub fn check(bytes: &[u8], codec: Compression, cap: usize) -> Result<(), FormatE
 fn expands_within(page: &[u8], codec: Compression, declared: usize) -> Result<(), FormatError> {
     let limit = declared as u64 + 1;
     let got = match codec {
-        Compression::GZIP(_) => std::io::copy(&mut flate2::read::MultiGzDecoder::new(page).take(limit), &mut std::io::sink()),
+        Compression::GZIP(_) => {
+            std::io::copy(&mut flate2::read::MultiGzDecoder::new(page).take(limit), &mut std::io::sink())
+        }
         Compression::ZSTD(_) => match zstd::stream::read::Decoder::new(page) {
             Ok(d) => std::io::copy(&mut d.take(limit), &mut std::io::sink()),
             Err(e) => Err(e),
@@ -72,9 +74,9 @@ fn expands_within(page: &[u8], codec: Compression, declared: usize) -> Result<()
     // Data page v2 keeps its levels uncompressed before the values: the page may decompress
     // to less than it declares, never more.
     match got {
-        Ok(n) if n > declared as u64 => Err(FormatError::Parquet(format!(
-            "a page decompresses to more than the {declared} bytes it declares"
-        ))),
+        Ok(n) if n > declared as u64 => {
+            Err(FormatError::Parquet(format!("a page decompresses to more than the {declared} bytes it declares")))
+        }
         _ => Ok(()),
     }
 }

@@ -482,7 +482,8 @@ async fn a_page_bomb_is_refused_before_decompression() {
     use arrow_schema::{DataType, Field, Schema};
     let zeros = vec![0u8; 48 << 20];
     let schema = Arc::new(Schema::new(vec![Field::new("blob", DataType::Binary, false)]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(BinaryArray::from(vec![zeros.as_slice()]))]).unwrap();
+    let batch =
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(BinaryArray::from(vec![zeros.as_slice()]))]).unwrap();
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::GZIP(Default::default()))
         .set_dictionary_enabled(false)
