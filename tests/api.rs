@@ -755,8 +755,14 @@ async fn malformed_requests_get_clear_errors(app: TestApp) {
     assert_eq!((r.status, r.error_name()), (404, "ROUTE_NOT_FOUND"));
     let r = api.post("/connections/", json!({})).await;
     assert_eq!((r.status, r.error_name()), (405, "METHOD_NOT_ALLOWED"));
+    assert_eq!(
+        r.headers.get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET"),
+        "405 lists what is allowed (RFC 9110)"
+    );
     let r = api.send(reqwest::Method::PUT, &table_path("SHOPIFY", "t"), Some(b"{}".to_vec())).await;
     assert_eq!((r.status, r.error_name()), (405, "METHOD_NOT_ALLOWED"));
+    assert_eq!(r.headers.get("allow").and_then(|v| v.to_str().ok()), Some("GET, PATCH, DELETE"));
     assert_eq!(r.body["error_code"], r.status, "error_code is the HTTP status");
 }
 

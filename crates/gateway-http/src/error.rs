@@ -63,6 +63,11 @@ impl ResponseError for ApiError {
             ErrorName::ServiceUnavailable => {
                 res.insert_header((header::RETRY_AFTER, "1"));
             }
+            ErrorName::MethodNotAllowed => {
+                if let Some(allow) = self.0.data.get("allow").and_then(|v| v.as_str()) {
+                    res.insert_header((header::ALLOW, allow));
+                }
+            }
             _ => {}
         }
         res.json(error_body(&self.0))

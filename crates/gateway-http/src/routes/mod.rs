@@ -12,43 +12,55 @@ use gateway_domain::ErrorName;
 use crate::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path.to_owned()).default_service(web::to(method_not_allowed));
-    cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
+    // Each path answers the methods it serves, and 405 with `Allow` listing them (RFC 9110)
+    // for any other.
+    let resource = |path: &str, allow: &'static str| {
+        web::resource(path.to_owned())
+            .default_service(web::to(move |req: actix_web::HttpRequest| method_not_allowed(req, allow)))
+    };
+    cfg.service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
         .service(
-            resource("/openapi.json")
+            resource("/openapi.json", "GET")
                 .route(web::get().to(|| async { HttpResponse::Ok().json(crate::openapi::document()) })),
         )
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/connections").route(web::get().to(connections::list)))
+        .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+        .service(resource("/connections", "GET").route(web::get().to(connections::list)))
         .service(
-            resource("/connections/{connection}")
+            resource("/connections/{connection}", "GET, PUT, DELETE")
                 .route(web::get().to(connections::get))
                 .route(web::put().to(connections::put))
                 .route(web::delete().to(connections::delete)),
         )
-        .service(resource("/connections/{connection}/test").route(web::post().to(connections::test)))
-        .service(resource("/connections/{connection}/spec").route(web::get().to(connections::spec)))
-        .service(resource("/connections/{connection}/tables").route(web::get().to(tables::list_deprecated)))
+        .service(resource("/connections/{connection}/test", "POST").route(web::post().to(connections::test)))
+        .service(resource("/connections/{connection}/spec", "GET").route(web::get().to(connections::spec)))
+        .service(resource("/connections/{connection}/tables", "GET").route(web::get().to(tables::list_deprecated)))
         .service(
-            resource("/connections/{connection}/tables/{name}")
+            resource("/connections/{connection}/tables/{name}", "GET, PATCH, DELETE")
                 .route(web::get().to(tables::get))
                 .route(web::patch().to(tables::patch))
                 .route(web::delete().to(tables::delete)),
         )
         .service(
-            resource("/connections/{connection}/tables/{name}/test")
+            resource("/connections/{connection}/tables/{name}/test", "GET, POST")
                 .route(web::post().to(tables::preview))
                 .route(web::get().to(tables::test_stored)),
         )
-        .service(resource("/tables").route(web::get().to(tables::filter)))
-        .service(resource("/uploads/{token}").route(web::put().to(uploads::put)))
+        .service(resource("/tables", "GET").route(web::get().to(tables::filter)))
+        .service(resource("/uploads/{token}", "PUT").route(web::put().to(uploads::put)))
         .default_service(web::to(route_not_found));
 }
 
-async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        ErrorName::MethodNotAllowed,
-        format!("{} is not allowed on {}", req.method(), crate::access_log::loggable_path(req.path())),
+async fn method_not_allowed(req: actix_web::HttpRequest, allow: &'static str) -> Result<HttpResponse, ApiError> {
+    Err(ApiError(
+        gateway_domain::Problem::new(
+            ErrorName::MethodNotAllowed,
+            format!(
+                "{} is not allowed on {}; allowed: {allow}",
+                req.method(),
+                crate::access_log::loggable_path(req.path())
+            ),
+        )
+        .with("allow", allow),
     ))
 }
 
