@@ -684,3 +684,47 @@ async fn movable_ink_says_it_cannot_verify() {
     assert_eq!((r.status, r.field()), (400, "resource"), "destinations only");
     assert!(mock.requests().is_empty(), "no call was made");
 }
+
+async fn test(api: &gateway_testkit::Api<'_>, key: &str) -> gateway_testkit::Resp {
+    api.post("/connections/BRAZE/test/", json!({"credentials": braze_creds(key)})).await
+}
+
+/// An organization's provider calls are limited: so many at once (429 while they run), so
+/// many a minute (429 with Retry-After); another organization is not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organization_cannot_crowd_out_the_others() {
+    let mock = MockProvider::start(braze);
+    let limits = gateway_service::LimitSettings { global_calls: 8, org_calls: 1, org_tests_per_minute: 3 };
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("BRAZE", &mock.url)
+        .connector_timeout(Duration::from_secs(2))
+        .limits(limits)
+        .spawn()
+        .await
+        .unwrap();
+    let (acme, globex) = (app.api("acme", "manager"), app.api("globex", "manager"));
+    // One slow call in flight: a second one of acme's is refused, globex's goes through.
+    let (slow, second, other) = tokio::join!(
+        test(&acme, "braze-slow"),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            test(&acme, "braze-good").await
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            test(&globex, "braze-good").await
+        }
+    );
+    assert_eq!(slow.body["error_data"]["reason"], "timeout", "{:?}", slow.body);
+    assert_eq!((second.status, second.error_name()), (429, "TOO_MANY_REQUESTS"), "{:?}", second.body);
+    assert_eq!(second.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    assert_eq!(other.status, 200, "another organization is not held up: {:?}", other.body);
+    // Three tests a minute: acme has made two (the one refused above counts too), a third
+    // passes, a fourth is refused with when to retry.
+    assert_eq!(test(&acme, "braze-good").await.status, 200);
+    let r = test(&acme, "braze-good").await;
+    assert_eq!((r.status, r.error_name()), (429, "TOO_MANY_REQUESTS"), "{:?}", r.body);
+    let after: u64 = r.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&after), "{after}");
+}

@@ -41,6 +41,10 @@ struct FileSettings {
     local_storage_url: Option<String>,
     public_url: Option<String>,
     upload_max_bytes: Option<u64>,
+    upload_idle_timeout_secs: Option<u64>,
+    connector_concurrency: Option<usize>,
+    org_connector_concurrency: Option<usize>,
+    org_tests_per_minute: Option<u32>,
 }
 
 pub struct Settings {
@@ -66,6 +70,8 @@ pub struct Settings {
     pub local_storage_url: String,
     pub public_url: String,
     pub upload_max_bytes: u64,
+    pub upload_idle_timeout_secs: u64,
+    pub limits: gateway_service::LimitSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -130,7 +136,17 @@ impl Settings {
             deprecations,
             local_storage_url,
             public_url,
-            upload_max_bytes: env_parse("GATEWAY_UPLOAD_MAX_BYTES")?.or(f.upload_max_bytes).unwrap_or(50 << 30),
+            upload_max_bytes: env_parse("GATEWAY_UPLOAD_MAX_BYTES")?.or(f.upload_max_bytes).unwrap_or(5 << 30),
+            upload_idle_timeout_secs: env_parse("GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS")?
+                .or(f.upload_idle_timeout_secs)
+                .unwrap_or(60),
+            limits: gateway_service::LimitSettings {
+                global_calls: env_parse("GATEWAY_CONNECTOR_CONCURRENCY")?.or(f.connector_concurrency).unwrap_or(64),
+                org_calls: env_parse("GATEWAY_ORG_CONNECTOR_CONCURRENCY")?.or(f.org_connector_concurrency).unwrap_or(8),
+                org_tests_per_minute: env_parse("GATEWAY_ORG_TESTS_PER_MINUTE")?
+                    .or(f.org_tests_per_minute)
+                    .unwrap_or(60),
+            },
             bind,
             data_dir,
             database_url,

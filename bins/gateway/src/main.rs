@@ -134,6 +134,8 @@ fn serve(settings: Settings) -> Result<()> {
         public_url: settings.public_url.clone(),
         upload_max_bytes: settings.upload_max_bytes,
         upload_key: secret.upload_key(),
+        upload_idle_timeout: std::time::Duration::from_secs(settings.upload_idle_timeout_secs.max(1)),
+        limits: settings.limits,
     };
     tracing::info!(
         address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),

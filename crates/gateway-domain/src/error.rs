@@ -30,6 +30,9 @@ pub enum ErrorName {
     MethodNotAllowed,
     /// The body is over the limit.
     PayloadTooLarge,
+    /// The organization made too many provider calls (credential tests, previews) at once or
+    /// this minute; `error_data.retry_after` says when to retry.
+    TooManyRequests,
     /// No connector is registered for this kind yet.
     ConnectorUnavailable,
     /// The database does not answer.
@@ -49,6 +52,7 @@ impl ErrorName {
         ErrorName::RouteNotFound,
         ErrorName::MethodNotAllowed,
         ErrorName::PayloadTooLarge,
+        ErrorName::TooManyRequests,
         ErrorName::ConnectorUnavailable,
         ErrorName::ServiceUnavailable,
         ErrorName::InternalError,
@@ -65,6 +69,7 @@ impl ErrorName {
             ErrorName::RouteNotFound => "ROUTE_NOT_FOUND",
             ErrorName::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorName::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorName::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorName::ConnectorUnavailable => "CONNECTOR_UNAVAILABLE",
             ErrorName::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             ErrorName::InternalError => "INTERNAL_ERROR",

@@ -27,6 +27,7 @@ pub fn status_of(name: ErrorName) -> StatusCode {
         ErrorName::Forbidden => StatusCode::FORBIDDEN,
         ErrorName::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorName::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorName::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorName::ConnectorUnavailable => StatusCode::NOT_IMPLEMENTED,
         ErrorName::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorName::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -62,6 +63,10 @@ impl ResponseError for ApiError {
             }
             ErrorName::ServiceUnavailable => {
                 res.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ErrorName::TooManyRequests => {
+                let after = self.0.data.get("retry_after").and_then(|v| v.as_u64()).unwrap_or(1);
+                res.insert_header((header::RETRY_AFTER, after.to_string()));
             }
             ErrorName::MethodNotAllowed => {
                 if let Some(allow) = self.0.data.get("allow").and_then(|v| v.as_str()) {

@@ -136,6 +136,7 @@ impl Gateway {
         connectable(kind)?;
         let request = CredentialsTest::from_json(body)?;
         let connector = self.connector(kind)?;
+        let _admitted = self.admit(org).await?;
         let o = org.clone();
         let stored = self.db(move |s| s.get_connection(&o, kind)).await?;
         let credentials = match request.credentials {

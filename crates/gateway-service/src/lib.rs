@@ -39,6 +39,7 @@
 //! ```
 
 mod connections;
+mod limits;
 mod tables;
 mod uploads;
 
@@ -50,6 +51,7 @@ use gateway_domain::{ConnectionKind, ErrorName, Problem};
 use gateway_store::{Store, StoreError};
 
 pub use gateway_connector::{CredentialCheck, Step, StepOutcome};
+pub use limits::LimitSettings;
 pub use uploads::{UPLOAD_TTL_SECONDS, UploadKey};
 
 /// What the use cases need to know of the operator's settings.
@@ -65,6 +67,10 @@ pub struct ServiceSettings {
     pub upload_max_bytes: u64,
     /// Signs LOCAL tables' upload URLs.
     pub upload_key: UploadKey,
+    /// How long an upload may send nothing before it is given up.
+    pub upload_idle_timeout: Duration,
+    /// Provider calls per organization and in all.
+    pub limits: LimitSettings,
 }
 
 impl Default for ServiceSettings {
@@ -76,6 +82,8 @@ impl Default for ServiceSettings {
             public_url: "http://127.0.0.1:8080".into(),
             upload_max_bytes: 1 << 30,
             upload_key: UploadKey::random(),
+            upload_idle_timeout: Duration::from_secs(60),
+            limits: LimitSettings::default(),
         }
     }
 }
@@ -91,11 +99,13 @@ struct Inner {
     store: Store,
     registry: Registry,
     settings: ServiceSettings,
+    limits: limits::Limits,
 }
 
 impl Gateway {
     pub fn new(store: Store, registry: Registry, settings: ServiceSettings) -> Gateway {
-        Gateway { inner: Arc::new(Inner { store, registry, settings }) }
+        let limits = limits::Limits::new(settings.limits);
+        Gateway { inner: Arc::new(Inner { store, registry, settings, limits }) }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -126,6 +136,11 @@ impl Gateway {
 
     fn connector(&self, kind: ConnectionKind) -> Result<Arc<dyn Connector>, Problem> {
         self.inner.registry.get(kind).cloned().ok_or_else(|| connector_unavailable(kind))
+    }
+
+    /// Admits one of `org`'s provider calls (a test or a preview), or refuses it with 429.
+    async fn admit(&self, org: &gateway_domain::OrganizationId) -> Result<limits::Admitted, Problem> {
+        self.inner.limits.admit(org, self.inner.settings.connector_timeout).await
     }
 
     /// Awaits a connector call within the configured timeout.

@@ -131,6 +131,7 @@ impl Gateway {
         }
         let conn = self.load_connection(org, kind).await?;
         let connector = self.connector(kind)?;
+        let _admitted = self.admit(org).await?;
         let merged = gateway_preview::merge(org, kind, name, stored.as_ref(), &patch, connector.new_table_status())?;
         let preview = self.run_preview(&connector, conn.as_ref(), merged).await.map_err(|(p, _)| p)?;
         Ok(preview_body(preview))
@@ -145,6 +146,7 @@ impl Gateway {
     ) -> Result<TablePreview, Problem> {
         let table = self.load_table(org, kind, name).await?.ok_or_else(|| table_not_found(kind, name))?;
         let conn = self.load_connection(org, kind).await?;
+        let _admitted = self.admit(org).await?;
         self.preview_and_record(conn.as_ref(), table, Vec::new()).await
     }
 

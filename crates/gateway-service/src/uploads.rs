@@ -151,7 +151,20 @@ impl Gateway {
         }
         let mut writer = storage.open(&org, &name).await.map_err(|e| crate::connector_problem(&e))?;
         let mut total: u64 = 0;
-        while let Some(chunk) = body.next().await {
+        let idle = self.settings().upload_idle_timeout;
+        loop {
+            // A client that stops sending is given up on, not waited for forever.
+            let next = match tokio::time::timeout(idle, body.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    writer.abort().await;
+                    return Err(Problem::wrong_data(format!(
+                        "the upload sent nothing for {} s and was given up: the stored file is unchanged",
+                        idle.as_secs()
+                    )));
+                }
+            };
+            let Some(chunk) = next else { break };
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {

@@ -178,6 +178,7 @@ pub struct TestAppBuilder {
     store_options: StoreOptions,
     outbound: OutboundSettings,
     connector_timeout: Duration,
+    limits: gateway_service::LimitSettings,
 }
 
 impl std::fmt::Debug for TestAppBuilder {
@@ -242,6 +243,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The operator's limits on provider calls (generous by default here: tests run many).
+    pub fn limits(mut self, limits: gateway_service::LimitSettings) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Spawns it; `None` (after SKIPPED) when PostgreSQL is asked for and not configured.
     pub async fn spawn(self) -> Option<TestApp> {
         trace::capture();
@@ -278,6 +285,8 @@ impl TestAppBuilder {
             public_url: format!("http://127.0.0.1:{port}"),
             upload_max_bytes: 1 << 30,
             upload_key: secret.upload_key(),
+            upload_idle_timeout: Duration::from_secs(10),
+            limits: self.limits,
         };
         let gateway = Gateway::new(store.clone(), registry, service);
         let settings = ServerSettings { workers: Some(2), shutdown_timeout: Duration::from_secs(1) };
@@ -308,6 +317,7 @@ impl TestApp {
             store_options: StoreOptions::default(),
             outbound: OutboundSettings::default(),
             connector_timeout: Duration::from_secs(5),
+            limits: gateway_service::LimitSettings { global_calls: 64, org_calls: 32, org_tests_per_minute: 10_000 },
         }
     }
 
@@ -351,7 +361,7 @@ impl Resp {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Api<'a> {
     app: &'a TestApp,
     token: Option<String>,
