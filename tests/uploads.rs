@@ -96,6 +96,15 @@ async fn upload_then_available() {
     api.delete(path).await;
     let (status, body) = put_file(&url, RATINGS.into()).await;
     assert_eq!((status, body["error_name"].as_str()), (404, Some("TABLE_NOT_FOUND")));
+    // Created again: the old URL does not write the new table's file; the new one does.
+    let again = api.patch(path, json!({"resource": "rating"})).await;
+    let new_url = again.body["connection_table_params"]["url"].as_str().unwrap().to_owned();
+    assert_ne!(new_url, url, "a table created again gets a URL of its own");
+    let (status, body) = put_file(&url, RATINGS.into()).await;
+    assert_eq!((status, body["error_name"].as_str()), (401, Some("UNAUTHORIZED")), "{body:?}");
+    assert_eq!(api.get(path).await.body["status"], "uploading", "nothing was written");
+    let (status, _) = put_file(&new_url, RATINGS.into()).await;
+    assert_eq!(status, 200);
 
     // Names that would climb out of the storage prefix.
     // (`..` and `.` are refused by the static check; clients resolve them before sending.)

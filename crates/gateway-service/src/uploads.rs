@@ -53,15 +53,22 @@ struct Claims {
     org: String,
     table: String,
     exp: i64,
+    /// Makes each URL unique: a table deleted and created again gets a URL of its own.
+    #[serde(default)]
+    jti: String,
 }
 
 /// A token for uploading the file of table `name` of `org`.
 pub fn issue(key: &UploadKey, org: &OrganizationId, name: &TableName, ttl: i64) -> Result<String, Problem> {
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce)
+        .map_err(|_| Problem::new(ErrorName::InternalError, "no randomness for an upload URL"))?;
     let claims = Claims {
         purpose: "upload".into(),
         org: org.as_str().into(),
         table: name.as_str().into(),
         exp: now_seconds() + ttl,
+        jti: nonce.iter().map(|b| format!("{b:02x}")).collect(),
     };
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&key.0))
         .map_err(|_| Problem::new(ErrorName::InternalError, "cannot sign an upload token"))
@@ -141,6 +148,19 @@ impl Gateway {
             Problem::new(ErrorName::TableNotFound, format!("no LOCAL table '{name}': it was deleted"))
                 .with("name", name.as_str())
         })?;
+        // The URL must be the one the table holds now: one handed out before the table was
+        // deleted and created again does not write the new table's file.
+        let current = table
+            .connection_table_params
+            .get("url")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|u| u.rsplit("/uploads/").next());
+        if current != Some(token) {
+            return Err(Problem::new(
+                ErrorName::Unauthorized,
+                "the upload URL is no longer this table's: PATCH the table and use the URL it answers",
+            ));
+        }
         let max = self.settings().upload_max_bytes;
         let too_large = || {
             Problem::new(ErrorName::PayloadTooLarge, format!("the file is larger than the {max}-byte upload limit"))
