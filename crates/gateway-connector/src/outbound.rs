@@ -57,6 +57,10 @@ fn forbidden_v6(v6: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfe80 // fe80::/10 link-local
         || (s[0] & 0xffc0) == 0xfec0 // fec0::/10 site-local (deprecated)
         || (s[0] == 0x2001 && s[1] == 0xdb8) // 2001:db8::/32 documentation
+        || (s[0] == 0x3fff && s[1] < 0x1000) // 3fff::/20 documentation
+        || (s[0] == 0x2001 && s[1] == 0x2 && s[2] == 0) // 2001:2::/48 benchmarking
+        || (s[0] == 0x2001 && (0x10..0x30).contains(&s[1])) // 2001:10::/28 ORCHID, 2001:20::/28 ORCHIDv2
+        || s[0] == 0x5f00 // 5f00::/16 SRv6 SIDs
         || (s[0] == 0x100 && s[1..4] == [0, 0, 0]) // 100::/64 discard
         || v6.is_multicast()
 }
@@ -77,6 +81,9 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
         || (a == 198 && b == 51 && c == 100) // documentation
         || (a == 203 && b == 0 && c == 113) // documentation
         || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
+        || (a == 192 && b == 31 && c == 196) // AS112-v4
+        || (a == 192 && b == 52 && c == 193) // AMT
+        || (a == 192 && b == 175 && c == 48) // direct delegation AS112
         || a >= 240 // reserved
 }
 
@@ -472,6 +479,14 @@ mod tests {
             "198.18.0.1",
             "192.0.2.10",
             "203.0.113.5",
+            "192.31.196.1",
+            "192.52.193.1",
+            "192.175.48.1",
+            "3fff::1",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:20::1",
+            "5f00::1",
         ] {
             assert!(is_forbidden_ip(ip.parse().unwrap()), "{ip}");
         }
