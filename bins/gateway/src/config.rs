@@ -19,6 +19,9 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     jwt_secret: Option<String>,
+    jwt_public_keys_file: Option<PathBuf>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
     encryption_key: Option<String>,
     encryption_old_keys: Option<String>,
     log: Option<String>,
@@ -52,6 +55,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: String,
     jwt_secret: Option<String>,
+    jwt_public_keys_file: Option<PathBuf>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
     encryption_key: Option<String>,
     encryption_old_keys: Option<String>,
     pub log: String,
@@ -151,6 +157,9 @@ impl Settings {
             data_dir,
             database_url,
             jwt_secret: env("GATEWAY_JWT_SECRET").or(f.jwt_secret),
+            jwt_public_keys_file: env("GATEWAY_JWT_PUBLIC_KEYS_FILE").map(PathBuf::from).or(f.jwt_public_keys_file),
+            jwt_issuer: env("GATEWAY_JWT_ISSUER").or(f.jwt_issuer),
+            jwt_audience: env("GATEWAY_JWT_AUDIENCE").or(f.jwt_audience),
             encryption_key: env("GATEWAY_ENCRYPTION_KEY").or(f.encryption_key),
             encryption_old_keys: env("GATEWAY_ENCRYPTION_OLD_KEYS").or(f.encryption_old_keys),
             log: env("GATEWAY_LOG").or_else(|| env("RUST_LOG")).or(f.log).unwrap_or_else(|| "info".into()),
@@ -207,9 +216,24 @@ impl Settings {
         Duration::from_secs(self.connector_timeout_secs.max(1))
     }
 
+    /// The bearer-token verifier: the HS256 secret ([`Settings::hs_secret`]), the token
+    /// issuers' public keys of `GATEWAY_JWT_PUBLIC_KEYS_FILE` (PEM or JWKS), and the `iss`/`aud`
+    /// every token must carry (`GATEWAY_JWT_ISSUER`, `GATEWAY_JWT_AUDIENCE`).
+    pub fn jwt_secret(&self) -> Result<JwtSecret> {
+        let mut secret = self.hs_secret()?;
+        if let Some(path) = &self.jwt_public_keys_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read GATEWAY_JWT_PUBLIC_KEYS_FILE {}", path.display()))?;
+            secret = secret
+                .with_public_keys(&text)
+                .map_err(|e| anyhow::anyhow!("GATEWAY_JWT_PUBLIC_KEYS_FILE {}: {e}", path.display()))?;
+        }
+        Ok(secret.with_issuer(self.jwt_issuer.clone()).with_audience(self.jwt_audience.clone()))
+    }
+
     /// `GATEWAY_JWT_SECRET`, or a development secret generated once into the data dir (mode
     /// 0600) with a warning.
-    pub fn jwt_secret(&self) -> Result<JwtSecret> {
+    fn hs_secret(&self) -> Result<JwtSecret> {
         if let Some(s) = &self.jwt_secret {
             // A short secret lets anyone forge tokens: refuse to start, not warn.
             if s.len() < MIN_SECRET_BYTES {

@@ -96,6 +96,34 @@ fn a_bad_database_url_fails_start_up_clearly() {
     assert!(err.contains("GATEWAY_DATABASE_URL") && err.contains("unsupported scheme"), "{err}");
 }
 
+/// Secrets and keys that cannot be trusted stop start-up, saying what to do.
+#[test]
+fn weak_secrets_and_bad_issuer_keys_stop_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gateway(dir.path())
+        .env("GATEWAY_JWT_SECRET", "short")
+        .args(["token", "--org", "a", "--role", "root"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32"), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys = dir.path().join("issuers.pem");
+    std::fs::write(&keys, "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n").unwrap();
+    let out = gateway(dir.path())
+        .env("GATEWAY_JWT_SECRET", "x".repeat(40))
+        .env("GATEWAY_JWT_PUBLIC_KEYS_FILE", &keys)
+        .args(["token", "--org", "a", "--role", "root"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("GATEWAY_JWT_PUBLIC_KEYS_FILE") && err.contains("neither an RSA nor an EC"), "{err}");
+    std::fs::write(dir.path().join("jwt-secret"), "").unwrap();
+    let out = gateway(dir.path()).args(["token", "--org", "a", "--role", "root"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a whole secret"));
+}
+
 async fn wait_healthy(base: &str) {
     let client = reqwest::Client::new();
     let started = Instant::now();

@@ -79,7 +79,8 @@ async fn killed_mid_load_loses_no_acknowledged_write(database: Option<String>) {
             for i in 0.. {
                 let name = format!("t-{w}-{}", i % 50);
                 let description = format!("write {w}/{i}");
-                let body = serde_json::json!({"resource": "user", "connection_table_metadata": {"description": description}});
+                let body =
+                    serde_json::json!({"resource": "user", "connection_table_metadata": {"description": description}});
                 let sent = client
                     .patch(format!("{base}/connections/LOCAL/tables/{name}/"))
                     .bearer_auth(&token)
@@ -108,7 +109,8 @@ async fn killed_mid_load_loses_no_acknowledged_write(database: Option<String>) {
     let _again = start(&data, port, database.as_deref());
     wait_healthy(&base).await;
     for (name, description) in &acked {
-        let r = client.get(format!("{base}/connections/LOCAL/tables/{name}/")).bearer_auth(&token).send().await.unwrap();
+        let r =
+            client.get(format!("{base}/connections/LOCAL/tables/{name}/")).bearer_auth(&token).send().await.unwrap();
         assert_eq!(r.status(), 200, "{name}: an acknowledged write vanished");
         let table: serde_json::Value = r.json().await.unwrap();
         let stored = table["connection_table_metadata"]["description"].as_str().unwrap().to_owned();
