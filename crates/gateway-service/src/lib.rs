@@ -166,6 +166,13 @@ fn store_problem(e: StoreError) -> Problem {
             tracing::warn!(%cause, "database unavailable");
             Problem::new(ErrorName::ServiceUnavailable, "the database is unavailable; retry in a moment")
         }
+        StoreError::Sealing(cause) => {
+            tracing::error!(%cause, "stored credentials cannot be opened");
+            Problem::new(
+                ErrorName::InternalError,
+                "a stored connection is sealed with a key this gateway does not have: every replica needs the same GATEWAY_ENCRYPTION_KEY (and GATEWAY_ENCRYPTION_OLD_KEYS)",
+            )
+        }
         other => {
             tracing::error!(error = %other, "store failure");
             Problem::new(ErrorName::InternalError, "the gateway failed to read or write its database")
