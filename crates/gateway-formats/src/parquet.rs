@@ -73,8 +73,13 @@ impl AsyncFileReader for Reader {
             self.used.fetch_add(bytes.len() as u64, Ordering::Relaxed);
             // Pages of a column chunk are checked before the parquet crate decompresses them.
             if let Some(codec) = self.codec_at(range.start) {
-                crate::pages::check(&bytes, codec, crate::pages::MAX_PAGE)
-                    .map_err(|e| ParquetError::General(format!("{PAGE_REFUSED}{e}")))?;
+                crate::pages::check(&bytes, codec, crate::pages::MAX_PAGE).map_err(|e| {
+                    let why = match e {
+                        FormatError::Parquet(why) => why,
+                        other => other.to_string(),
+                    };
+                    ParquetError::General(format!("{PAGE_REFUSED}{why}"))
+                })?;
             }
             Ok(bytes)
         }

@@ -1,0 +1,178 @@
+//! Hostile files: a corpus of crafted files (generated here, deterministically: gzip, zstd and
+//! zip bombs, a Parquet page bomb, deeply nested JSON, a 10 MB line) uploaded to LOCAL
+//! tables of the built server. Each answers WRONG_DATA_TYPE with the table
+//! `wrong_specification`, and eight previews of them at once keep the server's peak memory
+//! under 256 MiB.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gateway");
+const SECRET: &str = "hostile-test-secret-0123456789abcdef-01234";
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn zeros_line_csv(mib: usize) -> Vec<u8> {
+    let mut v = b"item_id,title\n".to_vec();
+    v.resize(mib << 20, b'0');
+    v
+}
+
+/// The corpus: (table name, bytes).
+fn corpus() -> Vec<(&'static str, Vec<u8>)> {
+    let big = 256usize << 20;
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let chunk = vec![b'0'; 1 << 20];
+        e.write_all(b"item_id,title\n").unwrap();
+        for _ in 0..(big >> 20) {
+            e.write_all(&chunk).unwrap();
+        }
+        e.finish().unwrap()
+    };
+    let zst = {
+        let mut e = zstd::stream::write::Encoder::new(Vec::new(), 19).unwrap();
+        let chunk = vec![b'0'; 1 << 20];
+        e.write_all(b"item_id,title\n").unwrap();
+        for _ in 0..(big >> 20) {
+            e.write_all(&chunk).unwrap();
+        }
+        e.finish().unwrap()
+    };
+    let zip = gateway_testkit::files::zip(&[("items.csv", &zeros_line_csv(64))], true);
+    let deep = {
+        let mut v = b"{\"item_id\": ".to_vec();
+        v.extend(std::iter::repeat_n(b'[', 200_000));
+        v.extend(std::iter::repeat_n(b']', 200_000));
+        v.extend(b"}\n");
+        v
+    };
+    let parquet = {
+        use arrow_array::{BinaryArray, RecordBatch};
+        use arrow_schema::{DataType, Field, Schema};
+        let zeros = vec![0u8; 48 << 20];
+        let schema = Arc::new(Schema::new(vec![Field::new("item_id", DataType::Binary, false)]));
+        let batch =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(BinaryArray::from(vec![zeros.as_slice()]))]).unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::GZIP(Default::default()))
+            .set_dictionary_enabled(false)
+            .set_data_page_size_limit(1 << 30)
+            .build();
+        let mut w = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema, Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.into_inner().unwrap()
+    };
+    vec![
+        ("gzip-bomb.csv.gz", gz),
+        ("zstd-bomb.csv.zst", zst),
+        ("zip-bomb.zip", zip),
+        ("deep.jsonl", deep),
+        ("long-line.csv", zeros_line_csv(10)),
+        ("page-bomb.parquet", parquet),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crafted_files_are_refused_within_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Server(
+        Command::new(BIN)
+            .env_clear()
+            .env("GATEWAY_DATA_DIR", &data)
+            .env("GATEWAY_JWT_SECRET", SECRET)
+            .env("GATEWAY_LOG", "warn")
+            .env("GATEWAY_BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("GATEWAY_JWT_SECRET", SECRET)
+        .args(["token", "--org", "acme", "--role", "backend"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+
+    let files = corpus();
+    for (name, bytes) in &files {
+        let table: serde_json::Value = client
+            .patch(format!("{base}/connections/LOCAL/tables/{name}/"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"resource": "item"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = table["connection_table_params"]["url"].as_str().unwrap().to_owned();
+        let r = client.put(url).body(bytes.clone()).send().await.unwrap();
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap();
+        println!("{name} ({} bytes): {status} {}", bytes.len(), body["message"]);
+        assert_eq!(
+            (status, body["error_data"]["status"].as_str()),
+            (400, Some("wrong_specification")),
+            "{name}: {body}"
+        );
+    }
+    drop(files);
+
+    // Eight previews of the bombs at once.
+    let before = peak_rss_kib(server.0.id());
+    let names = ["gzip-bomb.csv.gz", "zstd-bomb.csv.zst", "zip-bomb.zip", "page-bomb.parquet"];
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (client, token, base) = (client.clone(), token.clone(), base.clone());
+        let name = names[i % names.len()];
+        tasks.push(tokio::spawn(async move {
+            client
+                .get(format!("{base}/connections/LOCAL/tables/{name}/test/"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 400);
+    }
+    let peak_mib = peak_rss_kib(server.0.id()) / 1024;
+    println!("peak RSS {peak_mib} MiB (before the eight previews: {} MiB)", before / 1024);
+    assert!(peak_mib < 256, "the server's peak memory reached {peak_mib} MiB");
+}
