@@ -42,6 +42,7 @@ struct FileSettings {
     /// `[provider_urls]`: a local peer per provider, as `GATEWAY_PROVIDER_<NAME>_URL`.
     provider_urls: Option<std::collections::BTreeMap<String, String>>,
     local_storage_url: Option<String>,
+    local_storage_endpoint: Option<String>,
     public_url: Option<String>,
     upload_max_bytes: Option<u64>,
     upload_idle_timeout_secs: Option<u64>,
@@ -74,6 +75,8 @@ pub struct Settings {
     /// Settings given under a deprecated name, logged at start.
     deprecations: Vec<String>,
     pub local_storage_url: String,
+    /// `GATEWAY_LOCAL_STORAGE_ENDPOINT`: an S3-compatible endpoint for `s3://` LOCAL storage.
+    pub local_storage_endpoint: Option<String>,
     pub public_url: String,
     pub upload_max_bytes: u64,
     pub upload_idle_timeout_secs: u64,
@@ -141,6 +144,7 @@ impl Settings {
             provider_urls,
             deprecations,
             local_storage_url,
+            local_storage_endpoint: env("GATEWAY_LOCAL_STORAGE_ENDPOINT").or(f.local_storage_endpoint),
             public_url,
             upload_max_bytes: env_parse("GATEWAY_UPLOAD_MAX_BYTES")?.or(f.upload_max_bytes).unwrap_or(5 << 30),
             upload_idle_timeout_secs: env_parse("GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS")?

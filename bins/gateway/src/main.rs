@@ -122,9 +122,20 @@ fn serve(settings: Settings) -> Result<()> {
     }
     let outbound =
         gateway_connector::OutboundClient::new(settings.outbound()).context("cannot build the outbound client")?;
-    let local = gateway_connector_object_store::LocalConnector::from_url(&settings.local_storage_url)
-        .map_err(anyhow::Error::msg)
-        .context("cannot open the LOCAL storage (GATEWAY_LOCAL_STORAGE_URL)")?;
+    // The platform's own storage: through the guard too; an endpoint the operator names (a
+    // MinIO on the LAN) is allowed to be private.
+    let storage_outbound = gateway_connector::OutboundClient::new(gateway_connector::OutboundSettings {
+        allow_private: settings.outbound_allow_private || settings.local_storage_endpoint.is_some(),
+        ..settings.outbound()
+    })
+    .context("cannot build the storage client")?;
+    let local = gateway_connector_object_store::LocalConnector::from_url_with(
+        &settings.local_storage_url,
+        settings.local_storage_endpoint.as_deref(),
+        Some(&storage_outbound),
+    )
+    .map_err(anyhow::Error::msg)
+    .context("cannot open the LOCAL storage (GATEWAY_LOCAL_STORAGE_URL)")?;
     tracing::info!(local_storage = local.description(), "LOCAL tables are stored here");
     let registry = registry::registry(&outbound, local).context("cannot register the connectors")?;
     let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;

@@ -25,9 +25,14 @@ impl Drop for Server {
 }
 
 fn start(data: &std::path::Path, database: &str) -> (Server, String) {
+    start_with(data, database, &[])
+}
+
+fn start_with(data: &std::path::Path, database: &str, env: &[(&str, String)]) -> (Server, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(BIN)
         .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("GATEWAY_DATA_DIR", data)
         .env("GATEWAY_JWT_SECRET", SECRET)
@@ -146,4 +151,57 @@ async fn two_processes_on_one_postgres() {
     let url = format!("{}/{name}?sslmode=disable", base.rsplit_once('/').unwrap().0);
     two_processes_lose_nothing(url).await;
     let _ = admin(&format!("DROP DATABASE {name} WITH (FORCE)"));
+}
+
+/// Replicas share their LOCAL upload store (`GATEWAY_LOCAL_STORAGE_URL=s3://bucket/prefix`,
+/// here the S3 peer through `GATEWAY_LOCAL_STORAGE_ENDPOINT`): a file uploaded through one
+/// replica is previewed through the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_through_one_replica_previews_through_the_other() {
+    let Some(peer) = gateway_testkit::S3Peer::get() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("shared.sqlite").display());
+    let env = [
+        ("GATEWAY_LOCAL_STORAGE_URL", format!("s3://{}/replicas-{}", peer.bucket, std::process::id())),
+        ("GATEWAY_LOCAL_STORAGE_ENDPOINT", peer.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", peer.key_id.clone()),
+        ("AWS_SECRET_ACCESS_KEY", peer.secret.clone()),
+    ];
+    let (_a, a) = start_with(&dir.path().join("a"), &database, &env);
+    wait_healthy(&a).await;
+    let (_b, b) = start_with(&dir.path().join("b"), &database, &env);
+    wait_healthy(&b).await;
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("GATEWAY_JWT_SECRET", SECRET)
+        .args(["token", "--org", "acme", "--role", "backend"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let client = reqwest::Client::new();
+    let table: serde_json::Value = client
+        .patch(format!("{a}/connections/LOCAL/tables/ratings.csv/"))
+        .bearer_auth(&token)
+        .json(&json!({"resource": "rating"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = table["connection_table_params"]["url"].as_str().unwrap().to_owned();
+    let ratings = "user_id,item_id,rating\nu1,i1,4.5\nu2,i2,3\n";
+    let r = client.put(&url).body(ratings).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let preview: serde_json::Value = client
+        .get(format!("{b}/connections/LOCAL/tables/ratings.csv/test/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["status"], "available", "{preview}");
+    assert_eq!(preview["sample"]["rows"][1]["rating"], "3");
 }

@@ -47,14 +47,37 @@ pub fn local_path(org: &OrganizationId, name: &TableName) -> Result<String, Conn
 impl LocalConnector {
     /// The storage at `url`: a folder path (or `file://path`), `s3://bucket/prefix`, `gs://bucket/prefix`.
     pub fn from_url(url: &str) -> Result<LocalConnector, String> {
+        LocalConnector::from_url_with(url, None, None)
+    }
+
+    /// As [`LocalConnector::from_url`], with an S3-compatible `endpoint` for `s3://` storage (the
+    /// operator's MinIO, Ceph, R2...). Credentials and region come from the process
+    /// environment, as the cloud SDKs read them (`AWS_ACCESS_KEY_ID`, ..., `AWS_REGION`). Its
+    /// HTTP requests go through `outbound` (the guard: the operator's storage endpoint is
+    /// allowed by giving a client that allows private targets); an object store needs one.
+    pub fn from_url_with(
+        url: &str,
+        endpoint: Option<&str>,
+        outbound: Option<&gateway_connector::OutboundClient>,
+    ) -> Result<LocalConnector, String> {
+        let guarded = |op: Operator| match outbound {
+            Some(o) => Ok(gateway_connector::opendal_guard::operator(op, o)),
+            None => Err("an s3:// or gs:// LOCAL storage needs the gateway's outbound client".to_owned()),
+        };
         let (op, description) = if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let b = opendal::services::S3::default().bucket(bucket).root(&format!("/{prefix}"));
-            (Operator::new(b).map_err(|e| e.to_string())?, format!("s3://{bucket}/{prefix}"))
+            let mut b = opendal::services::S3::default().bucket(bucket).root(&format!("/{prefix}"));
+            if let Some(e) = endpoint {
+                b = b.endpoint(e);
+            }
+            if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+                b = b.region("us-east-1");
+            }
+            (guarded(Operator::new(b).map_err(|e| e.to_string())?)?, format!("s3://{bucket}/{prefix}"))
         } else if let Some(rest) = url.strip_prefix("gs://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             let b = opendal::services::Gcs::default().bucket(bucket).root(&format!("/{prefix}"));
-            (Operator::new(b).map_err(|e| e.to_string())?, format!("gs://{bucket}/{prefix}"))
+            (guarded(Operator::new(b).map_err(|e| e.to_string())?)?, format!("gs://{bucket}/{prefix}"))
         } else {
             let path = url.strip_prefix("file://").unwrap_or(url);
             std::fs::create_dir_all(path).map_err(|e| format!("cannot create {path}: {e}"))?;
