@@ -77,6 +77,13 @@ impl ErrorName {
     }
 }
 
+impl ErrorName {
+    /// The name a wire error body carries, parsed; `None` for one this version does not know.
+    pub fn from_wire(name: &str) -> Option<ErrorName> {
+        ErrorName::ALL.iter().copied().find(|n| n.as_str() == name)
+    }
+}
+
 impl fmt::Display for ErrorName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

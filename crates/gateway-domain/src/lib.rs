@@ -20,8 +20,8 @@ pub use error::{ErrorName, Problem};
 pub use names::{OrganizationId, TableName};
 pub use paging::{MAX_AMT, Paging};
 pub use records::{
-    Connection, ConnectionView, ConnectionsList, Credentials, MASK, Table, TableSummary, TableView, TablesList,
-    TablesPage, now_seconds,
+    CheckStep, Connection, ConnectionView, ConnectionsList, Credentials, CredentialsCheck, MASK, Table, TableSummary,
+    TableView, TablesList, TablesPage, now_seconds,
 };
 pub use sample::{Column, ColumnType, Sample, TablePreview};
 

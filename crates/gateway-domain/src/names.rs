@@ -78,6 +78,13 @@ impl serde::Serialize for TableName {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for TableName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        TableName::parse(&s).map_err(|p| serde::de::Error::custom(p.message))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

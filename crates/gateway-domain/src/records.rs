@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{ConnectionKind, JsonObject, OrganizationId, Resource, TableName, TableStatus};
 
@@ -87,20 +87,20 @@ pub struct Connection {
 }
 
 /// A connection as answered (`GET /connections/{connection}/`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionView {
     pub connection: ConnectionKind,
     pub credentials: JsonObject,
     pub metadata: JsonObject,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
 /// `GET /connections/`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionsList {
     pub connections: Vec<ConnectionView>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
@@ -120,7 +120,7 @@ pub struct Table {
 }
 
 /// A table as answered (get, patch, filter).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableView {
     pub name: TableName,
     pub connection: ConnectionKind,
@@ -131,7 +131,7 @@ pub struct TableView {
     pub resource_params: JsonObject,
     pub connection_table_params: JsonObject,
     pub connection_table_metadata: JsonObject,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
@@ -153,7 +153,7 @@ impl From<Table> for TableView {
 }
 
 /// A table in the deprecated per-connection list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableSummary {
     pub name: TableName,
     pub resource: Resource,
@@ -175,20 +175,37 @@ impl From<Table> for TableSummary {
 }
 
 /// `GET /connections/{connection}/tables/` (deprecated).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TablesList {
     pub tables: Vec<TableSummary>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
 /// `GET /tables/`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TablesPage {
     pub has_next: bool,
     pub next_page: u32,
     pub tables: Vec<TableView>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// One check of a credential test, as answered (`POST /connections/{connection}/test/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckStep {
+    pub name: String,
+    /// `passed`, `failed` or `skipped` (not checked: said why in `message`).
+    pub outcome: String,
+    pub message: String,
+}
+
+/// A credential test's answer: its steps and warnings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CredentialsCheck {
+    pub steps: Vec<CheckStep>,
+    #[serde(default)]
     pub warnings: Vec<String>,
 }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::{JsonObject, TableView};
 
 /// A column's inferred type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnType {
     String,
@@ -17,7 +17,7 @@ pub enum ColumnType {
 }
 
 /// A source column; nested fields are dotted paths (`customer.age`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Column {
     pub name: String,
     #[serde(rename = "type")]
@@ -26,16 +26,17 @@ pub struct Column {
 
 /// Columns and up to ten rows, each an object keyed by column name, and how many bytes of the
 /// remote resource were read to get them.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
 pub struct Sample {
     pub columns: Vec<Column>,
     pub rows: Vec<JsonObject>,
+    #[serde(default)]
     pub bytes_read: u64,
 }
 
 /// `POST|GET /connections/{connection}/tables/{name}/test/`: the merged table with defaults
 /// filled and mappings inferred, the warnings, and a sample of the source.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TablePreview {
     #[serde(flatten)]
     pub table: TableView,

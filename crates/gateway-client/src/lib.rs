@@ -1,0 +1,311 @@
+//! A typed client of the Connections Gateway's HTTP API: one method per operation of its
+//! OpenAPI document (`Client::OPERATIONS` lists them, and a test holds the two together),
+//! answers as the domain's types, failures as the contract's error names.
+//!
+//! ```no_run
+//! use gateway_client::{Client, TableBody};
+//! use gateway_domain::{ConnectionKind, Resource, TableName};
+//! use serde_json::json;
+//!
+//! # async fn run() -> Result<(), gateway_client::ClientError> {
+//! let gateway = Client::new("http://127.0.0.1:8080", "<bearer token>")?;
+//! let creds = json!({"aws_access_key_id": "AKIA...", "aws_secret_access_key": "..."});
+//! gateway.put_connection(ConnectionKind::S3, creds.as_object().cloned().unwrap_or_default(), None).await?;
+//! let name = TableName::parse("users.csv").map_err(gateway_client::ClientError::from)?;
+//! let body = TableBody { resource: Some(Resource::User), ..Default::default() };
+//! let preview = gateway.preview_table(ConnectionKind::S3, &name, &body).await?;
+//! // Save what the preview answered, then test it again.
+//! gateway.patch_table(ConnectionKind::S3, &name, &TableBody::from(preview.table)).await?;
+//! let tested = gateway.test_table(ConnectionKind::S3, &name).await?;
+//! println!("{}: {}", tested.table.name, tested.table.status);
+//! # Ok(())
+//! # }
+//! ```
+
+use gateway_domain::{
+    ConnectionKind, ConnectionView, ConnectionsList, CredentialsCheck, ErrorName, JsonObject, Paging, Problem,
+    Resource, TableName, TablePreview, TableStatus, TableView, TablesList, TablesPage,
+};
+use reqwest::{Method, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A failure: the gateway's own answer (its error name, message and data), or the way there.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The gateway answered an error body.
+    #[error("{status} {}: {message}", name.map_or("ERROR", |n| n.as_str()))]
+    Api {
+        status: u16,
+        /// The contract's error name; `None` for one this client does not know.
+        name: Option<ErrorName>,
+        message: String,
+        data: JsonObject,
+    },
+    /// The gateway could not be reached or answered something else than JSON.
+    #[error("{0}")]
+    Transport(String),
+    /// A value given to the client is not valid (a table name, a URL).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<Problem> for ClientError {
+    fn from(p: Problem) -> Self {
+        ClientError::Invalid(p.message)
+    }
+}
+
+impl ClientError {
+    /// The contract's error name of an API failure.
+    pub fn name(&self) -> Option<ErrorName> {
+        match self {
+            ClientError::Api { name, .. } => *name,
+            _ => None,
+        }
+    }
+}
+
+/// The fields of a table's PATCH and preview bodies (each optional: a shallow merge).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TableBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Resource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_params: Option<JsonObject>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_table_params: Option<JsonObject>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_table_metadata: Option<JsonObject>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<TableStatus>,
+}
+
+/// A table as answered, as a body to save it back as it is.
+impl From<TableView> for TableBody {
+    fn from(t: TableView) -> Self {
+        TableBody {
+            resource: Some(t.resource),
+            resource_params: Some(t.resource_params),
+            connection_table_params: Some(t.connection_table_params),
+            connection_table_metadata: Some(t.connection_table_metadata),
+            status: None,
+        }
+    }
+}
+
+/// The gateway at an address, called with a bearer token.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    token: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base", &self.base.as_str()).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Every operation of the gateway's OpenAPI document, as (method, path template, the
+    /// client method that calls it).
+    pub const OPERATIONS: &'static [(&'static str, &'static str, &'static str)] = &[
+        ("get", "/healthz", "health"),
+        ("get", "/readyz", "ready"),
+        ("get", "/openapi.json", "openapi"),
+        ("get", "/connections/", "list_connections"),
+        ("get", "/connections/{connection}/", "get_connection"),
+        ("put", "/connections/{connection}/", "put_connection"),
+        ("delete", "/connections/{connection}/", "delete_connection"),
+        ("post", "/connections/{connection}/test/", "test_credentials"),
+        ("get", "/connections/{connection}/spec/", "connection_spec"),
+        ("get", "/connections/{connection}/tables/", "list_tables"),
+        ("get", "/connections/{connection}/tables/{name}/", "get_table"),
+        ("patch", "/connections/{connection}/tables/{name}/", "patch_table"),
+        ("delete", "/connections/{connection}/tables/{name}/", "delete_table"),
+        ("post", "/connections/{connection}/tables/{name}/test/", "preview_table"),
+        ("get", "/connections/{connection}/tables/{name}/test/", "test_table"),
+        ("get", "/tables/", "filter_tables"),
+        ("put", "/uploads/{token}", "upload"),
+    ];
+
+    /// A client of the gateway at `base` (`http://host:port`), calling with `token`.
+    pub fn new(base: &str, token: &str) -> Result<Client, ClientError> {
+        let base = Url::parse(base).map_err(|e| ClientError::Invalid(format!("'{base}' is not a URL: {e}")))?;
+        let http = reqwest::Client::builder().build().map_err(|e| ClientError::Transport(e.to_string()))?;
+        Ok(Client { http, base, token: token.to_owned() })
+    }
+
+    fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Url, ClientError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|_| ClientError::Invalid("the base URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(segments)
+            .push("");
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    async fn call<T: DeserializeOwned>(&self, method: Method, url: Url, body: Option<Value>) -> Result<T, ClientError> {
+        let mut req = self.http.request(method, url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.map_err(|e| ClientError::Transport(e.without_url().to_string()))?;
+        answer(res).await
+    }
+
+    pub async fn health(&self) -> Result<Value, ClientError> {
+        self.call(Method::GET, self.url(&["healthz"], &[])?, None).await
+    }
+
+    pub async fn ready(&self) -> Result<Value, ClientError> {
+        self.call(Method::GET, self.url(&["readyz"], &[])?, None).await
+    }
+
+    /// The gateway's OpenAPI 3.1 document.
+    pub async fn openapi(&self) -> Result<Value, ClientError> {
+        let url = self.base.join("/openapi.json").map_err(|e| ClientError::Invalid(e.to_string()))?;
+        self.call(Method::GET, url, None).await
+    }
+
+    pub async fn list_connections(&self) -> Result<ConnectionsList, ClientError> {
+        self.call(Method::GET, self.url(&["connections"], &[])?, None).await
+    }
+
+    pub async fn get_connection(&self, kind: ConnectionKind) -> Result<ConnectionView, ClientError> {
+        self.call(Method::GET, self.url(&["connections", kind.as_str()], &[])?, None).await
+    }
+
+    /// Creates or replaces a connection. A `"********"` value keeps the stored one.
+    pub async fn put_connection(
+        &self,
+        kind: ConnectionKind,
+        credentials: JsonObject,
+        metadata: Option<JsonObject>,
+    ) -> Result<ConnectionView, ClientError> {
+        let mut body = serde_json::json!({"credentials": credentials});
+        if let Some(m) = metadata {
+            body["metadata"] = Value::Object(m);
+        }
+        self.call(Method::PUT, self.url(&["connections", kind.as_str()], &[])?, Some(body)).await
+    }
+
+    /// Deletes a connection; with `force`, its tables too.
+    pub async fn delete_connection(&self, kind: ConnectionKind, force: bool) -> Result<(), ClientError> {
+        let query = if force { vec![("force", "true".to_owned())] } else { Vec::new() };
+        self.call::<Value>(Method::DELETE, self.url(&["connections", kind.as_str()], &query)?, None).await.map(|_| ())
+    }
+
+    /// Tests credentials live: those given, else the stored ones.
+    pub async fn test_credentials(
+        &self,
+        kind: ConnectionKind,
+        credentials: Option<JsonObject>,
+    ) -> Result<CredentialsCheck, ClientError> {
+        let body = credentials.map(|c| serde_json::json!({"credentials": c})).unwrap_or_else(|| serde_json::json!({}));
+        self.call(Method::POST, self.url(&["connections", kind.as_str(), "test"], &[])?, Some(body)).await
+    }
+
+    /// The credentials and table params a kind takes, as JSON Schema.
+    pub async fn connection_spec(&self, kind: ConnectionKind) -> Result<Value, ClientError> {
+        self.call(Method::GET, self.url(&["connections", kind.as_str(), "spec"], &[])?, None).await
+    }
+
+    /// Deprecated by the contract: use [`Client::filter_tables`].
+    pub async fn list_tables(&self, kind: ConnectionKind) -> Result<TablesList, ClientError> {
+        self.call(Method::GET, self.url(&["connections", kind.as_str(), "tables"], &[])?, None).await
+    }
+
+    pub async fn get_table(&self, kind: ConnectionKind, name: &TableName) -> Result<TableView, ClientError> {
+        self.call(Method::GET, self.url(&["connections", kind.as_str(), "tables", name.as_str()], &[])?, None).await
+    }
+
+    /// Creates a table or merges `body` over the stored one (shallow).
+    pub async fn patch_table(
+        &self,
+        kind: ConnectionKind,
+        name: &TableName,
+        body: &TableBody,
+    ) -> Result<TableView, ClientError> {
+        let body = serde_json::to_value(body).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        self.call(Method::PATCH, self.url(&["connections", kind.as_str(), "tables", name.as_str()], &[])?, Some(body))
+            .await
+    }
+
+    pub async fn delete_table(&self, kind: ConnectionKind, name: &TableName) -> Result<(), ClientError> {
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str()], &[])?;
+        self.call::<Value>(Method::DELETE, url, None).await.map(|_| ())
+    }
+
+    /// Preview and validate: merges `body` over the stored table and opens it; stores nothing.
+    pub async fn preview_table(
+        &self,
+        kind: ConnectionKind,
+        name: &TableName,
+        body: &TableBody,
+    ) -> Result<TablePreview, ClientError> {
+        let body = serde_json::to_value(body).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "test"], &[])?;
+        self.call(Method::POST, url, Some(body)).await
+    }
+
+    /// Tests the stored table and records its status.
+    pub async fn test_table(&self, kind: ConnectionKind, name: &TableName) -> Result<TablePreview, ClientError> {
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "test"], &[])?;
+        self.call(Method::GET, url, None).await
+    }
+
+    /// A page of the organization's tables.
+    pub async fn filter_tables(
+        &self,
+        connection: Option<ConnectionKind>,
+        resource: Option<Resource>,
+        paging: Paging,
+    ) -> Result<TablesPage, ClientError> {
+        let mut query = vec![("page", paging.page().to_string()), ("amt", paging.amt().to_string())];
+        if let Some(c) = connection {
+            query.push(("connection", c.as_str().to_owned()));
+        }
+        if let Some(r) = resource {
+            query.push(("resource", r.as_str().to_owned()));
+        }
+        self.call(Method::GET, self.url(&["tables"], &query)?, None).await
+    }
+
+    /// Uploads a LOCAL table's file to the URL its PATCH answered; answers its preview.
+    pub async fn upload(&self, url: &str, body: impl Into<reqwest::Body>) -> Result<TablePreview, ClientError> {
+        let url = Url::parse(url).map_err(|e| ClientError::Invalid(format!("not an upload URL: {e}")))?;
+        let res = self
+            .http
+            .put(url)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(e.without_url().to_string()))?;
+        answer(res).await
+    }
+}
+
+async fn answer<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, ClientError> {
+    let status = res.status().as_u16();
+    let bytes = res.bytes().await.map_err(|e| ClientError::Transport(e.without_url().to_string()))?;
+    if (200..300).contains(&status) {
+        let body = if bytes.is_empty() { b"null".as_slice() } else { &bytes[..] };
+        return serde_json::from_slice(body)
+            .map_err(|e| ClientError::Transport(format!("the gateway's answer could not be read: {e}")));
+    }
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Err(ClientError::Api {
+        status,
+        name: body["error_name"].as_str().and_then(ErrorName::from_wire),
+        message: body["message"].as_str().unwrap_or("the gateway answered an error without a body").to_owned(),
+        data: body["error_data"].as_object().cloned().unwrap_or_default(),
+    })
+}
