@@ -31,6 +31,7 @@ async fn the_client_covers_the_api_and_its_workflow() {
 
     assert_eq!(client.health().await.unwrap()["status"], "ok");
     assert_eq!(client.ready().await.unwrap()["status"], "ready");
+    assert!(client.metrics().await.unwrap().contains("# TYPE gateway_db_pool_max_connections gauge"));
 
     // Connections, masked for a manager; the scripted provider's test as domain types.
     let creds =

@@ -115,6 +115,7 @@ impl Client {
     pub const OPERATIONS: &'static [(&'static str, &'static str, &'static str)] = &[
         ("get", "/healthz", "health"),
         ("get", "/readyz", "ready"),
+        ("get", "/metrics", "metrics"),
         ("get", "/openapi.json", "openapi"),
         ("get", "/connections/", "list_connections"),
         ("get", "/connections/{connection}/", "get_connection"),
@@ -167,6 +168,16 @@ impl Client {
 
     pub async fn ready(&self) -> Result<Value, ClientError> {
         self.call(Method::GET, self.url(&["readyz"], &[])?, None).await
+    }
+
+    /// The gateway's Prometheus metrics, as text.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let url = self.base.join("/metrics").map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let res = self.http.get(url).send().await.map_err(|e| ClientError::Transport(e.without_url().to_string()))?;
+        if !res.status().is_success() {
+            return answer(res).await;
+        }
+        res.text().await.map_err(|e| ClientError::Transport(e.without_url().to_string()))
     }
 
     /// The gateway's OpenAPI 3.1 document.

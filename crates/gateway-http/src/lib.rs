@@ -55,6 +55,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::configure(cfg);
 }
 
+/// A route template as a metrics label: `/connections/{connection}` becomes
+/// `/connections/:connection`, so that simple text parsers, which stop label values at a
+/// brace, read it whole.
+fn route_label(pattern: &str) -> String {
+    pattern.replace('{', ":").replace('}', "")
+}
+
 /// The gateway's HTTP server, built on an already bound listener (port 0 in tests): the one
 /// way the binary and the test kit start it.
 pub struct Application {
@@ -78,12 +85,38 @@ impl Application {
         settings: &ServerSettings,
     ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
+        let metrics = gateway.metrics().clone();
         let data = web::Data::new(AppState { gateway, jwt_secret });
         let mut server = HttpServer::new(move || {
+            let metrics = metrics.clone();
             App::new()
                 .app_data(data.clone())
                 .configure(configure)
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
+                // Requests by route template (the path itself may hold names and tokens).
+                .wrap_fn(move |req, srv| {
+                    let started = std::time::Instant::now();
+                    // A client may send any token as a method: only the standard ones are labels.
+                    let method: &'static str = match req.method().as_str() {
+                        "GET" => "GET",
+                        "HEAD" => "HEAD",
+                        "POST" => "POST",
+                        "PUT" => "PUT",
+                        "PATCH" => "PATCH",
+                        "DELETE" => "DELETE",
+                        "OPTIONS" => "OPTIONS",
+                        _ => "OTHER",
+                    };
+                    let fut = srv.call(req);
+                    let metrics = metrics.clone();
+                    async move {
+                        let res = fut.await?;
+                        let route =
+                            res.request().match_pattern().map_or_else(|| "<unmatched>".to_owned(), |p| route_label(&p));
+                        metrics.request(method, &route, res.status().as_u16(), started.elapsed());
+                        Ok(res)
+                    }
+                })
                 .wrap_fn(|req, srv| {
                     let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
                     let fut = srv.call(req);

@@ -87,6 +87,7 @@ pub fn document() -> Value {
                               "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
                               "404": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}}}},
             "/healthz": {"get": {"summary": "The process is up", "tags": ["health"], "security": [], "responses": {"200": {"description": "up"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics (text format 0.0.4)", "tags": ["health"], "security": [], "responses": {"200": {"description": "the metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/readyz": {"get": {"summary": "The database answers", "tags": ["health"], "security": [], "responses": {"200": {"description": "ready"}, "503": {"$ref": "#/components/responses/Error"}}}},
             "/openapi.json": {"get": {"summary": "This document", "tags": ["health"], "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },

@@ -9,7 +9,7 @@ use gateway_domain::{
 use gateway_store::ConnectionDeletion;
 use serde_json::Value;
 
-use crate::{Gateway, connection_not_found};
+use crate::{Gateway, ProviderStep, connection_not_found};
 
 /// LOCAL is the platform's own storage: it has no connection to get, put or test.
 pub(crate) fn connectable(kind: ConnectionKind) -> Result<(), Problem> {
@@ -151,7 +151,9 @@ impl Gateway {
         )
         .await?;
         let scrub = |t: &str| crate::scrub(t, connector.as_ref(), Some(&credentials));
-        let mut check = self.bounded(connector.test_credentials(&credentials)).await.map_err(|mut e| {
+        let failed = |c: &CredentialCheck| c.failure().map(|s| s.error.unwrap_or(ErrorKind::Unknown));
+        let test = connector.test_credentials(&credentials);
+        let mut check = self.bounded(kind, ProviderStep::TestCredentials, test, failed).await.map_err(|mut e| {
             e.message = scrub(&e.message);
             crate::connector_problem(&e)
         })?;

@@ -40,6 +40,7 @@
 
 mod connections;
 mod limits;
+pub mod metrics;
 mod tables;
 mod uploads;
 
@@ -52,6 +53,7 @@ use gateway_store::{Store, StoreError};
 
 pub use gateway_connector::{CredentialCheck, Step, StepOutcome};
 pub use limits::LimitSettings;
+pub use metrics::{Metrics, ProviderStep};
 pub use uploads::{UPLOAD_TTL_SECONDS, UploadKey};
 
 /// What the use cases need to know of the operator's settings.
@@ -100,12 +102,13 @@ struct Inner {
     registry: Registry,
     settings: ServiceSettings,
     limits: limits::Limits,
+    metrics: Metrics,
 }
 
 impl Gateway {
     pub fn new(store: Store, registry: Registry, settings: ServiceSettings) -> Gateway {
         let limits = limits::Limits::new(settings.limits);
-        Gateway { inner: Arc::new(Inner { store, registry, settings, limits }) }
+        Gateway { inner: Arc::new(Inner { store, registry, settings, limits, metrics: Metrics::new() }) }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -114,6 +117,17 @@ impl Gateway {
 
     pub fn settings(&self) -> &ServiceSettings {
         &self.inner.settings
+    }
+
+    /// What this gateway counts (see [`metrics`]).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The metrics in the Prometheus text format ([`metrics::CONTENT_TYPE`]), the database
+    /// pool read now.
+    pub fn render_metrics(&self) -> String {
+        self.inner.metrics.render(&self.inner.store)
     }
 
     /// The database answers.
@@ -143,18 +157,29 @@ impl Gateway {
         self.inner.limits.admit(org, self.inner.settings.connector_timeout).await
     }
 
-    /// Awaits a connector call within the configured timeout.
+    /// Awaits a connector call within the configured timeout, and counts it: `failed` tells
+    /// the failure an `Ok` answer reports (a credential check's failed step).
     async fn bounded<T>(
         &self,
+        kind: ConnectionKind,
+        step: ProviderStep,
         fut: impl std::future::Future<Output = Result<T, ConnectorError>>,
+        failed: impl FnOnce(&T) -> Option<ErrorKind>,
     ) -> Result<T, ConnectorError> {
         let limit = self.inner.settings.connector_timeout;
-        tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
             Err(ConnectorError::new(
                 ErrorKind::Timeout,
                 format!("the provider did not answer within {} s", limit.as_secs()),
             ))
-        })
+        });
+        let outcome = match &result {
+            Ok(t) => failed(t).map_or(Ok(()), Err),
+            Err(e) => Err(e.kind),
+        };
+        self.inner.metrics.provider_call(kind, step, outcome, started.elapsed());
+        result
     }
 }
 

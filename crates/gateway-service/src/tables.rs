@@ -186,14 +186,16 @@ impl Gateway {
             .transpose()
             .map_err(|p| (p, Some(TableStatus::WrongCredentials)))?;
         let scrub = |t: &str| crate::scrub(t, connector.as_ref(), credentials.as_ref());
+        let inspect = connector.inspect_table(credentials.as_ref(), &table, SAMPLE_ROWS);
         let mut inspection = self
-            .bounded(connector.inspect_table(credentials.as_ref(), &table, SAMPLE_ROWS))
+            .bounded(table.connection, crate::ProviderStep::InspectTable, inspect, |_| None)
             .await
             .map_err(|mut e| {
                 tracing::info!(connection = %table.connection, table = %table.name, reason = %e.kind, "inspection failed");
                 e.message = scrub(&e.message);
                 (crate::connector_problem(&e), Some(gateway_preview::status_for(e.kind)))
             })?;
+        self.metrics().preview_bytes(table.connection, inspection.bytes_read);
         for w in &mut inspection.warnings {
             *w = scrub(w);
         }

@@ -4,6 +4,8 @@
 //! `MultiConnection::establish` tries each backend in turn and hides the real error.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -136,6 +138,21 @@ pub struct Store {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
     pub(crate) keys: Keyring,
+    /// Callers waiting for a pooled connection now.
+    waiting: Arc<AtomicUsize>,
+}
+
+/// The pool as it is now, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections at most.
+    pub max: u32,
+    /// Connections open (in use and idle).
+    pub open: u32,
+    /// Connections lent out to a caller.
+    pub in_use: u32,
+    /// Callers waiting for one.
+    pub waiting: usize,
 }
 
 impl std::fmt::Debug for Store {
@@ -173,7 +190,7 @@ impl Store {
             .connection_timeout(options.acquire_timeout)
             .test_on_check_out(true)
             .build_unchecked(Manager { target });
-        let store = Store { pool, backend, keys };
+        let store = Store { pool, backend, keys, waiting: Arc::default() };
         if backend == Backend::Sqlite {
             store.with(|c| c.batch_execute("PRAGMA journal_mode = WAL").map_err(StoreError::from))?;
         }
@@ -184,9 +201,23 @@ impl Store {
         self.backend
     }
 
+    /// The pool as it is now.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            max: self.pool.max_size(),
+            open: state.connections,
+            in_use: state.connections.saturating_sub(state.idle_connections),
+            waiting: self.waiting.load(Ordering::Relaxed),
+        }
+    }
+
     /// Runs `f` on a pooled connection.
     pub fn with<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut conn = self.pool.get()?;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let conn = self.pool.get();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let mut conn = conn?;
         f(&mut conn)
     }
 

@@ -15,7 +15,7 @@ mod seal;
 pub mod connections;
 pub mod tables;
 
-pub use db::{Backend, DbConnection, Store, StoreOptions};
+pub use db::{Backend, DbConnection, PoolState, Store, StoreOptions};
 pub use error::StoreError;
 pub use seal::{EncryptionKey, Keyring};
 pub use tables::TableFilter;

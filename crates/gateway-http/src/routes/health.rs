@@ -1,4 +1,5 @@
-//! Liveness and readiness, without authentication.
+//! Liveness, readiness and metrics, without authentication (none of them says anything a
+//! tenant sent: see `gateway_service::metrics`).
 
 use std::time::Duration;
 
@@ -20,4 +21,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         Ok(Err(p)) => Err(ApiError(p)),
         Err(_) => Err(ApiError::new(ErrorName::ServiceUnavailable, "the database did not answer within 3 s")),
     }
+}
+
+/// The Prometheus text exposition.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type(gateway_service::metrics::CONTENT_TYPE).body(state.gateway.render_metrics())
 }

@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(|| async { HttpResponse::Ok().json(crate::openapi::document()) })),
         )
         .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(health::metrics)))
         .service(resource("/connections", "GET").route(web::get().to(connections::list)))
         .service(
             resource("/connections/{connection}", "GET, PUT, DELETE")
