@@ -45,6 +45,7 @@ test:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace -q
 	@if [ -f ../shared/tools/check-layers.py ]; then python3 ../shared/tools/check-layers.py; fi
 
 fmt:

@@ -140,7 +140,7 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
             .to_owned();
-        Ok(Settings {
+        let settings = Settings {
             provider_urls,
             deprecations,
             local_storage_url,
@@ -183,7 +183,57 @@ impl Settings {
             outbound_timeout_secs: env_parse("GATEWAY_OUTBOUND_TIMEOUT_SECS")?
                 .or(f.outbound_timeout_secs)
                 .unwrap_or(15),
-        })
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Refuses, naming the setting, values the gateway cannot run with (rather than quietly
+    /// using something else).
+    fn validate(&self) -> Result<()> {
+        let positive: [(&str, u64); 11] = [
+            ("GATEWAY_DB_POOL_SIZE", u64::from(self.db_pool_size)),
+            ("GATEWAY_DB_TIMEOUT_SECS", self.db_timeout_secs),
+            ("GATEWAY_CONNECTOR_TIMEOUT_SECS", self.connector_timeout_secs),
+            ("GATEWAY_OUTBOUND_CONNECT_TIMEOUT_SECS", self.outbound_connect_timeout_secs),
+            ("GATEWAY_OUTBOUND_TIMEOUT_SECS", self.outbound_timeout_secs),
+            ("GATEWAY_UPLOAD_MAX_BYTES", self.upload_max_bytes),
+            ("GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS", self.upload_idle_timeout_secs),
+            ("GATEWAY_CONNECTOR_CONCURRENCY", self.limits.global_calls as u64),
+            ("GATEWAY_ORG_CONNECTOR_CONCURRENCY", self.limits.org_calls as u64),
+            ("GATEWAY_ORG_TESTS_PER_MINUTE", u64::from(self.limits.org_tests_per_minute)),
+            ("GATEWAY_WORKERS", self.workers.map_or(1, |w| w as u64)),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                bail!("{name} is 0: it must be at least 1");
+            }
+        }
+        if self.limits.org_calls > self.limits.global_calls {
+            bail!(
+                "GATEWAY_ORG_CONNECTOR_CONCURRENCY ({}) is above GATEWAY_CONNECTOR_CONCURRENCY ({}): one organization cannot have more than the whole gateway",
+                self.limits.org_calls,
+                self.limits.global_calls
+            );
+        }
+        if self.bind.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+            bail!("GATEWAY_BIND='{}' is not host:port (e.g. 127.0.0.1:8080 or 0.0.0.0:8080)", self.bind);
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            bail!(
+                "GATEWAY_PUBLIC_URL='{}' must be an http:// or https:// URL (the address clients reach this gateway at)",
+                self.public_url
+            );
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            bail!("GATEWAY_LOG='{}' is not a log filter (e.g. info, or gateway=debug,warn)", self.log);
+        }
+        for (name, url) in &self.provider_urls {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("GATEWAY_PROVIDER_{name}_URL='{url}' must be an http:// or https:// URL");
+            }
+        }
+        Ok(())
     }
 
     pub fn store_options(&self) -> StoreOptions {
@@ -220,7 +270,7 @@ impl Settings {
         Duration::from_secs(self.connector_timeout_secs.max(1))
     }
 
-    /// The bearer-token verifier: the HS256 secret ([`Settings::hs_secret`]), the token
+    /// The bearer-token verifier: the HS256 secret (`GATEWAY_JWT_SECRET`, or a generated one), the token
     /// issuers' public keys of `GATEWAY_JWT_PUBLIC_KEYS_FILE` (PEM or JWKS), and the `iss`/`aud`
     /// every token must carry (`GATEWAY_JWT_ISSUER`, `GATEWAY_JWT_AUDIENCE`).
     pub fn jwt_secret(&self) -> Result<JwtSecret> {
@@ -399,6 +449,16 @@ pub fn init_tracing(settings: &Settings) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The example file of docs/configuration.md is one the gateway reads.
+    #[test]
+    fn the_documented_settings_file_is_valid() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let example = doc.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
+        let f: FileSettings = toml::from_str(example).unwrap();
+        assert_eq!(f.db_pool_size, Some(16));
+        assert!(toml::from_str::<FileSettings>("conector_timeout_secs = 5").is_err(), "unknown keys are refused");
+    }
 
     #[test]
     fn short_or_torn_secrets_stop_start_up() {

@@ -96,6 +96,34 @@ fn a_bad_database_url_fails_start_up_clearly() {
     assert!(err.contains("GATEWAY_DATABASE_URL") && err.contains("unsupported scheme"), "{err}");
 }
 
+/// A setting the gateway cannot run with stops start-up, the message naming it (from the
+/// environment or the TOML file), rather than being replaced by something else quietly.
+#[test]
+fn bad_settings_stop_start_up_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &str); 7] = [
+        ("GATEWAY_DB_POOL_SIZE", "0", "at least 1"),
+        ("GATEWAY_DB_POOL_SIZE", "many", "not a valid value"),
+        ("GATEWAY_CONNECTOR_TIMEOUT_SECS", "0", "at least 1"),
+        ("GATEWAY_BIND", "8080", "host:port"),
+        ("GATEWAY_PUBLIC_URL", "gateway.example.com", "http://"),
+        ("GATEWAY_LOG", "gateway=loud", "log filter"),
+        ("GATEWAY_ORG_CONNECTOR_CONCURRENCY", "100", "above GATEWAY_CONNECTOR_CONCURRENCY"),
+    ];
+    for (name, value, says) in cases {
+        let out = gateway(dir.path()).env(name, value).arg("migrate").output().unwrap();
+        assert!(!out.status.success(), "{name}={value} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(name) && err.contains(says), "{name}={value}: {err}");
+    }
+    let file = dir.path().join("gateway.toml");
+    std::fs::write(&file, "db_pool_size = 4\nconector_timeout_secs = 5\n").unwrap();
+    let out = gateway(dir.path()).arg("--config").arg(&file).arg("migrate").output().unwrap();
+    assert!(!out.status.success(), "a misspelt key was accepted");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("conector_timeout_secs"), "{err}");
+}
+
 /// Secrets and keys that cannot be trusted stop start-up, saying what to do.
 #[test]
 fn weak_secrets_and_bad_issuer_keys_stop_start_up() {

@@ -1,7 +1,8 @@
 //! The gateway's HTTP API (actix-web): the routes of the contract, bearer authentication,
 //! and the one mapping from problems to status codes and JSON error bodies.
 //!
-//! It never names a concrete connector: the binary hands it a [`Registry`] at start.
+//! It never names a concrete connector: the binary hands it a `Registry` (through the
+//! `gateway_service::Gateway`) at start.
 
 // The OpenAPI document is one large `json!` literal.
 #![recursion_limit = "512"]

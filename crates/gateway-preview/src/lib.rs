@@ -1,5 +1,5 @@
 //! Table validation and preview, the same for every provider: pure functions over the
-//! domain's records and a connector's [`Inspection`].
+//! domain's records and a connector's [`Inspection`](gateway_connector::Inspection).
 //!
 //! The flow of `POST .../tables/{name}/test/`: [`merge`] the body over the stored table ->
 //! [`check`] it statically -> the connector inspects the remote resource -> [`apply`] fills

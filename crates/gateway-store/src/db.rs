@@ -221,7 +221,7 @@ impl Store {
         f(&mut conn)
     }
 
-    /// Runs `f` in a write transaction on a pooled connection (see [`write_transaction`]).
+    /// Runs `f` in a write transaction on a pooled connection (see `write_transaction`: `BEGIN IMMEDIATE` on SQLite).
     pub fn write<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         self.with(|c| write_transaction(c, f))
     }
