@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use crate::{ConnectionKind, JsonObject, Problem, Resource, TableName, TableStatus};
 
-/// The body must be a JSON object.
+/// Takes `value` as a JSON object, or refuses it: WRONG_DATA_TYPE naming `field` (a dotted
+/// path; `""` means the whole body) and the JSON type actually sent.
 pub fn expect_object(value: Value, field: &str) -> Result<JsonObject, Problem> {
     match value {
         Value::Object(map) => Ok(map),
@@ -101,16 +102,26 @@ impl Fields {
     }
 }
 
-/// `PUT /connections/{connection}/`.
+/// The body of `PUT /connections/{connection}/`, which creates or replaces the connection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionPut {
+    /// `credentials` (required): the provider's fields, as sent. A field sent as [`MASK`]
+    /// (echoed from a masked answer) stands for the stored value; see [`crate::Credentials::unmask`].
+    ///
+    /// [`MASK`]: crate::MASK
     pub credentials: crate::Credentials,
+    /// `metadata`: settings for real-time connections. `None` when absent or `null`; the
+    /// connection is replaced, so it is then stored as `{}`.
     pub metadata: Option<JsonObject>,
 }
 
 impl ConnectionPut {
     const FIELDS: &'static [&'static str] = &["credentials", "metadata"];
 
+    /// Parses the body for the connection `kind` of the path. The read-only fields of an
+    /// answer may be echoed: `connection` must then equal `kind`, `warnings` is ignored. Any
+    /// other unknown field, a wrong type or missing `credentials` is WRONG_DATA_TYPE naming
+    /// the field.
     pub fn from_json(value: Value, kind: ConnectionKind) -> Result<Self, Problem> {
         let mut f = Fields::new(value, Self::FIELDS)?;
         let credentials = f
@@ -127,12 +138,15 @@ impl ConnectionPut {
 /// `POST /connections/{connection}/test/`. Without `credentials`, the stored ones are tested.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CredentialsTest {
+    /// `credentials` to test, as sent (they may hold [`MASK`](crate::MASK) for stored
+    /// values); `None` when absent or `null`.
     pub credentials: Option<crate::Credentials>,
 }
 
 impl CredentialsTest {
     const FIELDS: &'static [&'static str] = &["credentials"];
 
+    /// Parses the body (use `{}` for an empty one). Any field but `credentials` is refused.
     pub fn from_json(value: Value) -> Result<Self, Problem> {
         let mut f = Fields::new(value, Self::FIELDS)?;
         let credentials = f.object("credentials")?.map(crate::Credentials::new);
@@ -142,19 +156,36 @@ impl CredentialsTest {
 }
 
 /// `PATCH` and `POST .../test/` of a table: the fields to merge over the stored table.
+///
+/// The merge is shallow: a field that is present replaces the stored one whole (an object is
+/// not merged key by key); `None` (absent or `null`) keeps the stored value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TablePatch {
+    /// `resource`: what the table represents. Required to create a table, optional after.
     pub resource: Option<Resource>,
+    /// `resource_params`: how the resource reads the table, e.g. `columns_mapping`
+    /// (resource field to source column, nested columns as dotted paths).
     pub resource_params: Option<JsonObject>,
+    /// `connection_table_params`: where and how the connector finds the data (`bucket`,
+    /// `file_format`, `options`, ...), checked against the connector's table spec. For
+    /// `LOCAL` the gateway adds `url`, where the file is to be uploaded.
     pub connection_table_params: Option<JsonObject>,
+    /// `connection_table_metadata`: free-form data kept with the table (e.g. `description`).
     pub connection_table_metadata: Option<JsonObject>,
+    /// `status`: sets the table's status; the gateway also sets it when it tests the table.
     pub status: Option<TableStatus>,
 }
 
 impl TablePatch {
+    /// The fields a body may set, as listed in the error for an unknown field.
     pub const FIELDS: &'static [&'static str] =
         &["resource", "resource_params", "connection_table_params", "connection_table_metadata", "status"];
 
+    /// Parses the body for the table `name` on connection `kind` (both from the path). The
+    /// read-only fields of an answer may be echoed: `connection` and `name` must then equal
+    /// the path's; `created_timestamp`, `modified_timestamp`, `warnings` and `sample` are
+    /// ignored. Any other unknown field, a wrong type or an unknown enum value is
+    /// WRONG_DATA_TYPE naming the field, with `allowed` for an unknown field or enum value.
     pub fn from_json(value: Value, kind: ConnectionKind, name: &TableName) -> Result<Self, Problem> {
         let mut f = Fields::new(value, Self::FIELDS)?;
         let patch = TablePatch {

@@ -8,8 +8,12 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("'{value}' is not a valid {what}; allowed: {}", allowed.join(", "))]
 pub struct ParseEnumError {
+    /// The field the value was given for (`connection`, `resource`, `status`, ...); it
+    /// becomes `error_data.field` when converted into a [`Problem`](crate::Problem).
     pub what: &'static str,
+    /// The value as received.
     pub value: String,
+    /// The wire names accepted, in the contract's order (`error_data.allowed`).
     pub allowed: Vec<&'static str>,
 }
 
@@ -75,20 +79,35 @@ wire_enum! {
     /// The provider a connection talks to. `LOCAL` is the platform's own storage: it holds
     /// tables but has no connection of its own.
     ConnectionKind, "connection" {
+        /// The platform's own storage: files uploaded to the gateway; no credentials.
         Local => "LOCAL",
+        /// Google Cloud Storage buckets.
         Gcs => "GCS",
+        /// Amazon S3 buckets.
         S3 => "S3",
+        /// Salesforce (CRM).
         Salesforce => "SALESFORCE",
+        /// Sailthru (email and engagement).
         Sailthru => "SAILTHRU",
+        /// Iterable (engagement).
         Iterable => "ITERABLE",
+        /// Google BigQuery (warehouse).
         Bigquery => "BIGQUERY",
+        /// Klaviyo (email and engagement).
         Klaviyo => "KLAVIYO",
+        /// Sendlane (email and engagement).
         Sendlane => "SENDLANE",
+        /// mParticle (customer data platform); wire name `M_PARTICLE`.
         MParticle => "M_PARTICLE",
+        /// Segment (customer data platform).
         Segment => "SEGMENT",
+        /// Movable Ink (engagement); wire name `MOVABLE_INK`.
         MovableInk => "MOVABLE_INK",
+        /// Iterable catalogs as an item feed: a connection of its own, with ITERABLE's credentials.
         IterableFeed => "ITERABLE_FEED",
+        /// Shopify (commerce).
         Shopify => "SHOPIFY",
+        /// Braze (engagement).
         Braze => "BRAZE",
     }
 }
@@ -108,13 +127,21 @@ impl ConnectionKind {
 wire_enum! {
     /// The platform resource a table feeds or receives.
     Resource, "resource" {
+        /// Items (products, contents) and their properties; a source.
         Item => "item",
+        /// Users and their properties; a source.
         User => "user",
+        /// Explicit ratings of items by users; a source.
         Rating => "rating",
+        /// Interactions (views, purchases, ...) of users with items; a source.
         Interaction => "interaction",
+        /// A list of user ids (a provider list, a whitelist); a source.
         UserId => "user_id",
+        /// Recommendations of items for each user; a destination.
         UserToItemsReco => "user_to_items_reco",
+        /// Items similar to each item; a destination.
         ItemToItemsReco => "item_to_items_reco",
+        /// Analytics reports (e.g. of an A/B-test segmentation); a destination.
         AnalyticsReport => "analytics_report",
     }
 }
@@ -128,13 +155,20 @@ impl Resource {
 }
 
 wire_enum! {
-    /// What the gateway last learnt about a table.
+    /// What the gateway last learnt about a table (`status`). The gateway records it when it
+    /// tests a table; a PATCH body may also set it.
     TableStatus, "status" {
+        /// Usable: its last test passed, or it is new and has not been tested yet.
         Available => "available",
+        /// Waiting for its data: a new `LOCAL` table whose file has not been uploaded yet.
         Uploading => "uploading",
+        /// The last test failed: the provider refused the connection's credentials.
         WrongCredentials => "wrong_credentials",
+        /// The last test found no remote resource (bucket, object, provider object).
         ResourceNotFound => "resource_not_found",
+        /// The last test found the table's params wrong for its connector or its data.
         WrongSpecification => "wrong_specification",
+        /// The last test failed for another reason (timeout, rate limit, provider outage).
         UnknownError => "unknown_error",
     }
 }
@@ -142,8 +176,11 @@ wire_enum! {
 wire_enum! {
     /// The roles allowed to call the gateway.
     Role, "role" {
+        /// `root`: secret credential fields are answered as [`MASK`](crate::MASK).
         Root => "root",
+        /// `manager`: secret credential fields are answered as [`MASK`](crate::MASK).
         Manager => "manager",
+        /// `backend`, the platform's own pipelines: the only role that gets secrets in clear.
         Backend => "backend",
     }
 }
@@ -159,10 +196,15 @@ wire_enum! {
     /// File formats a file table may declare (`connection_table_params.file_format`). The wire
     /// accepts any case; see [`FileFormat::parse_loose`].
     FileFormat, "file_format" {
+        /// Delimited text; `options.delimiter`, `quote` and `escape` are detected when absent.
         Csv => "CSV",
+        /// Tab-separated values.
         Tsv => "TSV",
+        /// One JSON object per line (also accepted as `json`, `ndjson`, `jsonlines`).
         JsonLines => "JSONL",
+        /// Apache Parquet.
         Parquet => "PARQUET",
+        /// Apache Avro object container files.
         Avro => "AVRO",
     }
 }
@@ -184,11 +226,17 @@ impl FileFormat {
 wire_enum! {
     /// Compression of a file table (`connection_table_params.options.compression`).
     Compression, "compression" {
+        /// Not compressed.
         None => "none",
+        /// gzip (`.gz`).
         Gzip => "gzip",
+        /// A zip archive (`.zip`).
         Zip => "zip",
+        /// Zstandard (`.zst`).
         Zstd => "zstd",
+        /// bzip2 (`.bz2`).
         Bz2 => "bz2",
+        /// Detected from the file's first bytes (and checked against its extension).
         Auto => "auto",
     }
 }

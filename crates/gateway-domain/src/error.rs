@@ -16,7 +16,10 @@ pub enum ErrorName {
     /// The request is wrong: malformed JSON, a wrong type, an unknown field or enum value,
     /// a connection that is not allowed, wrong credentials, a table with wrong params.
     WrongDataType,
+    /// The organization has no stored connection of the kind in the path (also answered when
+    /// a table is created on a kind whose connection was never `PUT`).
     ConnectionNotFound,
+    /// The organization has no table of that name on that connection.
     TableNotFound,
     /// The remote resource a table names (bucket, object, provider object) does not exist.
     ResourceNotFound,
@@ -42,6 +45,7 @@ pub enum ErrorName {
 }
 
 impl ErrorName {
+    /// Every name, in the order above (the spec's four first); for docs, schemas and tests.
     pub const ALL: &'static [ErrorName] = &[
         ErrorName::WrongDataType,
         ErrorName::ConnectionNotFound,
@@ -58,6 +62,8 @@ impl ErrorName {
         ErrorName::InternalError,
     ];
 
+    /// The wire spelling, sent as `error_name` in the error body (`WRONG_DATA_TYPE`, ...).
+    /// Clients branch on this string, so it never changes for an existing variant.
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorName::WrongDataType => "WRONG_DATA_TYPE",
@@ -94,12 +100,19 @@ impl fmt::Display for ErrorName {
 /// and structured data (`field` names the offending field). Never holds a secret.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
+    /// The contract's error name, answered as `error_name`; the HTTP status follows from it.
     pub name: ErrorName,
+    /// A sentence for a person (what was wrong, what is allowed), answered as `message`.
+    /// Not meant to be parsed: branch on `name` and `data` instead.
     pub message: String,
+    /// Structured details, answered as `error_data` (`{}` when empty). Common keys: `field`
+    /// (the offending field's dotted path, see [`Problem::field`]), `allowed` (the accepted
+    /// values), `min`/`max` (a range), `retry_after` (seconds, for TOO_MANY_REQUESTS).
     pub data: JsonObject,
 }
 
 impl Problem {
+    /// A problem with this name and message and no `error_data`.
     pub fn new(name: ErrorName, message: impl Into<String>) -> Self {
         Problem { name, message: message.into(), data: JsonObject::new() }
     }
@@ -114,7 +127,7 @@ impl Problem {
         Problem::wrong_data(message).with("field", field.into())
     }
 
-    /// Adds a key to `error_data`.
+    /// Adds a key to `error_data` (replacing one of the same name); chainable.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.data.insert(key.to_owned(), value.into());
         self

@@ -9,8 +9,11 @@ use crate::Problem;
 pub struct OrganizationId(String);
 
 impl OrganizationId {
+    /// The longest organization id accepted, in characters (not bytes).
     pub const MAX_LEN: usize = 255;
 
+    /// Accepts 1 to [`MAX_LEN`](Self::MAX_LEN) characters without control characters;
+    /// anything else is WRONG_DATA_TYPE with `field` = `org`.
     pub fn parse(s: &str) -> Result<Self, Problem> {
         if s.is_empty() || s.chars().count() > Self::MAX_LEN || s.chars().any(char::is_control) {
             return Err(Problem::wrong_field(
@@ -21,6 +24,7 @@ impl OrganizationId {
         Ok(OrganizationId(s.to_owned()))
     }
 
+    /// The id as given.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -38,8 +42,12 @@ impl fmt::Display for OrganizationId {
 pub struct TableName(String);
 
 impl TableName {
+    /// The longest name accepted, in characters (not bytes).
     pub const MAX_LEN: usize = 255;
 
+    /// Parses a table name, e.g. the `{name}` path segment. Refuses an empty or too
+    /// long name, `/`, control characters and leading or trailing white space: WRONG_DATA_TYPE
+    /// with `field` = `name` and the refused value in `error_data.name`.
     pub fn parse(s: &str) -> Result<Self, Problem> {
         let bad = |why: &str| Err(Problem::wrong_field("name", format!("invalid table name: {why}")).with("name", s));
         let len = s.chars().count();
@@ -61,6 +69,7 @@ impl TableName {
         Ok(TableName(s.to_owned()))
     }
 
+    /// The name as given (it is never normalised).
     pub fn as_str(&self) -> &str {
         &self.0
     }

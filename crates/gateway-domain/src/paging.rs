@@ -2,9 +2,12 @@
 
 use crate::Problem;
 
+/// The most tables one page may hold (`amt`'s maximum, per the contract).
 pub const MAX_AMT: u32 = 64;
 const MAX_PAGE: u32 = 10_000_000;
 
+/// The `page` and `amt` query parameters of `GET /tables/`, in range: `page` from 1 (to ten
+/// million), `amt` from 1 to [`MAX_AMT`]. The default is page 1 of 10 tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {
     page: u32,
@@ -18,7 +21,9 @@ impl Default for Paging {
 }
 
 impl Paging {
-    /// Parses the query parameters as sent (absent = default).
+    /// Parses the query parameters as sent (absent = default; surrounding white space is
+    /// ignored). A non-integer or out-of-range value is WRONG_DATA_TYPE with `field` = `page`
+    /// or `amt` and the bounds in `error_data.min` and `error_data.max`.
     pub fn parse(page: Option<&str>, amt: Option<&str>) -> Result<Self, Problem> {
         let default = Paging::default();
         let page = match page {
@@ -32,15 +37,17 @@ impl Paging {
         Ok(Paging { page, amt })
     }
 
+    /// The page asked for, 1-based.
     pub fn page(self) -> u32 {
         self.page
     }
 
+    /// How many tables a page holds.
     pub fn amt(self) -> u32 {
         self.amt
     }
 
-    /// Rows to skip.
+    /// Rows to skip before this page: `(page - 1) * amt`.
     pub fn offset(self) -> i64 {
         i64::from(self.page - 1) * i64::from(self.amt)
     }

@@ -24,6 +24,7 @@ pub fn now_seconds() -> i64 {
 pub struct Credentials(JsonObject);
 
 impl Credentials {
+    /// Wraps credential fields as sent or stored (field name to value, provider-specific).
     pub fn new(fields: JsonObject) -> Self {
         Credentials(fields)
     }
@@ -34,6 +35,7 @@ impl Credentials {
         &self.0
     }
 
+    /// The values, in clear, by value; same care as [`Credentials::expose`].
     pub fn into_exposed(self) -> JsonObject {
         self.0
     }
@@ -75,23 +77,35 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// A stored connection.
+/// A stored connection: at most one per organization and kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Connection {
+    /// The organization that owns it (from the caller's token; never in a body).
     pub organization: OrganizationId,
+    /// The provider; never `LOCAL`, which has no connection.
     pub kind: ConnectionKind,
+    /// The credentials, unmasked.
     pub credentials: Credentials,
+    /// Settings for real-time connections; `{}` when none were given.
     pub metadata: JsonObject,
+    /// When it was first stored, in Unix seconds.
     pub created_timestamp: i64,
+    /// When it was last stored (each PUT), in Unix seconds.
     pub modified_timestamp: i64,
 }
 
-/// A connection as answered (`GET /connections/{connection}/`).
+/// A connection as answered (`GET /connections/{connection}/`, and by `PUT`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionView {
+    /// `connection`: the kind. Read-only: a PUT body may echo it but it must match the path.
     pub connection: ConnectionKind,
+    /// `credentials`: secret fields are [`MASK`] to every role but `backend`. Sending the
+    /// answer back keeps the stored secrets.
     pub credentials: JsonObject,
+    /// `metadata`: settings for real-time connections (`{}` when none).
     pub metadata: JsonObject,
+    /// `warnings`: what the gateway could not check or wants the caller to know; omitted
+    /// when empty. Read-only: ignored in a PUT body.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -99,38 +113,66 @@ pub struct ConnectionView {
 /// `GET /connections/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionsList {
+    /// The organization's connections, each as [`ConnectionView`] (secrets masked likewise).
     pub connections: Vec<ConnectionView>,
+    /// `warnings` about the list as a whole; omitted when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
-/// A stored table.
+/// A stored table, keyed by organization, connection and name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
+    /// The organization that owns it (from the caller's token; never in a body).
     pub organization: OrganizationId,
+    /// The connection kind it lives under (`LOCAL` included).
     pub connection: ConnectionKind,
+    /// Its name, unique per organization and connection.
     pub name: TableName,
+    /// What the table represents.
     pub resource: Resource,
+    /// How the resource reads the table (e.g. `columns_mapping`).
     pub resource_params: JsonObject,
+    /// Where and how the connector finds the data (`bucket`, `file_format`, `options`, ...).
     pub connection_table_params: JsonObject,
+    /// Free-form data kept with the table (e.g. `description`).
     pub connection_table_metadata: JsonObject,
+    /// What the gateway last learnt about the table.
     pub status: TableStatus,
+    /// When it was created, in Unix seconds.
     pub created_timestamp: i64,
+    /// When it last changed (params or status), in Unix seconds; never goes back.
     pub modified_timestamp: i64,
 }
 
-/// A table as answered (get, patch, filter).
+/// A table as answered (get, patch, filter). A client may send it back as a PATCH body:
+/// the read-only fields are accepted as echoes (see [`TablePatch::from_json`]).
+///
+/// [`TablePatch::from_json`]: crate::TablePatch::from_json
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableView {
+    /// `name`. Read-only: an echo must match the path.
     pub name: TableName,
+    /// `connection`: the kind. Read-only: an echo must match the path.
     pub connection: ConnectionKind,
+    /// `resource`: what the table represents.
     pub resource: Resource,
+    /// `status`: what the gateway last learnt about the table.
     pub status: TableStatus,
+    /// `created_timestamp`: creation, in Unix seconds. Read-only: ignored in a body.
     pub created_timestamp: i64,
+    /// `modified_timestamp`: last change (params or status), in Unix seconds. Read-only:
+    /// ignored in a body.
     pub modified_timestamp: i64,
+    /// `resource_params`: how the resource reads the table (e.g. `columns_mapping`).
     pub resource_params: JsonObject,
+    /// `connection_table_params`: where and how the connector finds the data; for `LOCAL`,
+    /// `url` is where to upload the file.
     pub connection_table_params: JsonObject,
+    /// `connection_table_metadata`: free-form data kept with the table.
     pub connection_table_metadata: JsonObject,
+    /// `warnings`: what the gateway could not check or wants the caller to know; omitted
+    /// when empty. Read-only: ignored in a body.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -155,10 +197,15 @@ impl From<Table> for TableView {
 /// A table in the deprecated per-connection list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableSummary {
+    /// `name`.
     pub name: TableName,
+    /// `resource`: what the table represents.
     pub resource: Resource,
+    /// `status`: what the gateway last learnt about the table.
     pub status: TableStatus,
+    /// `created_timestamp`: creation, in Unix seconds.
     pub created_timestamp: i64,
+    /// `modified_timestamp`: last change (params or status), in Unix seconds.
     pub modified_timestamp: i64,
 }
 
@@ -177,17 +224,25 @@ impl From<Table> for TableSummary {
 /// `GET /connections/{connection}/tables/` (deprecated).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TablesList {
+    /// Every table of the connection, summarised.
     pub tables: Vec<TableSummary>,
+    /// `warnings`, among them the deprecation notice; omitted when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
-/// `GET /tables/`.
+/// `GET /tables/`: one page of the organization's tables, filtered by `connection` and
+/// `resource`, in (connection, name) order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TablesPage {
+    /// `has_next`: whether another page holds more tables. Stop when it is `false`.
     pub has_next: bool,
+    /// `next_page`: the page after this one (`page + 1`), given even when `has_next` is
+    /// `false`.
     pub next_page: u32,
+    /// `tables`: at most `amt` tables.
     pub tables: Vec<TableView>,
+    /// `warnings`; omitted when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -195,16 +250,21 @@ pub struct TablesPage {
 /// One check of a credential test, as answered (`POST /connections/{connection}/test/`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckStep {
+    /// The check, named by the connector (e.g. `token_exchange`, `list_bucket`).
     pub name: String,
     /// `passed`, `failed` or `skipped` (not checked: said why in `message`).
     pub outcome: String,
+    /// What was checked and found, for a person; why, when the step failed or was skipped.
     pub message: String,
 }
 
 /// A credential test's answer: its steps and warnings.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CredentialsCheck {
+    /// The checks, in the order they ran.
     pub steps: Vec<CheckStep>,
+    /// `warnings`: what could not be checked (e.g. a step the provider offers no read-only
+    /// call for).
     #[serde(default)]
     pub warnings: Vec<String>,
 }

@@ -4,22 +4,31 @@ use serde::Serialize;
 
 use crate::{JsonObject, TableView};
 
-/// A column's inferred type.
+/// A column's type, as declared by the source or inferred from the sampled values; on the
+/// wire in lowercase (`"string"`, `"integer"`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnType {
+    /// Text; also a column whose values disagree or are all empty.
     String,
+    /// Whole numbers (also in text, e.g. CSV `"42"`).
     Integer,
+    /// Numbers with a fraction or exponent, or a mix of those and whole numbers.
     Float,
+    /// Booleans (`true`/`false` in any case).
     Boolean,
+    /// Dates and date-times in ISO 8601 form (`2024-05-01`, `2024-05-01T10:20:30Z`).
     Timestamp,
+    /// Arrays and objects, kept as JSON.
     Json,
 }
 
 /// A source column; nested fields are dotted paths (`customer.age`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Column {
+    /// The column's name in the source, as `columns_mapping` refers to it.
     pub name: String,
+    /// Its type, answered as `type`.
     #[serde(rename = "type")]
     pub ty: ColumnType,
 }
@@ -28,8 +37,12 @@ pub struct Column {
 /// remote resource were read to get them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
 pub struct Sample {
+    /// The source's columns (nested fields flattened to dotted paths).
     pub columns: Vec<Column>,
+    /// Up to ten rows, each keyed by column name.
     pub rows: Vec<JsonObject>,
+    /// Bytes read from the remote resource to get them (compressed bytes for a compressed
+    /// file); `0` when absent.
     #[serde(default)]
     pub bytes_read: u64,
 }
@@ -38,7 +51,10 @@ pub struct Sample {
 /// filled and mappings inferred, the warnings, and a sample of the source.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TablePreview {
+    /// The merged table with defaults filled, flattened into the answer's top level as in a
+    /// GET. A table not stored yet shows its initial `status` and `0` timestamps.
     #[serde(flatten)]
     pub table: TableView,
+    /// `sample`: the columns and a few rows. Read-only: ignored in a PATCH body.
     pub sample: Sample,
 }
