@@ -56,7 +56,7 @@ pub fn put(
     decide: impl FnOnce(Option<&Connection>) -> Result<(Credentials, JsonObject), StoreError>,
 ) -> Result<Connection, StoreError> {
     write_transaction(conn, |conn| {
-        lock_row(conn, org, kind)?;
+        lock_row(conn, org, kind, RowLock::Replace)?;
         let stored = get(conn, keys, org, kind)?;
         let (credentials, metadata) = decide(stored.as_ref())?;
         let now = now_seconds();
@@ -82,18 +82,42 @@ pub fn put(
     })
 }
 
-/// Takes the row's write lock on PostgreSQL (a no-op update) so that concurrent
-/// read-modify-writes of one connection run one after the other. SQLite's `BEGIN IMMEDIATE`
-/// already serialises writers.
-pub(crate) fn lock_row(conn: &mut DbConnection, org: &OrganizationId, kind: ConnectionKind) -> Result<(), StoreError> {
-    if matches!(conn, DbConnection::Postgresql(_)) {
-        diesel::update(connections::table)
-            .filter(connections::organization.eq(org.as_str()))
-            .filter(connections::kind.eq(kind.as_str()))
-            .set(connections::kind.eq(connections::kind))
-            .execute(conn)?;
-    }
-    Ok(())
+/// How a transaction holds a connection's row on PostgreSQL, where writers run at once
+/// (SQLite's `BEGIN IMMEDIATE` already serialises them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowLock {
+    /// Replacing the connection (`FOR NO KEY UPDATE`): PUTs of one connection run one after
+    /// the other; writes of its tables go on meanwhile.
+    Replace,
+    /// Deleting it (`FOR UPDATE`): waits for the writes of its tables in flight, and theirs
+    /// wait for it (then find no connection).
+    Delete,
+    /// Writing one of its tables (`FOR KEY SHARE`, what a foreign key takes): any number at
+    /// once, all keeping a delete out until they commit.
+    Table,
+}
+
+/// Locks the connection's row as `lock` says, with a `SELECT ... FOR ...` (no write, so no dead
+/// row left behind); answers whether the connection exists.
+pub(crate) fn lock_row(
+    conn: &mut DbConnection,
+    org: &OrganizationId,
+    kind: ConnectionKind,
+    lock: RowLock,
+) -> Result<bool, StoreError> {
+    let DbConnection::Postgresql(pg) = conn else {
+        return exists(conn, org, kind);
+    };
+    let row = connections::table
+        .filter(connections::organization.eq(org.as_str()))
+        .filter(connections::kind.eq(kind.as_str()))
+        .select(connections::kind);
+    let found: Option<String> = match lock {
+        RowLock::Replace => row.for_no_key_update().first(pg).optional()?,
+        RowLock::Delete => row.for_update().first(pg).optional()?,
+        RowLock::Table => row.for_key_share().first(pg).optional()?,
+    };
+    Ok(found.is_some())
 }
 
 /// Deletes a connection; with `force`, its tables too, in the same transaction.
@@ -104,8 +128,7 @@ pub fn delete(
     force: bool,
 ) -> Result<ConnectionDeletion, StoreError> {
     write_transaction(conn, |conn| {
-        lock_row(conn, org, kind)?;
-        if !exists(conn, org, kind)? {
+        if !lock_row(conn, org, kind, RowLock::Delete)? {
             return Ok(ConnectionDeletion::NotFound);
         }
         let of_this = connection_tables::table

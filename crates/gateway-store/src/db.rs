@@ -102,8 +102,12 @@ impl r2d2::ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(diesel::ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _: &mut DbConnection) -> bool {
-        false
+    /// A connection still inside a transaction (a caller panicked mid-way) is not lent
+    /// again: it may hold locks, and its next user's writes would join that transaction.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::connection::TransactionManager;
+        type Tm = <DbConnection as diesel::Connection>::TransactionManager;
+        !matches!(Tm::transaction_manager_status_mut(conn).transaction_depth(), Ok(None))
     }
 }
 
@@ -280,7 +284,9 @@ pub fn write_transaction<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    match conn {
+    // A panic inside `f` must not leave the transaction open on a pooled connection (holding
+    // SQLite's write lock or PostgreSQL's row locks for ever): roll back, then let it go on.
+    let in_transaction = |conn: &mut DbConnection| match conn {
         DbConnection::Sqlite(_) => {
             conn.batch_execute("BEGIN IMMEDIATE")?;
             match f(conn) {
@@ -298,6 +304,22 @@ pub fn write_transaction<T>(
             }
         }
         DbConnection::Postgresql(_) => conn.transaction(f),
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| in_transaction(&mut *conn))) {
+        Ok(result) => result,
+        Err(panic) => {
+            match conn {
+                DbConnection::Sqlite(_) => {
+                    let _ = conn.batch_execute("ROLLBACK");
+                }
+                DbConnection::Postgresql(_) => {
+                    use diesel::connection::TransactionManager;
+                    type Tm = <DbConnection as diesel::Connection>::TransactionManager;
+                    let _ = Tm::rollback_transaction(conn);
+                }
+            }
+            std::panic::resume_unwind(panic)
+        }
     }
 }
 

@@ -74,19 +74,23 @@ pub fn filter(
     Ok((tables, has_next))
 }
 
+/// Locks a table's row on PostgreSQL (`FOR NO KEY UPDATE`) so that two writes of one table
+/// run one after the other; writes of other tables are not held up.
 fn lock_row(
     conn: &mut DbConnection,
     org: &OrganizationId,
     kind: ConnectionKind,
     name: &TableName,
 ) -> Result<(), StoreError> {
-    if matches!(conn, DbConnection::Postgresql(_)) {
-        diesel::update(t::table)
+    if let DbConnection::Postgresql(pg) = conn {
+        t::table
             .filter(t::organization.eq(org.as_str()))
             .filter(t::connection.eq(kind.as_str()))
             .filter(t::name.eq(name.as_str()))
-            .set(t::name.eq(t::name))
-            .execute(conn)?;
+            .select(t::name)
+            .for_no_key_update()
+            .first::<String>(pg)
+            .optional()?;
     }
     Ok(())
 }
@@ -107,8 +111,8 @@ pub fn upsert(
         write_transaction(conn, |conn| {
             // Connection first, then table: the same order as deleting a connection.
             if kind.has_connection() {
-                crate::connections::lock_row(conn, org, kind)?;
-                if !crate::connections::exists(conn, org, kind)? {
+                let lock = crate::connections::RowLock::Table;
+                if !crate::connections::lock_row(conn, org, kind, lock)? {
                     return Err(StoreError::Rejected(
                         Problem::new(
                             ErrorName::ConnectionNotFound,
