@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Fuzzes the HTTP API from its own OpenAPI document with schemathesis (from PyPI, into .venv):
-# any 5xx other than the documented 501 CONNECTOR_UNAVAILABLE fails. Not part of `make test`
-# (it takes a minute or two); run it after changing request parsing.
+# Fuzzes the HTTP API from its own OpenAPI document with schemathesis (from PyPI, into .venv),
+# every check and every phase (examples, coverage, fuzzing, stateful): a server error, an
+# undocumented status or body, a schema-valid request refused or an invalid one accepted
+# fails. scripts/schemathesis.toml lists the four operations whose 400s depend on the
+# provider or stored state, and why. Not part of `make test` (it takes a minute or two); run
+# it after changing request parsing or the document.
 #
 #   scripts/fuzz-api.sh [max examples per operation, default 100]
 set -euo pipefail
@@ -12,18 +15,23 @@ examples="${1:-100}"
 cargo build -q -p gateway
 data="$(mktemp -d)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-GATEWAY_DATA_DIR="$data" GATEWAY_BIND="127.0.0.1:$port" GATEWAY_LOG=warn "$root/target/debug/gateway" serve >"$data/serve.log" 2>&1 &
+# The per-organization rate limits would answer most generated tests 429 (documented, but
+# then the validation behind them goes untried): lifted here.
+GATEWAY_DATA_DIR="$data" GATEWAY_BIND="127.0.0.1:$port" GATEWAY_LOG=warn \
+    GATEWAY_ORG_TESTS_PER_MINUTE=1000000 GATEWAY_ORG_CONNECTOR_CONCURRENCY=64 "$root/target/debug/gateway" serve >"$data/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
 token=$(GATEWAY_DATA_DIR="$data" "$root/target/debug/gateway" token --org fuzz --role manager 2>/dev/null)
 out="$data/schemathesis.log"
-"$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" -H "Authorization: Bearer $token" \
-    --checks not_a_server_error --max-examples "$examples" --no-color >"$out" 2>&1 || true
+status=0
+"$venv/bin/schemathesis" --config-file "$root/scripts/schemathesis.toml" run "http://127.0.0.1:$port/openapi.json" \
+    -H "Authorization: Bearer $token" --checks all --max-examples "$examples" --no-color >"$out" 2>&1 || status=$?
 grep -E "generated|Seed" "$out" | tail -n 2
-if grep -E '^\[5[0-9][0-9]\]' "$out" | grep -v '^\[501\]' ; then
-    echo "fuzz-api: server errors found (see above); full report: $out" >&2
+if [ "$status" -ne 0 ]; then
     cp "$out" "$root/target/schemathesis.log"
+    grep -E "^_____|^\[[0-9]{3}\]|ST[0-9]{3}" "$out" | head -n 40 >&2 || true
+    echo "fuzz-api: failures (full report: target/schemathesis.log)" >&2
     exit 1
 fi
-echo "fuzz-api: no server error (the documented 501s aside)"
+echo "fuzz-api: every check passed"

@@ -833,6 +833,59 @@ async fn the_openapi_document_matches_the_routes() {
     assert!(errors.as_array().unwrap().contains(&json!("CONNECTION_NOT_FOUND")));
 }
 
+/// What the document states, the server enforces, and the other way round: the table-name
+/// pattern agrees with the server on names at its edges, `page` stops where `maximum` says,
+/// and bodies whose schema has `additionalProperties: false` refuse an unknown field while
+/// accepting the read-only fields it lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_states_what_the_server_enforces() {
+    let app = TestApp::builder().scripted().spawn().await.unwrap();
+    let api = app.api("acme", "manager");
+    let doc = api.get("/openapi.json").await.body;
+    let name = &doc["components"]["parameters"]["name"]["schema"];
+    let pattern = regex::Regex::new(name["pattern"].as_str().unwrap()).unwrap();
+    let encode = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    for candidate in [
+        "ok",
+        "a b",
+        "é-ü",
+        " lead",
+        "trail ",
+        "a/b",
+        "tab\tin",
+        "\u{85}x",
+        "x\u{a0}",
+        "\u{2028}x",
+        "x\u{7f}y",
+        "ünï\u{3000}",
+    ] {
+        let r = api.get(&format!("/connections/S3/tables/{}/", encode(candidate))).await;
+        let refused = r.status == 400 && r.field() == "name";
+        assert_eq!(pattern.is_match(candidate), !refused, "{candidate:?}: {:?}", r.body);
+    }
+    let page = &doc["components"]["parameters"]["page"]["schema"];
+    let max = page["maximum"].as_u64().unwrap();
+    assert_eq!(api.get(&format!("/tables/?page={max}")).await.status, 200);
+    assert_eq!(api.get(&format!("/tables/?page={}", max + 1)).await.field(), "page");
+
+    let patch = &doc["components"]["schemas"]["TablePatch"];
+    assert_eq!(patch["additionalProperties"], false);
+    let r = api.patch(&table_path("LOCAL", "t.csv"), json!({"resource": "item", "colour": "red"})).await;
+    assert_eq!((r.status, r.field()), (400, "colour"), "{:?}", r.body);
+    let mut echoed = json!({"resource": "item", "status": null});
+    for (field, schema) in patch["properties"].as_object().unwrap() {
+        if schema["readOnly"] == true && !["name", "connection"].contains(&field.as_str()) {
+            echoed[field] = json!("anything");
+        }
+    }
+    let r = api.patch(&table_path("LOCAL", "t.csv"), echoed).await;
+    assert_eq!(r.status, 200, "the read-only fields it lists are accepted: {:?}", r.body);
+    let put = &doc["components"]["schemas"]["ConnectionPut"];
+    assert_eq!(put["additionalProperties"], false);
+    let r = api.put("/connections/S3/", json!({"credentials": {}, "colour": "red"})).await;
+    assert_eq!((r.status, r.field()), (400, "colour"), "{:?}", r.body);
+}
+
 /// A kind whose connector a gateway does not have (an embedder's registry without it) is
 /// stored, but its test, spec and previews answer 501 CONNECTOR_UNAVAILABLE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

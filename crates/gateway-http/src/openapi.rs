@@ -31,6 +31,14 @@ fn op(summary: &str, tag: &str, params: &[&str], body: Option<&str>, ok: (u16, &
     o
 }
 
+/// What `TableName::parse` accepts, as an ECMA/Python regular expression: no '/', no control
+/// character, no white space at either end (the length, 1 to 255, is `minLength`/`maxLength`).
+const NAME_PATTERN: &str = r"^[^/\x00-\x1f\x7f-\x9f\s]([^/\x00-\x1f\x7f-\x9f]*[^/\x00-\x1f\x7f-\x9f\s])?$";
+
+fn nullable(values: &[&'static str]) -> Vec<Value> {
+    values.iter().map(|v| Value::from(*v)).chain([Value::Null]).collect()
+}
+
 /// The document.
 pub fn document() -> Value {
     let kinds = names(ConnectionKind::ALL, ConnectionKind::as_str);
@@ -43,6 +51,20 @@ pub fn document() -> Value {
         "resource": {"type": "string", "enum": resources},
         "resource_params": object, "connection_table_params": object, "connection_table_metadata": object,
         "status": {"type": "string", "enum": statuses},
+    });
+    // A PATCH field sent as null keeps the stored value; the read-only fields of an answer may
+    // be echoed back (`name` and `connection` must then be the path's; the rest are ignored).
+    let object_or_null = json!({"type": ["object", "null"]});
+    let patch_fields = json!({
+        "resource": {"type": ["string", "null"], "enum": nullable(&resources)},
+        "resource_params": object_or_null, "connection_table_params": object_or_null, "connection_table_metadata": object_or_null,
+        "status": {"type": ["string", "null"], "enum": nullable(&statuses)},
+        "name": {"type": ["string", "null"], "readOnly": true, "description": "echoed from an answer: must be the path's name"},
+        "connection": {"type": ["string", "null"], "readOnly": true, "description": "echoed from an answer: must be the path's connection"},
+        "created_timestamp": {"readOnly": true, "description": "echoed from an answer: ignored"},
+        "modified_timestamp": {"readOnly": true, "description": "echoed from an answer: ignored"},
+        "warnings": {"readOnly": true, "description": "echoed from an answer: ignored"},
+        "sample": {"readOnly": true, "description": "echoed from a preview: ignored"},
     });
     let mut table = table_fields.clone();
     for (k, v) in [
@@ -66,7 +88,7 @@ pub fn document() -> Value {
                 "put": op("Create or replace a connection", "connections", &["connection"], Some("ConnectionPut"), (200, "Connection"), &[400, 404, 413, 503]),
                 "delete": op("Delete a connection (?force=true deletes its tables too)", "connections", &["connection", "force"], None, (204, ""), &[400, 404, 503]),
             },
-            "/connections/{connection}/test/": {"post": op("Test credentials (the stored ones without a body)", "connections", &["connection"], Some("CredentialsTest"), (200, "CredentialCheck"), &[400, 404, 501, 503])},
+            "/connections/{connection}/test/": {"post": op("Test credentials (the stored ones without a body)", "connections", &["connection"], Some("CredentialsTest"), (200, "CredentialCheck"), &[400, 404, 413, 429, 501, 503])},
             "/connections/{connection}/spec/": {"get": op("The connector's credential spec (JSON Schema)", "connections", &["connection"], None, (200, "JsonSchema"), &[400, 501])},
             "/connections/{connection}/tables/": {"get": op("List a connection's tables (deprecated: use /tables/)", "tables", &["anyConnection"], None, (200, "TablesList"), &[400, 503])},
             "/connections/{connection}/tables/{name}/": {
@@ -75,8 +97,8 @@ pub fn document() -> Value {
                 "delete": op("Delete a table", "tables", &["anyConnection", "name"], None, (204, ""), &[400, 404, 503]),
             },
             "/connections/{connection}/tables/{name}/test/": {
-                "post": op("Preview and validate (merged over the stored table; stores nothing)", "tables", &["anyConnection", "name"], Some("TablePatch"), (200, "TablePreview"), &[400, 404, 501, 503]),
-                "get": op("Test the stored table and record its status", "tables", &["anyConnection", "name"], None, (200, "TablePreview"), &[400, 404, 501, 503]),
+                "post": op("Preview and validate (merged over the stored table; stores nothing)", "tables", &["anyConnection", "name"], Some("TablePatch"), (200, "TablePreview"), &[400, 404, 413, 429, 501, 503]),
+                "get": op("Test the stored table and record its status", "tables", &["anyConnection", "name"], None, (200, "TablePreview"), &[400, 404, 429, 501, 503]),
             },
             "/tables/": {"get": op("Filter tables", "tables", &["connectionFilter", "resourceFilter", "page", "amt"], None, (200, "TablesPage"), &[400, 503])},
             "/uploads/{token}": {"put": {
@@ -96,11 +118,12 @@ pub fn document() -> Value {
             "parameters": {
                 "connection": {"name": "connection", "in": "path", "required": true, "schema": {"type": "string", "enum": connectable}},
                 "anyConnection": {"name": "connection", "in": "path", "required": true, "schema": {"type": "string", "enum": kinds}},
-                "name": {"name": "name", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
+                "name": {"name": "name", "in": "path", "required": true, "description": "1 to 255 characters; no '/', no control character, no white space at either end",
+                         "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NAME_PATTERN}},
                 "force": {"name": "force", "in": "query", "schema": {"type": "boolean"}},
                 "connectionFilter": {"name": "connection", "in": "query", "schema": {"type": "string", "enum": kinds}},
                 "resourceFilter": {"name": "resource", "in": "query", "schema": {"type": "string", "enum": resources}},
-                "page": {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                "page": {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10_000_000, "default": 1}},
                 "amt": {"name": "amt", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 64, "default": 10}},
             },
             "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
@@ -110,13 +133,16 @@ pub fn document() -> Value {
                     "message": {"type": "string"}, "error_data": object}},
                 "Connection": {"type": "object", "properties": {"connection": {"type": "string", "enum": connectable}, "credentials": object, "metadata": object, "warnings": {"type": "array", "items": {"type": "string"}}}},
                 "ConnectionsList": {"type": "object", "properties": {"connections": {"type": "array", "items": {"$ref": "#/components/schemas/Connection"}}}},
-                "ConnectionPut": {"type": "object", "required": ["credentials"], "properties": {"credentials": object, "metadata": object}},
-                "CredentialsTest": {"type": "object", "properties": {"credentials": object}},
+                "ConnectionPut": {"type": "object", "required": ["credentials"], "additionalProperties": false, "properties": {
+                    "credentials": object, "metadata": object_or_null,
+                    "connection": {"type": ["string", "null"], "readOnly": true, "description": "echoed from an answer: must be the path's connection"},
+                    "warnings": {"readOnly": true, "description": "echoed from an answer: ignored"}}},
+                "CredentialsTest": {"type": "object", "additionalProperties": false, "properties": {"credentials": object_or_null}},
                 "CredentialCheck": {"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "object", "properties": {
                     "name": {"type": "string"}, "outcome": {"type": "string", "enum": ["passed", "failed", "skipped"]}, "message": {"type": "string"}}}},
                     "warnings": {"type": "array", "items": {"type": "string"}}}},
                 "JsonSchema": object,
-                "TablePatch": {"type": "object", "properties": table_fields},
+                "TablePatch": {"type": "object", "additionalProperties": false, "properties": patch_fields},
                 "Table": {"type": "object", "properties": table},
                 "TablePreview": {"allOf": [{"$ref": "#/components/schemas/Table"}, {"type": "object", "properties": {"sample": {"type": "object", "properties": {
                     "columns": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string", "enum": ["string", "integer", "float", "boolean", "timestamp", "json"]}}}},
