@@ -886,6 +886,48 @@ async fn the_openapi_document_states_what_the_server_enforces() {
     assert_eq!((r.status, r.field()), (400, "colour"), "{:?}", r.body);
 }
 
+/// `/docs`: the API page loads without a token, and everything it references is served by
+/// the gateway itself (the vendored Swagger UI, byte for byte, and `/openapi.json`): nothing
+/// from another origin, which its Content-Security-Policy also forbids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_page_is_served_whole_from_the_gateway() {
+    let app = TestApp::builder().spawn().await.unwrap();
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("{}{path}", app.address);
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let page = get("/docs".into()).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("//cdn"), "{html}");
+
+    let refs: Vec<String> = html.split(['"', '\'']).filter(|s| s.starts_with("/docs/")).map(str::to_owned).collect();
+    assert_eq!(refs.len(), 3, "the stylesheet, the bundle and its start-up script: {refs:?}");
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/gateway-http/assets/swagger-ui");
+    for r in &refs {
+        let res = get(r.clone()).await;
+        assert_eq!(res.status(), 200, "{r}");
+        let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+        let body = res.bytes().await.unwrap();
+        let file = r.trim_start_matches("/docs/");
+        if file == "init.js" {
+            let init = String::from_utf8(body.to_vec()).unwrap();
+            assert!(init.contains("url: \"/openapi.json\""), "{init}");
+            assert!(!init.contains("http"), "{init}");
+        } else {
+            assert_eq!(body.as_ref(), std::fs::read(assets.join(file)).unwrap().as_slice(), "{r} is the vendored file");
+        }
+        let expected = if file.ends_with(".css") { "text/css" } else { "text/javascript" };
+        assert!(kind.starts_with(expected), "{r}: {kind}");
+    }
+    assert_eq!(get("/openapi.json".into()).await.status(), 200);
+}
+
 /// A kind whose connector a gateway does not have (an embedder's registry without it) is
 /// stored, but its test, spec and previews answer 501 CONNECTOR_UNAVAILABLE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

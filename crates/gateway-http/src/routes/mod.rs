@@ -2,6 +2,7 @@
 //! makes it optional.
 
 mod connections;
+mod docs;
 mod health;
 mod tables;
 mod uploads;
@@ -25,6 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
         .service(resource("/metrics", "GET").route(web::get().to(health::metrics)))
+        .service(resource("/docs", "GET").route(web::get().to(docs::page)))
+        .service(resource("/docs/init.js", "GET").route(web::get().to(docs::init)))
+        .service(resource("/docs/swagger-ui-bundle.js", "GET").route(web::get().to(docs::bundle)))
+        .service(resource("/docs/swagger-ui.css", "GET").route(web::get().to(docs::css)))
         .service(resource("/connections", "GET").route(web::get().to(connections::list)))
         .service(
             resource("/connections/{connection}", "GET, PUT, DELETE")
