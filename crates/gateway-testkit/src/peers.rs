@@ -313,3 +313,23 @@ fn check(form: &HashMap<String, String>, public: &[u8], email: &str, aud: &str) 
     }
     Ok(())
 }
+
+/// A headless Chromium (`TEST_BROWSER`, which `scripts/peers.sh` finds or installs), or `None`
+/// after reporting the skip.
+pub fn browser() -> Option<String> {
+    let found = peer_vars().get("TEST_BROWSER").cloned();
+    if found.is_none() {
+        skip("no headless Chromium: `make test` installs Debian's chromium-headless-shell (scripts/peers.sh)");
+    }
+    found
+}
+
+/// The page at `url` as a headless Chromium renders it once its scripts have run (the DOM,
+/// serialised).
+pub fn render_page(browser: &str, url: &str) -> std::io::Result<String> {
+    let out = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000", "--dump-dom", url])
+        .stderr(std::process::Stdio::null())
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
