@@ -827,6 +827,22 @@ async fn the_openapi_document_matches_the_routes() {
             );
         }
     }
+    // Links from PUT connection and PATCH table name operations that exist, with their path
+    // parameters.
+    let ids: Vec<&str> = paths
+        .values()
+        .flat_map(|i| i.as_object().unwrap().values())
+        .filter_map(|o| o["operationId"].as_str())
+        .collect();
+    let mut links = 0;
+    for (path, method) in [("/connections/{connection}/", "put"), ("/connections/{connection}/tables/{name}/", "patch")]
+    {
+        for link in paths[path][method]["responses"]["200"]["links"].as_object().unwrap().values() {
+            assert!(ids.contains(&link["operationId"].as_str().unwrap()), "{link}");
+            links += 1;
+        }
+    }
+    assert_eq!(links, 7);
     let kinds = &doc.body["components"]["parameters"]["anyConnection"]["schema"]["enum"];
     assert_eq!(kinds.as_array().map(Vec::len), Some(gateway_domain::ConnectionKind::ALL.len()));
     let errors = &doc.body["components"]["schemas"]["Error"]["properties"]["error_name"]["enum"];

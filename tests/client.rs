@@ -28,6 +28,12 @@ async fn the_client_covers_the_api_and_its_workflow() {
     let covered: BTreeSet<(String, String)> =
         Client::OPERATIONS.iter().map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned())).collect();
     assert_eq!(covered, documented, "client methods and OpenAPI operations, one to one");
+    for (method, path, name) in Client::OPERATIONS {
+        assert_eq!(
+            doc["paths"][*path][*method]["operationId"], *name,
+            "{method} {path}: operationId is the method's name"
+        );
+    }
 
     assert_eq!(client.health().await.unwrap()["status"], "ok");
     assert_eq!(client.ready().await.unwrap()["status"], "ready");

@@ -39,8 +39,65 @@ fn nullable(values: &[&'static str]) -> Vec<Value> {
     values.iter().map(|v| Value::from(*v)).chain([Value::Null]).collect()
 }
 
+/// Every operation's `operationId`: the name of the `gateway-client` method that calls it
+/// (its test holds the two lists together).
+const OPERATION_IDS: &[(&str, &str, &str)] = &[
+    ("get", "/healthz", "health"),
+    ("get", "/readyz", "ready"),
+    ("get", "/metrics", "metrics"),
+    ("get", "/openapi.json", "openapi"),
+    ("get", "/connections/", "list_connections"),
+    ("get", "/connections/{connection}/", "get_connection"),
+    ("put", "/connections/{connection}/", "put_connection"),
+    ("delete", "/connections/{connection}/", "delete_connection"),
+    ("post", "/connections/{connection}/test/", "test_credentials"),
+    ("get", "/connections/{connection}/spec/", "connection_spec"),
+    ("get", "/connections/{connection}/tables/", "list_tables"),
+    ("get", "/connections/{connection}/tables/{name}/", "get_table"),
+    ("patch", "/connections/{connection}/tables/{name}/", "patch_table"),
+    ("delete", "/connections/{connection}/tables/{name}/", "delete_table"),
+    ("post", "/connections/{connection}/tables/{name}/test/", "preview_table"),
+    ("get", "/connections/{connection}/tables/{name}/test/", "test_table"),
+    ("get", "/tables/", "filter_tables"),
+    ("put", "/uploads/{token}", "upload"),
+];
+
+/// Links from what creates a resource to what reads, tests and deletes it (for generated
+/// clients and stateful testing).
+fn links(doc: &mut Value) {
+    let link = |id: &str, params: &[&str]| {
+        let parameters: serde_json::Map<String, Value> =
+            params.iter().map(|p| ((*p).to_owned(), Value::from(format!("$request.path.{p}")))).collect();
+        json!({"operationId": id, "parameters": parameters})
+    };
+    let conn = ["connection"];
+    doc["paths"]["/connections/{connection}/"]["put"]["responses"]["200"]["links"] = json!({
+        "GetConnection": link("get_connection", &conn),
+        "TestCredentials": link("test_credentials", &conn),
+        "DeleteConnection": link("delete_connection", &conn),
+    });
+    let table = ["connection", "name"];
+    doc["paths"]["/connections/{connection}/tables/{name}/"]["patch"]["responses"]["200"]["links"] = json!({
+        "GetTable": link("get_table", &table),
+        "TestTable": link("test_table", &table),
+        "PreviewTable": link("preview_table", &table),
+        "DeleteTable": link("delete_table", &table),
+    });
+}
+
 /// The document.
 pub fn document() -> Value {
+    let mut doc = base();
+    for (method, path, id) in OPERATION_IDS {
+        if let Some(op) = doc["paths"].get_mut(*path).and_then(|p| p.get_mut(*method)) {
+            op["operationId"] = Value::from(*id);
+        }
+    }
+    links(&mut doc);
+    doc
+}
+
+fn base() -> Value {
     let kinds = names(ConnectionKind::ALL, ConnectionKind::as_str);
     let connectable: Vec<&str> = ConnectionKind::connectable().map(ConnectionKind::as_str).collect();
     let resources = names(Resource::ALL, Resource::as_str);
