@@ -56,6 +56,7 @@ bench:
 	$(CARGO) bench -p gateway-formats --bench sniff
 	@bash scripts/peers.sh start; trap 'bash scripts/peers.sh stop' EXIT; \
 	$(CARGO) bench -p gateway-blackbox --bench s3_preview
+	bash scripts/api-bench.sh
 
 ## Start the test peers by hand (then run single tests with cargo); `bash scripts/peers.sh stop` ends them.
 peers:

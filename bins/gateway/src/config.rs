@@ -108,7 +108,12 @@ impl Settings {
             Some(p) => {
                 let text =
                     std::fs::read_to_string(p).with_context(|| format!("cannot read settings file {}", p.display()))?;
-                toml::from_str(&text).with_context(|| format!("settings file {} is not valid", p.display()))?
+                // toml's own message quotes the offending line, which may hold a secret
+                // (`jwt_secert = "..."`): say where and what, not the line.
+                toml::from_str(&text).map_err(|e| {
+                    let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+                    anyhow::anyhow!("settings file {} is not valid at line {line}: {}", p.display(), e.message())
+                })?
             }
         };
         let data_dir =
@@ -140,6 +145,11 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
             .to_owned();
+        let global_calls = env_parse("GATEWAY_CONNECTOR_CONCURRENCY")?.or(f.connector_concurrency).unwrap_or(64);
+        // Not given: 8, or the global cap when that is lower.
+        let org_calls = env_parse("GATEWAY_ORG_CONNECTOR_CONCURRENCY")?
+            .or(f.org_connector_concurrency)
+            .unwrap_or(global_calls.min(8));
         let settings = Settings {
             provider_urls,
             deprecations,
@@ -151,8 +161,8 @@ impl Settings {
                 .or(f.upload_idle_timeout_secs)
                 .unwrap_or(60),
             limits: gateway_service::LimitSettings {
-                global_calls: env_parse("GATEWAY_CONNECTOR_CONCURRENCY")?.or(f.connector_concurrency).unwrap_or(64),
-                org_calls: env_parse("GATEWAY_ORG_CONNECTOR_CONCURRENCY")?.or(f.org_connector_concurrency).unwrap_or(8),
+                global_calls,
+                org_calls,
                 org_tests_per_minute: env_parse("GATEWAY_ORG_TESTS_PER_MINUTE")?
                     .or(f.org_tests_per_minute)
                     .unwrap_or(60),
@@ -226,11 +236,17 @@ impl Settings {
             );
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
-            bail!("GATEWAY_LOG='{}' is not a log filter (e.g. info, or gateway=debug,warn)", self.log);
+            bail!(
+                "the log filter '{}' (GATEWAY_LOG, else RUST_LOG, else the file's `log`) is not valid (e.g. info, or gateway=debug,warn)",
+                self.log
+            );
         }
-        for (name, url) in &self.provider_urls {
+        // Provider URLs are only used with private targets allowed (else ignored, with a warning).
+        for (name, url) in self.provider_urls.iter().filter(|_| self.outbound_allow_private) {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                bail!("GATEWAY_PROVIDER_{name}_URL='{url}' must be an http:// or https:// URL");
+                bail!(
+                    "the {name} provider URL '{url}' (GATEWAY_PROVIDER_{name}_URL, its deprecated name, or `[provider_urls]` in the file) must be an http:// or https:// URL"
+                );
             }
         }
         Ok(())

@@ -116,12 +116,18 @@ fn bad_settings_stop_start_up_naming_the_setting() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(name) && err.contains(says), "{name}={value}: {err}");
     }
+    // A misspelt key is refused by name, its line not quoted (it may hold a secret).
     let file = dir.path().join("gateway.toml");
-    std::fs::write(&file, "db_pool_size = 4\nconector_timeout_secs = 5\n").unwrap();
+    std::fs::write(&file, "db_pool_size = 4\njwt_secert = \"do-not-print-this-secret-value-0123456789\"\n").unwrap();
     let out = gateway(dir.path()).arg("--config").arg(&file).arg("migrate").output().unwrap();
     assert!(!out.status.success(), "a misspelt key was accepted");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("conector_timeout_secs"), "{err}");
+    assert!(err.contains("jwt_secert") && err.contains("line 2"), "{err}");
+    assert!(!err.contains("do-not-print-this-secret-value"), "the secret was printed: {err}");
+
+    // Lowering the global cap alone is fine: the per-organization default follows it.
+    let out = gateway(dir.path()).env("GATEWAY_CONNECTOR_CONCURRENCY", "4").arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Secrets and keys that cannot be trusted stop start-up, saying what to do.

@@ -8,7 +8,7 @@ fn names<T: Copy>(all: &[T], f: impl Fn(T) -> &'static str) -> Vec<&'static str>
     all.iter().map(|v| f(*v)).collect()
 }
 
-fn op(summary: &str, tag: &str, params: &[&str], body: Option<&str>, ok: (u16, &str), errors: &[u16]) -> Value {
+fn op(summary: &str, tag: &str, params: &[&str], body: Option<(&str, bool)>, ok: (u16, &str), errors: &[u16]) -> Value {
     let mut responses = serde_json::Map::new();
     let ok_schema = if ok.1.is_empty() {
         json!({"description": "done"})
@@ -25,15 +25,20 @@ fn op(summary: &str, tag: &str, params: &[&str], body: Option<&str>, ok: (u16, &
         "parameters": params.iter().map(|p| json!({"$ref": format!("#/components/parameters/{p}")})).collect::<Vec<_>>(),
         "responses": responses,
     });
-    if let Some(b) = body {
-        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{b}")}}}});
+    if let Some((b, required)) = body {
+        o["requestBody"] = json!({"required": required, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{b}")}}}});
     }
     o
 }
 
 /// What `TableName::parse` accepts, as an ECMA/Python regular expression: no '/', no control
 /// character, no white space at either end (the length, 1 to 255, is `minLength`/`maxLength`).
-const NAME_PATTERN: &str = r"^[^/\x00-\x1f\x7f-\x9f\s]([^/\x00-\x1f\x7f-\x9f]*[^/\x00-\x1f\x7f-\x9f\s])?$";
+/// White space is spelt out (Rust's `char::is_whitespace`): `\s` differs between regex
+/// engines (JavaScript's includes U+FEFF, which the server accepts).
+const NAME_PATTERN: &str = concat!(
+    r"^[^/\x00-\x1f\x7f-\x9f \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+    r"([^/\x00-\x1f\x7f-\x9f]*[^/\x00-\x1f\x7f-\x9f \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+);
 
 fn nullable(values: &[&'static str]) -> Vec<Value> {
     values.iter().map(|v| Value::from(*v)).chain([Value::Null]).collect()
@@ -142,19 +147,19 @@ fn base() -> Value {
             "/connections/": {"get": op("List connections", "connections", &[], None, (200, "ConnectionsList"), &[503])},
             "/connections/{connection}/": {
                 "get": op("Get a connection", "connections", &["connection"], None, (200, "Connection"), &[400, 404, 503]),
-                "put": op("Create or replace a connection", "connections", &["connection"], Some("ConnectionPut"), (200, "Connection"), &[400, 404, 413, 503]),
+                "put": op("Create or replace a connection", "connections", &["connection"], Some(("ConnectionPut", true)), (200, "Connection"), &[400, 404, 413, 503]),
                 "delete": op("Delete a connection (?force=true deletes its tables too)", "connections", &["connection", "force"], None, (204, ""), &[400, 404, 503]),
             },
-            "/connections/{connection}/test/": {"post": op("Test credentials (the stored ones without a body)", "connections", &["connection"], Some("CredentialsTest"), (200, "CredentialCheck"), &[400, 404, 413, 429, 501, 503])},
+            "/connections/{connection}/test/": {"post": op("Test credentials (the stored ones without a body)", "connections", &["connection"], Some(("CredentialsTest", false)), (200, "CredentialCheck"), &[400, 404, 413, 429, 501, 503])},
             "/connections/{connection}/spec/": {"get": op("The connector's credential spec (JSON Schema)", "connections", &["connection"], None, (200, "JsonSchema"), &[400, 501])},
             "/connections/{connection}/tables/": {"get": op("List a connection's tables (deprecated: use /tables/)", "tables", &["anyConnection"], None, (200, "TablesList"), &[400, 503])},
             "/connections/{connection}/tables/{name}/": {
                 "get": op("Get a table", "tables", &["anyConnection", "name"], None, (200, "Table"), &[400, 404, 503]),
-                "patch": op("Create or shallow-update a table", "tables", &["anyConnection", "name"], Some("TablePatch"), (200, "Table"), &[400, 404, 413, 503]),
+                "patch": op("Create or shallow-update a table", "tables", &["anyConnection", "name"], Some(("TablePatch", true)), (200, "Table"), &[400, 404, 413, 503]),
                 "delete": op("Delete a table", "tables", &["anyConnection", "name"], None, (204, ""), &[400, 404, 503]),
             },
             "/connections/{connection}/tables/{name}/test/": {
-                "post": op("Preview and validate (merged over the stored table; stores nothing)", "tables", &["anyConnection", "name"], Some("TablePatch"), (200, "TablePreview"), &[400, 404, 413, 429, 501, 503]),
+                "post": op("Preview and validate (merged over the stored table; stores nothing)", "tables", &["anyConnection", "name"], Some(("TablePatch", false)), (200, "TablePreview"), &[400, 404, 413, 429, 501, 503]),
                 "get": op("Test the stored table and record its status", "tables", &["anyConnection", "name"], None, (200, "TablePreview"), &[400, 404, 429, 501, 503]),
             },
             "/tables/": {"get": op("Filter tables", "tables", &["connectionFilter", "resourceFilter", "page", "amt"], None, (200, "TablesPage"), &[400, 503])},

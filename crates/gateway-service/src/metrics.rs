@@ -102,7 +102,10 @@ impl Metrics {
             pool_max: gauge("gateway_db_pool_max_connections", "Database connections the pool opens at most.")?,
             pool_open: gauge("gateway_db_pool_open_connections", "Database connections open (in use and idle).")?,
             pool_in_use: gauge("gateway_db_pool_in_use_connections", "Database connections lent out to a request.")?,
-            pool_waiting: gauge("gateway_db_pool_waiting", "Callers waiting for a database connection.")?,
+            pool_waiting: gauge(
+                "gateway_db_pool_waiting",
+                "Callers acquiring a database connection now (waiting for one, or checking a pooled one out).",
+            )?,
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![

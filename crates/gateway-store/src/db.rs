@@ -142,7 +142,8 @@ pub struct Store {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
     pub(crate) keys: Keyring,
-    /// Callers waiting for a pooled connection now.
+    /// Callers inside `pool.get()` now: waiting for a connection, or checking one out (a
+    /// `SELECT 1`) or opening it.
     waiting: Arc<AtomicUsize>,
 }
 
@@ -155,7 +156,7 @@ pub struct PoolState {
     pub open: u32,
     /// Connections lent out to a caller.
     pub in_use: u32,
-    /// Callers waiting for one.
+    /// Callers acquiring one now (waiting, or checking it out).
     pub waiting: usize,
 }
 

@@ -171,6 +171,9 @@ pub fn set_status(
     status: TableStatus,
 ) -> Result<Option<Table>, StoreError> {
     write_transaction(conn, |conn| {
+        // The row locked like a PATCH's, so neither overwrites the other's status or moves
+        // `modified_timestamp` back.
+        lock_row(conn, org, kind, name)?;
         let Some(mut table) = get(conn, org, kind, name)? else { return Ok(None) };
         if table.status != status {
             table.status = status;
