@@ -1,6 +1,6 @@
 //! Hostile files: a corpus of crafted files (generated here, deterministically: gzip, zstd and
-//! zip bombs, a Parquet page bomb, deeply nested JSON, a 10 MB line) uploaded to LOCAL
-//! tables of the built server. Each answers WRONG_DATA_TYPE with the table
+//! zip bombs, a Parquet page bomb, deeply nested JSON, an Avro schema nested 14,000 deep, a
+//! 10 MB line) uploaded to LOCAL tables of the built server. Each answers WRONG_DATA_TYPE with the table
 //! `wrong_specification`, and eight previews of them at once keep the server's peak memory
 //! under 256 MiB.
 
@@ -67,6 +67,36 @@ fn corpus() -> Vec<(&'static str, Vec<u8>)> {
         v.extend(b"}\n");
         v
     };
+    // An Avro container whose schema nests 14,000 records (900 kB of header).
+    let deep_avro = {
+        let mut schema = String::from("\"string\"");
+        for i in 0..14_000 {
+            schema = format!(r#"{{"type":"record","name":"r{i}","fields":[{{"name":"f","type":{schema}}}]}}"#);
+        }
+        let long = |n: usize| {
+            let mut z = (n as u64) << 1;
+            let mut out = Vec::new();
+            loop {
+                let b = (z & 0x7f) as u8;
+                z >>= 7;
+                if z == 0 {
+                    out.push(b);
+                    return out;
+                }
+                out.push(b | 0x80);
+            }
+        };
+        let bytes = |b: &[u8]| [long(b.len()), b.to_vec()].concat();
+        let mut v = b"Obj\x01".to_vec();
+        v.extend(long(2));
+        v.extend(bytes(b"avro.schema"));
+        v.extend(bytes(schema.as_bytes()));
+        v.extend(bytes(b"avro.codec"));
+        v.extend(bytes(b"null"));
+        v.extend(long(0));
+        v.extend([7u8; 16]);
+        v
+    };
     let parquet = {
         use arrow_array::{BinaryArray, RecordBatch};
         use arrow_schema::{DataType, Field, Schema};
@@ -88,6 +118,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>)> {
         ("zstd-bomb.csv.zst", zst),
         ("zip-bomb.zip", zip),
         ("deep.jsonl", deep),
+        ("deep-schema.avro", deep_avro),
         ("long-line.csv", zeros_line_csv(10)),
         ("page-bomb.parquet", parquet),
     ]
