@@ -3,7 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{Server, free_port, peak_rss_kib, wait_healthy};
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gateway");
@@ -15,19 +19,6 @@ fn gateway(data_dir: &std::path::Path) -> Command {
         .env("GATEWAY_DATA_DIR", data_dir)
         .env("GATEWAY_LOG", "warn");
     cmd
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]
@@ -158,15 +149,6 @@ fn weak_secrets_and_bad_issuer_keys_stop_start_up() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a whole secret"));
 }
 
-async fn wait_healthy(base: &str) {
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn settings_file_and_graceful_stop_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -280,16 +262,6 @@ async fn a_wrong_key_stops_start_up_and_rotate_key_recovers() {
     let r = client.get(format!("{base}/connections/S3/")).bearer_auth(&token).send().await.unwrap();
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["credentials"]["aws_secret_access_key"], secret);
-}
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// A 200 MiB LOCAL upload goes from uploading to available while the server's own peak

@@ -5,22 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod common;
+
+use common::{Server, free_port, wait_healthy};
+
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gateway");
 const SECRET: &str = "crash-test-secret-0123456789abcdef-0123456789";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start(data: &std::path::Path, port: u16, database: Option<&str>) -> Server {
     let mut cmd = Command::new(BIN);
@@ -38,16 +33,6 @@ fn start(data: &std::path::Path, port: u16, database: Option<&str>) -> Server {
     Server(cmd.spawn().unwrap())
 }
 
-async fn wait_healthy(base: &str) {
-    for _ in 0..200 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the gateway did not come up at {base}");
-}
-
 fn token(data: &std::path::Path) -> String {
     let out = Command::new(BIN)
         .env_clear()
@@ -62,7 +47,7 @@ fn token(data: &std::path::Path) -> String {
 async fn killed_mid_load_loses_no_acknowledged_write(database: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start(&data, port, database.as_deref());
     wait_healthy(&base).await;

@@ -6,31 +6,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod common;
+
+use common::{Server, free_port, peak_rss_kib, wait_healthy};
+
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gateway");
 const SECRET: &str = "hostile-test-secret-0123456789abcdef-01234";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 fn zeros_line_csv(mib: usize) -> Vec<u8> {
     let mut v = b"item_id,title\n".to_vec();
@@ -128,7 +114,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>)> {
 async fn crafted_files_are_refused_within_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let server = Server(
         Command::new(BIN)
@@ -142,12 +128,7 @@ async fn crafted_files_are_refused_within_bounded_memory() {
             .spawn()
             .unwrap(),
     );
-    for _ in 0..200 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_healthy(&base).await;
     let out = Command::new(BIN)
         .env_clear()
         .env("GATEWAY_JWT_SECRET", SECRET)

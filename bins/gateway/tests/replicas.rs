@@ -5,7 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{Server, free_port, wait_healthy};
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
@@ -15,21 +19,12 @@ const SECRET: &str = "replica-test-secret-0123456789abcdef-01234";
 /// Replicas share their sealing key (base64 of 32 bytes), as operators configure them.
 const SEALING_KEY: &str = "cmVwbGljYS10ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGU=";
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(data: &std::path::Path, database: &str) -> (Server, String) {
     start_with(data, database, &[])
 }
 
 fn start_with(data: &std::path::Path, database: &str, env: &[(&str, String)]) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let child = Command::new(BIN)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -45,16 +40,6 @@ fn start_with(data: &std::path::Path, database: &str, env: &[(&str, String)]) ->
         .spawn()
         .unwrap();
     (Server(child), format!("http://127.0.0.1:{port}"))
-}
-
-async fn wait_healthy(base: &str) {
-    for _ in 0..200 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the gateway did not come up at {base}");
 }
 
 async fn two_processes_lose_nothing(database: String) {
