@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gateway_domain::{
-    ConnectionKind, Credentials, JsonObject, OrganizationId, Resource, Table, TableName, TableStatus,
+    Actor, ConnectionKind, Credentials, JsonObject, OrganizationId, Resource, Table, TableName, TableStatus,
 };
 use gateway_testkit::{TestApp, TestKey};
 use serde_json::{Value, json};
@@ -38,12 +38,14 @@ fn obj(v: Value) -> JsonObject {
 
 /// Stores a connection and two tables as given, past every check (as old rows would be).
 fn store_raw(app: &TestApp, org: &OrganizationId, kind: ConnectionKind, creds: Value, params: Value) {
-    app.store.put_connection(org, kind, |_| Ok((Credentials::new(obj(creds)), JsonObject::new()))).unwrap();
+    app.store
+        .put_connection(org, kind, &Actor::system("test"), |_| Ok((Credentials::new(obj(creds)), JsonObject::new())))
+        .unwrap();
     for (name, resource) in [("items.csv", Resource::Item), ("recos", Resource::UserToItemsReco)] {
         let name = TableName::parse(name).unwrap();
         let params = obj(params.clone());
         app.store
-            .upsert_table(org, kind, &name, |_| {
+            .upsert_table(org, kind, &name, &Actor::system("test"), |_| {
                 Ok(Table {
                     organization: org.clone(),
                     connection: kind,

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use gateway_domain::Actor;
 use gateway_store::{Keyring, Store, StoreOptions};
 use gateway_testkit::{Db, TestApp, TestDb};
 use serde_json::json;
@@ -95,7 +96,9 @@ fn postgres_table_writes_under_one_connection_run_at_once() {
     let org = OrganizationId::parse("acme").unwrap();
     let kind = ConnectionKind::Braze;
     let creds = json!({"api_key": "k", "instance": "US-01"}).as_object().cloned().unwrap();
-    store.put_connection(&org, kind, |_| Ok((Credentials::new(creds), Default::default()))).unwrap();
+    store
+        .put_connection(&org, kind, &Actor::system("test"), |_| Ok((Credentials::new(creds), Default::default())))
+        .unwrap();
     let table = |name: &str| Table {
         organization: org.clone(),
         connection: kind,
@@ -115,7 +118,7 @@ fn postgres_table_writes_under_one_connection_run_at_once() {
     let a = {
         let (store, org, t) = (store.clone(), org.clone(), table("a"));
         std::thread::spawn(move || {
-            store.upsert_table(&org, kind, &t.name.clone(), |_| {
+            store.upsert_table(&org, kind, &t.name.clone(), &Actor::system("test"), |_| {
                 entered_tx.send(()).unwrap();
                 go.recv_timeout(Duration::from_secs(30)).unwrap();
                 Ok(t.clone())
@@ -130,7 +133,7 @@ fn postgres_table_writes_under_one_connection_run_at_once() {
     {
         let (store, org, t) = (store.clone(), org.clone(), table("b"));
         std::thread::spawn(move || {
-            let r = store.upsert_table(&org, kind, &t.name.clone(), |_| Ok(t.clone()));
+            let r = store.upsert_table(&org, kind, &t.name.clone(), &Actor::system("test"), |_| Ok(t.clone()));
             b_done_tx.send(r.is_ok()).unwrap();
         });
     }
@@ -140,7 +143,9 @@ fn postgres_table_writes_under_one_connection_run_at_once() {
     let (del_tx, deleted) = mpsc::channel();
     {
         let (store, org) = (store.clone(), org.clone());
-        std::thread::spawn(move || del_tx.send(store.delete_connection(&org, kind, false)).unwrap());
+        std::thread::spawn(move || {
+            del_tx.send(store.delete_connection(&org, kind, false, &Actor::system("test"))).unwrap()
+        });
     }
     assert!(deleted.recv_timeout(Duration::from_millis(500)).is_err(), "the delete waits for A");
     // ...and once A commits, refuses: the connection has both tables.
@@ -176,10 +181,10 @@ fn a_panicking_write_leaves_nothing_open(db: Db) {
         modified_timestamp: 0,
     };
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        store.upsert_table(&org, ConnectionKind::Local, &name, |_| panic!("a bug in decide"))
+        store.upsert_table(&org, ConnectionKind::Local, &name, &Actor::system("test"), |_| panic!("a bug in decide"))
     }));
     assert!(panicked.is_err());
-    store.upsert_table(&org, ConnectionKind::Local, &name, |_| Ok(table.clone())).unwrap();
+    store.upsert_table(&org, ConnectionKind::Local, &name, &Actor::system("test"), |_| Ok(table.clone())).unwrap();
     let elsewhere = Store::open(&test_db.url, &StoreOptions::default(), Keyring::ephemeral()).unwrap();
     assert_eq!(
         elsewhere.list_tables(&org, ConnectionKind::Local).unwrap().len(),

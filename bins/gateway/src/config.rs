@@ -49,6 +49,14 @@ struct FileSettings {
     connector_concurrency: Option<usize>,
     org_connector_concurrency: Option<usize>,
     org_tests_per_minute: Option<u32>,
+    scheduler: Option<bool>,
+    check_interval_secs: Option<u64>,
+    /// `[check_org_intervals]`: seconds per organization id.
+    check_org_intervals: Option<std::collections::BTreeMap<String, u64>>,
+    check_concurrency: Option<usize>,
+    check_lease_secs: Option<u64>,
+    scheduler_tick_ms: Option<u64>,
+    audit_retention_days: Option<u32>,
 }
 
 pub struct Settings {
@@ -81,6 +89,10 @@ pub struct Settings {
     pub upload_max_bytes: u64,
     pub upload_idle_timeout_secs: u64,
     pub limits: gateway_service::LimitSettings,
+    /// Scheduled re-tests, webhook deliveries and audit retention.
+    pub schedule: gateway_service::ScheduleSettings,
+    /// How often each organization's tables and connections are re-tested.
+    pub check_policy: gateway_store::CheckPolicy,
 }
 
 impl std::fmt::Debug for Settings {
@@ -150,7 +162,34 @@ impl Settings {
         let org_calls = env_parse("GATEWAY_ORG_CONNECTOR_CONCURRENCY")?
             .or(f.org_connector_concurrency)
             .unwrap_or(global_calls.min(8));
+        let connector_timeout_secs: u64 =
+            env_parse("GATEWAY_CONNECTOR_TIMEOUT_SECS")?.or(f.connector_timeout_secs).unwrap_or(30);
+        let mut org_intervals = f.check_org_intervals.unwrap_or_default();
+        if let Some(list) = env("GATEWAY_CHECK_ORG_INTERVALS") {
+            org_intervals = parse_org_intervals(&list)?;
+        }
+        let check_policy = gateway_store::CheckPolicy {
+            interval_secs: env_parse("GATEWAY_CHECK_INTERVAL_SECS")?.or(f.check_interval_secs).unwrap_or(6 * 3600)
+                as i64,
+            org_intervals: org_intervals.into_iter().map(|(k, v)| (k, v as i64)).collect(),
+            ..Default::default()
+        };
+        let schedule = gateway_service::ScheduleSettings {
+            enabled: env_parse("GATEWAY_SCHEDULER")?.or(f.scheduler).unwrap_or(true),
+            tick: Duration::from_millis(
+                env_parse("GATEWAY_SCHEDULER_TICK_MS")?.or(f.scheduler_tick_ms).unwrap_or(5000),
+            ),
+            concurrency: env_parse("GATEWAY_CHECK_CONCURRENCY")?.or(f.check_concurrency).unwrap_or(4),
+            // A check must end before its lease: the connector timeout, twice, and a minute.
+            lease_secs: env_parse("GATEWAY_CHECK_LEASE_SECS")?
+                .or(f.check_lease_secs)
+                .unwrap_or(connector_timeout_secs * 2 + 60) as i64,
+            audit_retention_days: env_parse("GATEWAY_AUDIT_RETENTION_DAYS")?.or(f.audit_retention_days).unwrap_or(365),
+            ..Default::default()
+        };
         let settings = Settings {
+            schedule,
+            check_policy,
             provider_urls,
             deprecations,
             local_storage_url,
@@ -181,9 +220,7 @@ impl Settings {
             workers: env_parse("GATEWAY_WORKERS")?.or(f.workers),
             db_pool_size: env_parse("GATEWAY_DB_POOL_SIZE")?.or(f.db_pool_size).unwrap_or(8),
             db_timeout_secs: env_parse("GATEWAY_DB_TIMEOUT_SECS")?.or(f.db_timeout_secs).unwrap_or(2),
-            connector_timeout_secs: env_parse("GATEWAY_CONNECTOR_TIMEOUT_SECS")?
-                .or(f.connector_timeout_secs)
-                .unwrap_or(30),
+            connector_timeout_secs,
             outbound_allow_private: env_parse("GATEWAY_OUTBOUND_ALLOW_PRIVATE")?
                 .or(f.outbound_allow_private)
                 .unwrap_or(false),
@@ -201,7 +238,11 @@ impl Settings {
     /// Refuses, naming the setting, values the gateway cannot run with (rather than quietly
     /// using something else).
     fn validate(&self) -> Result<()> {
-        let positive: [(&str, u64); 11] = [
+        let positive: [(&str, u64); 15] = [
+            ("GATEWAY_CHECK_INTERVAL_SECS", self.check_policy.interval_secs as u64),
+            ("GATEWAY_CHECK_CONCURRENCY", self.schedule.concurrency as u64),
+            ("GATEWAY_CHECK_LEASE_SECS", self.schedule.lease_secs as u64),
+            ("GATEWAY_SCHEDULER_TICK_MS", self.schedule.tick.as_millis() as u64),
             ("GATEWAY_DB_POOL_SIZE", u64::from(self.db_pool_size)),
             ("GATEWAY_DB_TIMEOUT_SECS", self.db_timeout_secs),
             ("GATEWAY_CONNECTOR_TIMEOUT_SECS", self.connector_timeout_secs),
@@ -218,6 +259,16 @@ impl Settings {
             if value == 0 {
                 bail!("{name} is 0: it must be at least 1");
             }
+        }
+        if let Some((org, _)) = self.check_policy.org_intervals.iter().find(|(_, v)| **v <= 0) {
+            bail!("GATEWAY_CHECK_ORG_INTERVALS gives organization '{org}' 0 seconds: each interval must be at least 1");
+        }
+        if self.schedule.lease_secs <= self.connector_timeout_secs as i64 {
+            bail!(
+                "GATEWAY_CHECK_LEASE_SECS ({}) must be longer than GATEWAY_CONNECTOR_TIMEOUT_SECS ({}): a check must end before another gateway may take it",
+                self.schedule.lease_secs,
+                self.connector_timeout_secs
+            );
         }
         if self.limits.org_calls > self.limits.global_calls {
             bail!(
@@ -361,6 +412,21 @@ impl Settings {
 }
 
 /// One way to point a provider at a peer: the file's `[provider_urls]`, then every
+/// `GATEWAY_CHECK_ORG_INTERVALS`: `org=seconds` pairs separated by commas.
+fn parse_org_intervals(list: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((org, secs)) = pair.rsplit_once('=') else {
+            bail!("GATEWAY_CHECK_ORG_INTERVALS: '{pair}' is not org=seconds (e.g. acme=3600,globex=86400)");
+        };
+        let secs = secs.trim().parse::<u64>().map_err(|_| {
+            anyhow::anyhow!("GATEWAY_CHECK_ORG_INTERVALS: the interval of '{}' is not a number of seconds", org.trim())
+        })?;
+        out.insert(org.trim().to_owned(), secs);
+    }
+    Ok(out)
+}
+
 /// `GATEWAY_PROVIDER_<NAME>_URL`; the old per-provider names still work where the new one is
 /// not given, each with a deprecation to log.
 fn provider_urls<const N: usize>(

@@ -110,7 +110,7 @@ fn serve(settings: Settings) -> Result<()> {
     config::init_tracing(&settings);
     settings.log_deprecations();
     let secret = settings.jwt_secret()?;
-    let store = open_store(&settings)?;
+    let store = open_store(&settings)?.with_check_policy(settings.check_policy.clone());
     let applied = migrate_store(&store)?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");
@@ -147,6 +147,7 @@ fn serve(settings: Settings) -> Result<()> {
         upload_key: secret.upload_key(),
         upload_idle_timeout: std::time::Duration::from_secs(settings.upload_idle_timeout_secs.max(1)),
         limits: settings.limits,
+        schedule: settings.schedule.clone(),
     };
     tracing::info!(
         address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -156,8 +157,13 @@ fn serve(settings: Settings) -> Result<()> {
     );
     let gateway = Gateway::new(store, registry, service);
     let server_settings = ServerSettings { workers: settings.workers, ..ServerSettings::default() };
-    actix_web::rt::System::new()
-        .block_on(async move { Application::build(gateway, secret, listener, &server_settings)?.run().await })?;
+    actix_web::rt::System::new().block_on(async move {
+        // Re-tests and webhook deliveries beside the server; they stop with it.
+        let schedule = actix_web::rt::spawn(gateway.clone().run_schedule());
+        let served = Application::build(gateway, secret, listener, &server_settings)?.run().await;
+        schedule.abort();
+        served
+    })?;
     tracing::info!("stopped");
     Ok(())
 }

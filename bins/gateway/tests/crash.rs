@@ -142,3 +142,74 @@ async fn postgres_killed_mid_load_loses_no_acknowledged_write() {
     killed_mid_load_loses_no_acknowledged_write(Some(url)).await;
     let _ = admin(&format!("DROP DATABASE {name} WITH (FORCE)"));
 }
+
+/// A status change commits its webhook event with it; a gateway killed before delivering it
+/// delivers it after a restart (at least once, the event id unchanged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_before_a_crash_is_delivered_after_the_restart() {
+    let receiver = gateway_testkit::MockProvider::start(|_| gateway_testkit::Reply::text(204, ""));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let start_with = |scheduler: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GATEWAY_DATA_DIR", &data)
+            .env("GATEWAY_JWT_SECRET", SECRET)
+            .env("GATEWAY_LOG", "warn")
+            .env("GATEWAY_BIND", format!("127.0.0.1:{port}"))
+            .env("GATEWAY_OUTBOUND_ALLOW_PRIVATE", "true")
+            .env("GATEWAY_SCHEDULER", scheduler)
+            .env("GATEWAY_SCHEDULER_TICK_MS", "50")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Server(cmd.spawn().unwrap())
+    };
+    // The first process never delivers anything: it only commits.
+    let mut server = start_with("false");
+    wait_healthy(&base).await;
+    let token = {
+        let out = Command::new(BIN)
+            .env_clear()
+            .env("GATEWAY_DATA_DIR", &data)
+            .env("GATEWAY_JWT_SECRET", SECRET)
+            .args(["token", "--org", "acme", "--role", "manager"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        client.request(method, format!("{base}{path}")).bearer_auth(&token).json(&body).send()
+    };
+    let hook = call(reqwest::Method::PUT, "/webhooks/ops/", serde_json::json!({"url": receiver.url})).await.unwrap();
+    assert_eq!(hook.status(), 200);
+    let table = "/connections/LOCAL/tables/crash/";
+    assert_eq!(
+        call(reqwest::Method::PATCH, table, serde_json::json!({"resource": "user"})).await.unwrap().status(),
+        200
+    );
+    let changed =
+        call(reqwest::Method::PATCH, table, serde_json::json!({"status": "wrong_specification"})).await.unwrap();
+    assert_eq!(changed.status(), 200, "the change is acknowledged: its event is committed with it");
+    server.0.kill().unwrap(); // SIGKILL, before any delivery
+    server.0.wait().unwrap();
+    assert!(receiver.requests().is_empty(), "nothing was delivered before the crash");
+
+    let _again = start_with("true");
+    wait_healthy(&base).await;
+    let started = std::time::Instant::now();
+    while receiver.requests().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the event was never delivered after the restart");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivered = &receiver.requests()[0];
+    let event: serde_json::Value = serde_json::from_slice(&delivered.body).unwrap();
+    assert_eq!(event["event"], "table.status_changed");
+    assert_eq!(event["table"], "crash");
+    assert_eq!(event["new_status"], "wrong_specification");
+    assert_eq!(delivered.header("gateway-event-id"), event["id"].as_str());
+    assert!(delivered.header("gateway-signature").is_some_and(|s| s.starts_with("t=") && s.contains(",v1=")));
+}

@@ -131,6 +131,12 @@ impl Client {
         ("get", "/connections/{connection}/tables/{name}/test/", "test_table"),
         ("get", "/tables/", "filter_tables"),
         ("put", "/uploads/{token}", "upload"),
+        ("get", "/webhooks/", "list_webhooks"),
+        ("get", "/webhooks/{id}/", "get_webhook"),
+        ("put", "/webhooks/{id}/", "put_webhook"),
+        ("delete", "/webhooks/{id}/", "delete_webhook"),
+        ("post", "/webhooks/{id}/test/", "test_webhook"),
+        ("get", "/audit/", "audit"),
     ];
 
     /// A client of the gateway at `base` (`http://host:port`), calling with `token`.
@@ -288,6 +294,43 @@ impl Client {
             query.push(("resource", r.as_str().to_owned()));
         }
         self.call(Method::GET, self.url(&["tables"], &query)?, None).await
+    }
+
+    /// The organization's webhook endpoints (root and manager).
+    pub async fn list_webhooks(&self) -> Result<Vec<gateway_domain::Webhook>, ClientError> {
+        let list: gateway_domain::WebhooksList = self.call(Method::GET, self.url(&["webhooks"], &[])?, None).await?;
+        Ok(list.webhooks)
+    }
+
+    pub async fn get_webhook(&self, id: &gateway_domain::WebhookId) -> Result<gateway_domain::Webhook, ClientError> {
+        self.call(Method::GET, self.url(&["webhooks", id.as_str()], &[])?, None).await
+    }
+
+    /// Creates or replaces an endpoint: `{"url": ..., "events": [...], "description": ...,
+    /// "rotate_secret": bool}`. The answer's `secret` is there when it was created or rotated:
+    /// keep it, it is not shown again.
+    pub async fn put_webhook(
+        &self,
+        id: &gateway_domain::WebhookId,
+        body: Value,
+    ) -> Result<gateway_domain::WebhookView, ClientError> {
+        self.call(Method::PUT, self.url(&["webhooks", id.as_str()], &[])?, Some(body)).await
+    }
+
+    pub async fn delete_webhook(&self, id: &gateway_domain::WebhookId) -> Result<(), ClientError> {
+        self.call::<Value>(Method::DELETE, self.url(&["webhooks", id.as_str()], &[])?, None).await.map(|_| ())
+    }
+
+    /// Sends a signed `ping` to the endpoint now; answers what it said (`delivered`,
+    /// `status_code`), or the error when it did not accept it.
+    pub async fn test_webhook(&self, id: &gateway_domain::WebhookId) -> Result<Value, ClientError> {
+        self.call(Method::POST, self.url(&["webhooks", id.as_str(), "test"], &[])?, None).await
+    }
+
+    /// One page of the audit trail, newest first (root and manager).
+    pub async fn audit(&self, paging: Paging) -> Result<gateway_domain::AuditPage, ClientError> {
+        let query = vec![("page", paging.page().to_string()), ("amt", paging.amt().to_string())];
+        self.call(Method::GET, self.url(&["audit"], &query)?, None).await
     }
 
     /// Uploads a LOCAL table's file to the URL its PATCH answered; answers its preview.

@@ -119,7 +119,8 @@ impl ConnectionPut {
     const FIELDS: &'static [&'static str] = &["credentials", "metadata"];
 
     /// Parses the body for the connection `kind` of the path. The read-only fields of an
-    /// answer may be echoed: `connection` must then equal `kind`, `warnings` is ignored. Any
+    /// answer may be echoed: `connection` must then equal `kind`; `warnings`, `status` and
+    /// `checked_timestamp` are ignored. Any
     /// other unknown field, a wrong type or missing `credentials` is WRONG_DATA_TYPE naming
     /// the field.
     pub fn from_json(value: Value, kind: ConnectionKind) -> Result<Self, Problem> {
@@ -129,7 +130,7 @@ impl ConnectionPut {
             .ok_or_else(|| Problem::wrong_field("credentials", "'credentials' is required: a JSON object"))?;
         let metadata = f.object("metadata")?;
         f.echo("connection", kind.as_str())?;
-        f.ignore(&["warnings"]);
+        f.ignore(&["warnings", "status", "checked_timestamp"]);
         f.finish()?;
         Ok(ConnectionPut { credentials: crate::Credentials::new(credentials), metadata })
     }

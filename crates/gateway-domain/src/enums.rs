@@ -283,3 +283,35 @@ mod tests {
         assert!(FileFormat::parse_loose("dat").is_err());
     }
 }
+
+wire_enum! {
+    /// What the last test of a connection's stored credentials found (`status` of a
+    /// connection; absent until it is first tested). Recorded by `POST .../test/` without
+    /// credentials in the body and by the scheduled re-tests.
+    ConnectionStatus, "status" {
+        /// Every check the provider allows passed.
+        Available => "available",
+        /// The provider refused the credentials.
+        WrongCredentials => "wrong_credentials",
+        /// The credentials work but name something that does not exist (a dataset, an account).
+        ResourceNotFound => "resource_not_found",
+        /// The credentials are malformed for the connector.
+        WrongSpecification => "wrong_specification",
+        /// The test failed for another reason (timeout, rate limit, provider outage).
+        UnknownError => "unknown_error",
+        /// The provider offers no read-only check: nothing could be verified (see warnings).
+        Unverified => "unverified",
+    }
+}
+
+wire_enum! {
+    /// What a webhook is told about.
+    EventName, "event" {
+        /// A table's status changed (a test, a scheduled re-test, a PATCH or an upload).
+        TableStatusChanged => "table.status_changed",
+        /// A connection's status changed (a test of its stored credentials or a scheduled re-test).
+        ConnectionStatusChanged => "connection.status_changed",
+        /// Sent by `POST /webhooks/{id}/test/` only, to try an endpoint.
+        Ping => "ping",
+    }
+}

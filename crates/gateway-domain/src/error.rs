@@ -21,6 +21,8 @@ pub enum ErrorName {
     ConnectionNotFound,
     /// The organization has no table of that name on that connection.
     TableNotFound,
+    /// The organization has no webhook endpoint of that id.
+    WebhookNotFound,
     /// The remote resource a table names (bucket, object, provider object) does not exist.
     ResourceNotFound,
     /// No, a malformed, a badly signed or an expired bearer token.
@@ -51,6 +53,7 @@ impl ErrorName {
         ErrorName::ConnectionNotFound,
         ErrorName::TableNotFound,
         ErrorName::ResourceNotFound,
+        ErrorName::WebhookNotFound,
         ErrorName::Unauthorized,
         ErrorName::Forbidden,
         ErrorName::RouteNotFound,
@@ -70,6 +73,7 @@ impl ErrorName {
             ErrorName::ConnectionNotFound => "CONNECTION_NOT_FOUND",
             ErrorName::TableNotFound => "TABLE_NOT_FOUND",
             ErrorName::ResourceNotFound => "RESOURCE_NOT_FOUND",
+            ErrorName::WebhookNotFound => "WEBHOOK_NOT_FOUND",
             ErrorName::Unauthorized => "UNAUTHORIZED",
             ErrorName::Forbidden => "FORBIDDEN",
             ErrorName::RouteNotFound => "ROUTE_NOT_FOUND",

@@ -63,14 +63,21 @@ mod body;
 mod enums;
 mod error;
 mod names;
+mod ops;
 mod paging;
 mod records;
 mod sample;
 
 pub use body::{ConnectionPut, CredentialsTest, TablePatch, expect_object, json_type_name};
-pub use enums::{Compression, ConnectionKind, FileFormat, ParseEnumError, Resource, Role, TableStatus};
+pub use enums::{
+    Compression, ConnectionKind, ConnectionStatus, EventName, FileFormat, ParseEnumError, Resource, Role, TableStatus,
+};
 pub use error::{ErrorName, Problem};
 pub use names::{OrganizationId, TableName};
+pub use ops::{
+    Actor, AuditEntry, AuditPage, Event, Webhook, WebhookId, WebhookPut, WebhookView, WebhooksList, changed_fields,
+    random_id,
+};
 pub use paging::{MAX_AMT, Paging};
 pub use records::{
     CheckStep, Connection, ConnectionView, ConnectionsList, Credentials, CredentialsCheck, MASK, Table, TableSummary,

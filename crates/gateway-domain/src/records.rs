@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConnectionKind, JsonObject, OrganizationId, Resource, TableName, TableStatus};
+use crate::{ConnectionKind, ConnectionStatus, JsonObject, OrganizationId, Resource, TableName, TableStatus};
 
 /// What a secret field is answered as to the roles that may not read it.
 pub const MASK: &str = "********";
@@ -92,6 +92,10 @@ pub struct Connection {
     pub created_timestamp: i64,
     /// When it was last stored (each PUT), in Unix seconds.
     pub modified_timestamp: i64,
+    /// What the last test of the stored credentials found; `None` until one ran.
+    pub status: Option<ConnectionStatus>,
+    /// When that test ran, in Unix seconds.
+    pub checked_timestamp: Option<i64>,
 }
 
 /// A connection as answered (`GET /connections/{connection}/`, and by `PUT`).
@@ -104,6 +108,14 @@ pub struct ConnectionView {
     pub credentials: JsonObject,
     /// `metadata`: settings for real-time connections (`{}` when none).
     pub metadata: JsonObject,
+    /// `status`: what the last test of the stored credentials found (a test without
+    /// credentials in its body, or a scheduled re-test); omitted until one ran. Read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ConnectionStatus>,
+    /// `checked_timestamp`: when that test ran, in Unix seconds; omitted until one ran.
+    /// Read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_timestamp: Option<i64>,
     /// `warnings`: what the gateway could not check or wants the caller to know; omitted
     /// when empty. Read-only: ignored in a PUT body.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

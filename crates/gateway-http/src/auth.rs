@@ -118,6 +118,28 @@ pub struct Caller {
     pub sub: String,
 }
 
+impl Caller {
+    /// The caller as the audit trail records it.
+    pub fn actor(&self) -> gateway_domain::Actor {
+        gateway_domain::Actor::user(self.sub.clone(), self.role)
+    }
+
+    /// FORBIDDEN unless the caller is root or manager: the organization's administration
+    /// (webhooks, the audit trail) is not for the platform's pipelines.
+    pub fn administrator(&self) -> Result<(), ApiError> {
+        if matches!(self.role, Role::Root | Role::Manager) {
+            return Ok(());
+        }
+        Err(ApiError(
+            gateway_domain::Problem::new(
+                ErrorName::Forbidden,
+                format!("the role {} may not do this: only root and manager may", self.role),
+            )
+            .with("role", self.role.as_str()),
+        ))
+    }
+}
+
 fn unauthorized(message: &str) -> ApiError {
     ApiError::new(ErrorName::Unauthorized, message)
 }

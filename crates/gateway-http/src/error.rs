@@ -22,6 +22,7 @@ pub fn status_of(name: ErrorName) -> StatusCode {
         ErrorName::ConnectionNotFound
         | ErrorName::TableNotFound
         | ErrorName::ResourceNotFound
+        | ErrorName::WebhookNotFound
         | ErrorName::RouteNotFound => StatusCode::NOT_FOUND,
         ErrorName::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorName::Forbidden => StatusCode::FORBIDDEN,

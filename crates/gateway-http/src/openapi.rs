@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the API as OpenAPI 3.1, built from the domain's closed sets so the
 //! enums it lists are the ones the gateway parses.
 
-use gateway_domain::{ConnectionKind, ErrorName, Resource, TableStatus};
+use gateway_domain::{ConnectionKind, ConnectionStatus, ErrorName, EventName, Resource, TableStatus};
 use serde_json::{Value, json};
 
 fn names<T: Copy>(all: &[T], f: impl Fn(T) -> &'static str) -> Vec<&'static str> {
@@ -65,6 +65,12 @@ const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("get", "/connections/{connection}/tables/{name}/test/", "test_table"),
     ("get", "/tables/", "filter_tables"),
     ("put", "/uploads/{token}", "upload"),
+    ("get", "/webhooks/", "list_webhooks"),
+    ("get", "/webhooks/{id}/", "get_webhook"),
+    ("put", "/webhooks/{id}/", "put_webhook"),
+    ("delete", "/webhooks/{id}/", "delete_webhook"),
+    ("post", "/webhooks/{id}/test/", "test_webhook"),
+    ("get", "/audit/", "audit"),
 ];
 
 /// Links from what creates a resource to what reads, tests and deletes it (for generated
@@ -88,6 +94,12 @@ fn links(doc: &mut Value) {
         "PreviewTable": link("preview_table", &table),
         "DeleteTable": link("delete_table", &table),
     });
+    let hook = ["id"];
+    doc["paths"]["/webhooks/{id}/"]["put"]["responses"]["200"]["links"] = json!({
+        "GetWebhook": link("get_webhook", &hook),
+        "TestWebhook": link("test_webhook", &hook),
+        "DeleteWebhook": link("delete_webhook", &hook),
+    });
 }
 
 /// The document.
@@ -108,6 +120,10 @@ fn base() -> Value {
     let resources = names(Resource::ALL, Resource::as_str);
     let statuses = names(TableStatus::ALL, TableStatus::as_str);
     let errors = names(ErrorName::ALL, ErrorName::as_str);
+    let connection_statuses = names(ConnectionStatus::ALL, ConnectionStatus::as_str);
+    let events = names(EventName::ALL, EventName::as_str);
+    let subscribable: Vec<&str> = events.iter().copied().filter(|e| *e != EventName::Ping.as_str()).collect();
+    let strings = json!({"type": "array", "items": {"type": "string"}});
     let object = json!({"type": "object"});
     let table_fields = json!({
         "resource": {"type": "string", "enum": resources},
@@ -173,6 +189,14 @@ fn base() -> Value {
             "/healthz": {"get": {"summary": "The process is up", "tags": ["health"], "security": [], "responses": {"200": {"description": "up"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics (text format 0.0.4)", "tags": ["health"], "security": [], "responses": {"200": {"description": "the metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/readyz": {"get": {"summary": "The database answers", "tags": ["health"], "security": [], "responses": {"200": {"description": "ready"}, "503": {"$ref": "#/components/responses/Error"}}}},
+            "/webhooks/": {"get": op("List webhook endpoints (root, manager)", "webhooks", &[], None, (200, "WebhooksList"), &[503])},
+            "/webhooks/{id}/": {
+                "get": op("Get a webhook endpoint (never its secret)", "webhooks", &["webhookId"], None, (200, "Webhook"), &[400, 404, 503]),
+                "put": op("Create or replace a webhook endpoint; the answer holds its signing secret when created or rotated (shown once)", "webhooks", &["webhookId"], Some(("WebhookPut", true)), (200, "Webhook"), &[400, 413, 503]),
+                "delete": op("Delete a webhook endpoint and its pending deliveries", "webhooks", &["webhookId"], None, (204, ""), &[400, 404, 503]),
+            },
+            "/webhooks/{id}/test/": {"post": op("Send a signed ping event to the endpoint now", "webhooks", &["webhookId"], None, (200, "DeliveryReport"), &[400, 404, 503])},
+            "/audit/": {"get": op("The organization's audit trail, newest first (root, manager)", "audit", &["page", "amt"], None, (200, "AuditPage"), &[400, 503])},
             "/openapi.json": {"get": {"summary": "This document", "tags": ["health"], "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
         "components": {
@@ -186,6 +210,7 @@ fn base() -> Value {
                 "connectionFilter": {"name": "connection", "in": "query", "schema": {"type": "string", "enum": kinds}},
                 "resourceFilter": {"name": "resource", "in": "query", "schema": {"type": "string", "enum": resources}},
                 "page": {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10_000_000, "default": 1}},
+                "webhookId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}},
                 "amt": {"name": "amt", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 64, "default": 10}},
             },
             "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
@@ -193,11 +218,16 @@ fn base() -> Value {
                 "Error": {"type": "object", "required": ["error_code", "error_name", "message", "error_data"], "properties": {
                     "error_code": {"type": "integer"}, "error_name": {"type": "string", "enum": errors},
                     "message": {"type": "string"}, "error_data": object}},
-                "Connection": {"type": "object", "properties": {"connection": {"type": "string", "enum": connectable}, "credentials": object, "metadata": object, "warnings": {"type": "array", "items": {"type": "string"}}}},
+                "Connection": {"type": "object", "properties": {"connection": {"type": "string", "enum": connectable}, "credentials": object, "metadata": object,
+                    "status": {"type": "string", "enum": connection_statuses, "description": "what the last test of the stored credentials found; absent until one ran"},
+                    "checked_timestamp": {"type": "integer", "description": "when that test ran, Unix seconds"},
+                    "warnings": {"type": "array", "items": {"type": "string"}}}},
                 "ConnectionsList": {"type": "object", "properties": {"connections": {"type": "array", "items": {"$ref": "#/components/schemas/Connection"}}}},
                 "ConnectionPut": {"type": "object", "required": ["credentials"], "additionalProperties": false, "properties": {
                     "credentials": object, "metadata": object_or_null,
                     "connection": {"type": ["string", "null"], "readOnly": true, "description": "echoed from an answer: must be the path's connection"},
+                    "status": {"readOnly": true, "description": "echoed from an answer: ignored"},
+                    "checked_timestamp": {"readOnly": true, "description": "echoed from an answer: ignored"},
                     "warnings": {"readOnly": true, "description": "echoed from an answer: ignored"}}},
                 "CredentialsTest": {"type": "object", "additionalProperties": false, "properties": {"credentials": object_or_null}},
                 "CredentialCheck": {"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "object", "properties": {
@@ -210,6 +240,33 @@ fn base() -> Value {
                     "columns": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string", "enum": ["string", "integer", "float", "boolean", "timestamp", "json"]}}}},
                     "rows": {"type": "array", "items": object}, "bytes_read": {"type": "integer"}}}}}]},
                 "TablesList": {"type": "object", "properties": {"tables": {"type": "array", "items": {"type": "object"}}, "warnings": {"type": "array", "items": {"type": "string"}}}},
+                "Webhook": {"type": "object", "required": ["id", "url", "events", "description", "created_timestamp", "modified_timestamp"], "properties": {
+                    "id": {"type": "string"}, "url": {"type": "string"},
+                    "events": {"type": "array", "items": {"type": "string", "enum": subscribable}, "description": "empty: every status change"},
+                    "description": {"type": "string"}, "created_timestamp": {"type": "integer"}, "modified_timestamp": {"type": "integer"},
+                    "secret": {"type": "string", "description": "the signing secret: only in the answer to the PUT that created the endpoint or rotated it"},
+                    "warnings": strings}},
+                "WebhooksList": {"type": "object", "properties": {"webhooks": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}}}},
+                "WebhookPut": {"type": "object", "required": ["url"], "additionalProperties": false, "properties": {
+                    "url": {"type": "string", "minLength": 1, "maxLength": 2048, "description": "https:// (http:// only where the operator allows private targets)"},
+                    "events": {"type": "array", "items": {"type": "string", "enum": subscribable}},
+                    "description": {"type": ["string", "null"], "maxLength": 1000},
+                    "rotate_secret": {"type": "boolean"},
+                    "id": {"type": "string", "readOnly": true, "description": "echoed from an answer: must be the path's id"},
+                    "created_timestamp": {"readOnly": true}, "modified_timestamp": {"readOnly": true}, "warnings": {"readOnly": true}}},
+                "DeliveryReport": {"type": "object", "properties": {"event_id": {"type": "string"}, "delivered": {"type": "boolean"},
+                    "status_code": {"type": "integer"}, "message": {"type": "string"}}},
+                "Event": {"type": "object", "description": "the body a webhook receives, signed in Gateway-Signature: t=<unix>,v1=hex(HMAC-SHA256(secret, t + '.' + body))",
+                    "required": ["id", "event", "at"], "properties": {
+                    "id": {"type": "string"}, "event": {"type": "string", "enum": events},
+                    "connection": {"type": "string", "enum": kinds}, "table": {"type": "string"},
+                    "old_status": {"type": "string"}, "new_status": {"type": "string"}, "at": {"type": "integer"}}},
+                "AuditPage": {"type": "object", "properties": {"has_next": {"type": "boolean"}, "next_page": {"type": "integer"},
+                    "entries": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "integer"}, "at": {"type": "integer"}, "sub": {"type": "string"},
+                        "role": {"type": "string", "enum": ["root", "manager", "backend", "system"]},
+                        "action": {"type": "string"}, "target": {"type": "string"},
+                        "fields": {"type": "array", "items": {"type": "string"}, "description": "names of the fields changed, never values"}}}}}},
                 "TablesPage": {"type": "object", "properties": {"has_next": {"type": "boolean"}, "next_page": {"type": "integer"}, "tables": {"type": "array", "items": {"$ref": "#/components/schemas/Table"}}}},
             }
         }

@@ -3,13 +3,38 @@
 use gateway_connector::outbound::check_host_fields;
 use gateway_connector::{CredentialCheck, ErrorKind, looks_secret};
 use gateway_domain::{
-    Connection, ConnectionKind, ConnectionPut, ConnectionView, Credentials, CredentialsTest, OrganizationId, Problem,
-    Role,
+    Actor, Connection, ConnectionKind, ConnectionPut, ConnectionStatus, ConnectionView, Credentials, CredentialsTest,
+    OrganizationId, Problem, Role, TableStatus,
 };
 use gateway_store::ConnectionDeletion;
 use serde_json::Value;
 
 use crate::{Gateway, ProviderStep, connection_not_found};
+
+/// Why a credential test failed: the problem answered, the provider's failure kind (`None`:
+/// the credentials were refused before any call) and how long the provider asked to wait.
+#[derive(Debug)]
+pub(crate) struct CredentialFailure {
+    pub problem: Problem,
+    pub kind: Option<ErrorKind>,
+    pub retry_after: Option<std::time::Duration>,
+}
+
+/// The connection status a credential test's outcome means.
+pub(crate) fn connection_status(result: &Result<CredentialCheck, CredentialFailure>) -> ConnectionStatus {
+    match result {
+        Ok(check) if check.steps.iter().any(|s| s.outcome == gateway_connector::StepOutcome::Passed) => {
+            ConnectionStatus::Available
+        }
+        Ok(_) => ConnectionStatus::Unverified,
+        Err(f) => match f.kind.map(gateway_preview::status_for) {
+            None | Some(TableStatus::WrongSpecification) => ConnectionStatus::WrongSpecification,
+            Some(TableStatus::WrongCredentials) => ConnectionStatus::WrongCredentials,
+            Some(TableStatus::ResourceNotFound) => ConnectionStatus::ResourceNotFound,
+            Some(_) => ConnectionStatus::UnknownError,
+        },
+    }
+}
 
 /// LOCAL is the platform's own storage: it has no connection to get, put or test.
 pub(crate) fn connectable(kind: ConnectionKind) -> Result<(), Problem> {
@@ -34,7 +59,14 @@ impl Gateway {
             let spec = self.registry().get(conn.kind).map(|c| c.credential_spec().clone());
             conn.credentials.masked(|f| spec.as_ref().map_or_else(|| looks_secret(f), |s| s.is_secret(f)))
         };
-        ConnectionView { connection: conn.kind, credentials, metadata: conn.metadata, warnings: Vec::new() }
+        ConnectionView {
+            connection: conn.kind,
+            credentials,
+            metadata: conn.metadata,
+            status: conn.status,
+            checked_timestamp: conn.checked_timestamp,
+            warnings: Vec::new(),
+        }
     }
 
     pub async fn list_connections(&self, org: &OrganizationId, role: Role) -> Result<Vec<ConnectionView>, Problem> {
@@ -57,14 +89,17 @@ impl Gateway {
 
     /// Creates or replaces a connection: the body parsed, masked values restored from the
     /// stored ones, the credentials checked against the connector's spec (host fields
-    /// resolved), then stored sealed. Warnings say what could not be checked.
+    /// resolved), then stored sealed. Warnings say what could not be checked. The audit trail
+    /// records `actor` and the names of the fields that changed; the answer is masked for
+    /// the actor's role (for the gateway itself, as for a manager).
     pub async fn put_connection(
         &self,
         org: &OrganizationId,
-        role: Role,
+        actor: &Actor,
         kind: ConnectionKind,
         body: Value,
     ) -> Result<ConnectionView, Problem> {
+        let role = actor.role.unwrap_or(Role::Manager);
         connectable(kind)?;
         let put = ConnectionPut::from_json(body, kind)?;
         let connector = self.registry().get(kind).cloned();
@@ -78,10 +113,10 @@ impl Gateway {
                 "the gateway has no {kind} connector yet: the credentials are stored unchecked and cannot be tested"
             )],
         };
-        let o = org.clone();
+        let (o, a) = (org.clone(), actor.clone());
         let saved = self
             .db(move |s| {
-                s.put_connection(&o, kind, |stored| {
+                s.put_connection(&o, kind, &a, |stored| {
                     let credentials = put.credentials.unmask(stored.map(|c| &c.credentials))?;
                     let credentials = match &connector {
                         Some(c) => Credentials::new(c.validate_credentials(credentials.expose())?),
@@ -101,12 +136,13 @@ impl Gateway {
     pub async fn delete_connection(
         &self,
         org: &OrganizationId,
+        actor: &Actor,
         kind: ConnectionKind,
         force: bool,
     ) -> Result<u64, Problem> {
         connectable(kind)?;
-        let o = org.clone();
-        match self.db(move |s| s.delete_connection(&o, kind, force)).await? {
+        let (o, a) = (org.clone(), actor.clone());
+        match self.db(move |s| s.delete_connection(&o, kind, force, &a)).await? {
             ConnectionDeletion::Deleted { tables } => {
                 tracing::info!(connection = %kind, tables, "connection deleted");
                 Ok(tables)
@@ -125,37 +161,58 @@ impl Gateway {
     }
 
     /// Tests credentials live: those in the body (masked values restored from the stored
-    /// connection), else the stored ones. A failed step is a WRONG_DATA_TYPE naming the step,
-    /// with `reason` (the failure's kind), every step and the warnings in `error_data`.
+    /// connection), else the stored ones, whose outcome is then recorded as the connection's
+    /// `status` (webhooks hear of a change). A failed step is a WRONG_DATA_TYPE naming the
+    /// step, with `reason` (the failure's kind), every step and the warnings in `error_data`.
     pub async fn test_credentials(
         &self,
         org: &OrganizationId,
+        actor: &Actor,
         kind: ConnectionKind,
         body: Value,
     ) -> Result<CredentialCheck, Problem> {
         connectable(kind)?;
         let request = CredentialsTest::from_json(body)?;
-        let connector = self.connector(kind)?;
+        self.connector(kind)?;
         let _admitted = self.admit(org).await?;
         let o = org.clone();
         let stored = self.db(move |s| s.get_connection(&o, kind)).await?;
+        let record = request.credentials.is_none();
         let credentials = match request.credentials {
             Some(given) => given.unmask(stored.as_ref().map(|c| &c.credentials))?,
             None => stored.ok_or_else(|| connection_not_found(kind))?.credentials,
         };
-        let credentials = Credentials::new(connector.validate_credentials(credentials.expose())?);
+        let result = self.run_credential_test(kind, &credentials).await;
+        if record {
+            let status = connection_status(&result);
+            let (o, a) = (org.clone(), actor.clone());
+            self.db(move |s| s.set_connection_status(&o, kind, status, &a)).await?;
+        }
+        result.map_err(|f| f.problem)
+    }
+
+    /// One live test of `credentials`, its failure kept apart for callers that record it.
+    pub(crate) async fn run_credential_test(
+        &self,
+        kind: ConnectionKind,
+        credentials: &Credentials,
+    ) -> Result<CredentialCheck, CredentialFailure> {
+        let refused = |problem: Problem| CredentialFailure { problem, kind: None, retry_after: None };
+        let connector = self.connector(kind).map_err(refused)?;
+        let credentials = Credentials::new(connector.validate_credentials(credentials.expose()).map_err(refused)?);
         let mut host_warnings = check_host_fields(
             connector.credential_spec(),
             credentials.expose(),
             self.settings().outbound_allow_private,
         )
-        .await?;
+        .await
+        .map_err(refused)?;
         let scrub = |t: &str| crate::scrub(t, connector.as_ref(), Some(&credentials));
         let failed = |c: &CredentialCheck| c.failure().map(|s| s.error.unwrap_or(ErrorKind::Unknown));
         let test = connector.test_credentials(&credentials);
         let mut check = self.bounded(kind, ProviderStep::TestCredentials, test, failed).await.map_err(|mut e| {
             e.message = scrub(&e.message);
-            crate::connector_problem(&e)
+            CredentialFailure { problem: crate::connector_problem(&e), kind: Some(e.kind), retry_after: e.retry_after }
         })?;
         for step in &mut check.steps {
             step.message = scrub(&step.message);
@@ -167,10 +224,11 @@ impl Gateway {
         if let Some(step) = check.failure() {
             let reason = step.error.unwrap_or(ErrorKind::Unknown);
             tracing::info!(connection = %kind, step = %step.name, %reason, "credential test failed");
-            return Err(Problem::wrong_data(format!("{}: {}", step.name, step.message))
+            let problem = Problem::wrong_data(format!("{}: {}", step.name, step.message))
                 .with("reason", reason.as_str())
                 .with("steps", serde_json::to_value(&check.steps).unwrap_or_default())
-                .with("warnings", check.warnings.clone()));
+                .with("warnings", check.warnings.clone());
+            return Err(CredentialFailure { problem, kind: Some(reason), retry_after: None });
         }
         Ok(check)
     }

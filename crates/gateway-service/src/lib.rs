@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use gateway_connector::Registry;
-//! use gateway_domain::{ConnectionKind, OrganizationId, Role, TableName};
+//! use gateway_domain::{Actor, ConnectionKind, OrganizationId, Role, TableName};
 //! use gateway_service::{Gateway, ServiceSettings};
 //! use gateway_store::{Keyring, Store, StoreOptions};
 //! use serde_json::json;
@@ -24,16 +24,21 @@
 //!
 //! let org = OrganizationId::parse("acme")?;
 //! let body = json!({"credentials": {"api_key": "k-123"}});
-//! let saved = gateway.put_connection(&org, Role::Manager, ConnectionKind::Braze, body).await?;
+//! let me = Actor::user("ops@acme", Role::Manager);
+//! let saved = gateway.put_connection(&org, &me, ConnectionKind::Braze, body).await?;
 //! assert_eq!(saved.credentials["api_key"], "********", "secrets are masked but for backend");
 //!
 //! let name = TableName::parse("recos")?;
 //! let table = gateway
-//!     .patch_table(&org, ConnectionKind::Braze, &name, json!({"resource": "user_to_items_reco"}))
+//!     .patch_table(&org, &me, ConnectionKind::Braze, &name, json!({"resource": "user_to_items_reco"}))
 //!     .await?;
 //! assert_eq!(table.status.as_str(), "available");
 //! let page = gateway.filter_tables(&org, Some(ConnectionKind::Braze), None, Default::default()).await?;
 //! assert_eq!(page.tables.len(), 1);
+//! // Who did it, field names only.
+//! let trail = gateway.audit(&org, Default::default()).await?;
+//! assert_eq!(trail.entries[0].action, "table.create");
+//! assert_eq!(trail.entries[1].fields, ["credentials.api_key"]);
 //! # Ok(())
 //! # }
 //! ```
@@ -41,8 +46,10 @@
 mod connections;
 mod limits;
 pub mod metrics;
+mod scheduler;
 mod tables;
 mod uploads;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +61,9 @@ use gateway_store::{Store, StoreError};
 pub use gateway_connector::{CredentialCheck, Step, StepOutcome};
 pub use limits::LimitSettings;
 pub use metrics::{Metrics, ProviderStep};
+pub use scheduler::ScheduleSettings;
 pub use uploads::{UPLOAD_TTL_SECONDS, UploadKey};
+pub use webhooks::DeliveryReport;
 
 /// What the use cases need to know of the operator's settings.
 #[derive(Debug, Clone)]
@@ -73,6 +82,8 @@ pub struct ServiceSettings {
     pub upload_idle_timeout: Duration,
     /// Provider calls per organization and in all.
     pub limits: LimitSettings,
+    /// Scheduled re-tests, webhook deliveries, audit retention.
+    pub schedule: ScheduleSettings,
 }
 
 impl Default for ServiceSettings {
@@ -86,6 +97,7 @@ impl Default for ServiceSettings {
             upload_key: UploadKey::random(),
             upload_idle_timeout: Duration::from_secs(60),
             limits: LimitSettings::default(),
+            schedule: ScheduleSettings::default(),
         }
     }
 }
@@ -103,12 +115,26 @@ struct Inner {
     settings: ServiceSettings,
     limits: limits::Limits,
     metrics: Metrics,
+    /// Webhook deliveries' client: the outbound guard's, with the delivery timeout.
+    webhook_client: gateway_connector::OutboundClient,
 }
 
 impl Gateway {
+    /// The use cases over `store` and `registry`. Webhook deliveries go through an outbound
+    /// client of their own (the guard's rules, `outbound_allow_private`, a 10 s timeout).
+    #[allow(clippy::expect_used, reason = "building a reqwest client fails only without a TLS backend, a build error")]
     pub fn new(store: Store, registry: Registry, settings: ServiceSettings) -> Gateway {
         let limits = limits::Limits::new(settings.limits);
-        Gateway { inner: Arc::new(Inner { store, registry, settings, limits, metrics: Metrics::new() }) }
+        let webhook_client = gateway_connector::OutboundClient::new(gateway_connector::OutboundSettings {
+            allow_private: settings.outbound_allow_private,
+            total_timeout: webhooks::DELIVERY_TIMEOUT,
+            max_response_bytes: 64 * 1024,
+            ..Default::default()
+        })
+        .expect("the HTTP client builds");
+        Gateway {
+            inner: Arc::new(Inner { store, registry, settings, limits, metrics: Metrics::new(), webhook_client }),
+        }
     }
 
     pub fn registry(&self) -> &Registry {

@@ -1,6 +1,7 @@
 //! What the gateway counts, in the Prometheus text format: provider calls by kind, step and
-//! outcome with their latency, bytes read by previews, the database pool, and (fed by the
-//! HTTP front) requests by route template and status with their latency.
+//! outcome with their latency, bytes read by previews, the database pool, scheduled re-tests
+//! and webhook deliveries (and their backlog), and (fed by the HTTP front) requests by route
+//! template and status with their latency.
 //!
 //! Labels never carry an organization, a name, a path or a value a tenant chose: only the
 //! closed sets of kinds, steps, outcomes, route templates and statuses, so the series stay
@@ -47,6 +48,11 @@ pub struct Metrics {
     pool_open: IntGauge,
     pool_in_use: IntGauge,
     pool_waiting: IntGauge,
+    checks: IntCounterVec,
+    checks_due: IntGauge,
+    deliveries: IntCounterVec,
+    delivery_seconds: HistogramVec,
+    outbox_pending: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -106,6 +112,29 @@ impl Metrics {
                 "gateway_db_pool_waiting",
                 "Callers acquiring a database connection now (waiting for one, or checking a pooled one out).",
             )?,
+            checks: counter(
+                "gateway_scheduled_checks_total",
+                "Scheduled re-tests run by this gateway, by target (table or connection) and outcome (checked, temporary, gone).",
+                &["target", "outcome"],
+            )?,
+            checks_due: gauge(
+                "gateway_scheduled_checks_due",
+                "Re-tests due and not claimed by any gateway, as this gateway's scheduler last read it.",
+            )?,
+            deliveries: counter(
+                "gateway_webhook_deliveries_total",
+                "Webhook POSTs sent by this gateway, by outcome (delivered or failed).",
+                &["outcome"],
+            )?,
+            delivery_seconds: histogram(
+                "gateway_webhook_delivery_duration_seconds",
+                "How long webhook endpoints took to answer.",
+                &[],
+            )?,
+            outbox_pending: gauge(
+                "gateway_webhook_outbox_pending",
+                "Webhook deliveries not yet delivered nor given up, as this gateway's scheduler last read it.",
+            )?,
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -117,6 +146,11 @@ impl Metrics {
             Box::new(m.pool_open.clone()),
             Box::new(m.pool_in_use.clone()),
             Box::new(m.pool_waiting.clone()),
+            Box::new(m.checks.clone()),
+            Box::new(m.checks_due.clone()),
+            Box::new(m.deliveries.clone()),
+            Box::new(m.delivery_seconds.clone()),
+            Box::new(m.outbox_pending.clone()),
         ];
         for c in collectors {
             m.registry.register(c)?;
@@ -155,6 +189,24 @@ impl Metrics {
     pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
         let status = status.to_string();
         self.requests.with_label_values(&[method, route, &status]).observe(took.as_secs_f64());
+    }
+
+    /// One scheduled re-test, finished: `target` is `table` or `connection`; `outcome` is
+    /// `checked` (a status recorded), `temporary` (retried later) or `gone`.
+    pub fn scheduled_check(&self, target: &'static str, outcome: &'static str) {
+        self.checks.with_label_values(&[target, outcome]).inc();
+    }
+
+    /// The scheduler's last reading of the due re-tests and pending deliveries.
+    pub fn schedule_backlog(&self, due: i64, pending: i64) {
+        self.checks_due.set(due);
+        self.outbox_pending.set(pending);
+    }
+
+    /// One webhook POST, finished.
+    pub fn webhook_delivery(&self, delivered: bool, took: Duration) {
+        self.deliveries.with_label_values(&[if delivered { "delivered" } else { "failed" }]).inc();
+        self.delivery_seconds.with_label_values::<&str>(&[]).observe(took.as_secs_f64());
     }
 
     /// The text exposition, with the pool's gauges read now.

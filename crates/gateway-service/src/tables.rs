@@ -2,8 +2,8 @@
 
 use gateway_connector::Connector;
 use gateway_domain::{
-    Connection, ConnectionKind, Credentials, ErrorName, OrganizationId, Paging, Problem, Resource, Table, TableName,
-    TablePatch, TablePreview, TableStatus, TableView, TablesList, TablesPage,
+    Actor, Connection, ConnectionKind, Credentials, ErrorName, OrganizationId, Paging, Problem, Resource, Table,
+    TableName, TablePatch, TablePreview, TableStatus, TableView, TablesList, TablesPage,
 };
 use gateway_preview::{Preview, SAMPLE_ROWS};
 use gateway_store::TableFilter;
@@ -23,8 +23,21 @@ fn preview_body(preview: Preview) -> TablePreview {
     TablePreview { table: view, sample: preview.sample }
 }
 
-/// Why a preview failed, and the status that means for a stored table (`None`: nothing).
-type PreviewFailure = (Problem, Option<TableStatus>);
+/// Why a preview failed: the problem answered, the status it means for a stored table
+/// (`None`: nothing), and the provider's failure when there was one (its kind, how long it
+/// asked to wait).
+#[derive(Debug)]
+pub(crate) struct PreviewFailure {
+    pub problem: Problem,
+    pub status: Option<TableStatus>,
+    pub provider: Option<(gateway_connector::ErrorKind, Option<std::time::Duration>)>,
+}
+
+impl PreviewFailure {
+    fn new(problem: Problem, status: Option<TableStatus>) -> Self {
+        PreviewFailure { problem, status, provider: None }
+    }
+}
 
 impl Gateway {
     pub async fn get_table(
@@ -44,6 +57,7 @@ impl Gateway {
     pub async fn patch_table(
         &self,
         org: &OrganizationId,
+        actor: &Actor,
         kind: ConnectionKind,
         name: &TableName,
         body: Value,
@@ -51,12 +65,12 @@ impl Gateway {
         let patch = TablePatch::from_json(body, kind, name)?;
         let connector = self.registry().get(kind).cloned();
         let initial = connector.as_ref().map_or(TableStatus::Available, |c| c.new_table_status());
-        let (o, n) = (org.clone(), name.clone());
+        let (o, n, a) = (org.clone(), name.clone(), actor.clone());
         let (key, public_url) = (self.settings().upload_key.clone(), self.settings().public_url.clone());
         let c = connector.clone();
         let table = self
             .db(move |s| {
-                s.upsert_table(&o, kind, &n, |stored| {
+                s.upsert_table(&o, kind, &n, &a, |stored| {
                     let mut table = gateway_preview::merge(&o, kind, &n, stored, &patch, initial)?;
                     gateway_preview::check(&table, c.as_deref())?;
                     if !kind.has_connection() {
@@ -78,11 +92,16 @@ impl Gateway {
     pub async fn delete_table(
         &self,
         org: &OrganizationId,
+        actor: &Actor,
         kind: ConnectionKind,
         name: &TableName,
     ) -> Result<(), Problem> {
-        let (o, n) = (org.clone(), name.clone());
-        if self.db(move |s| s.delete_table(&o, kind, &n)).await? { Ok(()) } else { Err(table_not_found(kind, name)) }
+        let (o, n, a) = (org.clone(), name.clone(), actor.clone());
+        if self.db(move |s| s.delete_table(&o, kind, &n, &a)).await? {
+            Ok(())
+        } else {
+            Err(table_not_found(kind, name))
+        }
     }
 
     /// Deprecated: the tables of one connection, summarised. Use [`Gateway::filter_tables`].
@@ -133,24 +152,26 @@ impl Gateway {
         let connector = self.connector(kind)?;
         let _admitted = self.admit(org).await?;
         let merged = gateway_preview::merge(org, kind, name, stored.as_ref(), &patch, connector.new_table_status())?;
-        let preview = self.run_preview(&connector, conn.as_ref(), merged).await.map_err(|(p, _)| p)?;
+        let preview = self.run_preview(&connector, conn.as_ref(), merged).await.map_err(|f| f.problem)?;
         Ok(preview_body(preview))
     }
 
-    /// Tests the stored table and records the outcome as its status.
+    /// Tests the stored table and records the outcome as its status (by `actor`, in the
+    /// audit trail when it changes).
     pub async fn test_table(
         &self,
         org: &OrganizationId,
+        actor: &Actor,
         kind: ConnectionKind,
         name: &TableName,
     ) -> Result<TablePreview, Problem> {
         let table = self.load_table(org, kind, name).await?.ok_or_else(|| table_not_found(kind, name))?;
         let conn = self.load_connection(org, kind).await?;
         let _admitted = self.admit(org).await?;
-        self.preview_and_record(conn.as_ref(), table, Vec::new()).await
+        self.preview_and_record(conn.as_ref(), table, Vec::new(), actor).await
     }
 
-    async fn load_table(
+    pub(crate) async fn load_table(
         &self,
         org: &OrganizationId,
         kind: ConnectionKind,
@@ -161,7 +182,11 @@ impl Gateway {
     }
 
     /// The connection of a kind that has one (`None` for LOCAL); CONNECTION_NOT_FOUND when missing.
-    async fn load_connection(&self, org: &OrganizationId, kind: ConnectionKind) -> Result<Option<Connection>, Problem> {
+    pub(crate) async fn load_connection(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+    ) -> Result<Option<Connection>, Problem> {
         if !kind.has_connection() {
             return Ok(None);
         }
@@ -178,13 +203,13 @@ impl Gateway {
         table: Table,
     ) -> Result<Preview, PreviewFailure> {
         gateway_preview::check(&table, Some(connector.as_ref()))
-            .map_err(|p| (p, Some(TableStatus::WrongSpecification)))?;
+            .map_err(|p| PreviewFailure::new(p, Some(TableStatus::WrongSpecification)))?;
         // Stored credentials are checked again: a row written before a rule existed must not
         // steer a call anywhere the rule now refuses.
         let credentials = conn
             .map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new))
             .transpose()
-            .map_err(|p| (p, Some(TableStatus::WrongCredentials)))?;
+            .map_err(|p| PreviewFailure::new(p, Some(TableStatus::WrongCredentials)))?;
         let scrub = |t: &str| crate::scrub(t, connector.as_ref(), credentials.as_ref());
         let inspect = connector.inspect_table(credentials.as_ref(), &table, SAMPLE_ROWS);
         let mut inspection = self
@@ -193,13 +218,18 @@ impl Gateway {
             .map_err(|mut e| {
                 tracing::info!(connection = %table.connection, table = %table.name, reason = %e.kind, "inspection failed");
                 e.message = scrub(&e.message);
-                (crate::connector_problem(&e), Some(gateway_preview::status_for(e.kind)))
+                PreviewFailure {
+                    problem: crate::connector_problem(&e),
+                    status: Some(gateway_preview::status_for(e.kind)),
+                    provider: Some((e.kind, e.retry_after)),
+                }
             })?;
         self.metrics().preview_bytes(table.connection, inspection.bytes_read);
         for w in &mut inspection.warnings {
             *w = scrub(w);
         }
-        gateway_preview::apply(table, inspection).map_err(|p| (p, Some(TableStatus::WrongSpecification)))
+        gateway_preview::apply(table, inspection)
+            .map_err(|p| PreviewFailure::new(p, Some(TableStatus::WrongSpecification)))
     }
 
     /// Previews a stored table and records the outcome as its status; answers the preview, or
@@ -209,20 +239,40 @@ impl Gateway {
         &self,
         conn: Option<&Connection>,
         table: Table,
-        mut notes: Vec<String>,
+        notes: Vec<String>,
+        actor: &Actor,
     ) -> Result<TablePreview, Problem> {
+        self.preview_and_record_with(conn, table, notes, actor, true).await.map_err(|f| f.problem)
+    }
+
+    /// [`Gateway::preview_and_record`], keeping the failure whole; with `record_temporary`
+    /// false, a temporary provider failure (timeout, rate limit, outage) records nothing.
+    pub(crate) async fn preview_and_record_with(
+        &self,
+        conn: Option<&Connection>,
+        table: Table,
+        mut notes: Vec<String>,
+        actor: &Actor,
+        record_temporary: bool,
+    ) -> Result<TablePreview, PreviewFailure> {
         let (org, kind, name) = (table.organization.clone(), table.connection, table.name.clone());
-        let connector = self.connector(kind)?;
+        let connector = self.connector(kind).map_err(|p| PreviewFailure::new(p, None))?;
         let awaiting = table.status == TableStatus::Uploading && connector.new_table_status() == TableStatus::Uploading;
         let result = self.run_preview(&connector, conn, table).await;
         let status = match &result {
             Ok(_) => Some(TableStatus::Available),
             // A table waiting for its file stays `uploading` until it arrives.
-            Err((_, Some(TableStatus::ResourceNotFound))) if awaiting => None,
-            Err((_, status)) => *status,
+            Err(PreviewFailure { status: Some(TableStatus::ResourceNotFound), .. }) if awaiting => None,
+            Err(PreviewFailure { provider: Some((kind, _)), .. }) if !record_temporary && kind.is_temporary() => None,
+            Err(f) => f.status,
         };
         let recorded = match status {
-            Some(status) => self.db(move |s| s.set_table_status(&org, kind, &name, status)).await?,
+            Some(status) => {
+                let a = actor.clone();
+                self.db(move |s| s.set_table_status(&org, kind, &name, status, &a))
+                    .await
+                    .map_err(|p| PreviewFailure::new(p, None))?
+            }
             None => None,
         };
         match result {
@@ -235,10 +285,12 @@ impl Gateway {
                 preview.warnings = notes;
                 Ok(preview_body(preview))
             }
-            Err((p, _)) => Err(match status {
-                Some(status) => p.with("status", status.as_str()),
-                None => p,
-            }),
+            Err(mut f) => {
+                if let Some(status) = status {
+                    f.problem = f.problem.with("status", status.as_str());
+                }
+                Err(f)
+            }
         }
     }
 }

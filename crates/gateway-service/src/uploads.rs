@@ -204,7 +204,8 @@ impl Gateway {
         }
         let size = writer.finish().await.map_err(|e| crate::connector_problem(&e))?;
         tracing::info!(table = %name, bytes = size, "LOCAL file uploaded");
-        self.preview_and_record(None, table, vec![format!("uploaded {size} bytes")]).await
+        let actor = gateway_domain::Actor::system("upload");
+        self.preview_and_record(None, table, vec![format!("uploaded {size} bytes")], &actor).await
     }
 }
 

@@ -1,13 +1,18 @@
 //! Connections: one per (organization, kind).
 
 use diesel::prelude::*;
-use gateway_domain::{Connection, ConnectionKind, Credentials, JsonObject, OrganizationId, now_seconds};
+use gateway_domain::{
+    Actor, Connection, ConnectionKind, ConnectionStatus, Credentials, EventName, JsonObject, OrganizationId,
+    changed_fields, now_seconds,
+};
 
+use crate::checks::{self, CheckPolicy};
 use crate::db::{DbConnection, Store, write_transaction};
 use crate::rows::ConnectionRow;
 use crate::schema::{connection_tables, connections};
 use crate::seal::Keyring;
 use crate::{ConnectionDeletion, StoreError};
+use crate::{audit, webhooks};
 
 pub fn list(conn: &mut DbConnection, keys: &Keyring, org: &OrganizationId) -> Result<Vec<Connection>, StoreError> {
     connections::table
@@ -47,12 +52,16 @@ pub fn exists(conn: &mut DbConnection, org: &OrganizationId, kind: ConnectionKin
 }
 
 /// Creates or replaces a connection. `decide` sees the stored one (inside the transaction,
-/// the row locked) and returns the credentials and metadata to store, or refuses.
+/// the row locked) and returns the credentials and metadata to store, or refuses. New
+/// credentials forget the status of the old ones. The audit trail gets the names of the
+/// fields that changed; a new connection gets its scheduled re-test.
 pub fn put(
     conn: &mut DbConnection,
     keys: &Keyring,
+    policy: &CheckPolicy,
     org: &OrganizationId,
     kind: ConnectionKind,
+    actor: &Actor,
     decide: impl FnOnce(Option<&Connection>) -> Result<(Credentials, JsonObject), StoreError>,
 ) -> Result<Connection, StoreError> {
     write_transaction(conn, |conn| {
@@ -60,6 +69,11 @@ pub fn put(
         let stored = get(conn, keys, org, kind)?;
         let (credentials, metadata) = decide(stored.as_ref())?;
         let now = now_seconds();
+        let mut fields =
+            changed_fields("credentials", stored.as_ref().map(|s| s.credentials.expose()), credentials.expose());
+        let same_credentials = fields.is_empty();
+        fields.extend(changed_fields("metadata", stored.as_ref().map(|s| &s.metadata), &metadata));
+        let keep_status = stored.as_ref().filter(|_| same_credentials);
         let record = Connection {
             organization: org.clone(),
             kind,
@@ -67,18 +81,64 @@ pub fn put(
             metadata,
             created_timestamp: stored.as_ref().map_or(now, |s| s.created_timestamp),
             modified_timestamp: now,
+            status: keep_status.and_then(|s| s.status),
+            checked_timestamp: keep_status.and_then(|s| s.checked_timestamp),
         };
         let row = ConnectionRow::from_record(&record, keys)?;
         if stored.is_some() {
-            diesel::update(connections::table)
+            let this = connections::table
                 .filter(connections::organization.eq(org.as_str()))
-                .filter(connections::kind.eq(kind.as_str()))
-                .set(&row)
-                .execute(conn)?;
+                .filter(connections::kind.eq(kind.as_str()));
+            diesel::update(this).set(&row).execute(conn)?;
+            if !same_credentials {
+                diesel::update(this)
+                    .set((connections::status.eq(None::<String>), connections::checked_at.eq(None::<i64>)))
+                    .execute(conn)?;
+            }
         } else {
             diesel::insert_into(connections::table).values(&row).execute(conn)?;
+            checks::schedule(conn, policy, org, kind, None)?;
+        }
+        if stored.is_none() || !fields.is_empty() {
+            audit::append(conn, org.as_str(), actor, "connection.put", kind.as_str(), &fields)?;
         }
         Ok(record)
+    })
+}
+
+/// Records what a test of the stored credentials found. When the status changed, the audit
+/// trail and the webhooks hear of it in the same transaction. `None` when the connection is gone.
+pub fn set_status(
+    conn: &mut DbConnection,
+    org: &OrganizationId,
+    kind: ConnectionKind,
+    status: ConnectionStatus,
+    actor: &Actor,
+) -> Result<Option<(Option<ConnectionStatus>, ConnectionStatus)>, StoreError> {
+    write_transaction(conn, |conn| {
+        if !lock_row(conn, org, kind, RowLock::Replace)? {
+            return Ok(None);
+        }
+        let this = connections::table
+            .filter(connections::organization.eq(org.as_str()))
+            .filter(connections::kind.eq(kind.as_str()));
+        let old: Option<String> = this.select(connections::status).first(conn)?;
+        let old = old.and_then(|s| s.parse::<ConnectionStatus>().ok());
+        diesel::update(this)
+            .set((connections::status.eq(Some(status.as_str())), connections::checked_at.eq(Some(now_seconds()))))
+            .execute(conn)?;
+        if old != Some(status) {
+            audit::append(conn, org.as_str(), actor, "connection.status", kind.as_str(), &["status".to_owned()])?;
+            let event = webhooks::status_event(
+                EventName::ConnectionStatusChanged,
+                kind,
+                None,
+                old.map(ConnectionStatus::as_str),
+                status.as_str(),
+            );
+            webhooks::enqueue(conn, org, &event)?;
+        }
+        Ok(Some((old, status)))
     })
 }
 
@@ -126,6 +186,7 @@ pub fn delete(
     org: &OrganizationId,
     kind: ConnectionKind,
     force: bool,
+    actor: &Actor,
 ) -> Result<ConnectionDeletion, StoreError> {
     write_transaction(conn, |conn| {
         if !lock_row(conn, org, kind, RowLock::Delete)? {
@@ -144,6 +205,9 @@ pub fn delete(
             .filter(connections::organization.eq(org.as_str()))
             .filter(connections::kind.eq(kind.as_str()))
             .execute(conn)?;
+        checks::unschedule(conn, org, kind, None)?;
+        let fields = if tables > 0 { vec![format!("tables ({tables})")] } else { Vec::new() };
+        audit::append(conn, org.as_str(), actor, "connection.delete", kind.as_str(), &fields)?;
         Ok(ConnectionDeletion::Deleted { tables: tables as u64 })
     })
 }
@@ -161,9 +225,10 @@ impl Store {
         &self,
         org: &OrganizationId,
         kind: ConnectionKind,
+        actor: &Actor,
         decide: impl FnOnce(Option<&Connection>) -> Result<(Credentials, JsonObject), StoreError>,
     ) -> Result<Connection, StoreError> {
-        self.with(|c| put(c, &self.keys, org, kind, decide))
+        self.with(|c| put(c, &self.keys, &self.policy, org, kind, actor, decide))
     }
 
     pub fn delete_connection(
@@ -171,8 +236,20 @@ impl Store {
         org: &OrganizationId,
         kind: ConnectionKind,
         force: bool,
+        actor: &Actor,
     ) -> Result<ConnectionDeletion, StoreError> {
-        self.with(|c| delete(c, org, kind, force))
+        self.with(|c| delete(c, org, kind, force, actor))
+    }
+
+    /// Records a test of the stored credentials (see [`set_status`]): the status before and now.
+    pub fn set_connection_status(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        status: ConnectionStatus,
+        actor: &Actor,
+    ) -> Result<Option<(Option<ConnectionStatus>, ConnectionStatus)>, StoreError> {
+        self.with(|c| set_status(c, org, kind, status, actor))
     }
 }
 
@@ -188,15 +265,21 @@ pub fn reseal_batch(conn: &mut DbConnection, keys: &Keyring, batch: i64) -> Resu
             .select(ConnectionRow::as_select())
             .load(conn)?;
         let mut done = 0;
+        let actor = Actor::system("rotate-key");
         for row in rows {
             let (key_id, sealed) = row.resealed(keys)?;
-            done += diesel::update(connections::table)
+            let n = diesel::update(connections::table)
                 .filter(connections::organization.eq(&row.organization))
                 .filter(connections::kind.eq(&row.kind))
                 .filter(connections::credentials_key_id.eq(&row.credentials_key_id))
                 .filter(connections::credentials.eq(&row.credentials))
                 .set((connections::credentials.eq(sealed), connections::credentials_key_id.eq(key_id)))
                 .execute(conn)?;
+            if n > 0 {
+                let fields = ["credentials".to_owned()];
+                audit::append(conn, &row.organization, &actor, "connection.reseal", &row.kind, &fields)?;
+            }
+            done += n;
         }
         Ok(done)
     })
@@ -204,18 +287,22 @@ pub fn reseal_batch(conn: &mut DbConnection, keys: &Keyring, batch: i64) -> Resu
 
 /// Key ids that seal some connection but that the keyring cannot open.
 pub fn unreadable_key_ids(conn: &mut DbConnection, keys: &Keyring) -> Result<Vec<String>, StoreError> {
-    let ids: Vec<String> = connections::table.select(connections::credentials_key_id).distinct().load(conn)?;
+    let mut ids: Vec<String> = connections::table.select(connections::credentials_key_id).distinct().load(conn)?;
+    ids.extend(webhooks::key_ids(conn)?);
+    ids.sort();
+    ids.dedup();
     let known = keys.ids();
     Ok(ids.into_iter().filter(|id| !known.contains(&id.as_str())).collect())
 }
 
 impl Store {
-    /// Re-seals every connection under the current key, `batch` rows per transaction;
+    /// Re-seals every connection (and webhook secret) under the current key, `batch` rows per transaction;
     /// `progress` hears the running total. Resumable: it only touches rows under other keys.
     pub fn rotate_keys(&self, batch: i64, mut progress: impl FnMut(usize)) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let n = self.with(|c| reseal_batch(c, &self.keys, batch.max(1)))?;
+            let n = self.with(|c| reseal_batch(c, &self.keys, batch.max(1)))?
+                + self.with(|c| webhooks::reseal_batch(c, &self.keys, batch.max(1)))?;
             if n == 0 {
                 return Ok(total);
             }

@@ -142,6 +142,7 @@ pub struct Store {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
     pub(crate) keys: Keyring,
+    pub(crate) policy: Arc<crate::CheckPolicy>,
     /// Callers inside `pool.get()` now: waiting for a connection, or checking one out (a
     /// `SELECT 1`) or opening it.
     waiting: Arc<AtomicUsize>,
@@ -195,11 +196,17 @@ impl Store {
             .connection_timeout(options.acquire_timeout)
             .test_on_check_out(true)
             .build_unchecked(Manager { target });
-        let store = Store { pool, backend, keys, waiting: Arc::default() };
+        let store = Store { pool, backend, keys, policy: Arc::default(), waiting: Arc::default() };
         if backend == Backend::Sqlite {
             store.with(|c| c.batch_execute("PRAGMA journal_mode = WAL").map_err(StoreError::from))?;
         }
         Ok(store)
+    }
+
+    /// Sets when new connections and tables are first re-tested, and each next time.
+    pub fn with_check_policy(mut self, policy: crate::CheckPolicy) -> Store {
+        self.policy = Arc::new(policy);
+        self
     }
 
     pub fn backend(&self) -> Backend {

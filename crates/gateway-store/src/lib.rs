@@ -6,19 +6,24 @@
 //! in [`connections`] and [`tables`] take a connection, so they run on the pool or inside a
 //! transaction; [`Store`] wraps them with a pooled connection.
 
+mod audit;
 mod db;
 mod error;
 mod rows;
 mod schema;
 mod seal;
 
+pub mod checks;
 pub mod connections;
 pub mod tables;
+pub mod webhooks;
 
+pub use checks::{CheckJob, CheckPolicy, CheckState};
 pub use db::{Backend, DbConnection, PoolState, Store, StoreOptions};
 pub use error::StoreError;
 pub use seal::{EncryptionKey, Keyring};
 pub use tables::TableFilter;
+pub use webhooks::{Attempt, Delivery};
 
 /// What deleting a connection did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 
 use diesel::prelude::*;
 use gateway_domain::{
-    Connection, ConnectionKind, Credentials, JsonObject, OrganizationId, Resource, Table, TableName, TableStatus,
+    Connection, ConnectionKind, ConnectionStatus, Credentials, JsonObject, OrganizationId, Resource, Table, TableName,
+    TableStatus,
 };
 
 use crate::StoreError;
@@ -19,6 +20,8 @@ pub(crate) struct ConnectionRow {
     pub metadata: String,
     pub created_at: i64,
     pub modified_at: i64,
+    pub status: Option<String>,
+    pub checked_at: Option<i64>,
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
@@ -65,6 +68,8 @@ impl ConnectionRow {
             metadata: text(&c.metadata),
             created_at: c.created_timestamp,
             modified_at: c.modified_timestamp,
+            status: c.status.map(|s| s.as_str().to_owned()),
+            checked_at: c.checked_timestamp,
         })
     }
 
@@ -102,6 +107,9 @@ impl ConnectionRow {
             metadata: object("metadata", &self.metadata)?,
             created_timestamp: self.created_at,
             modified_timestamp: self.modified_at,
+            // A status this version does not know reads as none rather than failing the row.
+            status: self.status.as_deref().and_then(|s| s.parse::<ConnectionStatus>().ok()),
+            checked_timestamp: self.checked_at,
         })
     }
 }

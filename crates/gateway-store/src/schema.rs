@@ -9,6 +9,8 @@ diesel::table! {
         metadata -> Text,
         created_at -> BigInt,
         modified_at -> BigInt,
+        status -> Nullable<Text>,
+        checked_at -> Nullable<BigInt>,
     }
 }
 
@@ -24,5 +26,63 @@ diesel::table! {
         status -> Text,
         created_at -> BigInt,
         modified_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    scheduled_checks (organization, connection, name) {
+        organization -> Text,
+        connection -> Text,
+        name -> Text,
+        due_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        failures -> Integer,
+        last_checked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webhooks (organization, id) {
+        organization -> Text,
+        id -> Text,
+        url -> Text,
+        events -> Text,
+        description -> Text,
+        secret -> Text,
+        secret_key_id -> Text,
+        created_at -> BigInt,
+        modified_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (event_id, webhook_id) {
+        event_id -> Text,
+        organization -> Text,
+        webhook_id -> Text,
+        event -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+        next_attempt_at -> BigInt,
+        attempts -> Integer,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        delivered_at -> Nullable<BigInt>,
+        failed_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        organization -> Text,
+        at -> BigInt,
+        sub -> Text,
+        role -> Text,
+        action -> Text,
+        target -> Text,
+        fields -> Text,
     }
 }

@@ -2,13 +2,16 @@
 
 use diesel::prelude::*;
 use gateway_domain::{
-    ConnectionKind, ErrorName, OrganizationId, Paging, Problem, Resource, Table, TableName, TableStatus, now_seconds,
+    Actor, ConnectionKind, ErrorName, EventName, OrganizationId, Paging, Problem, Resource, Table, TableName,
+    TableStatus, changed_fields, now_seconds,
 };
 
 use crate::StoreError;
+use crate::checks::{self, CheckPolicy};
 use crate::db::{DbConnection, Store, write_transaction};
 use crate::rows::TableRow;
 use crate::schema::connection_tables as t;
+use crate::{audit, webhooks};
 
 /// `GET /tables/` filters.
 #[derive(Debug, Clone, Copy, Default)]
@@ -99,12 +102,16 @@ fn lock_row(
 /// (CONNECTION_NOT_FOUND otherwise, checked in the same transaction). `decide` sees the stored one (inside the transaction, the row
 /// locked) and returns the table to store, or refuses. `created_timestamp` is kept from the
 /// stored row; `modified_timestamp` is set when anything changed. A concurrent creation of
-/// the same table makes this retry once as an update.
+/// the same table makes this retry once as an update. In the same transaction: the audit
+/// trail (names of the fields changed), the webhooks' events when the status changed, and a
+/// new table's scheduled re-test.
 pub fn upsert(
     conn: &mut DbConnection,
+    policy: &CheckPolicy,
     org: &OrganizationId,
     kind: ConnectionKind,
     name: &TableName,
+    actor: &Actor,
     mut decide: impl FnMut(Option<&Table>) -> Result<Table, StoreError>,
 ) -> Result<Table, StoreError> {
     let mut attempt = |conn: &mut DbConnection| {
@@ -131,6 +138,7 @@ pub fn upsert(
             table.connection = kind;
             table.name = name.clone();
             let now = now_seconds();
+            let target = format!("{kind}/{name}");
             match &stored {
                 Some(s) => {
                     table.created_timestamp = s.created_timestamp;
@@ -145,11 +153,17 @@ pub fn upsert(
                         .filter(t::name.eq(name.as_str()))
                         .set(&TableRow::from_record(&table))
                         .execute(conn)?;
+                    audit::append(conn, org.as_str(), actor, "table.update", &target, &table_changes(Some(s), &table))?;
+                    if s.status != table.status {
+                        status_changed(conn, org, &table, Some(s.status))?;
+                    }
                 }
                 None => {
                     table.created_timestamp = now;
                     table.modified_timestamp = now;
                     diesel::insert_into(t::table).values(&TableRow::from_record(&table)).execute(conn)?;
+                    audit::append(conn, org.as_str(), actor, "table.create", &target, &table_changes(None, &table))?;
+                    checks::schedule(conn, policy, org, kind, Some(name))?;
                 }
             }
             Ok(table)
@@ -161,14 +175,58 @@ pub fn upsert(
     }
 }
 
-/// Records a table's status; `modified_timestamp` moves only when it changes. `None` when
-/// the table is gone.
+/// The names of what differs between a stored table and the one replacing it: top-level
+/// fields, and the keys inside the params (`connection_table_params.bucket`).
+fn table_changes(old: Option<&Table>, new: &Table) -> Vec<String> {
+    let mut fields = Vec::new();
+    if old.is_none_or(|o| o.resource != new.resource) {
+        fields.push("resource".to_owned());
+    }
+    if old.is_none_or(|o| o.status != new.status) {
+        fields.push("status".to_owned());
+    }
+    fields.extend(changed_fields("resource_params", old.map(|o| &o.resource_params), &new.resource_params));
+    fields.extend(changed_fields(
+        "connection_table_params",
+        old.map(|o| &o.connection_table_params),
+        &new.connection_table_params,
+    ));
+    fields.extend(changed_fields(
+        "connection_table_metadata",
+        old.map(|o| &o.connection_table_metadata),
+        &new.connection_table_metadata,
+    ));
+    fields
+}
+
+/// Tells the webhooks that `table`'s status changed from `old`.
+fn status_changed(
+    conn: &mut DbConnection,
+    org: &OrganizationId,
+    table: &Table,
+    old: Option<TableStatus>,
+) -> Result<(), StoreError> {
+    let event = webhooks::status_event(
+        EventName::TableStatusChanged,
+        table.connection,
+        Some(&table.name),
+        old.map(TableStatus::as_str),
+        table.status.as_str(),
+    );
+    webhooks::enqueue(conn, org, &event)?;
+    Ok(())
+}
+
+/// Records a table's status; `modified_timestamp` moves only when it changes, and then the
+/// audit trail and the webhooks hear of it in the same transaction. `None` when the table is
+/// gone.
 pub fn set_status(
     conn: &mut DbConnection,
     org: &OrganizationId,
     kind: ConnectionKind,
     name: &TableName,
     status: TableStatus,
+    actor: &Actor,
 ) -> Result<Option<Table>, StoreError> {
     write_transaction(conn, |conn| {
         // The row locked like a PATCH's, so neither overwrites the other's status or moves
@@ -176,6 +234,7 @@ pub fn set_status(
         lock_row(conn, org, kind, name)?;
         let Some(mut table) = get(conn, org, kind, name)? else { return Ok(None) };
         if table.status != status {
+            let old = table.status;
             table.status = status;
             table.modified_timestamp = now_seconds().max(table.modified_timestamp);
             diesel::update(t::table)
@@ -184,24 +243,41 @@ pub fn set_status(
                 .filter(t::name.eq(name.as_str()))
                 .set((t::status.eq(status.as_str()), t::modified_at.eq(table.modified_timestamp)))
                 .execute(conn)?;
+            audit::append(
+                conn,
+                org.as_str(),
+                actor,
+                "table.status",
+                &format!("{kind}/{name}"),
+                &["status".to_owned()],
+            )?;
+            status_changed(conn, org, &table, Some(old))?;
         }
         Ok(Some(table))
     })
 }
 
-/// Deletes a table; false when there was none.
+/// Deletes a table (its scheduled re-test too); false when there was none.
 pub fn delete(
     conn: &mut DbConnection,
     org: &OrganizationId,
     kind: ConnectionKind,
     name: &TableName,
+    actor: &Actor,
 ) -> Result<bool, StoreError> {
-    let n = diesel::delete(t::table)
-        .filter(t::organization.eq(org.as_str()))
-        .filter(t::connection.eq(kind.as_str()))
-        .filter(t::name.eq(name.as_str()))
-        .execute(conn)?;
-    Ok(n > 0)
+    write_transaction(conn, |conn| {
+        let n = diesel::delete(t::table)
+            .filter(t::organization.eq(org.as_str()))
+            .filter(t::connection.eq(kind.as_str()))
+            .filter(t::name.eq(name.as_str()))
+            .execute(conn)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        checks::unschedule(conn, org, kind, Some(name))?;
+        audit::append(conn, org.as_str(), actor, "table.delete", &format!("{kind}/{name}"), &[])?;
+        Ok(true)
+    })
 }
 
 impl Store {
@@ -232,9 +308,10 @@ impl Store {
         org: &OrganizationId,
         kind: ConnectionKind,
         name: &TableName,
+        actor: &Actor,
         decide: impl FnMut(Option<&Table>) -> Result<Table, StoreError>,
     ) -> Result<Table, StoreError> {
-        self.with(|c| upsert(c, org, kind, name, decide))
+        self.with(|c| upsert(c, &self.policy, org, kind, name, actor, decide))
     }
 
     pub fn set_table_status(
@@ -243,8 +320,9 @@ impl Store {
         kind: ConnectionKind,
         name: &TableName,
         status: TableStatus,
+        actor: &Actor,
     ) -> Result<Option<Table>, StoreError> {
-        self.with(|c| set_status(c, org, kind, name, status))
+        self.with(|c| set_status(c, org, kind, name, status, actor))
     }
 
     pub fn delete_table(
@@ -252,7 +330,8 @@ impl Store {
         org: &OrganizationId,
         kind: ConnectionKind,
         name: &TableName,
+        actor: &Actor,
     ) -> Result<bool, StoreError> {
-        self.with(|c| delete(c, org, kind, name))
+        self.with(|c| delete(c, org, kind, name, actor))
     }
 }

@@ -179,6 +179,8 @@ pub struct TestAppBuilder {
     outbound: OutboundSettings,
     connector_timeout: Duration,
     limits: gateway_service::LimitSettings,
+    schedule: gateway_service::ScheduleSettings,
+    check_policy: gateway_store::CheckPolicy,
 }
 
 impl std::fmt::Debug for TestAppBuilder {
@@ -249,6 +251,19 @@ impl TestAppBuilder {
         self
     }
 
+    /// Runs the schedule (re-tests, webhook deliveries) with these settings; off by default
+    /// here, so that only the tests of the schedule have it.
+    pub fn schedule(mut self, schedule: gateway_service::ScheduleSettings) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// How often things are re-tested (the operator's `GATEWAY_CHECK_INTERVAL_SECS`, ...).
+    pub fn check_policy(mut self, policy: gateway_store::CheckPolicy) -> Self {
+        self.check_policy = policy;
+        self
+    }
+
     /// Spawns it; `None` (after SKIPPED) when PostgreSQL is asked for and not configured.
     pub async fn spawn(self) -> Option<TestApp> {
         trace::capture();
@@ -256,7 +271,9 @@ impl TestAppBuilder {
             Some(db) => db,
             None => TestDb::create(self.which)?,
         };
-        let store = Store::open(&db.url, &self.store_options, self.keys.clone()).expect("open the test database");
+        let store = Store::open(&db.url, &self.store_options, self.keys.clone())
+            .expect("open the test database")
+            .with_check_policy(self.check_policy.clone());
         store.migrate().expect("migrate the test database");
         let outbound = OutboundClient::new(self.outbound.clone()).expect("the outbound client");
         let (registry, local_dir) = match self.connectors {
@@ -287,8 +304,12 @@ impl TestAppBuilder {
             upload_key: secret.upload_key(),
             upload_idle_timeout: Duration::from_secs(10),
             limits: self.limits,
+            schedule: self.schedule.clone(),
         };
         let gateway = Gateway::new(store.clone(), registry, service);
+        if self.schedule.enabled {
+            tokio::spawn(gateway.clone().run_schedule());
+        }
         let settings = ServerSettings { workers: Some(2), shutdown_timeout: Duration::from_secs(1) };
         let app = Application::build(gateway.clone(), secret.clone(), listener, &settings).expect("build the server");
         let handle = app.handle();
@@ -318,6 +339,8 @@ impl TestApp {
             outbound: OutboundSettings::default(),
             connector_timeout: Duration::from_secs(5),
             limits: gateway_service::LimitSettings { global_calls: 64, org_calls: 32, org_tests_per_minute: 10_000 },
+            schedule: gateway_service::ScheduleSettings { enabled: false, ..Default::default() },
+            check_policy: gateway_store::CheckPolicy::default(),
         }
     }
 

@@ -6,7 +6,8 @@
 //! and an optional host-bearing `api_base` (https, public host) for the outbound-guard tests.
 //! `client_secret: "wrong-secret"` fails authentication; `client_id: "no-scope"` passes it and
 //! is forbidden to read. A table's `connection_table_params.object` names what to open:
-//! `"missing"` does not exist, `"broken"` fails with a provider error, anything else has the
+//! `"missing"` does not exist, `"broken"` fails with a provider error, `"slow"` answers after
+//! 200 ms (a check in flight long enough for others to run beside it), anything else has the
 //! columns `itemId`, `title`, `price`, `customer.age` and three rows.
 
 use gateway_connector::{
@@ -116,6 +117,7 @@ impl Connector for ScriptedConnector {
                 return Err(ConnectorError::new(ErrorKind::ResourceNotFound, "object 'missing' does not exist"));
             }
             "broken" => return Err(ConnectorError::new(ErrorKind::Unavailable, "the shop answered 503")),
+            "slow" => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
             _ => {}
         }
         if table.resource.is_destination() {

@@ -28,7 +28,8 @@ pub async fn put(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let kind = extract::kind(&path)?;
-    Ok(HttpResponse::Ok().json(state.gateway.put_connection(&caller.org, caller.role, kind, body.required()?).await?))
+    Ok(HttpResponse::Ok()
+        .json(state.gateway.put_connection(&caller.org, &caller.actor(), kind, body.required()?).await?))
 }
 
 pub async fn delete(
@@ -39,7 +40,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let kind = extract::kind(&path)?;
     let force = extract::flag(&extract::query(&req, &["force"])?, "force")?;
-    state.gateway.delete_connection(&caller.org, kind, force).await?;
+    state.gateway.delete_connection(&caller.org, &caller.actor(), kind, force).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -50,7 +51,7 @@ pub async fn test(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let kind = extract::kind(&path)?;
-    let check = state.gateway.test_credentials(&caller.org, kind, body.or_empty()).await?;
+    let check = state.gateway.test_credentials(&caller.org, &caller.actor(), kind, body.or_empty()).await?;
     Ok(HttpResponse::Ok().json(json!({"steps": check.steps, "warnings": check.warnings})))
 }
 

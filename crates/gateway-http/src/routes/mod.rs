@@ -6,6 +6,7 @@ mod docs;
 mod health;
 mod tables;
 mod uploads;
+mod webhooks;
 
 use actix_web::{HttpResponse, web};
 use gateway_domain::ErrorName;
@@ -53,6 +54,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/tables", "GET").route(web::get().to(tables::filter)))
         .service(resource("/uploads/{token}", "PUT").route(web::put().to(uploads::put)))
+        .service(resource("/webhooks", "GET").route(web::get().to(webhooks::list)))
+        .service(
+            resource("/webhooks/{id}", "GET, PUT, DELETE")
+                .route(web::get().to(webhooks::get))
+                .route(web::put().to(webhooks::put))
+                .route(web::delete().to(webhooks::delete)),
+        )
+        .service(resource("/webhooks/{id}/test", "POST").route(web::post().to(webhooks::test)))
+        .service(resource("/audit", "GET").route(web::get().to(webhooks::audit)))
         .default_service(web::to(route_not_found));
 }
 

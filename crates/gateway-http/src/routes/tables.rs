@@ -41,7 +41,8 @@ pub async fn patch(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let (kind, name) = path_of(&path)?;
-    Ok(HttpResponse::Ok().json(state.gateway.patch_table(&caller.org, kind, &name, body.required()?).await?))
+    Ok(HttpResponse::Ok()
+        .json(state.gateway.patch_table(&caller.org, &caller.actor(), kind, &name, body.required()?).await?))
 }
 
 pub async fn delete(
@@ -50,7 +51,7 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (kind, name) = path_of(&path)?;
-    state.gateway.delete_table(&caller.org, kind, &name).await?;
+    state.gateway.delete_table(&caller.org, &caller.actor(), kind, &name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -72,7 +73,7 @@ pub async fn test_stored(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (kind, name) = path_of(&path)?;
-    Ok(HttpResponse::Ok().json(state.gateway.test_table(&caller.org, kind, &name).await?))
+    Ok(HttpResponse::Ok().json(state.gateway.test_table(&caller.org, &caller.actor(), kind, &name).await?))
 }
 
 /// Filter tables: `?connection=&resource=&page=&amt=`, in (connection, name) order.

@@ -1,0 +1,401 @@
+//! Webhook endpoints (their signing secret sealed like credentials) and the outbox of their
+//! deliveries: an event's rows are written in the transaction of the change it reports, so a
+//! crash can delay a delivery but never lose it; gateways claim due rows with a lease.
+
+use diesel::prelude::*;
+use gateway_domain::{Actor, Event, EventName, OrganizationId, Webhook, WebhookId, WebhookPut, now_seconds, random_id};
+
+use crate::StoreError;
+use crate::audit;
+use crate::db::{DbConnection, Store, write_transaction};
+use crate::schema::{webhook_deliveries as d, webhooks as w};
+use crate::seal::Keyring;
+
+type WebhookRow = (String, String, String, String, i64, i64);
+
+fn aad(org: &str, id: &str) -> String {
+    format!("webhook\n{org}\n{id}")
+}
+
+fn webhook_record(
+    id: String,
+    url: String,
+    events: String,
+    description: String,
+    created: i64,
+    modified: i64,
+) -> Result<Webhook, StoreError> {
+    let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("webhook {id}: {what}: {e}"));
+    let names: Vec<String> = serde_json::from_str(&events).map_err(|e| corrupt("events", e.to_string()))?;
+    Ok(Webhook {
+        id: WebhookId::parse(&id).map_err(|p| corrupt("id", p.message))?,
+        url,
+        // An event this version does not know is dropped, not fatal.
+        events: names.iter().filter_map(|n| n.parse::<EventName>().ok()).collect(),
+        description,
+        created_timestamp: created,
+        modified_timestamp: modified,
+    })
+}
+
+fn columns() -> (w::id, w::url, w::events, w::description, w::created_at, w::modified_at) {
+    (w::id, w::url, w::events, w::description, w::created_at, w::modified_at)
+}
+
+pub fn list(conn: &mut DbConnection, org: &OrganizationId) -> Result<Vec<Webhook>, StoreError> {
+    let rows: Vec<WebhookRow> =
+        w::table.filter(w::organization.eq(org.as_str())).order(w::id.asc()).select(columns()).load(conn)?;
+    rows.into_iter().map(|(a, b, c, d, e, f)| webhook_record(a, b, c, d, e, f)).collect()
+}
+
+pub fn get(conn: &mut DbConnection, org: &OrganizationId, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+    let row: Option<WebhookRow> = w::table
+        .filter(w::organization.eq(org.as_str()))
+        .filter(w::id.eq(id.as_str()))
+        .select(columns())
+        .first(conn)
+        .optional()?;
+    row.map(|(a, b, c, d, e, f)| webhook_record(a, b, c, d, e, f)).transpose()
+}
+
+/// A new signing secret: `whsec_` and 32 random bytes in hex.
+fn new_secret() -> Result<String, StoreError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|_| StoreError::Sealing("no randomness for a webhook secret".into()))?;
+    Ok(format!("whsec_{}", b.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+/// Creates or replaces an endpoint; answers it and, when it was created or its secret
+/// rotated, the new secret (the only time it leaves the store but to sign).
+pub fn put(
+    conn: &mut DbConnection,
+    keys: &Keyring,
+    org: &OrganizationId,
+    id: &WebhookId,
+    put: &WebhookPut,
+    actor: &Actor,
+) -> Result<(Webhook, Option<String>), StoreError> {
+    write_transaction(conn, |conn| {
+        let stored = get(conn, org, id)?;
+        let now = now_seconds();
+        let events = serde_json::to_string(&put.events.iter().map(|e| e.as_str()).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".into());
+        let target = format!("webhook/{id}");
+        let secret = if stored.is_none() || put.rotate_secret { Some(new_secret()?) } else { None };
+        match &stored {
+            None => {
+                let secret = secret.as_deref().unwrap_or_default();
+                let (key_id, sealed) = keys.seal(secret.as_bytes(), &aad(org.as_str(), id.as_str()))?;
+                diesel::insert_into(w::table)
+                    .values((
+                        w::organization.eq(org.as_str()),
+                        w::id.eq(id.as_str()),
+                        w::url.eq(&put.url),
+                        w::events.eq(&events),
+                        w::description.eq(&put.description),
+                        w::secret.eq(sealed),
+                        w::secret_key_id.eq(key_id),
+                        w::created_at.eq(now),
+                        w::modified_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                let fields = ["url", "events", "description", "secret"].map(String::from);
+                audit::append(conn, org.as_str(), actor, "webhook.put", &target, &fields)?;
+            }
+            Some(s) => {
+                let row = w::table.filter(w::organization.eq(org.as_str())).filter(w::id.eq(id.as_str()));
+                let mut fields = Vec::new();
+                if s.url != put.url {
+                    fields.push("url".to_owned());
+                }
+                if s.events != put.events {
+                    fields.push("events".to_owned());
+                }
+                if s.description != put.description {
+                    fields.push("description".to_owned());
+                }
+                diesel::update(row)
+                    .set((
+                        w::url.eq(&put.url),
+                        w::events.eq(&events),
+                        w::description.eq(&put.description),
+                        w::modified_at.eq(now.max(s.modified_timestamp)),
+                    ))
+                    .execute(conn)?;
+                if let Some(secret) = &secret {
+                    let (key_id, sealed) = keys.seal(secret.as_bytes(), &aad(org.as_str(), id.as_str()))?;
+                    diesel::update(row).set((w::secret.eq(sealed), w::secret_key_id.eq(key_id))).execute(conn)?;
+                    audit::append(conn, org.as_str(), actor, "webhook.rotate_secret", &target, &["secret".to_owned()])?;
+                }
+                if !fields.is_empty() {
+                    audit::append(conn, org.as_str(), actor, "webhook.put", &target, &fields)?;
+                }
+            }
+        }
+        let webhook =
+            get(conn, org, id)?.ok_or_else(|| StoreError::Corrupt("a webhook written is not there".into()))?;
+        Ok((webhook, secret))
+    })
+}
+
+/// Deletes an endpoint and its pending deliveries; false when there was none.
+pub fn delete(
+    conn: &mut DbConnection,
+    org: &OrganizationId,
+    id: &WebhookId,
+    actor: &Actor,
+) -> Result<bool, StoreError> {
+    write_transaction(conn, |conn| {
+        let n = diesel::delete(w::table.filter(w::organization.eq(org.as_str())).filter(w::id.eq(id.as_str())))
+            .execute(conn)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        diesel::delete(
+            d::table
+                .filter(d::organization.eq(org.as_str()))
+                .filter(d::webhook_id.eq(id.as_str()))
+                .filter(d::delivered_at.is_null()),
+        )
+        .execute(conn)?;
+        audit::append(conn, org.as_str(), actor, "webhook.delete", &format!("webhook/{id}"), &[])?;
+        Ok(true)
+    })
+}
+
+/// An endpoint with its secret in clear, to sign a delivery.
+pub fn with_secret(
+    conn: &mut DbConnection,
+    keys: &Keyring,
+    org: &OrganizationId,
+    id: &WebhookId,
+) -> Result<Option<(Webhook, String)>, StoreError> {
+    let Some(webhook) = get(conn, org, id)? else { return Ok(None) };
+    let (sealed, key_id): (String, String) = w::table
+        .filter(w::organization.eq(org.as_str()))
+        .filter(w::id.eq(id.as_str()))
+        .select((w::secret, w::secret_key_id))
+        .first(conn)?;
+    let plain = keys.open(&key_id, &sealed, &aad(org.as_str(), id.as_str()))?;
+    let secret = String::from_utf8(plain).map_err(|_| StoreError::Corrupt(format!("webhook {id}: secret")))?;
+    Ok(Some((webhook, secret)))
+}
+
+/// Writes one delivery of `event` per endpoint of `org` that wants it. Called inside the
+/// transaction of the change the event reports.
+pub(crate) fn enqueue(conn: &mut DbConnection, org: &OrganizationId, event: &Event) -> Result<usize, StoreError> {
+    let hooks = list(conn, org)?;
+    let payload = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(format!("event: {e}")))?;
+    let mut n = 0;
+    for hook in hooks.iter().filter(|h| h.wants(event.event)) {
+        n += diesel::insert_into(d::table)
+            .values((
+                d::event_id.eq(&event.id),
+                d::organization.eq(org.as_str()),
+                d::webhook_id.eq(hook.id.as_str()),
+                d::event.eq(event.event.as_str()),
+                d::payload.eq(&payload),
+                d::created_at.eq(event.at),
+                d::next_attempt_at.eq(event.at),
+                d::attempts.eq(0),
+            ))
+            .execute(conn)?;
+    }
+    Ok(n)
+}
+
+/// A status change as an event (a new id).
+pub(crate) fn status_event(
+    event: EventName,
+    connection: gateway_domain::ConnectionKind,
+    table: Option<&gateway_domain::TableName>,
+    old: Option<&str>,
+    new: &str,
+) -> Event {
+    Event {
+        id: random_id(),
+        event,
+        connection: Some(connection),
+        table: table.cloned(),
+        old_status: old.map(str::to_owned),
+        new_status: Some(new.to_owned()),
+        at: now_seconds(),
+    }
+}
+
+/// A claimed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub event_id: String,
+    pub organization: OrganizationId,
+    pub webhook_id: WebhookId,
+    /// The event's JSON, as it is sent.
+    pub payload: String,
+    /// Attempts before this one.
+    pub attempts: i32,
+}
+
+type DeliveryRow = (String, String, String, String, i32);
+
+/// Claims up to `limit` deliveries due now for `owner` until `now + lease_secs`.
+pub fn claim(
+    conn: &mut DbConnection,
+    owner: &str,
+    now: i64,
+    lease_secs: i64,
+    limit: i64,
+) -> Result<Vec<Delivery>, StoreError> {
+    write_transaction(conn, |conn| {
+        let due = d::table
+            .filter(d::delivered_at.is_null())
+            .filter(d::failed_at.is_null())
+            .filter(d::next_attempt_at.le(now))
+            .filter(d::lease_until.is_null().or(d::lease_until.lt(now)))
+            .order(d::next_attempt_at.asc())
+            .limit(limit)
+            .select((d::event_id, d::organization, d::webhook_id, d::payload, d::attempts));
+        let rows: Vec<DeliveryRow> = match conn {
+            DbConnection::Postgresql(pg) => due.for_update().skip_locked().load(pg)?,
+            DbConnection::Sqlite(_) => due.load(conn)?,
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (event_id, org, hook, payload, attempts) in rows {
+            diesel::update(d::table.filter(d::event_id.eq(&event_id)).filter(d::webhook_id.eq(&hook)))
+                .set((d::lease_owner.eq(owner), d::lease_until.eq(now + lease_secs)))
+                .execute(conn)?;
+            let (Ok(organization), Ok(webhook_id)) = (OrganizationId::parse(&org), WebhookId::parse(&hook)) else {
+                continue;
+            };
+            out.push(Delivery { event_id, organization, webhook_id, payload, attempts });
+        }
+        Ok(out)
+    })
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Try again at this time; the error says why (for operators; no secret in it).
+    Retry { at: i64, error: String },
+    /// Given up (too many attempts, or the endpoint is gone).
+    GiveUp { error: String },
+}
+
+/// Records an attempt by `owner`.
+pub fn record(conn: &mut DbConnection, owner: &str, delivery: &Delivery, attempt: &Attempt) -> Result<(), StoreError> {
+    let row = d::table
+        .filter(d::event_id.eq(&delivery.event_id))
+        .filter(d::webhook_id.eq(delivery.webhook_id.as_str()))
+        .filter(d::lease_owner.eq(owner));
+    let now = now_seconds();
+    let attempts = delivery.attempts + 1;
+    let free = (d::lease_owner.eq(None::<String>), d::lease_until.eq(None::<i64>), d::attempts.eq(attempts));
+    match attempt {
+        Attempt::Delivered => diesel::update(row).set((free, d::delivered_at.eq(Some(now)))).execute(conn)?,
+        Attempt::Retry { at, error } => {
+            diesel::update(row).set((free, d::next_attempt_at.eq(at), d::last_error.eq(Some(error)))).execute(conn)?
+        }
+        Attempt::GiveUp { error } => {
+            diesel::update(row).set((free, d::failed_at.eq(Some(now)), d::last_error.eq(Some(error)))).execute(conn)?
+        }
+    };
+    Ok(())
+}
+
+/// Deliveries not yet delivered nor given up.
+pub fn pending_count(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    Ok(d::table.filter(d::delivered_at.is_null()).filter(d::failed_at.is_null()).count().get_result(conn)?)
+}
+
+/// Forgets deliveries finished (delivered or given up) before `before`.
+pub fn prune(conn: &mut DbConnection, before: i64) -> Result<usize, StoreError> {
+    Ok(diesel::delete(d::table.filter(d::delivered_at.lt(before).or(d::failed_at.lt(before)))).execute(conn)?)
+}
+
+/// Re-seals up to `batch` webhook secrets sealed under another key than the current one.
+pub(crate) fn reseal_batch(conn: &mut DbConnection, keys: &Keyring, batch: i64) -> Result<usize, StoreError> {
+    write_transaction(conn, |conn| {
+        let rows: Vec<(String, String, String, String)> = w::table
+            .filter(w::secret_key_id.ne(keys.current_id()))
+            .order((w::organization.asc(), w::id.asc()))
+            .limit(batch)
+            .select((w::organization, w::id, w::secret, w::secret_key_id))
+            .load(conn)?;
+        let mut done = 0;
+        for (org, id, sealed, key_id) in rows {
+            let plain = keys.open(&key_id, &sealed, &aad(&org, &id))?;
+            let (new_id, resealed) = keys.seal(&plain, &aad(&org, &id))?;
+            done += diesel::update(
+                w::table
+                    .filter(w::organization.eq(&org))
+                    .filter(w::id.eq(&id))
+                    .filter(w::secret_key_id.eq(&key_id))
+                    .filter(w::secret.eq(&sealed)),
+            )
+            .set((w::secret.eq(resealed), w::secret_key_id.eq(new_id)))
+            .execute(conn)?;
+        }
+        Ok(done)
+    })
+}
+
+/// Key ids that seal some webhook secret.
+pub(crate) fn key_ids(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
+    Ok(w::table.select(w::secret_key_id).distinct().load(conn)?)
+}
+
+impl Store {
+    pub fn list_webhooks(&self, org: &OrganizationId) -> Result<Vec<Webhook>, StoreError> {
+        self.with(|c| list(c, org))
+    }
+
+    pub fn get_webhook(&self, org: &OrganizationId, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+        self.with(|c| get(c, org, id))
+    }
+
+    pub fn put_webhook(
+        &self,
+        org: &OrganizationId,
+        id: &WebhookId,
+        body: &WebhookPut,
+        actor: &Actor,
+    ) -> Result<(Webhook, Option<String>), StoreError> {
+        self.with(|c| put(c, &self.keys, org, id, body, actor))
+    }
+
+    pub fn delete_webhook(&self, org: &OrganizationId, id: &WebhookId, actor: &Actor) -> Result<bool, StoreError> {
+        self.with(|c| delete(c, org, id, actor))
+    }
+
+    pub fn webhook_with_secret(
+        &self,
+        org: &OrganizationId,
+        id: &WebhookId,
+    ) -> Result<Option<(Webhook, String)>, StoreError> {
+        self.with(|c| with_secret(c, &self.keys, org, id))
+    }
+
+    pub fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_secs: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.with(|c| claim(c, owner, now, lease_secs, limit))
+    }
+
+    pub fn record_delivery(&self, owner: &str, delivery: &Delivery, attempt: &Attempt) -> Result<(), StoreError> {
+        self.with(|c| record(c, owner, delivery, attempt))
+    }
+
+    pub fn pending_deliveries(&self) -> Result<i64, StoreError> {
+        self.with(pending_count)
+    }
+
+    pub fn prune_deliveries(&self, before: i64) -> Result<usize, StoreError> {
+        self.with(|c| prune(c, before))
+    }
+}

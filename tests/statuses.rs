@@ -1,0 +1,371 @@
+//! Statuses that stay true (issue 16): scheduled re-tests recording statuses, signed webhooks
+//! delivered from the outbox on each change, the audit trail, and replicas sharing the work.
+//! Time is moved by making jobs due in the database, never by waiting out an interval.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use gateway_domain::{ConnectionKind, OrganizationId, TableName};
+use gateway_service::ScheduleSettings;
+use gateway_store::CheckPolicy;
+use gateway_testkit::{Db, MockProvider, Recorded, Reply, TestApp};
+use hmac::Mac;
+use serde_json::{Value, json};
+
+const SHOP: &str = "/connections/SHOPIFY/";
+
+fn creds() -> Value {
+    json!({"domain": "fake-domain", "client_id": "fake-client_id", "client_secret": "fake-client_secret"})
+}
+
+/// A gateway whose schedule runs at once: a short tick, no retry of temporary failures
+/// unless `retries` says so.
+fn scheduled(retries: i32) -> ScheduleSettings {
+    ScheduleSettings {
+        enabled: true,
+        tick: Duration::from_millis(50),
+        concurrency: 4,
+        lease_secs: 60,
+        temporary_retries: retries,
+        audit_retention_days: 365,
+    }
+}
+
+/// Recomputes `Gateway-Signature` as a receiver would (HMAC-SHA256 over `t.body`) and says
+/// whether it matches.
+fn signed_by(secret: &str, r: &Recorded) -> bool {
+    let Some(header) = r.header("gateway-signature") else { return false };
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", x)) => t = Some(x.to_owned()),
+            Some(("v1", x)) => v1 = Some(x.to_owned()),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else { return false };
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(&r.body);
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    expected == v1
+}
+
+/// Waits (bounded) until `f` holds; the bound is generous and only reached on failure.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
+    for _ in 0..400 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+fn events(receiver: &MockProvider) -> Vec<(Recorded, Value)> {
+    receiver
+        .requests()
+        .into_iter()
+        .map(|r| {
+            let body = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+            (r, body)
+        })
+        .collect()
+}
+
+/// Every job due now, as if its interval had passed.
+fn make_due(app: &TestApp) {
+    app.store.batch_execute("UPDATE scheduled_checks SET due_at = 0").unwrap();
+}
+
+async fn scheduled_retests_record_statuses_and_signed_webhooks_tell_of_each_change(db: Db) {
+    let receiver = MockProvider::start(|_| Reply::text(204, ""));
+    let Some(app) = TestApp::builder().db(db).scripted().allow_private().schedule(scheduled(1)).spawn().await else {
+        return;
+    };
+    let api = app.api("acme", "manager");
+    let hook = api.put("/webhooks/ops/", json!({"url": format!("{}/hooks/gateway", receiver.url)})).await;
+    assert_eq!(hook.status, 200, "{:?}", hook.body);
+    let secret = hook.body["secret"].as_str().expect("the secret is shown on creation").to_owned();
+    assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
+    assert!(api.get("/webhooks/ops/").await.body.get("secret").is_none(), "the secret is shown once");
+
+    assert_eq!(api.put(SHOP, json!({"credentials": creds()})).await.status, 200);
+    let table = "/connections/SHOPIFY/tables/orders/";
+    let made = api.patch(table, json!({"resource": "item", "connection_table_params": {"object": "products"}})).await;
+    assert_eq!(made.body["status"], "available", "{:?}", made.body);
+    assert!(api.get(SHOP).await.body.get("status").is_none(), "no status before a test");
+
+    // The object disappears at the provider; the platform only learns of it from the schedule.
+    assert_eq!(api.patch(table, json!({"connection_table_params": {"object": "missing"}})).await.status, 200);
+    make_due(&app);
+    eventually("the table re-tested", || async { api.get(table).await.body["status"] == "resource_not_found" }).await;
+    eventually("the connection re-tested", || async { api.get(SHOP).await.body["status"] == "available" }).await;
+    let conn = api.get(SHOP).await.body;
+    assert!(conn["checked_timestamp"].as_i64().unwrap() > 0, "{conn}");
+
+    let wanted = |e: &Value| e["event"] == "table.status_changed";
+    eventually("the webhook hears of the table", || async { events(&receiver).iter().any(|(_, e)| wanted(e)) }).await;
+    let all = events(&receiver);
+    let (request, event) = all.iter().find(|(_, e)| wanted(e)).unwrap();
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/hooks/gateway");
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert!(signed_by(&secret, request), "the signature verifies with the secret shown once");
+    assert!(!signed_by("whsec_other", request), "and not with another");
+    assert_eq!(request.header("gateway-event-id"), event["id"].as_str());
+    assert_eq!(event["connection"], "SHOPIFY");
+    assert_eq!(event["table"], "orders");
+    assert_eq!(event["old_status"], "available");
+    assert_eq!(event["new_status"], "resource_not_found");
+    assert!(event["at"].as_i64().unwrap() > 0);
+    eventually("the webhook hears of the connection", || async {
+        events(&receiver)
+            .iter()
+            .any(|(_, e)| e["event"] == "connection.status_changed" && e["new_status"] == "available")
+    })
+    .await;
+
+    // New credentials forget the old status; the next scheduled test records theirs.
+    let mut wrong = creds();
+    wrong["client_secret"] = json!("wrong-secret");
+    let replaced = api.put(SHOP, json!({"credentials": wrong})).await.body;
+    assert!(replaced.get("status").is_none(), "{replaced}");
+    make_due(&app);
+    eventually("the new credentials re-tested", || async { api.get(SHOP).await.body["status"] == "wrong_credentials" })
+        .await;
+
+    // Who did what: the caller's writes and the scheduler's findings, names only.
+    let trail = api.get("/audit/?amt=64").await;
+    assert_eq!(trail.status, 200, "{:?}", trail.body);
+    let entries = trail.body["entries"].as_array().unwrap();
+    let find = |action: &str, sub: &str| entries.iter().find(|e| e["action"] == action && e["sub"] == sub);
+    let status = find("table.status", "scheduler").expect("the scheduler's finding is in the trail");
+    assert_eq!(status["role"], "system");
+    assert_eq!(status["target"], "SHOPIFY/orders");
+    let put = find("connection.put", "tester").expect("the caller's PUT");
+    assert_eq!(put["role"], "manager");
+    let text = trail.body.to_string();
+    assert!(text.contains("credentials.client_secret"), "the changed field is named: {text}");
+    assert!(!text.contains("wrong-secret") && !text.contains("fake-client_secret"), "never a value: {text}");
+    assert!(!text.contains("products") && !text.contains("\"missing\""), "nor a param's value: {text}");
+    let update = find("table.update", "tester").expect("the PATCH");
+    assert_eq!(update["fields"], json!(["connection_table_params.object"]));
+}
+
+#[tokio::test]
+async fn scheduled_retests_record_statuses_and_signed_webhooks_tell_of_each_change_sqlite() {
+    scheduled_retests_record_statuses_and_signed_webhooks_tell_of_each_change(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn scheduled_retests_record_statuses_and_signed_webhooks_tell_of_each_change_postgres() {
+    scheduled_retests_record_statuses_and_signed_webhooks_tell_of_each_change(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_temporary_failure_backs_off_and_is_recorded_only_when_it_persists() {
+    let app = TestApp::builder().scripted().schedule(scheduled(2)).spawn().await.unwrap();
+    let api = app.api("acme", "manager");
+    assert_eq!(api.put(SHOP, json!({"credentials": creds()})).await.status, 200);
+    let table = "/connections/SHOPIFY/tables/flaky/";
+    // "broken": the provider answers 503, a temporary failure.
+    let made = api.patch(table, json!({"resource": "item", "connection_table_params": {"object": "broken"}})).await;
+    assert_eq!(made.status, 200);
+    let (org, name) = (OrganizationId::parse("acme").unwrap(), TableName::parse("flaky").unwrap());
+    let state = || app.store.check_state(&org, ConnectionKind::Shopify, Some(&name)).unwrap().unwrap();
+    app.store.batch_execute("UPDATE scheduled_checks SET due_at = 0 WHERE name = 'flaky'").unwrap();
+    eventually("a first failure counted", || async { state().failures == 1 && !state().leased }).await;
+    let now = gateway_domain::now_seconds();
+    assert!(state().due_at >= now + 50, "backed off a minute, not retried at once: {:?}", state());
+    assert_eq!(api.get(table).await.body["status"], "available", "one 503 does not change the status");
+
+    // It persists: the second failure in a row is recorded, and the backoff is forgotten.
+    app.store.batch_execute("UPDATE scheduled_checks SET due_at = 0 WHERE name = 'flaky'").unwrap();
+    eventually("the failure recorded", || async { api.get(table).await.body["status"] == "unknown_error" }).await;
+    eventually("the job rescheduled", || async { state().failures == 0 && !state().leased }).await;
+    assert!(state().due_at > now + 3600, "due one interval later: {:?}", state());
+}
+
+#[tokio::test]
+async fn two_gateways_on_one_postgresql_check_each_due_table_once_and_take_over_a_dead_ones_lease() {
+    // Replicas share the encryption key, as the operator's settings make them.
+    let keys = gateway_store::Keyring::ephemeral();
+    let Some(first) = TestApp::builder().db(Db::Postgres).scripted().keys(keys.clone()).spawn().await else { return };
+    let api = first.api("acme", "manager");
+    assert_eq!(api.put(SHOP, json!({"credentials": creds()})).await.status, 200);
+    let tables = 24;
+    for i in 0..tables {
+        let path = format!("/connections/SHOPIFY/tables/t{i:02}/");
+        // Each check takes 200 ms: long enough for the replicas' claims to overlap in time.
+        let body = json!({"resource": "item", "connection_table_params": {"object": "slow"}});
+        assert_eq!(api.patch(&path, body).await.status, 200);
+    }
+    // A replica claimed six jobs, then died: its lease (1 s) expires and another takes them.
+    first.store.batch_execute("UPDATE scheduled_checks SET due_at = 0").unwrap();
+    let dead = first.store.claim_checks("dead-replica", gateway_domain::now_seconds(), 1, 6).unwrap();
+    assert_eq!(dead.len(), 6);
+
+    let policy = CheckPolicy { interval_secs: 3600, ..Default::default() };
+    let replica = |db| {
+        TestApp::builder()
+            .on(db)
+            .scripted()
+            .keys(keys.clone())
+            .schedule(scheduled(1))
+            .check_policy(policy.clone())
+            .spawn()
+    };
+    let a = replica(first.db.alias()).await.unwrap();
+    let b = replica(first.db.alias()).await.unwrap();
+    let expected = (tables + 1) as f64; // each table and the connection
+    let checked = |app: &TestApp| {
+        let text = app.gateway.render_metrics();
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+            .unwrap()
+            .samples
+            .into_iter()
+            .filter(|s| s.metric == "gateway_scheduled_checks_total" && s.labels.get("outcome") == Some("checked"))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) => v,
+                _ => 0.0,
+            })
+            .sum::<f64>()
+    };
+    eventually("every due job checked", || async { checked(&a) + checked(&b) >= expected }).await;
+    // Let both go on a while: nothing is due again for an hour, so nothing more runs.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (ca, cb) = (checked(&a), checked(&b));
+    assert_eq!(ca + cb, expected, "each due check ran exactly once across the replicas ({ca} + {cb})");
+    assert_eq!(first.store.due_checks(gateway_domain::now_seconds() + 1800).unwrap(), 0, "next due in about an hour");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn webhook_endpoints_are_checked_tested_and_kept_to_their_organization() {
+    let ok = MockProvider::start(|_| Reply::text(200, "thanks"));
+    let failing = MockProvider::start(|_| Reply::text(500, "down"));
+    let app = TestApp::builder().scripted().allow_private().spawn().await.unwrap();
+    let api = app.api("acme", "root");
+
+    // Checked before stored.
+    let bad = api.put("/webhooks/x/", json!({"url": "ftp://example.com/h"})).await;
+    assert_eq!((bad.status, bad.error_name(), bad.field()), (400, "WRONG_DATA_TYPE", "url"));
+    let bad = api.put("/webhooks/x/", json!({"url": "https://example.com", "events": ["table.deleted"]})).await;
+    assert_eq!((bad.status, bad.field()), (400, "events.0"));
+    let bad = api.put("/webhooks/x/", json!({"url": "https://example.com", "colour": "red"})).await;
+    assert_eq!((bad.status, bad.field()), (400, "colour"));
+    let bad = api.put("/webhooks/not%20an%20id/", json!({"url": "https://example.com"})).await;
+    assert_eq!((bad.status, bad.field()), (400, "id"));
+
+    let created = api.put("/webhooks/ok/", json!({"url": ok.url, "events": ["table.status_changed"]})).await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    assert_eq!(created.headers.get("cache-control").unwrap(), "no-store");
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    // Replacing keeps the secret (not shown again); rotating shows a new one.
+    let again = api.put("/webhooks/ok/", json!({"url": ok.url, "description": "ops"})).await;
+    assert!(again.body.get("secret").is_none(), "{:?}", again.body);
+    let tested = api.post("/webhooks/ok/test/", json!({})).await;
+    assert_eq!(tested.status, 200, "{:?}", tested.body);
+    assert_eq!(tested.body["delivered"], true);
+    let ping = ok.requests().pop().unwrap();
+    assert!(signed_by(&secret, &ping));
+    assert_eq!(serde_json::from_slice::<Value>(&ping.body).unwrap()["event"], "ping");
+    let rotated = api.put("/webhooks/ok/", json!({"url": ok.url, "rotate_secret": true})).await;
+    let new_secret = rotated.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    api.post("/webhooks/ok/test/", json!({})).await;
+    let ping = ok.requests().pop().unwrap();
+    assert!(signed_by(&new_secret, &ping) && !signed_by(&secret, &ping), "signed with the new secret only");
+
+    // Sealed at rest: the database never holds the secret in clear.
+    let dump: Vec<String> = app
+        .store
+        .list_webhooks(&OrganizationId::parse("acme").unwrap())
+        .unwrap()
+        .iter()
+        .map(|w| w.url.clone())
+        .collect();
+    assert_eq!(dump, vec![ok.url.clone()]);
+    let db_file = std::fs::read(app.db.url.trim_start_matches("sqlite://")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&db_file).contains(&new_secret[6..]), "the secret is sealed in the database");
+
+    assert_eq!(api.put("/webhooks/down/", json!({"url": failing.url})).await.status, 200);
+    let refused = api.post("/webhooks/down/test/", json!({})).await;
+    assert_eq!((refused.status, refused.error_name()), (400, "WRONG_DATA_TYPE"));
+    assert_eq!(refused.body["error_data"]["status_code"], 500);
+
+    // Another organization sees none of it; the platform's pipelines may not manage them.
+    let other = app.api("globex", "root");
+    assert_eq!(other.get("/webhooks/").await.body["webhooks"], json!([]));
+    let missing = other.get("/webhooks/ok/").await;
+    assert_eq!((missing.status, missing.error_name()), (404, "WEBHOOK_NOT_FOUND"));
+    assert_eq!(app.api("acme", "backend").get("/webhooks/").await.status, 403);
+    assert_eq!(app.api("acme", "backend").get("/audit/").await.status, 403);
+
+    let list = api.get("/webhooks/").await.body;
+    assert_eq!(list["webhooks"].as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(api.delete("/webhooks/ok/").await.status, 204);
+    assert_eq!(api.delete("/webhooks/ok/").await.status, 404);
+    let trail = api.get("/audit/").await.body.to_string();
+    for action in ["webhook.put", "webhook.rotate_secret", "webhook.delete"] {
+        assert!(trail.contains(action), "{action} in {trail}");
+    }
+    assert!(!trail.contains(&new_secret) && !trail.contains(&secret), "no secret in the trail");
+}
+
+#[tokio::test]
+async fn a_private_webhook_url_is_refused_where_private_targets_are() {
+    let app = TestApp::builder().scripted().spawn().await.unwrap();
+    let api = app.api("acme", "manager");
+    for url in [
+        "http://hooks.example.com/x",
+        "https://127.0.0.1/x",
+        "https://[::1]/x",
+        "https://localhost/x",
+        "https://10.1.2.3/x",
+    ] {
+        let r = api.put("/webhooks/x/", json!({"url": url})).await;
+        assert_eq!((r.status, r.field()), (400, "url"), "{url}: {:?}", r.body);
+    }
+    assert_eq!(api.get("/webhooks/x/").await.status, 404, "nothing stored");
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_retried_with_the_same_event_id_until_accepted() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = calls.clone();
+    let receiver = MockProvider::start(move |_| {
+        if c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Reply::text(503, "busy")
+        } else {
+            Reply::text(200, "")
+        }
+    });
+    let app = TestApp::builder().scripted().allow_private().schedule(scheduled(1)).spawn().await.unwrap();
+    let api = app.api("acme", "manager");
+    assert_eq!(api.put("/webhooks/h/", json!({"url": receiver.url})).await.status, 200);
+    assert_eq!(api.put(SHOP, json!({"credentials": creds()})).await.status, 200);
+    let table = "/connections/SHOPIFY/tables/t/";
+    assert_eq!(api.patch(table, json!({"resource": "item"})).await.status, 200);
+    // A PATCH that changes the status is a status change too.
+    assert_eq!(api.patch(table, json!({"status": "wrong_specification"})).await.status, 200);
+    eventually("a first attempt", || async { !receiver.requests().is_empty() }).await;
+    // The retry waits 30 s; bring it forward.
+    eventually("the attempt recorded", || async {
+        app.store.batch_execute("UPDATE webhook_deliveries SET next_attempt_at = 0 WHERE attempts > 0").is_ok()
+            && receiver.requests().len() >= 2
+    })
+    .await;
+    let seen = events(&receiver);
+    assert_eq!(seen[0].1, seen[1].1, "the same event, body and id");
+    assert_eq!(seen[0].0.header("gateway-event-id"), seen[1].0.header("gateway-event-id"));
+    assert_eq!(seen[0].1["new_status"], "wrong_specification");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.requests().len(), 2, "delivered: not sent again");
+    assert_eq!(app.store.pending_deliveries().unwrap(), 0);
+}
