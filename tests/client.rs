@@ -88,6 +88,19 @@ async fn the_client_covers_the_api_and_its_workflow() {
     let err = client.delete_connection(ConnectionKind::Braze, false).await.unwrap_err();
     assert!(matches!(err, ClientError::Api { status: 404, name: Some(ErrorName::ConnectionNotFound), .. }), "{err}");
     client.delete_connection(ConnectionKind::Shopify, true).await.unwrap();
+
+    // Webhooks and the audit trail, typed.
+    let id = gateway_domain::WebhookId::parse("ops").unwrap();
+    let hook = client.put_webhook(&id, serde_json::json!({"url": "https://hooks.example.com/gateway"})).await.unwrap();
+    assert!(hook.secret.as_deref().is_some_and(|s| s.starts_with("whsec_")), "{hook:?}");
+    assert_eq!(client.list_webhooks().await.unwrap()[0].id, id);
+    assert_eq!(client.get_webhook(&id).await.unwrap().url, "https://hooks.example.com/gateway");
+    client.delete_webhook(&id).await.unwrap();
+    let gone = client.get_webhook(&id).await.unwrap_err();
+    assert_eq!(gone.name(), Some(ErrorName::WebhookNotFound), "{gone}");
+    let trail = client.audit(Paging::default()).await.unwrap();
+    assert_eq!(trail.entries[0].action, "webhook.delete");
+    assert!(trail.entries.iter().any(|e| e.action == "connection.delete" && e.target == "SHOPIFY"), "{trail:?}");
     let refused = Client::new(&app.address, "not-a-token").unwrap().list_connections().await.unwrap_err();
     assert_eq!(refused.name(), Some(ErrorName::Unauthorized));
 }

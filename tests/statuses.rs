@@ -369,3 +369,18 @@ async fn a_failed_delivery_is_retried_with_the_same_event_id_until_accepted() {
     assert_eq!(receiver.requests().len(), 2, "delivered: not sent again");
     assert_eq!(app.store.pending_deliveries().unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_stored_webhook_that_points_inside_is_refused_by_the_guard_when_delivering() {
+    // Stored by a gateway that allowed private targets (or before a rule existed), delivered
+    // by one that does not: the outbound guard refuses it, and nothing reaches the listener.
+    let inside = MockProvider::start(|_| Reply::text(204, ""));
+    let app = TestApp::builder().scripted().spawn().await.unwrap();
+    let (org, id) = (OrganizationId::parse("acme").unwrap(), gateway_domain::WebhookId::parse("inside").unwrap());
+    let put = gateway_domain::WebhookPut::from_json(json!({"url": inside.url}), &id).unwrap();
+    app.store.put_webhook(&org, &id, &put, &gateway_domain::Actor::system("test")).unwrap();
+    let refused = app.api("acme", "manager").post("/webhooks/inside/test/", json!({})).await;
+    assert_eq!((refused.status, refused.field()), (400, "url"), "{:?}", refused.body);
+    assert!(refused.body["message"].as_str().unwrap().contains("refused"), "{:?}", refused.body);
+    assert!(inside.requests().is_empty(), "not one byte reached the private address");
+}
