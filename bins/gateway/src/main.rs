@@ -156,7 +156,12 @@ fn serve(settings: Settings) -> Result<()> {
         "serving"
     );
     let gateway = Gateway::new(store, registry, service);
-    let server_settings = ServerSettings { workers: settings.workers, ..ServerSettings::default() };
+    let server_settings = ServerSettings {
+        workers: settings.workers,
+        // Database calls beyond the pool's connections only wait: a few spare threads suffice.
+        max_blocking_threads: (settings.db_pool_size as usize * 2).max(16),
+        ..ServerSettings::default()
+    };
     actix_web::rt::System::new().block_on(async move {
         // Re-tests and webhook deliveries beside the server; they stop with it.
         let schedule = actix_web::rt::spawn(gateway.clone().run_schedule());

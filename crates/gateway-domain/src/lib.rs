@@ -78,7 +78,7 @@ pub use ops::{
     Actor, AuditEntry, AuditPage, Event, Webhook, WebhookId, WebhookPut, WebhookView, WebhooksList, changed_fields,
     random_id,
 };
-pub use paging::{MAX_AMT, Paging};
+pub use paging::{MAX_AMT, PageCursor, Paging};
 pub use records::{
     CheckStep, Connection, ConnectionView, ConnectionsList, Credentials, CredentialsCheck, MASK, Table, TableSummary,
     TableView, TablesList, TablesPage, now_seconds,

@@ -43,11 +43,15 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
     /// How long in-flight requests get to finish on SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
+    /// Blocking threads (database calls) per worker at most. Database calls wait for one of
+    /// the pool's connections anyway: threads beyond that only wait, each with its stack and
+    /// its allocator arena (tokio's default is 512 per runtime).
+    pub max_blocking_threads: usize,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { workers: None, shutdown_timeout: Duration::from_secs(10) }
+        ServerSettings { workers: None, shutdown_timeout: Duration::from_secs(10), max_blocking_threads: 16 }
     }
 }
 
@@ -132,6 +136,7 @@ impl Application {
                 .wrap(TracingLogger::<access_log::GatewayRootSpan>::new())
         })
         .listen(listener)?
+        .worker_max_blocking_threads(settings.max_blocking_threads.max(1))
         .shutdown_timeout(settings.shutdown_timeout.as_secs());
         if let Some(w) = settings.workers {
             server = server.workers(w.max(1));

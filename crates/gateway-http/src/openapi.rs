@@ -178,7 +178,7 @@ fn base() -> Value {
                 "post": op("Preview and validate (merged over the stored table; stores nothing)", "tables", &["anyConnection", "name"], Some(("TablePatch", false)), (200, "TablePreview"), &[400, 404, 413, 429, 501, 503]),
                 "get": op("Test the stored table and record its status", "tables", &["anyConnection", "name"], None, (200, "TablePreview"), &[400, 404, 429, 501, 503]),
             },
-            "/tables/": {"get": op("Filter tables", "tables", &["connectionFilter", "resourceFilter", "page", "amt"], None, (200, "TablesPage"), &[400, 503])},
+            "/tables/": {"get": op("Filter tables (by page, or by the previous answer's next_cursor)", "tables", &["connectionFilter", "resourceFilter", "page", "amt", "cursor"], None, (200, "TablesPage"), &[400, 503])},
             "/uploads/{token}": {"put": {
                 "summary": "Upload a LOCAL table's file (the URL PATCH answered; no bearer token)", "tags": ["tables"], "security": [],
                 "parameters": [{"name": "token", "in": "path", "required": true, "schema": {"type": "string"}}],
@@ -210,6 +210,8 @@ fn base() -> Value {
                 "connectionFilter": {"name": "connection", "in": "query", "schema": {"type": "string", "enum": kinds}},
                 "resourceFilter": {"name": "resource", "in": "query", "schema": {"type": "string", "enum": resources}},
                 "page": {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10_000_000, "default": 1}},
+                "cursor": {"name": "cursor", "in": "query", "description": "the previous answer's next_cursor (with the same filters and amt), in place of page: the next page by a seek, as fast at the end of the list as at its start",
+                           "schema": {"type": "string", "maxLength": 1024, "pattern": "^[A-Za-z0-9_-]+$"}},
                 "webhookId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}},
                 "amt": {"name": "amt", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 64, "default": 10}},
             },
@@ -248,7 +250,7 @@ fn base() -> Value {
                     "warnings": strings}},
                 "WebhooksList": {"type": "object", "properties": {"webhooks": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}}}},
                 "WebhookPut": {"type": "object", "required": ["url"], "additionalProperties": false, "properties": {
-                    "url": {"type": "string", "minLength": 1, "maxLength": 2048, "description": "https:// (http:// only where the operator allows private targets)"},
+                    "url": {"type": "string", "format": "uri", "pattern": "^https?://", "minLength": 1, "maxLength": 2048, "description": "https:// with a public host (http:// and private hosts only where the operator allows private targets)"},
                     "events": {"type": "array", "items": {"type": "string", "enum": subscribable}},
                     "description": {"type": ["string", "null"], "maxLength": 1000},
                     "rotate_secret": {"type": "boolean"},
@@ -267,7 +269,9 @@ fn base() -> Value {
                         "role": {"type": "string", "enum": ["root", "manager", "backend", "system"]},
                         "action": {"type": "string"}, "target": {"type": "string"},
                         "fields": {"type": "array", "items": {"type": "string"}, "description": "names of the fields changed, never values"}}}}}},
-                "TablesPage": {"type": "object", "properties": {"has_next": {"type": "boolean"}, "next_page": {"type": "integer"}, "tables": {"type": "array", "items": {"$ref": "#/components/schemas/Table"}}}},
+                "TablesPage": {"type": "object", "properties": {"has_next": {"type": "boolean"}, "next_page": {"type": "integer"},
+                    "next_cursor": {"type": "string", "description": "when has_next: send as cursor for the next page"},
+                    "tables": {"type": "array", "items": {"$ref": "#/components/schemas/Table"}}}},
             }
         }
     })

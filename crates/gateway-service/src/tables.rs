@@ -2,8 +2,8 @@
 
 use gateway_connector::Connector;
 use gateway_domain::{
-    Actor, Connection, ConnectionKind, Credentials, ErrorName, OrganizationId, Paging, Problem, Resource, Table,
-    TableName, TablePatch, TablePreview, TableStatus, TableView, TablesList, TablesPage,
+    Actor, Connection, ConnectionKind, Credentials, ErrorName, OrganizationId, PageCursor, Paging, Problem, Resource,
+    Table, TableName, TablePatch, TablePreview, TableStatus, TableView, TablesList, TablesPage,
 };
 use gateway_preview::{Preview, SAMPLE_ROWS};
 use gateway_store::TableFilter;
@@ -21,6 +21,22 @@ fn preview_body(preview: Preview) -> TablePreview {
     let mut view = TableView::from(preview.table);
     view.warnings = preview.warnings;
     TablePreview { table: view, sample: preview.sample }
+}
+
+/// A page answered: `next_page`, and `next_cursor` when another page follows.
+fn tables_page(tables: Vec<Table>, has_next: bool, page: u32) -> TablesPage {
+    let next_cursor = if has_next {
+        tables.last().map(|t| PageCursor { page: page + 1, connection: t.connection, name: t.name.clone() }.encode())
+    } else {
+        None
+    };
+    TablesPage {
+        has_next,
+        next_page: page + 1,
+        tables: tables.into_iter().map(TableView::from).collect(),
+        next_cursor,
+        warnings: Vec::new(),
+    }
 }
 
 /// Why a preview failed: the problem answered, the status it means for a stored table
@@ -125,12 +141,25 @@ impl Gateway {
         let o = org.clone();
         let filter = TableFilter { connection, resource };
         let (tables, has_next) = self.db(move |s| s.filter_tables(&o, filter, paging)).await?;
-        Ok(TablesPage {
-            has_next,
-            next_page: paging.page() + 1,
-            tables: tables.into_iter().map(TableView::from).collect(),
-            warnings: Vec::new(),
-        })
+        Ok(tables_page(tables, has_next, paging.page()))
+    }
+
+    /// The page a [`PageCursor`] (an answer's `next_cursor`) leads to, with the same filters:
+    /// found by a seek on the table order, so the last page costs what the first does.
+    pub async fn filter_tables_after(
+        &self,
+        org: &OrganizationId,
+        connection: Option<ConnectionKind>,
+        resource: Option<Resource>,
+        cursor: PageCursor,
+        amt: u32,
+    ) -> Result<TablesPage, Problem> {
+        let o = org.clone();
+        let filter = TableFilter { connection, resource };
+        let page = cursor.page;
+        let (tables, has_next) =
+            self.db(move |s| s.filter_tables_after(&o, filter, (cursor.connection, &cursor.name), amt)).await?;
+        Ok(tables_page(tables, has_next, page))
     }
 
     /// Preview and validate: merges the body over the stored table and opens it. Stores

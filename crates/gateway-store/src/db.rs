@@ -83,31 +83,50 @@ struct Manager {
     target: Target,
 }
 
+/// A pooled connection and when a caller last used it without error: a connection that
+/// just worked is lent again without a `SELECT 1` first (one round trip saved per request);
+/// one that failed, or sat idle longer than [`TRUSTED_FOR`], is checked before it is lent.
+struct Pooled {
+    conn: DbConnection,
+    worked_at: Option<std::time::Instant>,
+}
+
+/// How long a connection that worked is trusted without a check. A server that went away
+/// within this window fails one request (503) on each such connection, which is then
+/// checked, found dead and replaced.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = diesel::ConnectionError;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
-        match &self.target {
+    fn connect(&self) -> Result<Pooled, Self::Error> {
+        let conn = match &self.target {
             Target::Sqlite(path) => {
                 let mut c = SqliteConnection::establish(path)?;
                 c.batch_execute(SQLITE_SETUP).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(DbConnection::Sqlite(c))
+                DbConnection::Sqlite(c)
             }
-            Target::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
-        }
+            Target::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql)?,
+        };
+        Ok(Pooled { conn, worked_at: Some(std::time::Instant::now()) })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1").map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), Self::Error> {
+        if pooled.worked_at.is_some_and(|t| t.elapsed() < TRUSTED_FOR) {
+            return Ok(());
+        }
+        pooled.conn.batch_execute("SELECT 1").map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+        pooled.worked_at = Some(std::time::Instant::now());
+        Ok(())
     }
 
     /// A connection still inside a transaction (a caller panicked mid-way) is not lent
     /// again: it may hold locks, and its next user's writes would join that transaction.
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
         use diesel::connection::TransactionManager;
         type Tm = <DbConnection as diesel::Connection>::TransactionManager;
-        !matches!(Tm::transaction_manager_status_mut(conn).transaction_depth(), Ok(None))
+        !matches!(Tm::transaction_manager_status_mut(&mut pooled.conn).transaction_depth(), Ok(None))
     }
 }
 
@@ -227,10 +246,14 @@ impl Store {
     /// Runs `f` on a pooled connection.
     pub fn with<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        let conn = self.pool.get();
+        let pooled = self.pool.get();
         self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let mut conn = conn?;
-        f(&mut conn)
+        let mut pooled = pooled?;
+        let result = f(&mut pooled.conn);
+        // Only a connection that just answered is trusted without a check next time; any
+        // error (a refusal included: cheap to re-check) makes the next user check it.
+        pooled.worked_at = result.is_ok().then(std::time::Instant::now);
+        result
     }
 
     /// Runs `f` in a write transaction on a pooled connection (see `write_transaction`: `BEGIN IMMEDIATE` on SQLite).

@@ -57,6 +57,35 @@ pub fn filter(
     filter: TableFilter,
     paging: Paging,
 ) -> Result<(Vec<Table>, bool), StoreError> {
+    page_of(conn, org, filter, Start::Offset(paging.offset()), paging.amt())
+}
+
+/// The `amt` tables after (`connection`, `name`) in (connection, name) order, and whether more
+/// follow: a seek on the primary key (or the resource index), as fast far down the list as at
+/// its top, where an offset walks every row it skips.
+pub fn filter_after(
+    conn: &mut DbConnection,
+    org: &OrganizationId,
+    filter: TableFilter,
+    after: (ConnectionKind, &TableName),
+    amt: u32,
+) -> Result<(Vec<Table>, bool), StoreError> {
+    page_of(conn, org, filter, Start::After(after.0, after.1.as_str()), amt)
+}
+
+enum Start<'a> {
+    Offset(i64),
+    After(ConnectionKind, &'a str),
+}
+
+fn page_of(
+    conn: &mut DbConnection,
+    org: &OrganizationId,
+    filter: TableFilter,
+    start: Start<'_>,
+    amt: u32,
+) -> Result<(Vec<Table>, bool), StoreError> {
+    use diesel::sql_types::{Bool, Text};
     let mut q = t::table.filter(t::organization.eq(org.as_str())).into_boxed();
     if let Some(k) = filter.connection {
         q = q.filter(t::connection.eq(k.as_str()));
@@ -64,15 +93,22 @@ pub fn filter(
     if let Some(r) = filter.resource {
         q = q.filter(t::resource.eq(r.as_str()));
     }
-    let amt = i64::from(paging.amt());
-    let mut rows: Vec<TableRow> = q
-        .order((t::connection.asc(), t::name.asc()))
-        .limit(amt + 1)
-        .offset(paging.offset())
-        .select(TableRow::as_select())
-        .load(conn)?;
-    let has_next = rows.len() as i64 > amt;
-    rows.truncate(paging.amt() as usize);
+    q = match start {
+        Start::Offset(n) => q.offset(n),
+        // A row-value comparison, which both backends answer with a range on the index.
+        Start::After(kind, name) => q.filter(
+            diesel::dsl::sql::<Bool>("(connection, name) > (")
+                .bind::<Text, _>(kind.as_str().to_owned())
+                .sql(", ")
+                .bind::<Text, _>(name.to_owned())
+                .sql(")"),
+        ),
+    };
+    let amt_rows = i64::from(amt);
+    let mut rows: Vec<TableRow> =
+        q.order((t::connection.asc(), t::name.asc())).limit(amt_rows + 1).select(TableRow::as_select()).load(conn)?;
+    let has_next = rows.len() as i64 > amt_rows;
+    rows.truncate(amt as usize);
     let tables = rows.into_iter().map(TableRow::into_record).collect::<Result<_, _>>()?;
     Ok((tables, has_next))
 }
@@ -301,6 +337,16 @@ impl Store {
         paging: Paging,
     ) -> Result<(Vec<Table>, bool), StoreError> {
         self.with(|c| filter(c, org, f, paging))
+    }
+
+    pub fn filter_tables_after(
+        &self,
+        org: &OrganizationId,
+        f: TableFilter,
+        after: (ConnectionKind, &TableName),
+        amt: u32,
+    ) -> Result<(Vec<Table>, bool), StoreError> {
+        self.with(|c| filter_after(c, org, f, after, amt))
     }
 
     pub fn upsert_table(

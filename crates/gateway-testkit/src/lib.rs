@@ -310,7 +310,8 @@ impl TestAppBuilder {
         if self.schedule.enabled {
             tokio::spawn(gateway.clone().run_schedule());
         }
-        let settings = ServerSettings { workers: Some(2), shutdown_timeout: Duration::from_secs(1) };
+        let settings =
+            ServerSettings { workers: Some(2), shutdown_timeout: Duration::from_secs(1), ..ServerSettings::default() };
         let app = Application::build(gateway.clone(), secret.clone(), listener, &settings).expect("build the server");
         let handle = app.handle();
         tokio::spawn(app.run());

@@ -2,7 +2,7 @@
 //! `gateway-service`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use gateway_domain::{ConnectionKind, Paging, Problem, Resource, TableName};
+use gateway_domain::{ConnectionKind, PageCursor, Paging, Problem, Resource, TableName};
 
 use crate::extract::{self, JsonBody};
 use crate::{ApiError, AppState, Caller};
@@ -76,13 +76,26 @@ pub async fn test_stored(
     Ok(HttpResponse::Ok().json(state.gateway.test_table(&caller.org, &caller.actor(), kind, &name).await?))
 }
 
-/// Filter tables: `?connection=&resource=&page=&amt=`, in (connection, name) order.
+/// Filter tables: `?connection=&resource=&page=&amt=`, in (connection, name) order; or
+/// `cursor=` (an answer's `next_cursor`) in place of `page`.
 pub async fn filter(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let q = extract::query(&req, &["connection", "resource", "page", "amt"])?;
+    let q = extract::query(&req, &["connection", "resource", "page", "amt", "cursor"])?;
     let connection = extract::param(&q, "connection").map(extract::kind).transpose()?;
     let resource = extract::param(&q, "resource")
         .map(|r| r.parse::<Resource>().map_err(|e| ApiError(Problem::from(e))))
         .transpose()?;
+    if let Some(cursor) = extract::param(&q, "cursor") {
+        if extract::param(&q, "page").is_some() {
+            return Err(ApiError(Problem::wrong_field(
+                "page",
+                "give page or cursor, not both: the cursor already says which page it leads to",
+            )));
+        }
+        let cursor = PageCursor::parse(cursor)?;
+        let amt = Paging::parse(None, extract::param(&q, "amt"))?.amt();
+        let page = state.gateway.filter_tables_after(&caller.org, connection, resource, cursor, amt).await?;
+        return Ok(HttpResponse::Ok().json(page));
+    }
     let paging = Paging::parse(extract::param(&q, "page"), extract::param(&q, "amt"))?;
     Ok(HttpResponse::Ok().json(state.gateway.filter_tables(&caller.org, connection, resource, paging).await?))
 }
