@@ -7,6 +7,8 @@
 #
 #   scripts/api-bench.sh            # or: make bench
 #   SMALL=1000 BIG=20000 DURATION=5 scripts/api-bench.sh
+#   PG=0 scripts/api-bench.sh       # SQLite only (seeding 100k tables on PostgreSQL takes minutes)
+#   SQLITE=0 SLOW=0 BIG=20000 scripts/api-bench.sh   # PostgreSQL only, smaller
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 SMALL="${SMALL:-1000}"; BIG="${BIG:-100000}"; DURATION="${DURATION:-10}"
@@ -137,9 +139,13 @@ PY
 }
 
 echo "# API under load: wrk -t2 -c64 -d${DURATION}s on loopback, $(nproc) cores, $(date -u +%F)"
-run_backend sqlite "sqlite://$work/sqlite/gateway.sqlite"
+if [ "${SQLITE:-1}" = 0 ]; then echo "## sqlite: skipped (SQLITE=0)"; else
+    run_backend sqlite "sqlite://$work/sqlite/gateway.sqlite"
+fi
 pg="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/gateway_bench}"
-if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v psql >/dev/null; then
+if [ "${PG:-1}" = 0 ]; then
+    echo "## postgresql: skipped (PG=0)"
+elif pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v psql >/dev/null; then
     psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS gateway_bench" -c "CREATE DATABASE gateway_bench" >/dev/null
     run_backend postgresql "$pg"
 else
@@ -207,4 +213,4 @@ ratio = busy[2] / idle[2]
 print(f"\n- {'PASS' if ratio <= 3 else 'MISS'}: /healthz p99 under the slow tests <= 3x idle ({ratio:.1f}x)")
 PY
 }
-slow_provider
+if [ "${SLOW:-1}" != 0 ]; then slow_provider; fi

@@ -49,6 +49,7 @@ struct FileSettings {
     connector_concurrency: Option<usize>,
     org_connector_concurrency: Option<usize>,
     org_tests_per_minute: Option<u32>,
+    blocking_threads: Option<usize>,
     scheduler: Option<bool>,
     check_interval_secs: Option<u64>,
     /// `[check_org_intervals]`: seconds per organization id.
@@ -72,6 +73,9 @@ pub struct Settings {
     pub log: String,
     pub log_json: bool,
     pub workers: Option<usize>,
+    /// `GATEWAY_BLOCKING_THREADS`: database-call threads per worker; `None`: the pool's
+    /// connections shared among the workers.
+    blocking_threads: Option<usize>,
     pub db_pool_size: u32,
     pub db_timeout_secs: u64,
     pub connector_timeout_secs: u64,
@@ -218,6 +222,7 @@ impl Settings {
             log: env("GATEWAY_LOG").or_else(|| env("RUST_LOG")).or(f.log).unwrap_or_else(|| "info".into()),
             log_json,
             workers: env_parse("GATEWAY_WORKERS")?.or(f.workers),
+            blocking_threads: env_parse("GATEWAY_BLOCKING_THREADS")?.or(f.blocking_threads),
             db_pool_size: env_parse("GATEWAY_DB_POOL_SIZE")?.or(f.db_pool_size).unwrap_or(8),
             db_timeout_secs: env_parse("GATEWAY_DB_TIMEOUT_SECS")?.or(f.db_timeout_secs).unwrap_or(2),
             connector_timeout_secs,
@@ -238,7 +243,7 @@ impl Settings {
     /// Refuses, naming the setting, values the gateway cannot run with (rather than quietly
     /// using something else).
     fn validate(&self) -> Result<()> {
-        let positive: [(&str, u64); 15] = [
+        let positive: [(&str, u64); 16] = [
             ("GATEWAY_CHECK_INTERVAL_SECS", self.check_policy.interval_secs as u64),
             ("GATEWAY_CHECK_CONCURRENCY", self.schedule.concurrency as u64),
             ("GATEWAY_CHECK_LEASE_SECS", self.schedule.lease_secs as u64),
@@ -254,6 +259,7 @@ impl Settings {
             ("GATEWAY_ORG_CONNECTOR_CONCURRENCY", self.limits.org_calls as u64),
             ("GATEWAY_ORG_TESTS_PER_MINUTE", u64::from(self.limits.org_tests_per_minute)),
             ("GATEWAY_WORKERS", self.workers.map_or(1, |w| w as u64)),
+            ("GATEWAY_BLOCKING_THREADS", self.blocking_threads.map_or(1, |w| w as u64)),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -301,6 +307,14 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// Threads per HTTP worker for database calls. Each call holds one of the pool's
+    /// connections, so threads beyond the pool's share of each worker would only wait for one
+    /// (and every extra thread waking and sleeping costs: measured in docs/benchmarks.md).
+    pub fn blocking_threads(&self) -> usize {
+        let workers = self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        self.blocking_threads.unwrap_or_else(|| (self.db_pool_size as usize).div_ceil(workers.max(1))).max(1)
     }
 
     pub fn store_options(&self) -> StoreOptions {

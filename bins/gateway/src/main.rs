@@ -158,8 +158,7 @@ fn serve(settings: Settings) -> Result<()> {
     let gateway = Gateway::new(store, registry, service);
     let server_settings = ServerSettings {
         workers: settings.workers,
-        // Database calls beyond the pool's connections only wait: a few spare threads suffice.
-        max_blocking_threads: (settings.db_pool_size as usize * 2).max(16),
+        max_blocking_threads: settings.blocking_threads(),
         ..ServerSettings::default()
     };
     actix_web::rt::System::new().block_on(async move {

@@ -31,12 +31,14 @@ pub fn get(
     org: &OrganizationId,
     kind: ConnectionKind,
 ) -> Result<Option<Connection>, StoreError> {
+    // A primary-key lookup without `LIMIT ?` (see `tables::get`: it stays prepared).
     connections::table
         .filter(connections::organization.eq(org.as_str()))
         .filter(connections::kind.eq(kind.as_str()))
         .select(ConnectionRow::as_select())
-        .first(conn)
-        .optional()?
+        .load(conn)?
+        .into_iter()
+        .next()
         .map(|r| r.into_record(keys))
         .transpose()
 }
@@ -122,7 +124,7 @@ pub fn set_status(
         let this = connections::table
             .filter(connections::organization.eq(org.as_str()))
             .filter(connections::kind.eq(kind.as_str()));
-        let old: Option<String> = this.select(connections::status).first(conn)?;
+        let old: Option<String> = this.select(connections::status).load(conn)?.into_iter().next().flatten();
         let old = old.and_then(|s| s.parse::<ConnectionStatus>().ok());
         diesel::update(this)
             .set((connections::status.eq(Some(status.as_str())), connections::checked_at.eq(Some(now_seconds()))))
@@ -172,12 +174,12 @@ pub(crate) fn lock_row(
         .filter(connections::organization.eq(org.as_str()))
         .filter(connections::kind.eq(kind.as_str()))
         .select(connections::kind);
-    let found: Option<String> = match lock {
-        RowLock::Replace => row.for_no_key_update().first(pg).optional()?,
-        RowLock::Delete => row.for_update().first(pg).optional()?,
-        RowLock::Table => row.for_key_share().first(pg).optional()?,
+    let found: Vec<String> = match lock {
+        RowLock::Replace => row.for_no_key_update().load(pg)?,
+        RowLock::Delete => row.for_update().load(pg)?,
+        RowLock::Table => row.for_key_share().load(pg)?,
     };
-    Ok(found.is_some())
+    Ok(!found.is_empty())
 }
 
 /// Deletes a connection; with `force`, its tables too, in the same transaction.

@@ -26,13 +26,17 @@ pub fn get(
     kind: ConnectionKind,
     name: &TableName,
 ) -> Result<Option<Table>, StoreError> {
+    // A primary-key lookup, without `LIMIT ?`: SQLite (built with STAT4) marks a statement
+    // whose LIMIT is a bound parameter for re-preparation at every new binding, which cost a
+    // full parse per request (docs/benchmarks.md); a statement without one stays prepared.
     t::table
         .filter(t::organization.eq(org.as_str()))
         .filter(t::connection.eq(kind.as_str()))
         .filter(t::name.eq(name.as_str()))
         .select(TableRow::as_select())
-        .first(conn)
-        .optional()?
+        .load(conn)?
+        .into_iter()
+        .next()
         .map(TableRow::into_record)
         .transpose()
 }
@@ -128,8 +132,7 @@ fn lock_row(
             .filter(t::name.eq(name.as_str()))
             .select(t::name)
             .for_no_key_update()
-            .first::<String>(pg)
-            .optional()?;
+            .load::<String>(pg)?;
     }
     Ok(())
 }
