@@ -384,3 +384,53 @@ async fn a_stored_webhook_that_points_inside_is_refused_by_the_guard_when_delive
     assert!(refused.body["message"].as_str().unwrap().contains("refused"), "{:?}", refused.body);
     assert!(inside.requests().is_empty(), "not one byte reached the private address");
 }
+
+async fn a_verdict_on_what_was_replaced_meanwhile_is_not_recorded_and_the_schedule_repairs_itself(db: Db) {
+    let Some(app) = TestApp::builder().db(db).scripted().spawn().await else { return };
+    let api = app.api("acme", "manager");
+    assert_eq!(api.put(SHOP, json!({"credentials": creds()})).await.status, 200);
+    let table = "/connections/SHOPIFY/tables/t/";
+    assert_eq!(api.patch(table, json!({"resource": "item"})).await.status, 200);
+    let (org, name, kind) =
+        (OrganizationId::parse("acme").unwrap(), TableName::parse("t").unwrap(), ConnectionKind::Shopify);
+    let actor = gateway_domain::Actor::system("test");
+
+    // A test started on these params and credentials; a PATCH and a PUT land before it ends.
+    let tested_table = app.store.get_table(&org, kind, &name).unwrap().unwrap();
+    let tested_creds = app.store.get_connection(&org, kind).unwrap().unwrap().credentials;
+    assert_eq!(api.patch(table, json!({"connection_table_params": {"object": "orders"}})).await.status, 200);
+    let mut rotated = creds();
+    rotated["client_secret"] = json!("rotated-secret");
+    assert_eq!(api.put(SHOP, json!({"credentials": rotated})).await.status, 200);
+    let status = gateway_domain::TableStatus::WrongCredentials;
+    app.store.set_table_status(&org, kind, &name, Some(&tested_table), status, &actor).unwrap();
+    assert_eq!(api.get(table).await.body["status"], "available", "the old params' verdict is not the new ones'");
+    let conn_status = gateway_domain::ConnectionStatus::WrongCredentials;
+    assert_eq!(app.store.set_connection_status(&org, kind, &tested_creds, conn_status, &actor).unwrap(), None);
+    assert!(api.get(SHOP).await.body.get("status").is_none(), "nor the old credentials' verdict the new ones'");
+    // The same verdict on what is stored now is recorded.
+    let current = app.store.get_table(&org, kind, &name).unwrap().unwrap();
+    app.store.set_table_status(&org, kind, &name, Some(&current), status, &actor).unwrap();
+    assert_eq!(api.get(table).await.body["status"], "wrong_credentials");
+
+    // A job lost (a replica of an older version wrote the table) and one orphaned are repaired.
+    app.store.batch_execute("DELETE FROM scheduled_checks WHERE name = 't'").unwrap();
+    app.store
+        .batch_execute("INSERT INTO scheduled_checks (organization, connection, name, due_at, failures) VALUES ('acme', 'SHOPIFY', 'gone', 0, 0)")
+        .unwrap();
+    app.store.reconcile_checks().unwrap();
+    assert!(app.store.check_state(&org, kind, Some(&name)).unwrap().is_some(), "the lost job is back");
+    let gone = TableName::parse("gone").unwrap();
+    assert!(app.store.check_state(&org, kind, Some(&gone)).unwrap().is_none(), "the orphan is removed");
+    assert!(app.store.check_state(&org, kind, None).unwrap().is_some(), "the connection's job is kept");
+}
+
+#[tokio::test]
+async fn a_verdict_on_what_was_replaced_meanwhile_is_not_recorded_and_the_schedule_repairs_itself_sqlite() {
+    a_verdict_on_what_was_replaced_meanwhile_is_not_recorded_and_the_schedule_repairs_itself(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_verdict_on_what_was_replaced_meanwhile_is_not_recorded_and_the_schedule_repairs_itself_postgres() {
+    a_verdict_on_what_was_replaced_meanwhile_is_not_recorded_and_the_schedule_repairs_itself(Db::Postgres).await;
+}

@@ -178,16 +178,19 @@ impl Settings {
             org_intervals: org_intervals.into_iter().map(|(k, v)| (k, v as i64)).collect(),
             ..Default::default()
         };
+        let check_concurrency: usize = env_parse("GATEWAY_CHECK_CONCURRENCY")?.or(f.check_concurrency).unwrap_or(4);
         let schedule = gateway_service::ScheduleSettings {
             enabled: env_parse("GATEWAY_SCHEDULER")?.or(f.scheduler).unwrap_or(true),
             tick: Duration::from_millis(
                 env_parse("GATEWAY_SCHEDULER_TICK_MS")?.or(f.scheduler_tick_ms).unwrap_or(5000),
             ),
-            concurrency: env_parse("GATEWAY_CHECK_CONCURRENCY")?.or(f.check_concurrency).unwrap_or(4),
-            // A check must end before its lease: the connector timeout, twice, and a minute.
+            concurrency: check_concurrency,
+            // A claimed batch must end before its lease, even when its checks run one after
+            // another (one organization's connection), each up to the connector timeout.
             lease_secs: env_parse("GATEWAY_CHECK_LEASE_SECS")?
                 .or(f.check_lease_secs)
-                .unwrap_or(connector_timeout_secs * 2 + 60) as i64,
+                .unwrap_or(connector_timeout_secs * check_concurrency.max(1) as u64 + 60)
+                as i64,
             audit_retention_days: env_parse("GATEWAY_AUDIT_RETENTION_DAYS")?.or(f.audit_retention_days).unwrap_or(365),
             ..Default::default()
         };
@@ -269,11 +272,11 @@ impl Settings {
         if let Some((org, _)) = self.check_policy.org_intervals.iter().find(|(_, v)| **v <= 0) {
             bail!("GATEWAY_CHECK_ORG_INTERVALS gives organization '{org}' 0 seconds: each interval must be at least 1");
         }
-        if self.schedule.lease_secs <= self.connector_timeout_secs as i64 {
+        let batch = self.connector_timeout_secs as i64 * self.schedule.concurrency as i64;
+        if self.schedule.lease_secs <= batch {
             bail!(
-                "GATEWAY_CHECK_LEASE_SECS ({}) must be longer than GATEWAY_CONNECTOR_TIMEOUT_SECS ({}): a check must end before another gateway may take it",
+                "GATEWAY_CHECK_LEASE_SECS ({}) must be longer than GATEWAY_CONNECTOR_TIMEOUT_SECS x GATEWAY_CHECK_CONCURRENCY ({batch}): a claimed batch must end before another gateway may take it",
                 self.schedule.lease_secs,
-                self.connector_timeout_secs
             );
         }
         if self.limits.org_calls > self.limits.global_calls {
@@ -309,12 +312,11 @@ impl Settings {
         Ok(())
     }
 
-    /// Threads per HTTP worker for database calls. Each call holds one of the pool's
-    /// connections, so threads beyond the pool's share of each worker would only wait for one
-    /// (and every extra thread waking and sleeping costs: measured in docs/benchmarks.md).
+    /// Blocking threads per HTTP worker: database calls (at most one per pooled connection at
+    /// once: the service waits for a permit before it takes a thread), DNS lookups and file
+    /// I/O. Tokio's default is 512.
     pub fn blocking_threads(&self) -> usize {
-        let workers = self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        self.blocking_threads.unwrap_or_else(|| (self.db_pool_size as usize).div_ceil(workers.max(1))).max(1)
+        self.blocking_threads.unwrap_or(16).max(1)
     }
 
     pub fn store_options(&self) -> StoreOptions {

@@ -255,6 +255,9 @@ pub struct OutboundSettings {
     /// API, by name (a connection kind such as `S3`, or shared plumbing such as
     /// `GOOGLE_OAUTH`). Honoured only with `allow_private`: they exist for local peers.
     pub provider_urls: BTreeMap<String, String>,
+    /// Follow redirects (at most 3, each target checked like the first). Off for webhook
+    /// deliveries: a POST redirected would be re-sent elsewhere or turned into a GET.
+    pub follow_redirects: bool,
 }
 
 impl Default for OutboundSettings {
@@ -265,6 +268,7 @@ impl Default for OutboundSettings {
             total_timeout: Duration::from_secs(15),
             max_response_bytes: 16 * 1024 * 1024,
             provider_urls: BTreeMap::new(),
+            follow_redirects: true,
         }
     }
 }
@@ -314,11 +318,8 @@ fn check_url(url: &Url, allow_private: bool) -> Result<(), String> {
 impl OutboundClient {
     pub fn new(settings: OutboundSettings) -> Result<OutboundClient, ConnectorError> {
         let allow_private = settings.allow_private;
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.total_timeout)
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+        let redirects = if settings.follow_redirects {
+            reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= 3 {
                     return attempt.error("too many redirects");
                 }
@@ -326,7 +327,15 @@ impl OutboundClient {
                     Ok(()) => attempt.follow(),
                     Err(why) => attempt.error(format!("redirect refused: {why}")),
                 }
-            }));
+            })
+        } else {
+            reqwest::redirect::Policy::none()
+        };
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.total_timeout)
+            .no_proxy()
+            .redirect(redirects);
         if !allow_private {
             builder = builder.https_only(true).dns_resolver(Arc::new(GuardedResolver));
         }

@@ -143,8 +143,8 @@ impl Webhook {
 }
 
 /// A webhook as answered. `secret` is there once: in the answer to the PUT that created the
-/// endpoint or rotated its secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// endpoint or rotated its secret. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookView {
     /// The endpoint.
     #[serde(flatten)]
@@ -155,6 +155,16 @@ pub struct WebhookView {
     /// What the caller should know; omitted when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for WebhookView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookView")
+            .field("webhook", &self.webhook)
+            .field("secret", &self.secret.as_ref().map(|_| crate::MASK))
+            .field("warnings", &self.warnings)
+            .finish()
+    }
 }
 
 /// `GET /webhooks/`.

@@ -86,7 +86,8 @@ impl PageCursor {
         }
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| bad())?;
         let (page, connection, name): (u32, String, String) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-        if page < 2 || page > MAX_PAGE {
+        // Any page past the first: a cursor walk has no depth limit (MAX_PAGE bounds offsets).
+        if page < 2 {
             return Err(bad());
         }
         Ok(PageCursor {

@@ -186,7 +186,7 @@ impl Gateway {
         if record {
             let status = connection_status(&result);
             let (o, a) = (org.clone(), actor.clone());
-            self.db(move |s| s.set_connection_status(&o, kind, status, &a)).await?;
+            self.db(move |s| s.set_connection_status(&o, kind, &credentials, status, &a)).await?;
         }
         result.map_err(|f| f.problem)
     }

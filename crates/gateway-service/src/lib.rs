@@ -117,6 +117,9 @@ struct Inner {
     metrics: Metrics,
     /// Webhook deliveries' client: the outbound guard's, with the delivery timeout.
     webhook_client: gateway_connector::OutboundClient,
+    /// One permit per pooled database connection: a call waits here (a task, not a thread)
+    /// until a connection is likely free, so blocking threads never queue on the pool.
+    db_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gateway {
@@ -129,11 +132,22 @@ impl Gateway {
             allow_private: settings.outbound_allow_private,
             total_timeout: webhooks::DELIVERY_TIMEOUT,
             max_response_bytes: 64 * 1024,
+            // A 3xx is a failed delivery: never re-sent elsewhere, never turned into a GET.
+            follow_redirects: false,
             ..Default::default()
         })
         .expect("the HTTP client builds");
+        let db_permits = Arc::new(tokio::sync::Semaphore::new(store.pool_state().max.max(1) as usize));
         Gateway {
-            inner: Arc::new(Inner { store, registry, settings, limits, metrics: Metrics::new(), webhook_client }),
+            inner: Arc::new(Inner {
+                store,
+                registry,
+                settings,
+                limits,
+                metrics: Metrics::new(),
+                webhook_client,
+                db_permits,
+            }),
         }
     }
 
@@ -168,6 +182,11 @@ impl Gateway {
         T: Send + 'static,
     {
         let store = self.inner.store.clone();
+        // Waiting for a permit is waiting for a pooled connection: bounded the same way.
+        let permit = tokio::time::timeout(store.acquire_timeout(), self.inner.db_permits.clone().acquire_owned()).await;
+        let Ok(Ok(_permit)) = permit else {
+            return Err(store_problem(StoreError::Unavailable("no database connection was free in time".into())));
+        };
         match tokio::task::spawn_blocking(move || f(&store)).await {
             Ok(r) => r.map_err(store_problem),
             Err(_) => Err(store_problem(StoreError::Unavailable("the blocking pool is shut down".into()))),

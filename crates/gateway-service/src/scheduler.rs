@@ -108,8 +108,14 @@ impl Gateway {
             join_all(groups.into_values().map(|group| {
                 let (gateway, owner, settings) = (self.clone(), owner.clone(), settings.clone());
                 async move {
+                    let mut held_until = None;
                     for job in group {
-                        gateway.run_check(&owner, &settings, job).await;
+                        match held_until {
+                            // The provider asked this account to wait: the rest of the
+                            // batch waits too, untried.
+                            Some(until) => gateway.postpone(&owner, job, until).await,
+                            None => held_until = gateway.run_check(&owner, &settings, job).await,
+                        }
                     }
                 }
             }))
@@ -159,6 +165,7 @@ impl Gateway {
         let days = i64::from(settings.audit_retention_days);
         let result = self
             .db(move |s| {
+                s.reconcile_checks()?;
                 let audit = if days > 0 { s.prune_audit(now - days * 86_400)? } else { 0 };
                 // Finished deliveries are kept a week, for operators looking into one.
                 let deliveries = s.prune_deliveries(now - 7 * 86_400)?;
@@ -174,8 +181,17 @@ impl Gateway {
         }
     }
 
-    /// Runs one claimed check and ends its lease.
-    async fn run_check(&self, owner: &str, settings: &ScheduleSettings, job: CheckJob) {
+    /// Ends the lease of a claimed check without running it: due again at `until`.
+    async fn postpone(&self, owner: &str, job: CheckJob, until: i64) {
+        let (owner, failures) = (owner.to_owned(), job.failures);
+        if let Err(p) = self.db(move |s| s.finish_check(&owner, &job, until, failures, false)).await {
+            tracing::warn!(error = %p.message, "cannot postpone a scheduled check (its lease will expire)");
+        }
+    }
+
+    /// Runs one claimed check and ends its lease; answers until when the provider asked this
+    /// organization's connection to wait, if it did.
+    async fn run_check(&self, owner: &str, settings: &ScheduleSettings, job: CheckJob) -> Option<i64> {
         let actor = Actor::system("scheduler");
         let last_try = job.failures + 1 >= settings.temporary_retries.max(1);
         let target = if job.table.is_some() { "table" } else { "connection" };
@@ -190,6 +206,7 @@ impl Gateway {
         let now = now_seconds();
         let policy = self.inner.store.check_policy().clone();
         let org = job.organization.as_str().to_owned();
+        let mut held_until = None;
         let (next_due, failures, checked, label) = match outcome {
             Outcome::Checked => (policy.next_due(&org, now), 0, true, "checked"),
             Outcome::Gone => (policy.next_due(&org, now), 0, false, "gone"),
@@ -197,6 +214,7 @@ impl Gateway {
                 let backoff = check_backoff(job.failures, policy.interval(&org));
                 let asked = wait.map_or(0, |w| w.as_secs() as i64);
                 if asked > 0 {
+                    held_until = Some(now + asked);
                     let (o, kind) = (job.organization.clone(), job.connection);
                     let _ = self.db(move |s| s.defer_checks(&o, kind, now + asked)).await;
                 }
@@ -208,6 +226,7 @@ impl Gateway {
         if let Err(p) = self.db(move |s| s.finish_check(&owner, &job, next_due, failures, checked)).await {
             tracing::warn!(error = %p.message, "cannot end a scheduled check (its lease will expire)");
         }
+        held_until
     }
 
     async fn scheduled_table_check(
@@ -232,8 +251,16 @@ impl Gateway {
             Ok(_) => Ok(Outcome::Checked),
             Err(f) => match f.provider {
                 Some((kind, wait)) if kind.is_temporary() && !last_try => Ok(Outcome::Temporary(wait)),
-                _ if f.problem.name == gateway_domain::ErrorName::ServiceUnavailable => Err(f.problem),
-                _ => Ok(Outcome::Checked),
+                Some(_) => Ok(Outcome::Checked),
+                // The gateway's own failure (its database): nothing was recorded; retried.
+                None if matches!(
+                    f.problem.name,
+                    gateway_domain::ErrorName::ServiceUnavailable | gateway_domain::ErrorName::InternalError
+                ) =>
+                {
+                    Err(f.problem)
+                }
+                None => Ok(Outcome::Checked),
             },
         }
     }
@@ -260,7 +287,7 @@ impl Gateway {
         }
         let status = crate::connections::connection_status(&result);
         let (o, a) = (job.organization.clone(), actor.clone());
-        self.db(move |s| s.set_connection_status(&o, kind, status, &a)).await?;
+        self.db(move |s| s.set_connection_status(&o, kind, &stored.credentials, status, &a)).await?;
         Ok(Outcome::Checked)
     }
 }

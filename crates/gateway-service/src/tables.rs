@@ -26,13 +26,15 @@ fn preview_body(preview: Preview) -> TablePreview {
 /// A page answered: `next_page`, and `next_cursor` when another page follows.
 fn tables_page(tables: Vec<Table>, has_next: bool, page: u32) -> TablesPage {
     let next_cursor = if has_next {
-        tables.last().map(|t| PageCursor { page: page + 1, connection: t.connection, name: t.name.clone() }.encode())
+        tables.last().map(|t| {
+            PageCursor { page: page.saturating_add(1), connection: t.connection, name: t.name.clone() }.encode()
+        })
     } else {
         None
     };
     TablesPage {
         has_next,
-        next_page: page + 1,
+        next_page: page.saturating_add(1),
         tables: tables.into_iter().map(TableView::from).collect(),
         next_cursor,
         warnings: Vec::new(),
@@ -287,6 +289,7 @@ impl Gateway {
         let (org, kind, name) = (table.organization.clone(), table.connection, table.name.clone());
         let connector = self.connector(kind).map_err(|p| PreviewFailure::new(p, None))?;
         let awaiting = table.status == TableStatus::Uploading && connector.new_table_status() == TableStatus::Uploading;
+        let tested = table.clone();
         let result = self.run_preview(&connector, conn, table).await;
         let status = match &result {
             Ok(_) => Some(TableStatus::Available),
@@ -298,7 +301,7 @@ impl Gateway {
         let recorded = match status {
             Some(status) => {
                 let a = actor.clone();
-                self.db(move |s| s.set_table_status(&org, kind, &name, status, &a))
+                self.db(move |s| s.set_table_status(&org, kind, &name, Some(&tested), status, &a))
                     .await
                     .map_err(|p| PreviewFailure::new(p, None))?
             }

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::Gateway;
 
-/// Attempts before a delivery is given up (about two days of backoff).
+/// Attempts before a delivery is given up (about 32 hours of backoff).
 pub const MAX_ATTEMPTS: i32 = 15;
 
 /// The signature header's value for `body` sent at `t` (Unix seconds).
@@ -59,6 +59,9 @@ pub struct DeliveryReport {
     pub status_code: Option<u16>,
     /// What happened, for a person.
     pub message: String,
+    /// The outbound guard refused the target: retrying cannot help.
+    #[serde(skip)]
+    pub refused: bool,
 }
 
 impl Gateway {
@@ -173,6 +176,7 @@ impl Gateway {
             delivered,
             status_code,
             message,
+            refused: false,
         };
         let client = &self.inner.webhook_client;
         let url = match reqwest::Url::parse(&webhook.url) {
@@ -202,7 +206,10 @@ impl Gateway {
                     ErrorKind::Timeout => "no answer in time".to_owned(),
                     _ => e.message.clone(),
                 };
-                report(false, None, why)
+                let mut r = report(false, None, why);
+                r.refused = std::error::Error::source(&e).and_then(outbound::guard_error).is_some()
+                    || e.kind == ErrorKind::WrongSpecification;
+                r
             }
         };
         self.metrics().webhook_delivery(out.delivered, started.elapsed());
@@ -220,7 +227,7 @@ impl Gateway {
                     self.post_event(&webhook, &secret, &delivery.event_id, delivery.payload.clone().into_bytes()).await;
                 if report.delivered {
                     Attempt::Delivered
-                } else if delivery.attempts + 1 >= MAX_ATTEMPTS {
+                } else if report.refused || delivery.attempts + 1 >= MAX_ATTEMPTS {
                     tracing::warn!(webhook = %webhook.id, event = %delivery.event_id, "webhook delivery given up");
                     Attempt::GiveUp { error: report.message }
                 } else {

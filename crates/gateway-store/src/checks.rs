@@ -209,10 +209,36 @@ pub fn defer(
             .filter(s::organization.eq(org.as_str()))
             .filter(s::connection.eq(kind.as_str()))
             .filter(s::due_at.lt(until))
-            .filter(s::lease_owner.is_null()),
+            // Not held by a live claim (an expired one's holder is gone).
+            .filter(s::lease_until.is_null().or(s::lease_until.lt(now_seconds()))),
     )
     .set(s::due_at.eq(until))
     .execute(conn)?)
+}
+
+/// Repairs the schedule: a job for every stored table and connection that has none (written
+/// by a replica of an older version during a rolling deploy, or before a crash in between),
+/// due one interval from now; no job for what no longer exists. Cheap to run hourly.
+pub fn reconcile(conn: &mut DbConnection, policy: &CheckPolicy) -> Result<(), StoreError> {
+    use diesel::connection::SimpleConnection;
+    let due = now_seconds() + policy.interval_secs.max(1);
+    // No value in this SQL comes from a tenant: the one number is formatted in.
+    let sql = format!(
+        "INSERT INTO scheduled_checks (organization, connection, name, due_at, failures) \
+           SELECT t.organization, t.connection, t.name, {due}, 0 FROM connection_tables t \
+           WHERE NOT EXISTS (SELECT 1 FROM scheduled_checks s WHERE s.organization = t.organization \
+             AND s.connection = t.connection AND s.name = t.name); \
+         INSERT INTO scheduled_checks (organization, connection, name, due_at, failures) \
+           SELECT c.organization, c.kind, '', {due}, 0 FROM connections c \
+           WHERE NOT EXISTS (SELECT 1 FROM scheduled_checks s WHERE s.organization = c.organization \
+             AND s.connection = c.kind AND s.name = ''); \
+         DELETE FROM scheduled_checks WHERE name <> '' AND NOT EXISTS (SELECT 1 FROM connection_tables t \
+           WHERE t.organization = scheduled_checks.organization AND t.connection = scheduled_checks.connection \
+             AND t.name = scheduled_checks.name); \
+         DELETE FROM scheduled_checks WHERE name = '' AND NOT EXISTS (SELECT 1 FROM connections c \
+           WHERE c.organization = scheduled_checks.organization AND c.kind = scheduled_checks.connection);"
+    );
+    write_transaction(conn, |conn| conn.batch_execute(&sql).map_err(StoreError::from))
 }
 
 /// Where a job stands, for operators and tests.
@@ -297,6 +323,11 @@ impl Store {
 
     pub fn due_checks(&self, now: i64) -> Result<i64, StoreError> {
         self.with(|c| due_count(c, now))
+    }
+
+    /// See [`reconcile`].
+    pub fn reconcile_checks(&self) -> Result<(), StoreError> {
+        self.with(|c| reconcile(c, &self.policy))
     }
 
     /// The schedule's rule for new jobs and the next check after one.

@@ -87,7 +87,7 @@ pub fn put(
             checked_timestamp: keep_status.and_then(|s| s.checked_timestamp),
         };
         let row = ConnectionRow::from_record(&record, keys)?;
-        if stored.is_some() {
+        if let Some(stored) = &stored {
             let this = connections::table
                 .filter(connections::organization.eq(org.as_str()))
                 .filter(connections::kind.eq(kind.as_str()));
@@ -96,6 +96,18 @@ pub fn put(
                 diesel::update(this)
                     .set((connections::status.eq(None::<String>), connections::checked_at.eq(None::<i64>)))
                     .execute(conn)?;
+                // The old status described other credentials: forgotten, and said so.
+                if let Some(old) = stored.status {
+                    fields.push("status".to_owned());
+                    let event = webhooks::status_event(
+                        EventName::ConnectionStatusChanged,
+                        kind,
+                        None,
+                        Some(old.as_str()),
+                        None,
+                    );
+                    webhooks::enqueue(conn, org, &event)?;
+                }
             }
         } else {
             diesel::insert_into(connections::table).values(&row).execute(conn)?;
@@ -108,17 +120,24 @@ pub fn put(
     })
 }
 
-/// Records what a test of the stored credentials found. When the status changed, the audit
-/// trail and the webhooks hear of it in the same transaction. `None` when the connection is gone.
+/// Records what a test of the stored credentials found, if they are still the ones `tested`
+/// (a PUT during the test replaced them: its verdict is not theirs, nothing is recorded).
+/// When the status changed, the audit trail and the webhooks hear of it in the same
+/// transaction. `None` when the connection is gone or its credentials changed.
 pub fn set_status(
     conn: &mut DbConnection,
+    keys: &Keyring,
     org: &OrganizationId,
     kind: ConnectionKind,
+    tested: &Credentials,
     status: ConnectionStatus,
     actor: &Actor,
 ) -> Result<Option<(Option<ConnectionStatus>, ConnectionStatus)>, StoreError> {
     write_transaction(conn, |conn| {
         if !lock_row(conn, org, kind, RowLock::Replace)? {
+            return Ok(None);
+        }
+        if get(conn, keys, org, kind)?.is_none_or(|c| &c.credentials != tested) {
             return Ok(None);
         }
         let this = connections::table
@@ -136,7 +155,7 @@ pub fn set_status(
                 kind,
                 None,
                 old.map(ConnectionStatus::as_str),
-                status.as_str(),
+                Some(status.as_str()),
             );
             webhooks::enqueue(conn, org, &event)?;
         }
@@ -248,10 +267,11 @@ impl Store {
         &self,
         org: &OrganizationId,
         kind: ConnectionKind,
+        tested: &Credentials,
         status: ConnectionStatus,
         actor: &Actor,
     ) -> Result<Option<(Option<ConnectionStatus>, ConnectionStatus)>, StoreError> {
-        self.with(|c| set_status(c, org, kind, status, actor))
+        self.with(|c| set_status(c, &self.keys, org, kind, tested, status, actor))
     }
 }
 

@@ -232,6 +232,11 @@ impl Store {
         self.backend
     }
 
+    /// How long a caller waits for a pooled connection before the database counts as unavailable.
+    pub fn acquire_timeout(&self) -> Duration {
+        self.pool.connection_timeout()
+    }
+
     /// The pool as it is now.
     pub fn pool_state(&self) -> PoolState {
         let state = self.pool.state();

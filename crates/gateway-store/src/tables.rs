@@ -250,20 +250,31 @@ fn status_changed(
         table.connection,
         Some(&table.name),
         old.map(TableStatus::as_str),
-        table.status.as_str(),
+        Some(table.status.as_str()),
     );
     webhooks::enqueue(conn, org, &event)?;
     Ok(())
 }
 
-/// Records a table's status; `modified_timestamp` moves only when it changes, and then the
-/// audit trail and the webhooks hear of it in the same transaction. `None` when the table is
-/// gone.
+/// Whether two versions of a table describe the same thing to test (status and timestamps
+/// aside).
+fn same_params(a: &Table, b: &Table) -> bool {
+    a.resource == b.resource
+        && a.resource_params == b.resource_params
+        && a.connection_table_params == b.connection_table_params
+}
+
+/// Records a table's status, if it is still the table `tested` (a PATCH during the test
+/// changed what it describes: the verdict is not its, nothing is recorded and the stored
+/// table is answered as it is). `modified_timestamp` moves only when the status changes, and
+/// then the audit trail and the webhooks hear of it in the same transaction. `None` when the
+/// table is gone.
 pub fn set_status(
     conn: &mut DbConnection,
     org: &OrganizationId,
     kind: ConnectionKind,
     name: &TableName,
+    tested: Option<&Table>,
     status: TableStatus,
     actor: &Actor,
 ) -> Result<Option<Table>, StoreError> {
@@ -272,6 +283,9 @@ pub fn set_status(
         // `modified_timestamp` back.
         lock_row(conn, org, kind, name)?;
         let Some(mut table) = get(conn, org, kind, name)? else { return Ok(None) };
+        if tested.is_some_and(|t| !same_params(t, &table)) {
+            return Ok(Some(table));
+        }
         if table.status != status {
             let old = table.status;
             table.status = status;
@@ -363,15 +377,17 @@ impl Store {
         self.with(|c| upsert(c, &self.policy, org, kind, name, actor, decide))
     }
 
+    /// Records a table's status (see [`set_status`]); `tested`: the table as the test saw it.
     pub fn set_table_status(
         &self,
         org: &OrganizationId,
         kind: ConnectionKind,
         name: &TableName,
+        tested: Option<&Table>,
         status: TableStatus,
         actor: &Actor,
     ) -> Result<Option<Table>, StoreError> {
-        self.with(|c| set_status(c, org, kind, name, status, actor))
+        self.with(|c| set_status(c, org, kind, name, tested, status, actor))
     }
 
     pub fn delete_table(

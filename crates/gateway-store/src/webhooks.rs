@@ -75,7 +75,32 @@ pub fn put(
     put: &WebhookPut,
     actor: &Actor,
 ) -> Result<(Webhook, Option<String>), StoreError> {
+    // Two creations of one id at once: the second retries as a replacement.
+    match put_once(conn, keys, org, id, put, actor) {
+        Err(e) if e.is_unique_violation() => put_once(conn, keys, org, id, put, actor),
+        other => other,
+    }
+}
+
+fn put_once(
+    conn: &mut DbConnection,
+    keys: &Keyring,
+    org: &OrganizationId,
+    id: &WebhookId,
+    put: &WebhookPut,
+    actor: &Actor,
+) -> Result<(Webhook, Option<String>), StoreError> {
     write_transaction(conn, |conn| {
+        // On PostgreSQL the row is locked first, so two PUTs of one endpoint run one after the
+        // other (SQLite's BEGIN IMMEDIATE already serialises them).
+        if let DbConnection::Postgresql(pg) = conn {
+            w::table
+                .filter(w::organization.eq(org.as_str()))
+                .filter(w::id.eq(id.as_str()))
+                .select(w::id)
+                .for_update()
+                .load::<String>(pg)?;
+        }
         let stored = get(conn, org, id)?;
         let now = now_seconds();
         let events = serde_json::to_string(&put.events.iter().map(|e| e.as_str()).collect::<Vec<_>>())
@@ -114,14 +139,16 @@ pub fn put(
                 if s.description != put.description {
                     fields.push("description".to_owned());
                 }
-                diesel::update(row)
-                    .set((
-                        w::url.eq(&put.url),
-                        w::events.eq(&events),
-                        w::description.eq(&put.description),
-                        w::modified_at.eq(now.max(s.modified_timestamp)),
-                    ))
-                    .execute(conn)?;
+                if !fields.is_empty() || secret.is_some() {
+                    diesel::update(row)
+                        .set((
+                            w::url.eq(&put.url),
+                            w::events.eq(&events),
+                            w::description.eq(&put.description),
+                            w::modified_at.eq(now.max(s.modified_timestamp)),
+                        ))
+                        .execute(conn)?;
+                }
                 if let Some(secret) = &secret {
                     let (key_id, sealed) = keys.seal(secret.as_bytes(), &aad(org.as_str(), id.as_str()))?;
                     diesel::update(row).set((w::secret.eq(sealed), w::secret_key_id.eq(key_id))).execute(conn)?;
@@ -204,13 +231,14 @@ pub(crate) fn enqueue(conn: &mut DbConnection, org: &OrganizationId, event: &Eve
     Ok(n)
 }
 
-/// A status change as an event (a new id).
+/// A status change as an event (a new id); `new` is `None` when a status was forgotten (new
+/// credentials, not tested yet).
 pub(crate) fn status_event(
     event: EventName,
     connection: gateway_domain::ConnectionKind,
     table: Option<&gateway_domain::TableName>,
     old: Option<&str>,
-    new: &str,
+    new: Option<&str>,
 ) -> Event {
     Event {
         id: random_id(),
@@ -218,7 +246,7 @@ pub(crate) fn status_event(
         connection: Some(connection),
         table: table.cloned(),
         old_status: old.map(str::to_owned),
-        new_status: Some(new.to_owned()),
+        new_status: new.map(str::to_owned),
         at: now_seconds(),
     }
 }
