@@ -2,7 +2,7 @@
 # Fuzzes the HTTP API from its own OpenAPI document with schemathesis (from PyPI, into .venv),
 # every check and every phase (examples, coverage, fuzzing, stateful): a server error, an
 # undocumented status or body, a schema-valid request refused or an invalid one accepted
-# fails. scripts/schemathesis.toml lists the six operations whose 400s depend on the
+# fails. scripts/schemathesis.toml lists the seven operations whose 400s depend on the
 # provider or stored state, and why. Not part of `make test` (it takes a minute or two); run
 # it after changing request parsing or the document.
 #
