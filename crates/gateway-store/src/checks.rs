@@ -123,6 +123,10 @@ pub fn claim(
     lease_secs: i64,
     limit: i64,
 ) -> Result<Vec<CheckJob>, StoreError> {
+    // Nothing due (the usual case): answered by a read, without taking SQLite's write lock.
+    if due_count(conn, now)? == 0 {
+        return Ok(Vec::new());
+    }
     write_transaction(conn, |conn| {
         let due = s::table
             .filter(s::due_at.le(now))

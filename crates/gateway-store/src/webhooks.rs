@@ -273,6 +273,17 @@ pub fn claim(
     lease_secs: i64,
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
+    // Nothing due (the usual case): answered by a read, without taking SQLite's write lock.
+    let due: i64 = d::table
+        .filter(d::delivered_at.is_null())
+        .filter(d::failed_at.is_null())
+        .filter(d::next_attempt_at.le(now))
+        .filter(d::lease_until.is_null().or(d::lease_until.lt(now)))
+        .count()
+        .get_result(conn)?;
+    if due == 0 {
+        return Ok(Vec::new());
+    }
     write_transaction(conn, |conn| {
         let due = d::table
             .filter(d::delivered_at.is_null())
