@@ -428,6 +428,26 @@ async fn a_verdict_on_what_was_replaced_meanwhile_is_not_recorded_and_the_schedu
     let gone = TableName::parse("gone").unwrap();
     assert!(app.store.check_state(&org, kind, Some(&gone)).unwrap().is_none(), "the orphan is removed");
     assert!(app.store.check_state(&org, kind, None).unwrap().is_some(), "the connection's job is kept");
+
+    // A provider's Retry-After holds back every unclaimed check of that organization's
+    // connection; a claimed one is left to its holder.
+    app.store.batch_execute("UPDATE scheduled_checks SET due_at = 0").unwrap();
+    let other = TableName::parse("u").unwrap();
+    assert_eq!(api.patch("/connections/SHOPIFY/tables/u/", json!({"resource": "item"})).await.status, 200);
+    app.store
+        .batch_execute(
+            "UPDATE scheduled_checks SET due_at = 0, lease_owner = 'live', lease_until = 9999999999 WHERE name = 'u'",
+        )
+        .unwrap();
+    let until = gateway_domain::now_seconds() + 600;
+    assert_eq!(app.store.defer_checks(&org, kind, until).unwrap(), 2, "the table's and the connection's jobs");
+    assert_eq!(app.store.check_state(&org, kind, Some(&name)).unwrap().unwrap().due_at, until);
+    assert_eq!(app.store.check_state(&org, kind, None).unwrap().unwrap().due_at, until);
+    assert_eq!(
+        app.store.check_state(&org, kind, Some(&other)).unwrap().unwrap().due_at,
+        0,
+        "the claimed one is its holder's"
+    );
 }
 
 #[tokio::test]

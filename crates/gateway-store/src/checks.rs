@@ -201,23 +201,42 @@ pub fn finish(
 }
 
 /// Moves every unclaimed job of `org`'s `kind` due before `until` to `until`: the provider
-/// asked to wait (a rate limit), so nothing of that account is tried before.
+/// asked to wait (a rate limit), so nothing of that account is tried before. On PostgreSQL
+/// the rows are taken `FOR UPDATE SKIP LOCKED`: a row another transaction holds (a delete of
+/// the connection, a claim) is left to it, so this never waits and never deadlocks with it.
 pub fn defer(
     conn: &mut DbConnection,
     org: &OrganizationId,
     kind: ConnectionKind,
     until: i64,
 ) -> Result<usize, StoreError> {
-    Ok(diesel::update(
-        s::table
+    write_transaction(conn, |conn| {
+        let now = now_seconds();
+        let candidates = s::table
             .filter(s::organization.eq(org.as_str()))
             .filter(s::connection.eq(kind.as_str()))
             .filter(s::due_at.lt(until))
             // Not held by a live claim (an expired one's holder is gone).
-            .filter(s::lease_until.is_null().or(s::lease_until.lt(now_seconds()))),
-    )
-    .set(s::due_at.eq(until))
-    .execute(conn)?)
+            .filter(s::lease_until.is_null().or(s::lease_until.lt(now)))
+            .select(s::name)
+            .order(s::name.asc());
+        let names: Vec<String> = match conn {
+            DbConnection::Postgresql(pg) => candidates.for_update().skip_locked().load(pg)?,
+            DbConnection::Sqlite(_) => candidates.load(conn)?,
+        };
+        let mut moved = 0;
+        for chunk in names.chunks(500) {
+            moved += diesel::update(
+                s::table
+                    .filter(s::organization.eq(org.as_str()))
+                    .filter(s::connection.eq(kind.as_str()))
+                    .filter(s::name.eq_any(chunk)),
+            )
+            .set(s::due_at.eq(until))
+            .execute(conn)?;
+        }
+        Ok(moved)
+    })
 }
 
 /// Repairs the schedule: a job for every stored table and connection that has none (written
