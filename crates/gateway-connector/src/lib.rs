@@ -17,6 +17,7 @@ mod registry;
 mod spec;
 mod table_spec;
 mod uploads;
+pub mod webhook;
 
 pub use error::{ConnectorError, ErrorKind, parse_retry_after};
 pub use gateway_domain::{Column, ColumnType};

@@ -151,7 +151,13 @@ fn check_public_host_name(host: &str) -> Result<(), String> {
         // around the host rules, not a configuration.
         return Err(refuse(format!("{host} is an IP address: give the provider's host name")));
     }
-    let lower = bare.trim_end_matches('.').to_ascii_lowercase();
+    check_public_name(bare)
+}
+
+/// Refuses a host name that only means something inside a network: a single label,
+/// `localhost`, `*.internal`, `*.local`, ... (IP addresses are checked apart).
+pub fn check_public_name(host: &str) -> Result<(), String> {
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
     let local = ["localhost", "localdomain", "local", "internal", "home.arpa", "intranet", "lan"];
     if !lower.contains('.') || local.iter().any(|l| lower == *l || lower.ends_with(&format!(".{l}"))) {
         return Err(refuse(format!("{host} is not a public host name")));

@@ -123,20 +123,13 @@ struct Inner {
 }
 
 impl Gateway {
-    /// The use cases over `store` and `registry`. Webhook deliveries go through an outbound
-    /// client of their own (the guard's rules, `outbound_allow_private`, a 10 s timeout).
+    /// The use cases over `store` and `registry`. Webhook deliveries go through a guarded
+    /// client of their own (`gateway_connector::webhook::client`).
     #[allow(clippy::expect_used, reason = "building a reqwest client fails only without a TLS backend, a build error")]
     pub fn new(store: Store, registry: Registry, settings: ServiceSettings) -> Gateway {
         let limits = limits::Limits::new(settings.limits);
-        let webhook_client = gateway_connector::OutboundClient::new(gateway_connector::OutboundSettings {
-            allow_private: settings.outbound_allow_private,
-            total_timeout: webhooks::DELIVERY_TIMEOUT,
-            max_response_bytes: 64 * 1024,
-            // A 3xx is a failed delivery: never re-sent elsewhere, never turned into a GET.
-            follow_redirects: false,
-            ..Default::default()
-        })
-        .expect("the HTTP client builds");
+        let webhook_client =
+            gateway_connector::webhook::client(settings.outbound_allow_private).expect("the HTTP client builds");
         let db_permits = Arc::new(tokio::sync::Semaphore::new(store.pool_state().max.max(1) as usize));
         Gateway {
             inner: Arc::new(Inner {

@@ -136,7 +136,7 @@ impl Gateway {
                 self.metrics().schedule_backlog(due, pending);
             }
             let o = owner.clone();
-            let lease = crate::webhooks::DELIVERY_TIMEOUT.as_secs() as i64 * 3;
+            let lease = gateway_connector::webhook::DELIVERY_TIMEOUT.as_secs() as i64 * 3;
             let claimed = match self.db(move |s| s.claim_deliveries(&o, now, lease, 16)).await {
                 Ok(d) => d,
                 Err(p) => {

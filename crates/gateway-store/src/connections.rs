@@ -137,14 +137,13 @@ pub fn set_status(
         if !lock_row(conn, org, kind, RowLock::Replace)? {
             return Ok(None);
         }
-        if get(conn, keys, org, kind)?.is_none_or(|c| &c.credentials != tested) {
+        let Some(current) = get(conn, keys, org, kind)?.filter(|c| &c.credentials == tested) else {
             return Ok(None);
-        }
+        };
+        let old = current.status;
         let this = connections::table
             .filter(connections::organization.eq(org.as_str()))
             .filter(connections::kind.eq(kind.as_str()));
-        let old: Option<String> = this.select(connections::status).load(conn)?.into_iter().next().flatten();
-        let old = old.and_then(|s| s.parse::<ConnectionStatus>().ok());
         diesel::update(this)
             .set((connections::status.eq(Some(status.as_str())), connections::checked_at.eq(Some(now_seconds()))))
             .execute(conn)?;
