@@ -107,6 +107,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>)> {
         ("deep-schema.avro", deep_avro),
         ("long-line.csv", zeros_line_csv(10)),
         ("page-bomb.parquet", parquet),
+        ("hidden-page-bomb.parquet", gateway_testkit::files::parquet_hidden_page_bomb()),
     ]
 }
 
@@ -165,7 +166,8 @@ async fn crafted_files_are_refused_within_bounded_memory() {
 
     // Eight previews of the bombs at once.
     let before = peak_rss_kib(server.0.id());
-    let names = ["gzip-bomb.csv.gz", "zstd-bomb.csv.zst", "zip-bomb.zip", "page-bomb.parquet"];
+    let names =
+        ["gzip-bomb.csv.gz", "zstd-bomb.csv.zst", "zip-bomb.zip", "page-bomb.parquet", "hidden-page-bomb.parquet"];
     let mut tasks = Vec::new();
     for i in 0..8 {
         let (client, token, base) = (client.clone(), token.clone(), base.clone());

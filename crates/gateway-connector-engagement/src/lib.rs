@@ -4,6 +4,10 @@
 //! `error` (its documented error bodies -> kinds). Every call goes through the guarded
 //! outbound client; `GATEWAY_PROVIDER_<KIND>_URL` points one at a local peer.
 
+// Bytes and text from tenants and providers are never sliced or indexed unchecked (a panic
+// would be one tenant stopping work for all): `.get()` and friends instead.
+#![cfg_attr(not(test), deny(clippy::string_slice, clippy::indexing_slicing))]
+
 mod braze;
 mod iterable;
 mod klaviyo;

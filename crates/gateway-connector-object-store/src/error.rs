@@ -2,32 +2,36 @@
 
 use gateway_connector::{ConnectorError, ErrorKind};
 
-/// The S3 error code inside an opendal error (its message carries the parsed S3 error).
-fn s3_code_in(e: &opendal::Error) -> Option<String> {
-    let text = e.to_string();
-    let at = text.find("code: \"")? + 7;
-    let rest = &text[at..];
-    Some(rest[..rest.find('"')?].to_owned())
+/// The S3 error code inside an opendal error's text (its message carries the parsed S3
+/// error, or a body the endpoint sent verbatim: whatever a tenant's endpoint answers).
+fn s3_code_in(text: &str) -> Option<String> {
+    const MARK: &str = "code: \"";
+    let rest = text.get(text.find(MARK)? + MARK.len()..)?;
+    let code = rest.get(..rest.find('"')?)?;
+    // S3 codes are short words; anything else is not one.
+    (!code.is_empty() && code.len() <= 64 && code.chars().all(|c| c.is_ascii_alphanumeric())).then(|| code.to_owned())
 }
 
-/// `x-amz-bucket-region`, when a response carried it.
-fn bucket_region(e: &opendal::Error) -> Option<String> {
-    let text = e.to_string().to_ascii_lowercase();
-    let at = text.find("x-amz-bucket-region")?;
-    let rest = &text[at..];
-    let start = rest.find(|c: char| c.is_ascii_alphanumeric() && c != 'x').map(|i| i + 19)?;
-    let value: String = rest[start..]
+/// `x-amz-bucket-region`, when the text carries it (as a header or quoted): the region that
+/// follows it, a word of letters, digits and dashes.
+fn bucket_region(text: &str) -> Option<String> {
+    const MARK: &str = "x-amz-bucket-region";
+    let lower = text.to_ascii_lowercase();
+    let rest = lower.get(lower.find(MARK)? + MARK.len()..)?;
+    let value: String = rest
         .chars()
         .skip_while(|c| !c.is_ascii_alphanumeric())
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(32)
         .collect();
     (!value.is_empty()).then_some(value)
 }
 
 /// What an S3 failure (from opendal) means, for an operation on `bucket` (and `object`).
 pub fn s3(e: &opendal::Error, bucket: &str, object: Option<&str>, action: &str) -> ConnectorError {
-    let code = s3_code_in(e);
-    let region = bucket_region(e);
+    let text = e.to_string();
+    let code = s3_code_in(&text);
+    let region = bucket_region(&text);
     let mapped = s3_code_of(code.as_deref(), region.as_deref(), bucket, object, action);
     mapped.unwrap_or_else(|| generic(e, &describe(bucket, object)))
 }
@@ -110,7 +114,7 @@ fn chain(e: &opendal::Error) -> String {
 /// The host named before `marker` in an error text (`s3.example.com does not resolve`).
 fn host_before(text: &str, marker: &str) -> Option<String> {
     let at = text.find(marker)?;
-    text[..at].split_whitespace().last().map(|h| h.trim_matches(|c: char| c == ':' || c == ',').to_owned())
+    text.get(..at)?.split_whitespace().last().map(|h| h.trim_matches(|c: char| c == ':' || c == ',').to_owned())
 }
 
 /// A failure with no provider code to read: by the guard's verdict, opendal's kind and the
@@ -201,6 +205,37 @@ mod tests {
 
     fn err(msg: &str) -> opendal::Error {
         opendal::Error::new(opendal::ErrorKind::PermissionDenied, msg.to_owned())
+    }
+
+    /// What a tenant's S3-compatible endpoint may answer, verbatim in opendal's error text:
+    /// the review's panicking body (`x-amz-bucket-region` alone, a multi-byte character at
+    /// byte 21) and the like are read without a panic.
+    #[test]
+    fn any_endpoint_text_is_read_without_a_panic() {
+        for body in [
+            "x-amz-bucket-region",
+            "x-amz-bucket-region\u{e9}\u{e9}",
+            "XX-AMZ-BUCKET-REGION: eu-west-1",
+            "code: \"",
+            "code: \"\u{e9}",
+            "S3Error { code: \"PermanentRedirect\" } x-amz-bucket-region: \"eu-west-3\"",
+            " does not resolve",
+        ] {
+            let _ = s3(&err(body), "b", None, "s3:PutObject");
+            let _ = generic(&err(body), "the bucket");
+        }
+        let moved =
+            s3(&err("S3Error { code: \"PermanentRedirect\" } x-amz-bucket-region: \"eu-west-3\""), "b", None, "x");
+        assert!(moved.message.contains("eu-west-3"), "{}", moved.message);
+        assert_eq!(bucket_region("x-amz-bucket-region"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_error_text_is_classified(text in "\\PC{0,200}") {
+            let _ = s3(&err(&text), "b", Some("o"), "s3:GetObject");
+            let _ = generic(&err(&text), "the object");
+        }
     }
 
     #[test]

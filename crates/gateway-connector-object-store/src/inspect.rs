@@ -77,10 +77,7 @@ pub async fn destination(
     path: &str,
     classify: impl Fn(&opendal::Error) -> ConnectorError,
 ) -> Result<Inspection, ConnectorError> {
-    let dir = match path.rfind('/') {
-        Some(i) => &path[..=i],
-        None => "",
-    };
+    let dir = path.rsplit_once('/').map_or(String::new(), |(dir, _)| format!("{dir}/"));
     let probe = format!("{dir}.gateway-write-probe-{}", uuid::Uuid::new_v4().simple());
     op.write(&probe, b"gateway write probe: safe to delete".to_vec()).await.map_err(|e| classify(&e))?;
     let mut warnings = Vec::new();

@@ -7,6 +7,10 @@
 //! and `GATEWAY_PROVIDER_GOOGLE_OAUTH_URL`, honoured only with private targets allowed; never
 //! from anything a request carries.
 
+// Bytes and text from tenants and providers are never sliced or indexed unchecked (a panic
+// would be one tenant stopping work for all): `.get()` and friends instead.
+#![cfg_attr(not(test), deny(clippy::string_slice, clippy::indexing_slicing))]
+
 mod error;
 mod gcs;
 mod inspect;

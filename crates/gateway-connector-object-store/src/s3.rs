@@ -207,8 +207,8 @@ impl S3Connector {
 
 fn xml_tag(text: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
-    let s = text.find(&open)? + open.len();
-    Some(text[s..s + text[s..].find('<')?].to_owned())
+    let rest = text.get(text.find(&open)? + open.len()..)?;
+    Some(rest.get(..rest.find('<')?)?.to_owned())
 }
 
 #[async_trait::async_trait]

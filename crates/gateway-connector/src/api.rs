@@ -10,6 +10,19 @@ use crate::{ConnectorError, ErrorKind, OutboundClient, parse_retry_after};
 use reqwest::Method;
 use serde_json::Value;
 
+/// A provider's JSON read by path (a JSON pointer, `/errors/0/message`) without indexing:
+/// `Null` wherever the path leads nowhere, as `value["errors"][0]` reads, minus the lint.
+pub trait JsonAt {
+    fn at(&self, pointer: &str) -> &Value;
+}
+
+impl JsonAt for Value {
+    fn at(&self, pointer: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.pointer(pointer).unwrap_or(&NULL)
+    }
+}
+
 /// A provider's API: where it is and who it is, for messages.
 #[derive(Debug, Clone)]
 pub struct Api {

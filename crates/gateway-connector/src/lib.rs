@@ -5,6 +5,10 @@
 //! HTTP status: it reports steps, inspections and [`ConnectorError`]s of a small set of kinds,
 //! which `gateway-preview` maps to table statuses and `gateway-http` to error names.
 
+// Bytes and text from tenants and providers are never sliced or indexed unchecked (a panic
+// would be one tenant stopping work for all): `.get()` and friends instead.
+#![cfg_attr(not(test), deny(clippy::string_slice, clippy::indexing_slicing))]
+
 pub mod api;
 mod error;
 pub mod google;

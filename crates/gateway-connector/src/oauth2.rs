@@ -65,9 +65,10 @@ pub fn token_answer(
         fields.remove("id_token");
         return Ok(AccessToken { token, expires_in, extra: fields });
     }
-    let code = answer["error"].as_str().unwrap_or_default();
+    let code = answer.get("error").and_then(Value::as_str).unwrap_or_default();
     // The description is the provider's words for a person; it never echoes the secret.
-    let detail: String = answer["error_description"].as_str().unwrap_or(code).chars().take(300).collect();
+    let detail: String =
+        answer.get("error_description").and_then(Value::as_str).unwrap_or(code).chars().take(300).collect();
     let said = if detail.is_empty() { String::new() } else { format!(": {detail}") };
     Err(match (status, code) {
         (_, "invalid_client" | "unauthorized_client" | "invalid_grant") | (401, _) => {

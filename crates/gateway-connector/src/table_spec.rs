@@ -126,7 +126,9 @@ impl TableSpec {
     /// may be under `x-resources`.
     pub fn json_schema(&self) -> Value {
         let mut s = object_schema(&self.params);
-        s["x-resources"] = json!(self.resources.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+        if let Some(o) = s.as_object_mut() {
+            o.insert("x-resources".into(), json!(self.resources.iter().map(|r| r.as_str()).collect::<Vec<_>>()));
+        }
         s
     }
 }

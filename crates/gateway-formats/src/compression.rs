@@ -52,7 +52,7 @@ pub fn decompress(kind: Compression, raw: &[u8], whole: bool, cap: usize) -> Res
         // Zip entries come here already opened; deflate is their method.
         Compression::Zip => Box::new(flate2::read::DeflateDecoder::new(raw)),
         Compression::None | Compression::Auto => {
-            return Ok((raw[..raw.len().min(cap)].to_vec(), whole && raw.len() <= cap));
+            return Ok((raw.get(..cap).unwrap_or(raw).to_vec(), whole && raw.len() <= cap));
         }
     };
     read_capped(kind, reader, whole, cap)
@@ -73,7 +73,7 @@ fn read_capped(
         }
         match reader.read(&mut buf) {
             Ok(0) => return Ok((out, true)),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Ok(n) => out.extend_from_slice(buf.get(..n).unwrap_or_default()),
             Err(e) if !whole && (e.kind() == std::io::ErrorKind::UnexpectedEof || !out.is_empty()) => {
                 // The prefix ended mid-stream: the sample ends here.
                 return Ok((out, false));

@@ -7,6 +7,10 @@
 //! [`SniffOptions::footer_cap`]) whatever the file's size: a 1 GiB file costs what a 1 MiB one
 //! does.
 
+// Bytes and text from tenants and providers are never sliced or indexed unchecked (a panic
+// would be one tenant stopping work for all): `.get()` and friends instead.
+#![cfg_attr(not(test), deny(clippy::string_slice, clippy::indexing_slicing))]
+
 mod avro;
 mod budget;
 mod compression;

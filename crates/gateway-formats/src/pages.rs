@@ -25,26 +25,29 @@ struct Header {
 
 /// Walks the pages in `bytes` (which start at a page header: a column chunk, or a range of its
 /// pages) and refuses one that declares more than `cap` uncompressed bytes, or that expands
-/// past what it declares. A page cut off by the end of `bytes` ends the walk.
+/// past what it declares. A page cut off by the end of `bytes` ends the walk; a header that
+/// cannot be read is refused (the parquet crate would read it its own way, and allocate what
+/// it says).
 pub fn check(bytes: &[u8], codec: Compression, cap: usize) -> Result<(), FormatError> {
     let mut at = 0usize;
-    while at < bytes.len() {
-        let Some(h) = header(&bytes[at..]) else { return Ok(()) };
-        if h.uncompressed < 0 || h.compressed < 0 {
-            return Err(FormatError::Parquet("a page header declares a negative size".into()));
-        }
+    while let Some(rest) = bytes.get(at..).filter(|r| !r.is_empty()) {
+        let h = match header(rest) {
+            Ok(h) => h,
+            Err(Stop::End) => return Ok(()),
+            Err(Stop::Bad(why)) => {
+                return Err(FormatError::Parquet(format!("a page header is not one Parquet writes ({why})")));
+            }
+        };
         if h.uncompressed as u64 > cap as u64 {
             return Err(FormatError::Parquet(format!(
                 "a page declares {} bytes uncompressed, more than the {cap} a preview decompresses",
                 h.uncompressed
             )));
         }
-        let start = at + h.len;
+        let start = at.saturating_add(h.len);
         let end = start.saturating_add(h.compressed as usize);
-        if end > bytes.len() {
-            return Ok(());
-        }
-        expands_within(&bytes[start..end], codec, h.uncompressed as usize)?;
+        let Some(page) = bytes.get(start..end) else { return Ok(()) };
+        expands_within(page, codec, h.uncompressed as usize)?;
         at = end;
     }
     Ok(())
@@ -81,28 +84,90 @@ fn expands_within(page: &[u8], codec: Compression, declared: usize) -> Result<()
     }
 }
 
-/// Reads a Thrift compact-protocol `PageHeader`: fields 1 (type), 2 (uncompressed size), 3
-/// (compressed size); the rest skipped. `None` when the bytes end before it does.
-fn header(b: &[u8]) -> Option<Header> {
+/// Why a header walk stopped short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The bytes end inside it: the rest is in bytes not handed here.
+    End,
+    /// It is not what Parquet's writers write, or what the parquet crate would read as we do.
+    Bad(&'static str),
+}
+
+/// A field's type in the structs of a page header (the parquet format's `PageHeader`).
+#[derive(Debug, Clone, Copy)]
+enum Ty {
+    I32,
+    I64,
+    Binary,
+    Bool,
+    Struct(&'static [(i16, Ty)]),
+}
+
+const STATISTICS: &[(i16, Ty)] = &[
+    (1, Ty::Binary),
+    (2, Ty::Binary),
+    (3, Ty::I64),
+    (4, Ty::I64),
+    (5, Ty::Binary),
+    (6, Ty::Binary),
+    (7, Ty::Bool),
+    (8, Ty::Bool),
+];
+const DATA_PAGE: &[(i16, Ty)] = &[(1, Ty::I32), (2, Ty::I32), (3, Ty::I32), (4, Ty::I32), (5, Ty::Struct(STATISTICS))];
+const INDEX_PAGE: &[(i16, Ty)] = &[];
+const DICTIONARY_PAGE: &[(i16, Ty)] = &[(1, Ty::I32), (2, Ty::I32), (3, Ty::Bool)];
+const DATA_PAGE_V2: &[(i16, Ty)] = &[
+    (1, Ty::I32),
+    (2, Ty::I32),
+    (3, Ty::I32),
+    (4, Ty::I32),
+    (5, Ty::I32),
+    (6, Ty::I32),
+    (7, Ty::Bool),
+    (8, Ty::Struct(STATISTICS)),
+];
+const PAGE_HEADER: &[(i16, Ty)] = &[
+    (1, Ty::I32),
+    (2, Ty::I32),
+    (3, Ty::I32),
+    (4, Ty::I32),
+    (5, Ty::Struct(DATA_PAGE)),
+    (6, Ty::Struct(INDEX_PAGE)),
+    (7, Ty::Struct(DICTIONARY_PAGE)),
+    (8, Ty::Struct(DATA_PAGE_V2)),
+];
+
+/// The parquet crate's limit on nesting while it skips a field.
+const SKIP_DEPTH: u8 = 64;
+
+/// Reads a Thrift compact-protocol `PageHeader` strictly: every field the format defines must
+/// have its type, a top-level field it does not define is refused (the parquet crate would
+/// skip it, and a skipper that disagrees by one byte on its length would check other bytes
+/// than the ones decompressed), and an unknown field inside the nested headers is skipped
+/// as the parquet crate skips it.
+fn header(b: &[u8]) -> Result<Header, Stop> {
     let mut r = Compact { b, at: 0 };
-    let (mut uncompressed, mut compressed) = (None, None);
+    let (mut uncompressed, mut compressed, mut kind) = (None, None, None);
     let mut last = 0i16;
-    loop {
-        let byte = r.byte()?;
-        let ty = byte & 0x0f;
-        if ty == 0 {
-            break;
-        }
-        let delta = (byte >> 4) as i16;
-        let id = if delta == 0 { r.zigzag()? as i16 } else { last + delta };
+    while let Some((id, ty)) = r.field(last)? {
         last = id;
-        match (id, ty) {
-            (2, 5) => uncompressed = Some(r.zigzag()?),
-            (3, 5) => compressed = Some(r.zigzag()?),
-            _ => r.skip(ty, 0)?,
+        let Some(&(_, want)) = PAGE_HEADER.iter().find(|(known, _)| *known == id) else {
+            return Err(Stop::Bad("a field the format does not define"));
+        };
+        match id {
+            1 => kind = Some(r.i32(ty)?),
+            2 => uncompressed = Some(r.i32(ty)?),
+            3 => compressed = Some(r.i32(ty)?),
+            _ => r.value(ty, want)?,
         }
     }
-    Some(Header { uncompressed: uncompressed?, compressed: compressed?, len: r.at })
+    let (Some(_), Some(uncompressed), Some(compressed)) = (kind, uncompressed, compressed) else {
+        return Err(Stop::Bad("a required field is missing"));
+    };
+    if uncompressed < 0 || compressed < 0 {
+        return Err(Stop::Bad("a negative size"));
+    }
+    Ok(Header { uncompressed: i64::from(uncompressed), compressed: i64::from(compressed), len: r.at })
 }
 
 struct Compact<'a> {
@@ -111,86 +176,156 @@ struct Compact<'a> {
 }
 
 impl Compact<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let v = *self.b.get(self.at)?;
+    fn byte(&mut self) -> Result<u8, Stop> {
+        let v = *self.b.get(self.at).ok_or(Stop::End)?;
         self.at += 1;
-        Some(v)
+        Ok(v)
     }
 
-    fn varint(&mut self) -> Option<u64> {
+    /// A ULEB128 varint of at most 10 bytes (the parquet crate reads longer ones, wrapping).
+    fn varint(&mut self) -> Result<u64, Stop> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.byte()?;
             v |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
-                return Some(v);
+                return Ok(v);
             }
         }
-        None
+        Err(Stop::Bad("a varint longer than 10 bytes"))
     }
 
-    fn zigzag(&mut self) -> Option<i64> {
+    fn zigzag(&mut self) -> Result<i64, Stop> {
         let v = self.varint()?;
-        Some((v >> 1) as i64 ^ -((v & 1) as i64))
+        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
     }
 
-    fn bytes(&mut self, n: usize) -> Option<()> {
-        self.at = self.at.checked_add(n).filter(|end| *end <= self.b.len())?;
-        Some(())
+    fn bytes(&mut self, n: usize) -> Result<(), Stop> {
+        let end = self.at.checked_add(n).ok_or(Stop::Bad("a length past any file"))?;
+        if end > self.b.len() {
+            return Err(Stop::End);
+        }
+        self.at = end;
+        Ok(())
     }
 
-    /// Skips a value of compact type `ty`; nesting is bounded.
-    fn skip(&mut self, ty: u8, depth: u8) -> Option<()> {
-        if depth > 16 {
-            return None;
+    /// A field header: its id (by delta from `last`, or in full) and compact type; `None` at
+    /// the struct's stop byte.
+    fn field(&mut self, last: i16) -> Result<Option<(i16, u8)>, Stop> {
+        let byte = self.byte()?;
+        let ty = byte & 0x0f;
+        if ty == 0 {
+            return Ok(None);
+        }
+        if ty > 13 {
+            return Err(Stop::Bad("an unknown Thrift type"));
+        }
+        let delta = i16::from(byte >> 4);
+        let id = if delta == 0 {
+            i16::try_from(self.zigzag()?).map_err(|_| Stop::Bad("a field id out of range"))?
+        } else {
+            last.checked_add(delta).ok_or(Stop::Bad("a field id out of range"))?
+        };
+        Ok(Some((id, ty)))
+    }
+
+    /// An i32 field's value (compact type 5), refused when it does not fit an i32.
+    fn i32(&mut self, ty: u8) -> Result<i32, Stop> {
+        if ty != 5 {
+            return Err(Stop::Bad("a field of another type than the format's"));
+        }
+        i32::try_from(self.zigzag()?).map_err(|_| Stop::Bad("a 32-bit field out of range"))
+    }
+
+    /// A value of a known field, which must have the format's type.
+    fn value(&mut self, ty: u8, want: Ty) -> Result<(), Stop> {
+        match (want, ty) {
+            (Ty::I32, 5) | (Ty::I64, 6) => self.varint().map(|_| ()),
+            (Ty::Binary, 8) => {
+                let n = usize::try_from(self.varint()?).map_err(|_| Stop::Bad("a length past any file"))?;
+                self.bytes(n)
+            }
+            (Ty::Bool, 1 | 2) => Ok(()),
+            (Ty::Struct(fields), 12) => self.known_struct(fields),
+            _ => Err(Stop::Bad("a field of another type than the format's")),
+        }
+    }
+
+    fn known_struct(&mut self, fields: &'static [(i16, Ty)]) -> Result<(), Stop> {
+        let mut last = 0i16;
+        while let Some((id, ty)) = self.field(last)? {
+            last = id;
+            match fields.iter().find(|(known, _)| *known == id) {
+                Some(&(_, want)) => self.value(ty, want)?,
+                None => self.skip(ty, SKIP_DEPTH)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips a value of compact type `ty` as the parquet crate does (`skip_till_depth`); a
+    /// collection of booleans, whose elements the crate skips as zero bytes where the
+    /// protocol writes one, is refused.
+    fn skip(&mut self, ty: u8, depth: u8) -> Result<(), Stop> {
+        if depth == 0 {
+            return Err(Stop::Bad("fields nested too deep"));
         }
         match ty {
-            1 | 2 => Some(()),
+            1 | 2 => Ok(()),
             3 => self.bytes(1),
             4..=6 => self.varint().map(|_| ()),
             7 => self.bytes(8),
             8 => {
-                let n = usize::try_from(self.varint()?).ok()?;
+                let n = usize::try_from(self.varint()?).map_err(|_| Stop::Bad("a length past any file"))?;
                 self.bytes(n)
             }
             9 | 10 => {
                 let h = self.byte()?;
-                let n = if h >> 4 == 15 { usize::try_from(self.varint()?).ok()? } else { usize::from(h >> 4) };
-                let elem = h & 0x0f;
-                for _ in 0..n {
-                    if matches!(elem, 1 | 2) {
-                        self.bytes(1)?;
-                    } else {
-                        self.skip(elem, depth + 1)?;
-                    }
+                if h == 0 {
+                    return Ok(()); // an empty list some writers write without an element type
                 }
-                Some(())
+                let elem = element(h & 0x0f)?;
+                let n = if h >> 4 == 15 {
+                    i32::try_from(self.varint()?).map_err(|_| Stop::Bad("a list size out of range"))?
+                } else {
+                    i32::from(h >> 4)
+                };
+                for _ in 0..n {
+                    self.skip(elem, depth - 1)?;
+                }
+                Ok(())
             }
             11 => {
-                let n = usize::try_from(self.varint()?).ok()?;
-                if n == 0 {
-                    return Some(());
+                let n = i32::try_from(self.varint()?).map_err(|_| Stop::Bad("a map size out of range"))?;
+                if n <= 0 {
+                    return Ok(());
                 }
                 let kv = self.byte()?;
+                let (k, v) = (element(kv >> 4)?, element(kv & 0x0f)?);
                 for _ in 0..n {
-                    self.skip(kv >> 4, depth + 1)?;
-                    self.skip(kv & 0x0f, depth + 1)?;
+                    self.skip(k, depth - 1)?;
+                    self.skip(v, depth - 1)?;
                 }
-                Some(())
+                Ok(())
             }
-            12 => loop {
-                let byte = self.byte()?;
-                let t = byte & 0x0f;
-                if t == 0 {
-                    return Some(());
+            12 => {
+                while let Some((_, t)) = self.field(0)? {
+                    self.skip(t, depth - 1)?;
                 }
-                if byte >> 4 == 0 {
-                    self.zigzag()?;
-                }
-                self.skip(t, depth + 1)?;
-            },
-            _ => None,
+                Ok(())
+            }
+            13 => self.bytes(16),
+            _ => Err(Stop::Bad("an unknown Thrift type")),
         }
+    }
+}
+
+/// A collection's element type; booleans refused (see [`Compact::skip`]).
+fn element(t: u8) -> Result<u8, Stop> {
+    match t {
+        1 | 2 => Err(Stop::Bad("a collection of booleans")),
+        3..=13 => Ok(t),
+        _ => Err(Stop::Bad("an unknown Thrift element type")),
     }
 }
 
@@ -230,16 +365,74 @@ mod tests {
 
     #[test]
     fn declared_sizes_are_held_to_the_cap() {
-        let mut page = header_bytes(2 << 30, 4);
+        let mut page = header_bytes(i64::from(i32::MAX), 4);
         page.extend([0, 0, 0, 0]);
         let err = check(&page, Compression::SNAPPY, MAX_PAGE).unwrap_err();
-        assert!(err.to_string().contains("2147483648 bytes uncompressed"), "{err}");
+        assert!(err.to_string().contains("2147483647 bytes uncompressed"), "{err}");
+        // A size past an i32 (which the parquet crate would truncate) is refused as such.
+        let mut past = header_bytes(2 << 30, 4);
+        past.extend([0, 0, 0, 0]);
+        let err = check(&past, Compression::SNAPPY, MAX_PAGE).unwrap_err();
+        assert!(err.to_string().contains("out of range"), "{err}");
         let mut ok = header_bytes(4, 4);
         ok.extend([1, 2, 3, 4]);
         ok.extend(header_bytes(10, 2));
         ok.extend([9, 9]);
         assert!(check(&ok, Compression::UNCOMPRESSED, MAX_PAGE).is_ok());
         assert!(check(&ok[..5], Compression::UNCOMPRESSED, MAX_PAGE).is_ok(), "a page cut short ends the walk");
+    }
+
+    /// The header of the security review's 119-byte bomb: a 2 GiB page hidden behind one
+    /// extra field the walker used to give up on (compact type 13, UUID), and variants.
+    #[test]
+    fn headers_the_parquet_crate_reads_otherwise_are_refused() {
+        let with = |extra: &[u8]| {
+            let mut h = header_bytes(2_147_483_647, 9);
+            h.pop(); // the stop byte, re-added after the extra field
+            h.extend(extra);
+            h.push(0);
+            h.extend([0u8; 9]);
+            h
+        };
+        // field 9 (delta 4 from 5) of type UUID, 16 bytes.
+        let uuid = with(&[[0x4d].as_slice(), &[0u8; 16]].concat());
+        let refused = check(&uuid, Compression::SNAPPY, MAX_PAGE).unwrap_err().to_string();
+        assert!(refused.contains("a field the format does not define"), "{refused}");
+        // The same size behind a known field of the wrong type (field 4, crc, as binary).
+        let mut typed = vec![0x15, 0x00, 0x15, 0x0a, 0x15, 0x02, 0x18, 0x01, 0x00, 0x00, 0x00, 0x00];
+        typed.extend([0u8; 4]);
+        let refused = check(&typed, Compression::SNAPPY, MAX_PAGE).unwrap_err().to_string();
+        assert!(refused.contains("another type"), "{refused}");
+        // A list of booleans inside the data page header's statistics (field 5 of it).
+        let mut bools = header_bytes(10, 2);
+        let stop = bools.len() - 2; // the data page header's stop byte
+        bools.splice(stop..stop, [0x4c, 0x99, 0x32, 0x01, 0x01, 0x00]);
+        let refused = check(&bools, Compression::SNAPPY, MAX_PAGE).unwrap_err().to_string();
+        assert!(refused.contains("booleans"), "{refused}");
+        // Nesting past the parquet crate's own skip depth.
+        let mut deep = header_bytes(10, 2);
+        let stop = deep.len() - 2;
+        let mut nested = vec![0x9c]; // field 9 of the data page header, a struct
+        nested.extend(std::iter::repeat_n(0x1c, 70)); // struct in struct ...
+        nested.extend(std::iter::repeat_n(0x00, 71));
+        deep.splice(stop..stop, nested);
+        let refused = check(&deep, Compression::SNAPPY, MAX_PAGE).unwrap_err().to_string();
+        assert!(refused.contains("too deep"), "{refused}");
+        // An unknown field *inside* a nested header is skipped as the parquet crate skips it.
+        let mut known = header_bytes(10, 2);
+        let stop = known.len() - 2;
+        known.splice(stop..stop, [0x98, 0x03, b'a', b'b', b'c']); // field 9, binary "abc"
+        known.extend([7, 7]);
+        assert!(check(&known, Compression::UNCOMPRESSED, MAX_PAGE).is_ok());
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes, the walk answers (never panics, never loops).
+        #[test]
+        fn any_bytes_are_answered(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = check(&bytes, Compression::SNAPPY, MAX_PAGE);
+            let _ = check(&bytes, Compression::GZIP(Default::default()), MAX_PAGE);
+        }
     }
 
     #[test]

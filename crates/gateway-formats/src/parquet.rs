@@ -33,7 +33,9 @@ fn err(e: impl std::fmt::Display) -> FormatError {
     let text = e.to_string();
     // A page refused before decompression keeps its own words.
     match text.find(PAGE_REFUSED) {
-        Some(at) => FormatError::Parquet(text[at + PAGE_REFUSED.len()..].trim_start_matches("Parquet: ").to_owned()),
+        Some(at) => FormatError::Parquet(
+            text.get(at + PAGE_REFUSED.len()..).unwrap_or_default().trim_start_matches("Parquet: ").to_owned(),
+        ),
         None => FormatError::Parquet(text),
     }
 }
@@ -139,16 +141,32 @@ fn columns(prefix: &str, field: &Field, out: &mut Vec<Column>) {
     }
 }
 
+/// Refuses a row group whose column chunks a footer places outside the file or sizes
+/// negatively, before any of their bytes are read (the footer is the file's word, not ours).
+fn check_chunks(rg: &parquet::file::metadata::RowGroupMetaData, len: u64) -> Result<(), FormatError> {
+    for c in rg.columns() {
+        let (start, size) = c.byte_range();
+        let inside = start.checked_add(size).is_some_and(|end| end <= len);
+        if !inside || c.compressed_size() < 0 || c.uncompressed_size() < 0 {
+            return Err(FormatError::Parquet(format!(
+                "the footer places column '{}' outside the {len}-byte file: it is corrupt",
+                c.column_path().string()
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result<ParquetSniff, FormatError> {
     if len < 12 {
         return Err(FormatError::Truncated("a Parquet file is at least 12 bytes".into()));
     }
     // The footer: its length and magic, then the metadata. Outside the budget, capped alone.
     let tail = budget.read_extra(len - 8, len).await?;
-    if &tail[4..8] != b"PAR1" {
+    let (Some(len_bytes), Some(b"PAR1")) = (tail.get(..4), tail.get(4..8)) else {
         return Err(FormatError::Truncated("the Parquet footer's magic is missing: the file is cut short".into()));
-    }
-    let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    };
+    let footer = u64::from(u32::from_le_bytes(len_bytes.try_into().unwrap_or_default()));
     if footer > opts.footer_cap {
         return Err(FormatError::FooterTooLarge { size: footer, cap: opts.footer_cap });
     }
@@ -178,12 +196,12 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
     }
 
     let mut rows = Vec::new();
-    let first_rows = metadata.row_groups().first().map_or(0, |rg| rg.num_rows().max(0) as usize);
-    if first_rows == 0 {
-        warnings.push("the file holds no rows".to_owned());
-    } else {
-        let want = opts.sample_rows.min(first_rows);
-        let rg = &metadata.row_groups()[0];
+    let first = metadata.row_groups().first().filter(|rg| rg.num_rows() > 0);
+    if let Some(rg) = first {
+        check_chunks(rg, len)?;
+    }
+    if let Some(rg) = first {
+        let want = opts.sample_rows.min(rg.num_rows() as usize);
         let index = metadata.page_index_for_row_group(0);
         let has_offsets = metadata.page_index().is_some_and(|p| p.has_offset_indexes());
         // Bytes each leaf column needs for the sample: from its chunk's start (the dictionary)
@@ -256,6 +274,8 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
                 }
             }
         }
+    } else {
+        warnings.push("the file holds no rows".to_owned());
     }
     budget.charge(used.load(Ordering::Relaxed));
     Ok(ParquetSniff { columns: cols, rows, warnings })

@@ -497,3 +497,13 @@ async fn a_page_bomb_is_refused_before_decompression() {
     let e = err(file, "bomb.parquet", SniffOptions::default()).await;
     assert!(e.to_string().contains("bytes uncompressed, more than"), "{e}");
 }
+
+/// The review's 119-byte bypass (N2): a 2 GiB page hidden behind a UUID-typed field the
+/// format does not define. Refused, before the parquet crate allocates what it declares.
+#[tokio::test]
+async fn a_page_hidden_behind_an_unknown_field_is_refused() {
+    let file = gateway_testkit::files::parquet_hidden_page_bomb();
+    assert_eq!(file.len(), 119, "the review's file, byte for byte in size");
+    let e = err(file, "hidden.parquet", SniffOptions::default()).await;
+    assert!(e.to_string().contains("a page header is not one Parquet writes"), "{e}");
+}

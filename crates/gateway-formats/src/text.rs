@@ -22,7 +22,7 @@ pub struct TextSniff {
 
 /// Whether bytes look binary (NULs, or many control characters).
 pub fn looks_binary(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(8192)];
+    let head = bytes.get(..8192).unwrap_or(bytes);
     if head.contains(&0) {
         return true;
     }
@@ -53,7 +53,7 @@ fn decode<'a>(bytes: &'a [u8], complete: bool, declared: Option<&str>) -> Result
         Ok(s) => Ok((s, name)),
         // A character cut by the end of the sample is not an encoding error.
         Err(e) if !complete && e.error_len().is_none() => {
-            Ok((std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or_default(), name))
+            Ok((std::str::from_utf8(body.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default(), name))
         }
         Err(e) => {
             let at = e.valid_up_to();
@@ -161,8 +161,8 @@ fn json_lines(text: &str, complete: bool, opts: &SniffOptions) -> Result<TextSni
             _ => bad.push(n),
         }
     }
-    if !bad.is_empty() {
-        warnings.push(format!("{} line(s) are not JSON objects and were skipped (first: line {})", bad.len(), bad[0]));
+    if let Some(first) = bad.first() {
+        warnings.push(format!("{} line(s) are not JSON objects and were skipped (first: line {first})", bad.len()));
     }
     if objects.is_empty() {
         return Err(FormatError::Empty);
@@ -186,7 +186,7 @@ const DELIMITERS: [char; 4] = [',', '\t', ';', '|'];
 
 /// Delimiter counts outside quotes, per record, over the head of the text.
 fn counts(text: &str, delimiter: char, quote: char, complete: bool) -> Vec<usize> {
-    let head = &text[..floor_char_boundary(text, DIALECT_BYTES)];
+    let head = dialect_head(text);
     let mut out = Vec::new();
     let (mut n, mut in_quote, mut any) = (0, false, false);
     for c in head.chars() {
@@ -213,6 +213,11 @@ fn counts(text: &str, delimiter: char, quote: char, complete: bool) -> Vec<usize
         out.push(n);
     }
     out
+}
+
+/// The head of the text dialect detection looks at.
+fn dialect_head(text: &str) -> &str {
+    text.get(..floor_char_boundary(text, DIALECT_BYTES)).unwrap_or(text)
 }
 
 fn floor_char_boundary(s: &str, i: usize) -> usize {
@@ -254,7 +259,7 @@ fn detect_delimiter(text: &str, quote: char, complete: bool, format: FileFormat)
 }
 
 fn detect_quote(text: &str, delimiter: char) -> char {
-    let head = &text[..floor_char_boundary(text, DIALECT_BYTES)];
+    let head = dialect_head(text);
     if !head.contains('"') {
         let single = head.matches(&format!("{delimiter}'")).count() + head.matches(&format!("'{delimiter}")).count();
         if single >= 2 {
@@ -267,11 +272,10 @@ fn detect_quote(text: &str, delimiter: char) -> char {
 /// Backslash when the text escapes quotes with it, the quote itself when it doubles them
 /// inside a quoted field, else backslash (what the platform's readers take by default).
 fn detect_escape(text: &str, quote: char) -> char {
-    let head: Vec<char> = text[..floor_char_boundary(text, DIALECT_BYTES)].chars().collect();
+    let head: Vec<char> = dialect_head(text).chars().collect();
     let mut in_quote = false;
     let mut i = 0;
-    while i < head.len() {
-        let c = head[i];
+    while let Some(&c) = head.get(i) {
         if in_quote {
             if c == '\\' && head.get(i + 1) == Some(&quote) {
                 return '\\';
@@ -369,10 +373,11 @@ fn delimited(text: &str, complete: bool, format: FileFormat, opts: &SniffOptions
     if records.is_empty() {
         return Err(FormatError::Empty);
     }
-    let header = opts.header.unwrap_or_else(|| looks_like_header(&records[0], &records[1..]));
+    let (first, rest) = records.split_first().ok_or(FormatError::Empty)?;
+    let header = opts.header.unwrap_or_else(|| looks_like_header(first, rest));
     let names: Vec<String> = if header {
         let mut names = Vec::new();
-        for (i, raw) in records[0].iter().enumerate() {
+        for (i, raw) in first.iter().enumerate() {
             let base = if raw.trim().is_empty() { format!("column_{}", i + 1) } else { raw.trim().to_owned() };
             let mut name = base.clone();
             let mut k = 2;
@@ -387,7 +392,7 @@ fn delimited(text: &str, complete: bool, format: FileFormat, opts: &SniffOptions
         let width = records.iter().map(Vec::len).max().unwrap_or(0);
         (1..=width).map(|i| format!("column_{i}")).collect()
     };
-    let data: &[Vec<String>] = if header { &records[1..] } else { &records[..] };
+    let data: &[Vec<String>] = if header { rest } else { &records };
     if data.is_empty() {
         return Err(FormatError::HeaderOnly);
     }
@@ -419,7 +424,7 @@ fn delimited(text: &str, complete: bool, format: FileFormat, opts: &SniffOptions
                 .collect()
         })
         .collect();
-    let head = &text[..floor_char_boundary(text, DIALECT_BYTES)];
+    let head = dialect_head(text);
     let mut options = JsonObject::new();
     options.insert("compression".into(), "none".into());
     options.insert("delimiter".into(), delimiter.to_string().into());

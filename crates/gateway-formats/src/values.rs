@@ -45,13 +45,19 @@ pub fn is_bool(s: &str) -> bool {
 pub fn is_timestamp(s: &str) -> bool {
     let b = s.trim().as_bytes();
     let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    if b.len() < 10 || !digits(0..4) || b[4] != b'-' || !digits(5..7) || b[7] != b'-' || !digits(8..10) {
+    let at = |i: usize| b.get(i).copied();
+    if b.len() < 10 || !digits(0..4) || at(4) != Some(b'-') || !digits(5..7) || at(7) != Some(b'-') || !digits(8..10) {
         return false;
     }
     if b.len() == 10 {
         return true;
     }
-    if !(b[10] == b'T' || b[10] == b' ') || b.len() < 16 || !digits(11..13) || b[13] != b':' || !digits(14..16) {
+    if !matches!(at(10), Some(b'T' | b' '))
+        || b.len() < 16
+        || !digits(11..13)
+        || at(13) != Some(b':')
+        || !digits(14..16)
+    {
         return false;
     }
     let mut i = 16;
@@ -71,7 +77,7 @@ pub fn is_timestamp(s: &str) -> bool {
             }
         }
     }
-    match &b[i..] {
+    match b.get(i..).unwrap_or_default() {
         [] | [b'Z'] => true,
         [b'+' | b'-', h1, h2, b':', m1, m2] | [b'+' | b'-', h1, h2, m1, m2] => {
             [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit())

@@ -16,15 +16,15 @@ const MAX_TAIL: u64 = 22 + 65_535;
 const MAX_DIRECTORY: u64 = 256 * 1024;
 
 fn u16_at(b: &[u8], i: usize) -> Option<u16> {
-    b.get(i..i + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
+    b.get(i..i.checked_add(2)?)?.try_into().ok().map(u16::from_le_bytes)
 }
 
 fn u32_at(b: &[u8], i: usize) -> Option<u32> {
-    b.get(i..i + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(i..i.checked_add(4)?)?.try_into().ok().map(u32::from_le_bytes)
 }
 
 fn u64_at(b: &[u8], i: usize) -> Option<u64> {
-    b.get(i..i + 8).map(|s| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]))
+    b.get(i..i.checked_add(8)?)?.try_into().ok().map(u64::from_le_bytes)
 }
 
 fn truncated(what: &str) -> FormatError {
@@ -63,7 +63,7 @@ pub async fn open(budget: &mut Budget, len: u64) -> Result<Entry, FormatError> {
         .rev()
         .find(|&i| u32_at(&tail, i) == Some(EOCD_SIG))
         .ok_or_else(|| truncated("end-of-directory record"))?;
-    let eocd = &tail[at..];
+    let eocd = tail.get(at..).unwrap_or_default();
     let mut entries = u64::from(u16_at(eocd, 10).ok_or_else(|| truncated("end record"))?);
     let mut dir_size = u64::from(u32_at(eocd, 12).ok_or_else(|| truncated("end record"))?);
     let mut dir_offset = u64::from(u32_at(eocd, 16).ok_or_else(|| truncated("end record"))?);

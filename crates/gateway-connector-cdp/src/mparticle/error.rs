@@ -3,6 +3,7 @@
 //! `oauth2::token_answer`). The Platform API answers `{"errors": [{"message"}]}`; 401 and 403
 //! refuse the token or its permission, 404 an unknown workspace, 429 with `Retry-After`.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::api::{Answer, Api};
 use gateway_connector::{ConnectorError, ErrorKind};
 
@@ -10,7 +11,7 @@ pub fn platform_failure(api: &Api, answer: &Answer, workspace: &str) -> Connecto
     if let Some(e) = api.common_failure(answer, None) {
         return e;
     }
-    let message = answer.json()["errors"][0]["message"].as_str().map(|m| format!(": {m}")).unwrap_or_default();
+    let message = answer.json().at("/errors/0/message").as_str().map(|m| format!(": {m}")).unwrap_or_default();
     match answer.status {
         401 => ConnectorError::new(
             ErrorKind::WrongCredentials,

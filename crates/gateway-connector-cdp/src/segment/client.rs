@@ -1,6 +1,7 @@
 //! Segment calls.
 
 use gateway_connector::api::Api;
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, OutboundClient};
 use serde_json::Value;
 
@@ -39,7 +40,7 @@ impl Client {
         let auth = format!("Bearer {token}");
         let answer = self.public.get(url, &[("authorization", &auth), ("accept", "application/json")]).await?;
         if answer.ok() {
-            Ok(answer.json()["data"]["workspace"].clone())
+            Ok(answer.json().at("/data/workspace").clone())
         } else {
             Err(api_failure(&self.public, &answer))
         }

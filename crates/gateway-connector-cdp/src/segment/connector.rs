@@ -1,6 +1,7 @@
 //! The Segment connector: the write key through its settings, the optional Public API token
 //! through `GET /`; tables are traits and events the platform sends (destinations).
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::api::text;
 use gateway_connector::{
     Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, OutboundClient, Step, TableSpec,
@@ -64,7 +65,7 @@ impl Connector for SegmentConnector {
                     "public_api_token",
                     format!(
                         "the token belongs to workspace {} (GET /)",
-                        ws["name"].as_str().or_else(|| ws["slug"].as_str()).unwrap_or("?")
+                        ws.at("/name").as_str().or_else(|| ws.at("/slug").as_str()).unwrap_or("?")
                     ),
                 )),
                 Err(e) => check.steps.push(Step::failed("public_api_token", e.kind, e.message)),

@@ -4,6 +4,7 @@
 //! token without a permission, are both 401 (<https://docs.segmentapis.com/tag/Error-Handling>);
 //! 429 carries `X-RateLimit-Reset`.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::api::{Answer, Api};
 use gateway_connector::{ConnectorError, ErrorKind};
 
@@ -24,7 +25,7 @@ pub fn api_failure(api: &Api, answer: &Answer) -> ConnectorError {
     if let Some(e) = api.common_failure(answer, Some("x-ratelimit-reset")) {
         return e;
     }
-    let message = answer.json()["errors"][0]["message"].as_str().map(|m| format!(": {m}")).unwrap_or_default();
+    let message = answer.json().at("/errors/0/message").as_str().map(|m| format!(": {m}")).unwrap_or_default();
     match answer.status {
         401 => ConnectorError::new(
             ErrorKind::WrongCredentials,

@@ -1,6 +1,7 @@
 //! Shopify calls: `X-Shopify-Access-Token`, the pinned Admin API version.
 
 use gateway_connector::api::Api;
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, OutboundClient};
 use serde_json::Value;
 
@@ -40,7 +41,7 @@ impl Client {
 
     /// `GET /admin/api/{version}/shop.json` (any scope).
     pub async fn shop(&self) -> Result<Value, ConnectorError> {
-        Ok(self.get("shop", &[], "the shop", "any").await?["shop"].clone())
+        Ok(self.get("shop", &[], "the shop", "any").await?.at("/shop").clone())
     }
 
     /// `GET /admin/api/{version}/{object}.json?limit=N` (orders with `status=any`).
@@ -51,6 +52,6 @@ impl Client {
             query.push(("status", "any"));
         }
         let body = self.get(object, &query, object, scope).await?;
-        Ok(body[object].as_array().cloned().unwrap_or_default())
+        Ok(body.get(object).and_then(Value::as_array).cloned().unwrap_or_default())
     }
 }

@@ -2,6 +2,7 @@
 //! as sources, 10 sampled, flattened to dotted paths; orders as one row per line item (a
 //! purchase), so an interaction table maps without work.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::api::text;
 use gateway_connector::{
     Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, OutboundClient, Step, TableSpec,
@@ -47,7 +48,7 @@ fn purchases(order: &Value) -> Vec<JsonObject> {
         .flatten()
         .filter_map(|li| {
             json!({
-                "user_id": order["customer"]["id"],
+                "user_id": order.at("/customer/id"),
                 "item_id": li["product_id"],
                 "interaction_type": "purchase",
                 "timestamp": order["created_at"],
@@ -94,8 +95,8 @@ impl Connector for ShopifyConnector {
                 "get_shop",
                 format!(
                     "the token reads shop {} ({})",
-                    shop["name"].as_str().unwrap_or("?"),
-                    shop["myshopify_domain"].as_str().unwrap_or("?")
+                    shop.at("/name").as_str().unwrap_or("?"),
+                    shop.at("/myshopify_domain").as_str().unwrap_or("?")
                 ),
             )),
             Err(e) => check.steps.push(Step::failed("get_shop", e.kind, e.message)),

@@ -4,6 +4,7 @@
 //! read_orders scope.`), 404 no such shop or resource, 423 a locked shop, 429 over the leaky
 //! bucket with `Retry-After` in (decimal) seconds, 5xx.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::api::{Answer, Api};
 use gateway_connector::{ConnectorError, ErrorKind};
 
@@ -12,7 +13,7 @@ pub fn failure(api: &Api, answer: &Answer, what: &str, scope: &str) -> Connector
         return e;
     }
     let body = answer.json();
-    let said: String = match &body["errors"] {
+    let said: String = match &body.at("/errors") {
         serde_json::Value::String(s) => format!(": {}", s.chars().take(200).collect::<String>()),
         serde_json::Value::Null => String::new(),
         other => format!(": {}", other.to_string().chars().take(200).collect::<String>()),

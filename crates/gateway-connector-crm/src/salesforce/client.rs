@@ -3,6 +3,7 @@
 //! Bearer token at the instance the token names.
 
 use gateway_connector::api::Api;
+use gateway_connector::api::JsonAt;
 use gateway_connector::oauth2::{ClientAuth, client_credentials};
 use gateway_connector::{ConnectorError, ErrorKind, OutboundClient};
 use serde_json::Value;
@@ -77,6 +78,6 @@ impl Session {
     /// `GET /services/data/vNN.N/query/?q=...`: the first records of a SOQL query.
     pub async fn query(&self, soql: &str, object: &str) -> Result<Vec<Value>, ConnectorError> {
         let body = self.get(&["query", ""], &[("q", soql)], &format!("sObject {object}")).await?;
-        Ok(body["records"].as_array().cloned().unwrap_or_default())
+        Ok(body.at("/records").as_array().cloned().unwrap_or_default())
     }
 }

@@ -1,6 +1,7 @@
 //! The Salesforce connector: the token step, then the API step (limits, else the sObject
 //! list), reported apart; sObjects as sources (describe for columns, `LIMIT 10` for rows).
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::api::text;
 use gateway_connector::{
     Column, ColumnType, Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection,
@@ -109,7 +110,7 @@ impl Connector for SalesforceConnector {
         };
         match session.limits().await {
             Ok(limits) => {
-                let daily = &limits["DailyApiRequests"];
+                let daily = &limits.at("/DailyApiRequests");
                 check.steps.push(Step::passed(
                     "api_access",
                     format!(
@@ -126,7 +127,7 @@ impl Connector for SalesforceConnector {
                         "api_access",
                         format!(
                             "the REST API answered (GET sobjects: {} objects visible)",
-                            list["sobjects"].as_array().map_or(0, Vec::len)
+                            list.at("/sobjects").as_array().map_or(0, Vec::len)
                         ),
                     )),
                     Err(e) => check.steps.push(Step::failed("api_access", e.kind, e.message)),
@@ -155,7 +156,8 @@ impl Connector for SalesforceConnector {
         }
         let session = self.session(c).await?;
         let describe = session.describe(&object).await?;
-        let fields: Vec<(String, String)> = describe["fields"]
+        let fields: Vec<(String, String)> = describe
+            .at("/fields")
             .as_array()
             .into_iter()
             .flatten()

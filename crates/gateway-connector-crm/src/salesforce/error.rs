@@ -6,12 +6,13 @@
 //! `REQUEST_LIMIT_EXCEEDED` for the org's daily API limit: Salesforce answers 403, not 429),
 //! 404 `NOT_FOUND`, 400 `INVALID_TYPE` for an unknown object in a query.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::api::{Answer, Api};
 use gateway_connector::{ConnectorError, ErrorKind};
 
 pub fn rest_failure(api: &Api, answer: &Answer, what: &str) -> ConnectorError {
     let body = answer.json();
-    let first = &body[0];
+    let first = &body.at("/0");
     let code = first["errorCode"].as_str().unwrap_or_default();
     let message: String = first["message"].as_str().unwrap_or_default().chars().take(300).collect();
     let said = if message.is_empty() { format!(" ({code})") } else { format!(" ({code}: {message})") };

@@ -1,5 +1,6 @@
 //! Braze REST calls: Bearer auth (<https://www.braze.com/docs/api/basics/#rest-api-key>).
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, ErrorKind, OutboundClient};
 use serde_json::Value;
 
@@ -39,7 +40,7 @@ impl Client {
             return Err(failure(&self.api, &answer, "catalogs.get", &self.instance));
         }
         let body = answer.json();
-        let list = body["catalogs"].as_array().ok_or_else(|| {
+        let list = body.at("/catalogs").as_array().ok_or_else(|| {
             ConnectorError::new(ErrorKind::Unavailable, "Braze answered GET /catalogs without a catalogs list")
         })?;
         Ok(list
@@ -70,7 +71,7 @@ impl Client {
         if !answer.ok() {
             return Err(failure(&self.api, &answer, "catalogs.get_items", &self.instance));
         }
-        Ok(answer.json()["items"].as_array().cloned().unwrap_or_default())
+        Ok(answer.json().at("/items").as_array().cloned().unwrap_or_default())
     }
 }
 

@@ -3,6 +3,7 @@
 //! another instance), 403 a key without the endpoint's permission (or an inactive plan), 404
 //! with `catalog-not-found`, 429 over the limit (`X-RateLimit-Reset` in epoch seconds), 5xx.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, ErrorKind};
 
 use gateway_connector::api::{Answer, Api};
@@ -13,7 +14,7 @@ pub fn failure(api: &Api, answer: &Answer, permission: &str, instance: &str) -> 
         return e;
     }
     let body = answer.json();
-    let said = body["message"].as_str().map(|m| format!(": {m}")).unwrap_or_default();
+    let said = body.at("/message").as_str().map(|m| format!(": {m}")).unwrap_or_default();
     match answer.status {
         401 => ConnectorError::new(
             ErrorKind::WrongCredentials,
@@ -27,8 +28,8 @@ pub fn failure(api: &Api, answer: &Answer, permission: &str, instance: &str) -> 
                 "Braze denied access{said}: the API key needs the {permission} permission (or the account's plan does not include the API)"
             ),
         ),
-        404 if body["errors"][0]["id"] == "catalog-not-found" => {
-            let name = body["errors"][0]["parameter_values"][0].as_str().unwrap_or_default();
+        404 if body.at("/errors/0/id") == "catalog-not-found" => {
+            let name = body.at("/errors/0/parameter_values/0").as_str().unwrap_or_default();
             ConnectorError::new(
                 ErrorKind::ResourceNotFound,
                 format!("Braze has no catalog '{name}' on instance {instance}"),

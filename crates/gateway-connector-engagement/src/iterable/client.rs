@@ -1,5 +1,6 @@
 //! Iterable calls: `Api-Key` header (the API spec's `securityDefinitions`).
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, ErrorKind, OutboundClient};
 use gateway_domain::ConnectionKind;
 use serde_json::Value;
@@ -49,7 +50,7 @@ impl Client {
     /// `GET /api/lists`: every list of the project.
     pub async fn lists(&self) -> Result<Vec<List>, ConnectorError> {
         let body = self.get(&["api", "lists"], &[], "lists").await?.json();
-        let lists = body["lists"].as_array().ok_or_else(|| {
+        let lists = body.at("/lists").as_array().ok_or_else(|| {
             ConnectorError::new(ErrorKind::Unavailable, "Iterable answered GET /api/lists without lists")
         })?;
         Ok(lists
@@ -83,7 +84,7 @@ impl Client {
     /// `GET /api/users/getFields`: the project's user fields and their types.
     pub async fn user_fields(&self) -> Result<serde_json::Map<String, Value>, ConnectorError> {
         let body = self.get(&["api", "users", "getFields"], &[], "user fields").await?.json();
-        Ok(body["fields"].as_object().cloned().unwrap_or_default())
+        Ok(body.at("/fields").as_object().cloned().unwrap_or_default())
     }
 
     /// `GET /api/catalogs?page=1&pageSize=1`: proves the key may read catalogs.
@@ -91,20 +92,22 @@ impl Client {
         let body = unwrap_params(
             self.get(&["api", "catalogs"], &[("page", "1"), ("pageSize", "1")], "catalogs").await?.json(),
         );
-        Ok(body["totalCatalogsCount"].as_i64().unwrap_or_default())
+        Ok(body.at("/totalCatalogsCount").as_i64().unwrap_or_default())
     }
 
     /// `GET /api/catalogs/{catalogName}/fieldMappings`: defined field types and undefined fields.
     pub async fn field_mappings(&self, catalog: &str) -> Result<(Vec<(String, String)>, Vec<String>), ConnectorError> {
         let what = format!("catalog '{catalog}'");
         let body = unwrap_params(self.get(&["api", "catalogs", catalog, "fieldMappings"], &[], &what).await?.json());
-        let defined = body["definedMappings"]
+        let defined = body
+            .at("/definedMappings")
             .as_object()
             .into_iter()
             .flatten()
             .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("string").to_owned()))
             .collect();
-        let undefined = body["undefinedFields"]
+        let undefined = body
+            .at("/undefinedFields")
             .as_array()
             .into_iter()
             .flatten()
@@ -123,7 +126,8 @@ impl Client {
                 .await?
                 .json(),
         );
-        Ok(body["catalogItemsWithProperties"]
+        Ok(body
+            .at("/catalogItemsWithProperties")
             .as_array()
             .into_iter()
             .flatten()

@@ -5,6 +5,7 @@
 //! `code: "Success"`. An unknown list is 400 `error.lists.invalidListId`; a missing catalog
 //! 404 ("Catalog not found"). 429 and 5xx as every provider.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, ErrorKind};
 
 use gateway_connector::api::{Answer, Api};
@@ -14,11 +15,11 @@ pub fn failure(api: &Api, answer: &Answer, what: &str) -> ConnectorError {
         return e;
     }
     let body = answer.json();
-    let msg = body["msg"].as_str().unwrap_or_default();
+    let msg = body.at("/msg").as_str().unwrap_or_default();
     let said = if msg.is_empty() { String::new() } else { format!(": {msg}") };
     match answer.status {
         401 => {
-            let kind = body["params"]["apiKeyType"].as_str();
+            let kind = body.at("/params/apiKeyType").as_str();
             let hint = match kind {
                 Some(k) => format!(" (a {k} key: use a server-side key)"),
                 None => " (check api_key, and that region is the project's data centre: a key of the other one is refused the same way)".into(),
@@ -29,7 +30,7 @@ pub fn failure(api: &Api, answer: &Answer, what: &str) -> ConnectorError {
             ErrorKind::Forbidden,
             format!("Iterable denied {what}{said}: the key's type may not call it"),
         ),
-        400 if msg.contains("invalidListId") || body["code"] == "error.lists.invalidListId" => {
+        400 if msg.contains("invalidListId") || body.at("/code") == "error.lists.invalidListId" => {
             ConnectorError::new(ErrorKind::ResourceNotFound, format!("Iterable has no such list{said}"))
         }
         404 => ConnectorError::new(ErrorKind::ResourceNotFound, format!("Iterable found no {what}{said}")),

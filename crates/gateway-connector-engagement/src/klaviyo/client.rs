@@ -1,6 +1,7 @@
 //! Klaviyo calls: `Authorization: Klaviyo-API-Key <key>`, `revision`, and the JSON:API
 //! media type (what the official SDKs send).
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, OutboundClient};
 use serde_json::Value;
 
@@ -42,7 +43,7 @@ impl Client {
     /// `GET /api/accounts/` (`accounts:read`; 1/s burst, 15/m steady): the key's account.
     pub async fn account(&self) -> Result<Value, ConnectorError> {
         let body = self.get(&["api", "accounts", ""], &[], "the account", "accounts:read").await?;
-        Ok(body["data"][0].clone())
+        Ok(body.at("/data/0").clone())
     }
 
     /// `GET /api/lists/{id}/profiles/?page[size]=N` (`lists:read`, `profiles:read`; N <= 100).
@@ -56,7 +57,7 @@ impl Client {
                 "lists:read, profiles:read",
             )
             .await?;
-        Ok(body["data"].as_array().cloned().unwrap_or_default())
+        Ok(body.at("/data").as_array().cloned().unwrap_or_default())
     }
 }
 

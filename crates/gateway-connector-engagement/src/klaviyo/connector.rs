@@ -2,6 +2,7 @@
 //! minute per key: the endpoint allows 15 calls a minute); lists as user sources (a page of
 //! profiles), profile properties as recommendation destinations.
 
+use gateway_connector::api::JsonAt;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -104,10 +105,12 @@ impl Connector for KlaviyoConnector {
         match Client::new(&self.outbound, key).account().await {
             Ok(account) => {
                 let org =
-                    account["attributes"]["contact_information"]["organization_name"].as_str().unwrap_or("an account");
-                let found =
-                    format!("the key belongs to {org} ({}), GET /api/accounts/", account["id"].as_str().unwrap_or("?"));
-                if account["attributes"]["test_account"] == true {
+                    account.at("/attributes/contact_information/organization_name").as_str().unwrap_or("an account");
+                let found = format!(
+                    "the key belongs to {org} ({}), GET /api/accounts/",
+                    account.at("/id").as_str().unwrap_or("?")
+                );
+                if account.at("/attributes/test_account") == true {
                     check.warnings.push("this is a Klaviyo test account".into());
                 }
                 if let Ok(mut cache) = self.checked.lock() {
@@ -147,8 +150,8 @@ impl Connector for KlaviyoConnector {
         // A profile as a row: its id and its attributes, nested ones as dotted paths.
         let records = profiles.into_iter().map(|p| {
             let mut row = JsonObject::new();
-            row.insert("id".into(), p["id"].clone());
-            if let Value::Object(attributes) = &p["attributes"] {
+            row.insert("id".into(), p.at("/id").clone());
+            if let Value::Object(attributes) = &p.at("/attributes") {
                 row.extend(attributes.clone());
             }
             row

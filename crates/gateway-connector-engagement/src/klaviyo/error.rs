@@ -3,6 +3,7 @@
 //! (the guide also says 400) `not_authenticated`; a key without a scope 403; 404 not found;
 //! 429 `throttled` with `Retry-After` in seconds (the `RateLimit-*` headers are absent then).
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, ErrorKind};
 
 use gateway_connector::api::{Answer, Api};
@@ -12,7 +13,7 @@ pub fn failure(api: &Api, answer: &Answer, what: &str, scopes: &str) -> Connecto
         return e;
     }
     let body = answer.json();
-    let first = &body["errors"][0];
+    let first = &body.at("/errors/0");
     let code = first["code"].as_str().unwrap_or_default();
     let detail = first["detail"].as_str().or_else(|| first["title"].as_str()).unwrap_or_default();
     let said = if detail.is_empty() { String::new() } else { format!(": {detail}") };

@@ -3,6 +3,8 @@
 use gateway_connector::{CredentialSpec, FieldSpec, FieldType, ParamSpec, ParamType, Shape, TableSpec};
 use gateway_domain::{ConnectionKind, Resource};
 
+/// The collector of endpoints issued without one named.
+pub const DEFAULT_COLLECTOR: &str = "collector.movableink-dmz.com";
 /// The documented collectors (Movable Ink's default, and its US and EU hosts).
 pub const COLLECTORS: &[&str] = &["collector.movableink-dmz.com", "collector.micpn.com", "collector.micpn-eu.com"];
 
@@ -37,7 +39,7 @@ pub fn credential_spec() -> CredentialSpec {
             .secret()
             .shape(TOKEN),
             FieldSpec::optional("collector", FieldType::String, "the collector host of the endpoint URL")
-                .default_value(COLLECTORS[0].into())
+                .default_value(DEFAULT_COLLECTOR.into())
                 .shape(COLLECTOR),
         ],
     )

@@ -41,7 +41,7 @@ impl Connector for MovableInkConnector {
 
     async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
         let c = credentials.expose();
-        let collector = text(c, "collector").unwrap_or(config::COLLECTORS[0]);
+        let collector = text(c, "collector").unwrap_or(config::DEFAULT_COLLECTOR);
         // Where events will go, the key left out; never called.
         let url = super::client::endpoint(&self.outbound, collector, "<endpoint_key>");
         Ok(CredentialCheck {

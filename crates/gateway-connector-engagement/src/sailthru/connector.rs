@@ -1,6 +1,7 @@
 //! The Sailthru connector: a key and secret proven by a signed `GET /list`; lists as user_id
 //! sources (Sailthru offers no read-only way to sample a list's members: only their count).
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::{
     Column, ColumnType, Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection,
     OutboundClient, Step, TableSpec,
@@ -56,7 +57,7 @@ impl Connector for SailthruConnector {
                 "list_lists",
                 format!(
                     "the signed request was accepted ({} lists, GET /list)",
-                    body["lists"].as_array().map_or(0, Vec::len)
+                    body.at("/lists").as_array().map_or(0, Vec::len)
                 ),
             )),
             Err(e) => check.steps.push(Step::failed("list_lists", e.kind, e.message)),
@@ -75,7 +76,7 @@ impl Connector for SailthruConnector {
         let client = self.client(credentials.expose())?;
         let name = table.connection_table_params.get("list").and_then(Value::as_str).unwrap_or(table.name.as_str());
         let list = client.get("list", &json!({"list": name}), &format!("list '{name}'")).await?;
-        let count = list["count"].as_i64().or_else(|| list["email_count"].as_i64());
+        let count = list.at("/count").as_i64().or_else(|| list.at("/email_count").as_i64());
         let mut detected = JsonObject::new();
         detected.insert("list".into(), name.into());
         Ok(Inspection {

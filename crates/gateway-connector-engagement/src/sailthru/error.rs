@@ -4,14 +4,15 @@
 //! disallowed IP, 15 an unknown list, 43 too many requests this minute (429, with
 //! `X-Rate-Limit-Reset` the Unix time of the next minute), 9 and 99 internal or other errors.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, ErrorKind};
 
 use gateway_connector::api::{Answer, Api};
 
 pub fn failure(api: &Api, answer: &Answer, what: &str) -> ConnectorError {
     let body = answer.json();
-    let code = body["error"].as_i64();
-    let msg = body["errormsg"].as_str().unwrap_or_default();
+    let code = body.at("/error").as_i64();
+    let msg = body.at("/errormsg").as_str().unwrap_or_default();
     let said = if msg.is_empty() { String::new() } else { format!(": {msg}") };
     match code {
         Some(3) => ConnectorError::new(

@@ -1,5 +1,6 @@
 //! Sendlane calls: `Authorization: Bearer <token>`, `Accept: application/json`.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, OutboundClient};
 use serde_json::Value;
 
@@ -31,7 +32,8 @@ impl Client {
         let (limit, page) = (limit.to_string(), page.to_string());
         let body = self.get(&["v2", "lists"], &[("limit", &limit), ("page", &page)], "lists").await?;
         // The schema names a list `name`; the page's example `list_name`: both are read.
-        let lists = body["data"]
+        let lists = body
+            .at("/data")
             .as_array()
             .into_iter()
             .flatten()
@@ -40,7 +42,7 @@ impl Client {
                 Some((l["id"].as_i64()?, name.to_owned()))
             })
             .collect();
-        Ok((lists, !body["links"]["next"].is_null() && body["links"]["next"].is_string()))
+        Ok((lists, !body.at("/links/next").is_null() && body.at("/links/next").is_string()))
     }
 
     /// `GET /v2/lists/{listId}/contacts?limit=N&page=1`: the first contacts of a list.
@@ -49,7 +51,7 @@ impl Client {
         let body = self
             .get(&["v2", "lists", &id, "contacts"], &[("limit", &limit), ("page", "1")], &format!("list {list_id}"))
             .await?;
-        Ok(body["data"].as_array().cloned().unwrap_or_default())
+        Ok(body.at("/data").as_array().cloned().unwrap_or_default())
     }
 }
 

@@ -3,6 +3,7 @@
 //! "blocked due to many errors in a particular time window"), 404 not found, 429 over 240 calls
 //! a minute, 5xx. JSON errors are `{"message", "errors"}`.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, ErrorKind};
 
 use gateway_connector::api::{Answer, Api};
@@ -11,7 +12,7 @@ pub fn failure(api: &Api, answer: &Answer, what: &str) -> ConnectorError {
     if let Some(e) = api.common_failure(answer, None) {
         return e;
     }
-    let message = answer.json()["message"].as_str().map(str::to_owned).unwrap_or_else(|| {
+    let message = answer.json().at("/message").as_str().map(str::to_owned).unwrap_or_else(|| {
         String::from_utf8_lossy(&answer.body)
             .chars()
             .filter(|c| !c.is_control())

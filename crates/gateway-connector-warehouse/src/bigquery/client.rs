@@ -1,6 +1,7 @@
 //! BigQuery REST calls with an access token from Google's shared auth; a token BigQuery
 //! refuses (401) is forgotten and the call made once more with a fresh one.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::api::{Answer, Api};
 use gateway_connector::google::{GoogleAuth, ServiceAccountKey};
 use gateway_connector::{ConnectorError, OutboundClient};
@@ -161,8 +162,8 @@ impl Client {
             "maximumBytesBilled": MAX_BYTES_BILLED,
             "timeoutMs": 10000,
         });
-        if let Some(l) = location {
-            body["location"] = json!(l);
+        if let (Some(l), Some(o)) = (location, body.as_object_mut()) {
+            o.insert("location".into(), json!(l));
         }
         let what = format!("view {t}");
         let answer = self.call(auth, key, Method::POST, &["projects", billing, "queries"], &[], Some(body)).await?;
@@ -204,7 +205,9 @@ impl Client {
         if !answer.ok() {
             return Err(failure(&self.api, &answer, &format!("table {t}'s permissions"), "bigquery.tables.get"));
         }
-        Ok(answer.json()["permissions"]
+        Ok(answer
+            .json()
+            .at("/permissions")
             .as_array()
             .into_iter()
             .flatten()

@@ -3,6 +3,7 @@
 //! capped `LIMIT` query for rows), datasets as destinations (existence and, for an existing
 //! table, `tables.testIamPermissions`; nothing is created).
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::api::text;
 use gateway_connector::google::{GoogleAuth, ServiceAccountKey};
 use gateway_connector::{
@@ -86,7 +87,7 @@ impl Connector for BigQueryConnector {
                 "list_datasets",
                 format!(
                     "listed project {project}'s datasets (datasets.list, maxResults=1: {} found)",
-                    list["datasets"].as_array().map_or(0, Vec::len)
+                    list.at("/datasets").as_array().map_or(0, Vec::len)
                 ),
             )),
             Err(e) => check.steps.push(Step::failed("list_datasets", e.kind, e.message)),
@@ -141,7 +142,7 @@ impl Connector for BigQueryConnector {
             ));
         };
         let mut warnings = Vec::new();
-        let (schema_fields, data) = if meta["type"] == "VIEW" || meta["type"] == "MATERIALIZED_VIEW" {
+        let (schema_fields, data) = if meta.at("/type") == "VIEW" || meta.at("/type") == "MATERIALIZED_VIEW" {
             // A view has no table data: sampled by a query, capped in bytes billed.
             let body =
                 self.client.sample_query(&self.auth, &key, billing, text(c, "location"), &t, sample_rows).await?;
@@ -150,11 +151,11 @@ impl Connector for BigQueryConnector {
                 sample_rows,
                 config::MAX_BYTES_BILLED
             ));
-            (body["schema"]["fields"].clone(), body["rows"].clone())
+            (body.at("/schema/fields").clone(), body.at("/rows").clone())
         } else {
             (
-                meta["schema"]["fields"].clone(),
-                self.client.rows(&self.auth, &key, &t, sample_rows).await?["rows"].clone(),
+                meta.at("/schema/fields").clone(),
+                self.client.rows(&self.auth, &key, &t, sample_rows).await?.at("/rows").clone(),
             )
         };
         let (columns, repeated) = rows::columns(&schema_fields);

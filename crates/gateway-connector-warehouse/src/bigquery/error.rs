@@ -4,13 +4,14 @@
 //! the permission in its message), `rateLimitExceeded`/`quotaExceeded` (403 or 429), 404
 //! `notFound` naming the dataset or table, 5xx `backendError`.
 
+use gateway_connector::api::JsonAt;
 use gateway_connector::api::{Answer, Api};
 use gateway_connector::{ConnectorError, ErrorKind};
 
 pub fn failure(api: &Api, answer: &Answer, what: &str, role: &str) -> ConnectorError {
     let body = answer.json();
-    let reason = body["error"]["errors"][0]["reason"].as_str().unwrap_or_default();
-    let message: String = body["error"]["message"].as_str().unwrap_or_default().chars().take(300).collect();
+    let reason = body.at("/error/errors/0/reason").as_str().unwrap_or_default();
+    let message: String = body.at("/error/message").as_str().unwrap_or_default().chars().take(300).collect();
     let said = if message.is_empty() { String::new() } else { format!(": {message}") };
     if matches!(reason, "rateLimitExceeded" | "quotaExceeded") {
         return ConnectorError::new(ErrorKind::RateLimited, format!("BigQuery rate-limited {what}{said}"))
