@@ -694,7 +694,8 @@ async fn test(api: &gateway_testkit::Api<'_>, key: &str) -> gateway_testkit::Res
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_organization_cannot_crowd_out_the_others() {
     let mock = MockProvider::start(braze);
-    let limits = gateway_service::LimitSettings { global_calls: 8, org_calls: 1, org_tests_per_minute: 3 };
+    let limits =
+        gateway_service::LimitSettings { global_calls: 8, org_calls: 1, org_tests_per_minute: 3, ..Default::default() };
     let app = TestApp::builder()
         .allow_private()
         .provider_url("BRAZE", &mock.url)

@@ -26,9 +26,11 @@ fn scheduled(retries: i32) -> ScheduleSettings {
         enabled: true,
         tick: Duration::from_millis(50),
         concurrency: 4,
+        org_concurrency: 4,
         lease_secs: 60,
         temporary_retries: retries,
         audit_retention_days: 365,
+        ..Default::default()
     }
 }
 
@@ -206,7 +208,7 @@ async fn two_gateways_on_one_postgresql_check_each_due_table_once_and_take_over_
     }
     // A replica claimed six jobs, then died: its lease (1 s) expires and another takes them.
     first.store.batch_execute("UPDATE scheduled_checks SET due_at = 0").unwrap();
-    let dead = first.store.claim_checks("dead-replica", gateway_domain::now_seconds(), 1, 6).unwrap();
+    let dead = first.store.claim_checks("dead-replica", gateway_domain::now_seconds(), 1, 6, 6).unwrap();
     assert_eq!(dead.len(), 6);
 
     let policy = CheckPolicy { interval_secs: 3600, ..Default::default() };
@@ -458,4 +460,57 @@ async fn a_verdict_on_what_was_replaced_meanwhile_is_not_recorded_and_the_schedu
 #[tokio::test]
 async fn a_verdict_on_what_was_replaced_meanwhile_is_not_recorded_and_the_schedule_repairs_itself_postgres() {
     a_verdict_on_what_was_replaced_meanwhile_is_not_recorded_and_the_schedule_repairs_itself(Db::Postgres).await;
+}
+
+/// One tenant's connector panics inside scheduled checks and its provider hangs; another
+/// tenant's re-test and webhook delivery still happen on time, and no loop restarts.
+async fn a_panicking_or_hanging_tenant_does_not_stop_the_schedule_for_others(db: Db) {
+    let receiver = MockProvider::start(|_| Reply::text(204, ""));
+    let Some(app) = TestApp::builder().db(db).scripted().allow_private().schedule(scheduled(1)).spawn().await else {
+        return;
+    };
+    let noisy = app.api("noisy", "manager");
+    assert_eq!(noisy.put(SHOP, json!({"credentials": creds()})).await.status, 200);
+    for i in 0..6 {
+        let object = if i % 2 == 0 { "panic" } else { "hang" };
+        let body = json!({"resource": "item", "connection_table_params": {"object": object}});
+        assert_eq!(noisy.patch(&format!("/connections/SHOPIFY/tables/n{i}/"), body).await.status, 200);
+    }
+    let quiet = app.api("quiet", "manager");
+    assert_eq!(quiet.put("/webhooks/ops/", json!({"url": format!("{}/hooks", receiver.url)})).await.status, 200);
+    assert_eq!(quiet.put(SHOP, json!({"credentials": creds()})).await.status, 200);
+    let table = "/connections/SHOPIFY/tables/orders/";
+    let body = json!({"resource": "item", "connection_table_params": {"object": "missing"}});
+    assert_eq!(quiet.patch(table, body).await.status, 200);
+    // The noisy tenant's jobs are due first.
+    app.store.batch_execute("UPDATE scheduled_checks SET due_at = 0 WHERE organization = 'noisy'").unwrap();
+    app.store.batch_execute("UPDATE scheduled_checks SET due_at = 1 WHERE organization = 'quiet'").unwrap();
+    let started = std::time::Instant::now();
+    eventually("the quiet tenant's table re-tested", || async {
+        quiet.get(table).await.body["status"] == "resource_not_found"
+    })
+    .await;
+    eventually("and its webhook told", || async {
+        events(&receiver).iter().any(|(_, e)| e["event"] == "table.status_changed" && e["table"] == "orders")
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5), "on time: {:?}", started.elapsed());
+    // The panic was the noisy check's own failure, recorded as such; nothing restarted.
+    eventually("the panicking table recorded", || async {
+        noisy.get("/connections/SHOPIFY/tables/n0/").await.body["status"] == "unknown_error"
+    })
+    .await;
+    let metrics = app.gateway.render_metrics();
+    assert!(!metrics.contains("gateway_scheduler_restarts_total{"), "{metrics}");
+    assert!(metrics.contains("gateway_scheduler_heartbeat_timestamp_seconds{loop=\"checks\"}"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_or_hanging_tenant_does_not_stop_the_schedule_for_others_sqlite() {
+    a_panicking_or_hanging_tenant_does_not_stop_the_schedule_for_others(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_or_hanging_tenant_does_not_stop_the_schedule_for_others_postgres() {
+    a_panicking_or_hanging_tenant_does_not_stop_the_schedule_for_others(Db::Postgres).await;
 }

@@ -202,3 +202,161 @@ fn sqlite_a_panicking_write_leaves_nothing_open() {
 fn postgres_a_panicking_write_leaves_nothing_open() {
     a_panicking_write_leaves_nothing_open(Db::Postgres);
 }
+
+/// The queues' claims are fair across organizations: a tenant with many due jobs (or with
+/// jobs that hang) takes its share of the slots, counting the leases other replicas hold,
+/// and another organization's due job is claimed in the same claim.
+fn claims_are_fair_across_organizations(db: Db) {
+    let Some(test_db) = TestDb::create(db) else { return };
+    let store = Store::open(&test_db.url, &StoreOptions::default(), Keyring::ephemeral()).unwrap();
+    store.migrate().unwrap();
+    let mut values = Vec::new();
+    for i in 0..50 {
+        values.push(format!("('noisy', 'S3', 't{i:02}', {i}, 0)"));
+    }
+    values.push("('quiet', 'S3', 'only', 999, 0)".to_owned());
+    store
+        .batch_execute(&format!(
+            "INSERT INTO scheduled_checks (organization, connection, name, due_at, failures) VALUES {}",
+            values.join(", ")
+        ))
+        .unwrap();
+    let now = gateway_domain::now_seconds();
+    let first = store.claim_checks("replica-a", now, 60, 4, 2).unwrap();
+    let orgs: Vec<&str> = first.iter().map(|j| j.organization.as_str()).collect();
+    assert_eq!(first.len(), 3, "two of the noisy tenant's, the quiet one's: {orgs:?}");
+    assert_eq!(orgs.iter().filter(|o| **o == "quiet").count(), 1, "{orgs:?}");
+    // Another replica finds the noisy tenant at its share (held by replica-a's leases).
+    let second = store.claim_checks("replica-b", now, 60, 4, 2).unwrap();
+    assert!(second.is_empty(), "{second:?}");
+    // One of its jobs ends: one more of its jobs may be claimed, the oldest due.
+    store.finish_check("replica-a", &first[0], now + 3600, 0, true).unwrap();
+    let third = store.claim_checks("replica-b", now, 60, 4, 2).unwrap();
+    assert_eq!(third.len(), 1, "{third:?}");
+    assert_eq!(third[0].organization.as_str(), "noisy");
+}
+
+#[test]
+fn sqlite_claims_are_fair_across_organizations() {
+    claims_are_fair_across_organizations(Db::Sqlite);
+}
+
+#[test]
+fn postgres_claims_are_fair_across_organizations() {
+    claims_are_fair_across_organizations(Db::Postgres);
+}
+
+/// The outbox: one tenant's backlog does not hold another's delivery; a failing endpoint's
+/// breaker opens after five failures in a row and holds its waiting deliveries; status changes
+/// of a table waiting for an endpoint coalesce; webhooks and tables are held to the quotas.
+fn the_outbox_is_fair_bounded_and_coalesced(db: Db) {
+    use gateway_domain::{ConnectionKind, OrganizationId, Role, TableName, TableStatus, WebhookId, WebhookPut};
+    let Some(test_db) = TestDb::create(db) else { return };
+    let quotas = gateway_store::Quotas { webhooks: 3, tables: 4, pending_deliveries: 10_000 };
+    let store = Store::open(&test_db.url, &StoreOptions::default(), Keyring::ephemeral()).unwrap().with_quotas(quotas);
+    store.migrate().unwrap();
+    let me = Actor::user("ops", Role::Manager);
+    let (noisy, quiet) = (OrganizationId::parse("noisy").unwrap(), OrganizationId::parse("quiet").unwrap());
+    let hook = |org: &OrganizationId, id: &str| {
+        let put = WebhookPut::from_json(json!({"url": "https://hooks.example.com/x"}), &WebhookId::parse(id).unwrap())
+            .unwrap();
+        store.put_webhook(org, &WebhookId::parse(id).unwrap(), &put, &me)
+    };
+    for i in 0..3 {
+        hook(&noisy, &format!("h{i}")).unwrap();
+    }
+    let refused = hook(&noisy, "h3").unwrap_err();
+    let gateway_store::StoreError::Rejected(p) = refused else { panic!("{refused:?}") };
+    assert_eq!(p.name.as_str(), "QUOTA_EXCEEDED");
+    assert_eq!(p.data["setting"], "GATEWAY_ORG_MAX_WEBHOOKS");
+    hook(&noisy, "h0").unwrap(); // replacing one is not a new one
+    hook(&quiet, "only").unwrap();
+
+    // Tables (LOCAL: no connection needed), each status flip an event per endpoint.
+    let table = |org: &OrganizationId, name: &str, status: TableStatus| {
+        let n = TableName::parse(name).unwrap();
+        store.upsert_table(org, ConnectionKind::Local, &n, &me, |stored| {
+            let mut t = stored.cloned().unwrap_or_else(|| gateway_domain::Table {
+                organization: org.clone(),
+                connection: ConnectionKind::Local,
+                name: n.clone(),
+                resource: gateway_domain::Resource::Item,
+                status,
+                resource_params: Default::default(),
+                connection_table_params: Default::default(),
+                connection_table_metadata: Default::default(),
+                created_timestamp: 0,
+                modified_timestamp: 0,
+            });
+            t.status = status;
+            Ok(t)
+        })
+    };
+    for i in 0..4 {
+        table(&noisy, &format!("t{i}"), TableStatus::Uploading).unwrap();
+    }
+    let refused = table(&noisy, "t4", TableStatus::Uploading).unwrap_err();
+    assert!(
+        matches!(&refused, gateway_store::StoreError::Rejected(p) if p.data["setting"] == "GATEWAY_ORG_MAX_TABLES")
+    );
+    // A table flapping while its endpoints wait: one waiting delivery per endpoint, from the
+    // first old status to the last new one.
+    for status in
+        [TableStatus::Available, TableStatus::WrongSpecification, TableStatus::Available, TableStatus::UnknownError]
+    {
+        table(&noisy, "t0", status).unwrap();
+    }
+    assert_eq!(store.pending_deliveries_of(&noisy).unwrap(), 3, "one per endpoint");
+    let now = gateway_domain::now_seconds();
+    let claimed = store.claim_deliveries("r", now, 30, 16, 4).unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&claimed[0].payload).unwrap();
+    assert_eq!(
+        (payload["old_status"].as_str(), payload["new_status"].as_str()),
+        (Some("uploading"), Some("unknown_error"))
+    );
+    // Back where the endpoints heard it was: nothing left to tell once the waiting ones end.
+    for d in &claimed {
+        store.record_delivery("r", d, &gateway_store::Attempt::Retry { at: now + 3600, error: "x".into() }).unwrap();
+    }
+
+    // The quiet tenant's change is claimed beside the noisy one's backlog.
+    for i in 1..4 {
+        table(&noisy, &format!("t{i}"), TableStatus::Available).unwrap();
+    }
+    table(&quiet, "q", TableStatus::Uploading).unwrap();
+    table(&quiet, "q", TableStatus::Available).unwrap();
+    let claimed = store.claim_deliveries("r", now, 30, 5, 4).unwrap();
+    assert!(claimed.iter().any(|d| d.organization == quiet), "{claimed:?}");
+    assert_eq!(claimed.iter().filter(|d| d.organization == noisy).count(), 4, "the noisy tenant at its share");
+
+    // The breaker: five failures in a row to an endpoint hold its other waiting deliveries.
+    let h1 = WebhookId::parse("h1").unwrap();
+    let mut failures = 0;
+    for round in 0..8 {
+        let due = store.claim_deliveries("r", now + 100_000 * (round + 1), 30, 64, 64).unwrap();
+        for d in due.iter().filter(|d| d.webhook_id == h1 && d.organization == noisy) {
+            store.record_delivery("r", d, &gateway_store::Attempt::Retry { at: 0, error: "down".into() }).unwrap();
+            failures += 1;
+        }
+        for d in due.iter().filter(|d| !(d.webhook_id == h1 && d.organization == noisy)) {
+            store.record_delivery("r", d, &gateway_store::Attempt::Delivered).unwrap();
+        }
+    }
+    let state = store.webhook_health(&noisy, &h1).unwrap();
+    assert!(failures >= gateway_store::webhooks::BREAKER_THRESHOLD, "{failures}");
+    assert!(state.1.is_some_and(|until| until > now), "the breaker is open: {state:?}");
+    assert!(
+        store.claim_deliveries("r", now + 1, 30, 64, 64).unwrap().iter().all(|d| d.webhook_id != h1),
+        "an open breaker holds the endpoint's deliveries"
+    );
+}
+
+#[test]
+fn sqlite_the_outbox_is_fair_bounded_and_coalesced() {
+    the_outbox_is_fair_bounded_and_coalesced(Db::Sqlite);
+}
+
+#[test]
+fn postgres_the_outbox_is_fair_bounded_and_coalesced() {
+    the_outbox_is_fair_bounded_and_coalesced(Db::Postgres);
+}

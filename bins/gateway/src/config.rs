@@ -55,7 +55,16 @@ struct FileSettings {
     /// `[check_org_intervals]`: seconds per organization id.
     check_org_intervals: Option<std::collections::BTreeMap<String, u64>>,
     check_concurrency: Option<usize>,
+    check_org_concurrency: Option<usize>,
     check_lease_secs: Option<u64>,
+    delivery_concurrency: Option<usize>,
+    delivery_org_concurrency: Option<usize>,
+    org_max_webhooks: Option<u64>,
+    org_max_tables: Option<u64>,
+    org_max_pending_deliveries: Option<u64>,
+    previews_in_flight: Option<usize>,
+    org_uploads: Option<usize>,
+    org_upload_bytes: Option<u64>,
     scheduler_tick_ms: Option<u64>,
     audit_retention_days: Option<u32>,
 }
@@ -97,6 +106,8 @@ pub struct Settings {
     pub schedule: gateway_service::ScheduleSettings,
     /// How often each organization's tables and connections are re-tested.
     pub check_policy: gateway_store::CheckPolicy,
+    /// What one organization may keep.
+    pub quotas: gateway_store::Quotas,
 }
 
 impl std::fmt::Debug for Settings {
@@ -178,25 +189,43 @@ impl Settings {
             org_intervals: org_intervals.into_iter().map(|(k, v)| (k, v as i64)).collect(),
             ..Default::default()
         };
-        let check_concurrency: usize = env_parse("GATEWAY_CHECK_CONCURRENCY")?.or(f.check_concurrency).unwrap_or(4);
+        let check_org_concurrency: usize =
+            env_parse("GATEWAY_CHECK_ORG_CONCURRENCY")?.or(f.check_org_concurrency).unwrap_or(2);
+        // A scheduled check, all its waits included, is bounded a minute past the connector's.
+        let job_timeout = Duration::from_secs(connector_timeout_secs.max(1) + 60);
         let schedule = gateway_service::ScheduleSettings {
             enabled: env_parse("GATEWAY_SCHEDULER")?.or(f.scheduler).unwrap_or(true),
             tick: Duration::from_millis(
                 env_parse("GATEWAY_SCHEDULER_TICK_MS")?.or(f.scheduler_tick_ms).unwrap_or(5000),
             ),
-            concurrency: check_concurrency,
-            // A claimed batch must end before its lease, even when its checks run one after
-            // another (one organization's connection), each up to the connector timeout.
+            concurrency: env_parse("GATEWAY_CHECK_CONCURRENCY")?.or(f.check_concurrency).unwrap_or(16),
+            org_concurrency: check_org_concurrency,
+            // A claimed group must end before its lease, even when its checks run one after
+            // another (one organization's connection), each up to the job timeout.
             lease_secs: env_parse("GATEWAY_CHECK_LEASE_SECS")?
                 .or(f.check_lease_secs)
-                .unwrap_or(connector_timeout_secs * check_concurrency.max(1) as u64 + 60)
+                .unwrap_or(job_timeout.as_secs() * check_org_concurrency.max(1) as u64 + 60)
                 as i64,
+            job_timeout,
+            delivery_concurrency: env_parse("GATEWAY_DELIVERY_CONCURRENCY")?.or(f.delivery_concurrency).unwrap_or(16),
+            delivery_org_concurrency: env_parse("GATEWAY_DELIVERY_ORG_CONCURRENCY")?
+                .or(f.delivery_org_concurrency)
+                .unwrap_or(4),
             audit_retention_days: env_parse("GATEWAY_AUDIT_RETENTION_DAYS")?.or(f.audit_retention_days).unwrap_or(365),
             ..Default::default()
+        };
+        let quota = |name: &str, file: Option<u64>, default: u64| -> Result<i64> {
+            Ok(env_parse::<u64>(name)?.or(file).unwrap_or(default).min(i64::MAX as u64) as i64)
+        };
+        let quotas = gateway_store::Quotas {
+            webhooks: quota("GATEWAY_ORG_MAX_WEBHOOKS", f.org_max_webhooks, 20)?,
+            tables: quota("GATEWAY_ORG_MAX_TABLES", f.org_max_tables, 10_000)?,
+            pending_deliveries: quota("GATEWAY_ORG_MAX_PENDING_DELIVERIES", f.org_max_pending_deliveries, 10_000)?,
         };
         let settings = Settings {
             schedule,
             check_policy,
+            quotas,
             provider_urls,
             deprecations,
             local_storage_url,
@@ -212,6 +241,9 @@ impl Settings {
                 org_tests_per_minute: env_parse("GATEWAY_ORG_TESTS_PER_MINUTE")?
                     .or(f.org_tests_per_minute)
                     .unwrap_or(60),
+                previews: env_parse("GATEWAY_PREVIEWS_IN_FLIGHT")?.or(f.previews_in_flight).unwrap_or(8),
+                org_uploads: env_parse("GATEWAY_ORG_UPLOADS")?.or(f.org_uploads).unwrap_or(4),
+                org_upload_bytes: env_parse("GATEWAY_ORG_UPLOAD_BYTES")?.or(f.org_upload_bytes).unwrap_or(8 << 30),
             },
             bind,
             data_dir,
@@ -246,9 +278,18 @@ impl Settings {
     /// Refuses, naming the setting, values the gateway cannot run with (rather than quietly
     /// using something else).
     fn validate(&self) -> Result<()> {
-        let positive: [(&str, u64); 16] = [
+        let positive = [
             ("GATEWAY_CHECK_INTERVAL_SECS", self.check_policy.interval_secs as u64),
             ("GATEWAY_CHECK_CONCURRENCY", self.schedule.concurrency as u64),
+            ("GATEWAY_CHECK_ORG_CONCURRENCY", self.schedule.org_concurrency as u64),
+            ("GATEWAY_DELIVERY_CONCURRENCY", self.schedule.delivery_concurrency as u64),
+            ("GATEWAY_DELIVERY_ORG_CONCURRENCY", self.schedule.delivery_org_concurrency as u64),
+            ("GATEWAY_ORG_MAX_WEBHOOKS", self.quotas.webhooks as u64),
+            ("GATEWAY_ORG_MAX_TABLES", self.quotas.tables as u64),
+            ("GATEWAY_ORG_MAX_PENDING_DELIVERIES", self.quotas.pending_deliveries as u64),
+            ("GATEWAY_PREVIEWS_IN_FLIGHT", self.limits.previews as u64),
+            ("GATEWAY_ORG_UPLOADS", self.limits.org_uploads as u64),
+            ("GATEWAY_ORG_UPLOAD_BYTES", self.limits.org_upload_bytes),
             ("GATEWAY_CHECK_LEASE_SECS", self.schedule.lease_secs as u64),
             ("GATEWAY_SCHEDULER_TICK_MS", self.schedule.tick.as_millis() as u64),
             ("GATEWAY_DB_POOL_SIZE", u64::from(self.db_pool_size)),
@@ -272,10 +313,10 @@ impl Settings {
         if let Some((org, _)) = self.check_policy.org_intervals.iter().find(|(_, v)| **v <= 0) {
             bail!("GATEWAY_CHECK_ORG_INTERVALS gives organization '{org}' 0 seconds: each interval must be at least 1");
         }
-        let batch = self.connector_timeout_secs as i64 * self.schedule.concurrency as i64;
+        let batch = self.schedule.job_timeout.as_secs() as i64 * self.schedule.org_concurrency as i64;
         if self.schedule.lease_secs <= batch {
             bail!(
-                "GATEWAY_CHECK_LEASE_SECS ({}) must be longer than GATEWAY_CONNECTOR_TIMEOUT_SECS x GATEWAY_CHECK_CONCURRENCY ({batch}): a claimed batch must end before another gateway may take it",
+                "GATEWAY_CHECK_LEASE_SECS ({}) must be longer than (GATEWAY_CONNECTOR_TIMEOUT_SECS + 60) x GATEWAY_CHECK_ORG_CONCURRENCY ({batch}): a claimed group of checks must end before another gateway may take it",
                 self.schedule.lease_secs,
             );
         }

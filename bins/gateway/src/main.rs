@@ -110,7 +110,7 @@ fn serve(settings: Settings) -> Result<()> {
     config::init_tracing(&settings);
     settings.log_deprecations();
     let secret = settings.jwt_secret()?;
-    let store = open_store(&settings)?.with_check_policy(settings.check_policy.clone());
+    let store = open_store(&settings)?.with_check_policy(settings.check_policy.clone()).with_quotas(settings.quotas);
     let applied = migrate_store(&store)?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");

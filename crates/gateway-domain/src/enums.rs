@@ -315,3 +315,31 @@ wire_enum! {
         Ping => "ping",
     }
 }
+
+wire_enum! {
+    /// What an audit trail entry records (its `action`).
+    AuditAction, "action" {
+        /// A table created by a PATCH.
+        TableCreate => "table.create",
+        /// A table's fields changed by a PATCH.
+        TableUpdate => "table.update",
+        /// A table's status recorded by a test (an HTTP test, the schedule, an upload).
+        TableStatus => "table.status",
+        /// A table deleted.
+        TableDelete => "table.delete",
+        /// A connection created or replaced by a PUT.
+        ConnectionPut => "connection.put",
+        /// A connection's status recorded by a test of its stored credentials.
+        ConnectionStatus => "connection.status",
+        /// A connection deleted (with its tables, when forced).
+        ConnectionDelete => "connection.delete",
+        /// A connection's credentials sealed again under the current key (`gateway rotate-key`).
+        ConnectionReseal => "connection.reseal",
+        /// A webhook endpoint created or changed.
+        WebhookPut => "webhook.put",
+        /// A webhook endpoint's signing secret replaced.
+        WebhookRotateSecret => "webhook.rotate_secret",
+        /// A webhook endpoint deleted.
+        WebhookDelete => "webhook.delete",
+    }
+}

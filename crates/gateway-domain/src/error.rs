@@ -35,6 +35,9 @@ pub enum ErrorName {
     MethodNotAllowed,
     /// The body is over the limit.
     PayloadTooLarge,
+    /// The organization keeps as many of something (webhooks, tables) as the operator lets
+    /// one organization keep; `error_data` names the quota (`quota`, `setting`, `limit`).
+    QuotaExceeded,
     /// The organization made too many provider calls (credential tests, previews) at once or
     /// this minute; `error_data.retry_after` says when to retry.
     TooManyRequests,
@@ -44,6 +47,20 @@ pub enum ErrorName {
     ServiceUnavailable,
     /// A fault of the gateway's own. Never for anything a client sent.
     InternalError,
+}
+
+impl Problem {
+    /// QUOTA_EXCEEDED: the organization keeps `limit` of `what` (a plural noun), the most the
+    /// operator's `setting` lets it.
+    pub fn quota(what: &str, setting: &str, limit: i64, hint: &str) -> Problem {
+        Problem::new(
+            ErrorName::QuotaExceeded,
+            format!("this organization has {limit} {what}, the most it may keep ({setting}): {hint}"),
+        )
+        .with("quota", what)
+        .with("setting", setting)
+        .with("limit", limit)
+    }
 }
 
 impl ErrorName {
@@ -59,6 +76,7 @@ impl ErrorName {
         ErrorName::RouteNotFound,
         ErrorName::MethodNotAllowed,
         ErrorName::PayloadTooLarge,
+        ErrorName::QuotaExceeded,
         ErrorName::TooManyRequests,
         ErrorName::ConnectorUnavailable,
         ErrorName::ServiceUnavailable,
@@ -79,6 +97,7 @@ impl ErrorName {
             ErrorName::RouteNotFound => "ROUTE_NOT_FOUND",
             ErrorName::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorName::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorName::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorName::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorName::ConnectorUnavailable => "CONNECTOR_UNAVAILABLE",
             ErrorName::ServiceUnavailable => "SERVICE_UNAVAILABLE",

@@ -70,7 +70,8 @@ mod sample;
 
 pub use body::{ConnectionPut, CredentialsTest, TablePatch, expect_object, json_type_name};
 pub use enums::{
-    Compression, ConnectionKind, ConnectionStatus, EventName, FileFormat, ParseEnumError, Resource, Role, TableStatus,
+    AuditAction, Compression, ConnectionKind, ConnectionStatus, EventName, FileFormat, ParseEnumError, Resource, Role,
+    TableStatus,
 };
 pub use error::{ErrorName, Problem};
 pub use names::{OrganizationId, TableName};

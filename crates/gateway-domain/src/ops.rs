@@ -289,7 +289,13 @@ pub struct Event {
 /// A new random id: 32 hex digits.
 pub fn random_id() -> String {
     let mut bytes = [0u8; 16];
-    // The OS generator; a failure here leaves zeros, which only costs uniqueness of one id.
-    let _ = getrandom::fill(&mut bytes);
+    // The OS generator; should it fail, the time and a counter keep ids unique in a process.
+    if getrandom::fill(&mut bytes).is_err() {
+        static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes[..8].copy_from_slice(&(nanos as u64).to_le_bytes());
+        bytes[8..].copy_from_slice(&(n ^ u64::from(std::process::id())).to_le_bytes());
+    }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

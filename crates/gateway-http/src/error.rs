@@ -28,6 +28,7 @@ pub fn status_of(name: ErrorName) -> StatusCode {
         ErrorName::Forbidden => StatusCode::FORBIDDEN,
         ErrorName::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorName::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorName::QuotaExceeded => StatusCode::CONFLICT,
         ErrorName::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorName::ConnectorUnavailable => StatusCode::NOT_IMPLEMENTED,
         ErrorName::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,

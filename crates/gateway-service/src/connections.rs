@@ -103,6 +103,15 @@ impl Gateway {
         connectable(kind)?;
         let put = ConnectionPut::from_json(body, kind)?;
         let connector = self.registry().get(kind).cloned();
+        // Host fields are looked up: counted like a test.
+        let resolves = connector.as_ref().is_some_and(|c| {
+            !self.settings().outbound_allow_private
+                && c.credential_spec()
+                    .fields
+                    .iter()
+                    .any(|f| f.host.is_some() && put.credentials.expose().get(f.name).is_some_and(|v| v.is_string()))
+        });
+        let _admitted = if resolves { Some(self.admit(org).await?) } else { None };
         let mut warnings = match &connector {
             // Names in host fields must not resolve inside (a mask stands for a value already checked).
             Some(c) => {

@@ -204,14 +204,25 @@ impl Gateway {
         fut: impl std::future::Future<Output = Result<T, ConnectorError>>,
         failed: impl FnOnce(&T) -> Option<ErrorKind>,
     ) -> Result<T, ConnectorError> {
+        use futures_util::FutureExt;
         let limit = self.inner.settings.connector_timeout;
         let started = std::time::Instant::now();
-        let result = tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
-            Err(ConnectorError::new(
+        // A connector that panics (on a provider's answer it misreads) fails this call only.
+        let guarded = std::panic::AssertUnwindSafe(fut).catch_unwind();
+        let result = match tokio::time::timeout(limit, guarded).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => {
+                tracing::error!(connection = %kind, step = step.as_str(), "a connector panicked");
+                Err(ConnectorError::new(
+                    ErrorKind::Unknown,
+                    "the connector failed on the provider's answer (a fault of the gateway's, logged): retry later",
+                ))
+            }
+            Err(_) => Err(ConnectorError::new(
                 ErrorKind::Timeout,
                 format!("the provider did not answer within {} s", limit.as_secs()),
-            ))
-        });
+            )),
+        };
         let outcome = match &result {
             Ok(t) => failed(t).map_or(Ok(()), Err),
             Err(e) => Err(e.kind),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use gateway_connector::ErrorKind;
 use gateway_domain::ConnectionKind;
 use gateway_store::Store;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The content type of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -53,6 +53,8 @@ pub struct Metrics {
     deliveries: IntCounterVec,
     delivery_seconds: HistogramVec,
     outbox_pending: IntGauge,
+    restarts: IntCounterVec,
+    heartbeat: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -114,7 +116,7 @@ impl Metrics {
             )?,
             checks: counter(
                 "gateway_scheduled_checks_total",
-                "Scheduled re-tests run by this gateway, by target (table or connection) and outcome (checked, temporary, gone).",
+                "Scheduled re-tests run by this gateway, by target (table or connection) and outcome (checked, temporary, gone, panicked, timeout).",
                 &["target", "outcome"],
             )?,
             checks_due: gauge(
@@ -135,6 +137,18 @@ impl Metrics {
                 "gateway_webhook_outbox_pending",
                 "Webhook deliveries not yet delivered nor given up, as this gateway's scheduler last read it.",
             )?,
+            restarts: counter(
+                "gateway_scheduler_restarts_total",
+                "Schedule loops (checks, deliveries) restarted after a panic.",
+                &["loop"],
+            )?,
+            heartbeat: IntGaugeVec::new(
+                Opts::new(
+                    "gateway_scheduler_heartbeat_timestamp_seconds",
+                    "When each schedule loop (checks, deliveries) last went round, Unix seconds: a loop that stopped shows here.",
+                ),
+                &["loop"],
+            )?,
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -151,6 +165,8 @@ impl Metrics {
             Box::new(m.deliveries.clone()),
             Box::new(m.delivery_seconds.clone()),
             Box::new(m.outbox_pending.clone()),
+            Box::new(m.restarts.clone()),
+            Box::new(m.heartbeat.clone()),
         ];
         for c in collectors {
             m.registry.register(c)?;
@@ -192,9 +208,20 @@ impl Metrics {
     }
 
     /// One scheduled re-test, finished: `target` is `table` or `connection`; `outcome` is
-    /// `checked` (a status recorded), `temporary` (retried later) or `gone`.
+    /// `checked` (a status recorded), `temporary` (retried later), `gone`, or the gateway's
+    /// own failure, retried later: `panicked`, `timeout`.
     pub fn scheduled_check(&self, target: &'static str, outcome: &'static str) {
         self.checks.with_label_values(&[target, outcome]).inc();
+    }
+
+    /// A schedule loop (`checks`, `deliveries`) restarted after a panic.
+    pub fn scheduler_restart(&self, name: &'static str) {
+        self.restarts.with_label_values(&[name]).inc();
+    }
+
+    /// A schedule loop went round.
+    pub fn heartbeat(&self, name: &'static str) {
+        self.heartbeat.with_label_values(&[name]).set(gateway_domain::now_seconds());
     }
 
     /// The scheduler's last reading of the due re-tests and pending deliveries.

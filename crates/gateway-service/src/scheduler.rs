@@ -9,15 +9,26 @@
 //! A check runs the same path as `GET .../test/` (tables) and `POST .../test/` without a body
 //! (connections). A temporary provider failure (timeout, rate limit, outage) is retried with
 //! backoff and recorded only when it persists; a provider's `Retry-After` defers every check
-//! of that organization's connection until then. Checks of one organization's connection run
-//! one after another; at most `concurrency` run at once.
+//! of that organization's connection until then.
+//!
+//! One tenant cannot stop or slow the schedule for the others:
+//! - the check loop and the delivery loop are separate tasks under a supervisor that restarts
+//!   one that ends by a panic (`gateway_scheduler_restarts_total`); each loop beats a
+//!   heartbeat gauge (`gateway_scheduler_heartbeat_timestamp_seconds`);
+//! - every claimed job runs in a task of its own, bounded in time; a panic in it (a
+//!   connector's, say) is that job's temporary failure (backed off, its lease ended), never
+//!   the loop's;
+//! - work is claimed fairly across organizations, at most so many of one organization's
+//!   jobs in flight (counting other replicas'), and a slot is refilled as soon as its job
+//!   ends: no batch is awaited whole.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::join_all;
 use gateway_domain::{Actor, ConnectionKind, OrganizationId, now_seconds, random_id};
-use gateway_store::CheckJob;
+use gateway_store::{CheckJob, Delivery};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::Gateway;
 
@@ -30,9 +41,19 @@ pub struct ScheduleSettings {
     pub tick: Duration,
     /// Checks at once, per gateway.
     pub concurrency: usize,
+    /// Checks of one organization in flight at once, over every gateway.
+    pub org_concurrency: usize,
     /// How long a claimed check is this gateway's before another may take it (it must outlast
-    /// a check: the connector timeout and then some).
+    /// the checks of one organization's connection run one after another, each bounded by
+    /// [`ScheduleSettings::job_timeout`]).
     pub lease_secs: i64,
+    /// The longest one scheduled check may take, all waits included (its provider calls are
+    /// bounded by the connector timeout within it).
+    pub job_timeout: Duration,
+    /// Webhook deliveries at once, per gateway.
+    pub delivery_concurrency: usize,
+    /// Deliveries of one organization in flight at once, over every gateway.
+    pub delivery_org_concurrency: usize,
     /// Temporary failures in a row before one is recorded as the status.
     pub temporary_retries: i32,
     /// Days the audit trail keeps an entry; 0 keeps them for ever.
@@ -44,8 +65,12 @@ impl Default for ScheduleSettings {
         ScheduleSettings {
             enabled: true,
             tick: Duration::from_secs(5),
-            concurrency: 4,
+            concurrency: 16,
+            org_concurrency: 2,
             lease_secs: 300,
+            job_timeout: Duration::from_secs(90),
+            delivery_concurrency: 16,
+            delivery_org_concurrency: 4,
             temporary_retries: 3,
             audit_retention_days: 365,
         }
@@ -66,97 +91,169 @@ enum Outcome {
     Temporary(Option<Duration>),
     /// The table or connection is gone.
     Gone,
+    /// The check panicked or outlived its time: the gateway's failure, retried later.
+    Failed(&'static str),
+}
+
+/// A task that is aborted when this is dropped: the loops die with the schedule's future.
+struct Owned(tokio::task::JoinHandle<()>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Takes every free slot of `slots`, waiting for the first.
+async fn free_slots(slots: &Arc<Semaphore>) -> Vec<OwnedSemaphorePermit> {
+    let Ok(first) = slots.clone().acquire_owned().await else { return Vec::new() };
+    let mut taken = vec![first];
+    while let Ok(p) = slots.clone().try_acquire_owned() {
+        taken.push(p);
+    }
+    taken
 }
 
 impl Gateway {
     /// Runs the schedule until the future is dropped: re-tests and deliveries, each in its
-    /// own loop. The binary spawns it beside the HTTP server; an embedder spawns it on its
-    /// runtime (or not at all).
+    /// own supervised loop. The binary spawns it beside the HTTP server; an embedder spawns
+    /// it on its runtime (or not at all).
     pub async fn run_schedule(self) {
         let settings = self.settings().schedule.clone();
         if !settings.enabled {
             return;
         }
-        let owner = format!("gateway-{}", &random_id()[..12]);
+        let owner = format!("gateway-{}", random_id().get(..12).unwrap_or_default());
         tracing::info!(%owner, "schedule started");
-        let checks = self.clone().check_loop(owner.clone(), settings.clone());
-        let deliveries = self.delivery_loop(owner, settings);
+        let (g, o, s) = (self.clone(), owner.clone(), settings.clone());
+        let checks = self.supervise("checks", move || g.clone().check_loop(o.clone(), s.clone()));
+        let (g, s) = (self.clone(), settings);
+        let deliveries = self.supervise("deliveries", move || g.clone().delivery_loop(owner.clone(), s.clone()));
         futures_util::future::join(checks, deliveries).await;
     }
 
-    async fn check_loop(self, owner: String, settings: ScheduleSettings) {
+    /// Runs the loop `make` starts in a task of its own, and starts it again when it ends by
+    /// a panic (a second later, counted).
+    async fn supervise<F, Fut>(&self, name: &'static str, make: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         loop {
-            let (o, limit, lease) = (owner.clone(), settings.concurrency.max(1) as i64, settings.lease_secs);
-            let jobs = self.db(move |s| s.claim_checks(&o, now_seconds(), lease, limit)).await;
-            let jobs = match jobs {
+            let mut task = Owned(tokio::spawn(make()));
+            match (&mut task.0).await {
+                Err(e) if e.is_panic() => {
+                    self.metrics().scheduler_restart(name);
+                    tracing::error!(loop = name, "a schedule loop panicked: restarting it");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    async fn check_loop(self, owner: String, settings: ScheduleSettings) {
+        let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        loop {
+            self.metrics().heartbeat("checks");
+            let mut free = free_slots(&slots).await;
+            let (o, limit, lease) = (owner.clone(), free.len() as i64, settings.lease_secs);
+            let per_org = settings.org_concurrency.max(1) as i64;
+            let jobs = match self.db(move |s| s.claim_checks(&o, now_seconds(), lease, limit, per_org)).await {
                 Ok(jobs) => jobs,
                 Err(p) => {
                     tracing::warn!(error = %p.message, "cannot claim scheduled checks");
                     Vec::new()
                 }
             };
-            if jobs.is_empty() {
-                tokio::time::sleep(settings.tick).await;
-                continue;
-            }
+            let claimed = jobs.len();
             // One organization's connection is checked one job after another (its provider
-            // account's rate limit); groups run at once.
+            // account's rate limit); groups run at once, each in a task of its own holding a
+            // slot per job.
             let mut groups: BTreeMap<(OrganizationId, ConnectionKind), Vec<CheckJob>> = BTreeMap::new();
             for job in jobs {
                 groups.entry((job.organization.clone(), job.connection)).or_default().push(job);
             }
-            join_all(groups.into_values().map(|group| {
+            for group in groups.into_values() {
+                let held: Vec<OwnedSemaphorePermit> = free.drain(..group.len().min(free.len())).collect();
                 let (gateway, owner, settings) = (self.clone(), owner.clone(), settings.clone());
-                async move {
+                tokio::spawn(async move {
                     let mut held_until = None;
                     for job in group {
                         match held_until {
                             // The provider asked this account to wait: the rest of the
-                            // batch waits too, untried.
+                            // group waits too, untried.
                             Some(until) => gateway.postpone(&owner, job, until).await,
                             None => held_until = gateway.run_check(&owner, &settings, job).await,
                         }
                     }
-                }
-            }))
-            .await;
+                    drop(held);
+                });
+            }
+            drop(free);
+            if (claimed as i64) < limit {
+                // Nothing more is due now (or the organizations due are at their share).
+                tokio::time::sleep(settings.tick).await;
+            }
         }
     }
 
     async fn delivery_loop(self, owner: String, settings: ScheduleSettings) {
+        let slots = Arc::new(Semaphore::new(settings.delivery_concurrency.max(1)));
         let mut last_prune = 0;
+        let mut last_backlog = 0;
         loop {
+            self.metrics().heartbeat("deliveries");
             let now = now_seconds();
             if now - last_prune >= 3600 {
                 last_prune = now;
                 self.prune(&settings).await;
             }
-            let backlog = self.db(move |s| Ok((s.due_checks(now)?, s.pending_deliveries()?))).await;
-            if let Ok((due, pending)) = backlog {
-                self.metrics().schedule_backlog(due, pending);
+            if now - last_backlog >= 5 {
+                last_backlog = now;
+                let backlog = self.db(move |s| Ok((s.due_checks(now)?, s.pending_deliveries()?))).await;
+                if let Ok((due, pending)) = backlog {
+                    self.metrics().schedule_backlog(due, pending);
+                }
             }
-            let o = owner.clone();
+            let mut free = free_slots(&slots).await;
+            let (o, limit) = (owner.clone(), free.len() as i64);
             let lease = gateway_connector::webhook::DELIVERY_TIMEOUT.as_secs() as i64 * 3;
-            let claimed = match self.db(move |s| s.claim_deliveries(&o, now, lease, 16)).await {
+            let per_org = settings.delivery_org_concurrency.max(1) as i64;
+            let claimed = match self.db(move |s| s.claim_deliveries(&o, now, lease, limit, per_org)).await {
                 Ok(d) => d,
                 Err(p) => {
                     tracing::warn!(error = %p.message, "cannot claim webhook deliveries");
                     Vec::new()
                 }
             };
-            if claimed.is_empty() {
-                tokio::time::sleep(settings.tick.min(Duration::from_secs(1))).await;
-                continue;
-            }
-            join_all(claimed.into_iter().map(|d| {
+            let n = claimed.len();
+            for delivery in claimed {
+                let Some(slot) = free.pop() else { break };
                 let (gateway, owner) = (self.clone(), owner.clone());
-                async move {
-                    if let Err(p) = gateway.deliver(&owner, d).await {
-                        tracing::warn!(error = %p.message, "cannot record a webhook delivery");
-                    }
-                }
-            }))
-            .await;
+                tokio::spawn(async move {
+                    gateway.run_delivery(&owner, delivery).await;
+                    drop(slot);
+                });
+            }
+            drop(free);
+            if (n as i64) < limit {
+                tokio::time::sleep(settings.tick.min(Duration::from_secs(1))).await;
+            }
+        }
+    }
+
+    /// Delivers one claimed outbox row in a task of its own: a panic is that delivery's
+    /// failed attempt (its lease expires and it is tried again), never the loop's.
+    async fn run_delivery(&self, owner: &str, delivery: Delivery) {
+        let (g, o) = (self.clone(), owner.to_owned());
+        match tokio::spawn(async move { g.deliver(&o, delivery).await }).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(p)) => tracing::warn!(error = %p.message, "cannot record a webhook delivery"),
+            Err(e) if e.is_panic() => {
+                tracing::error!("a webhook delivery panicked: its lease will expire and it is tried again");
+            }
+            Err(_) => {}
         }
     }
 
@@ -189,20 +286,36 @@ impl Gateway {
         }
     }
 
-    /// Runs one claimed check and ends its lease; answers until when the provider asked this
-    /// organization's connection to wait, if it did.
+    /// Runs one claimed check in a task of its own, bounded by the job timeout, and ends its
+    /// lease; answers until when the provider asked this organization's connection to wait,
+    /// if it did.
     async fn run_check(&self, owner: &str, settings: &ScheduleSettings, job: CheckJob) -> Option<i64> {
-        let actor = Actor::system("scheduler");
         let last_try = job.failures + 1 >= settings.temporary_retries.max(1);
         let target = if job.table.is_some() { "table" } else { "connection" };
-        let outcome = match &job.table {
-            Some(name) => self.scheduled_table_check(&job, name, &actor, last_try).await,
-            None => self.scheduled_connection_check(&job, &actor, last_try).await,
-        };
-        let outcome = outcome.unwrap_or_else(|p| {
-            tracing::warn!(connection = %job.connection, error = %p.message, "scheduled check failed");
-            Outcome::Temporary(None)
+        let (g, j) = (self.clone(), job.clone());
+        let check = tokio::spawn(async move {
+            let actor = Actor::system("scheduler");
+            match &j.table {
+                Some(name) => g.scheduled_table_check(&j, name, &actor, last_try).await,
+                None => g.scheduled_connection_check(&j, &actor, last_try).await,
+            }
         });
+        let outcome = match tokio::time::timeout(settings.job_timeout, check).await {
+            Ok(Ok(Ok(outcome))) => outcome,
+            Ok(Ok(Err(p))) => {
+                tracing::warn!(connection = %job.connection, error = %p.message, "scheduled check failed");
+                Outcome::Temporary(None)
+            }
+            Ok(Err(e)) if e.is_panic() => {
+                tracing::error!(connection = %job.connection, "a scheduled check panicked: retried later");
+                Outcome::Failed("panicked")
+            }
+            Ok(Err(_)) => Outcome::Failed("cancelled"),
+            Err(_) => {
+                tracing::warn!(connection = %job.connection, "a scheduled check outlived its time: retried later");
+                Outcome::Failed("timeout")
+            }
+        };
         let now = now_seconds();
         let policy = self.inner.store.check_policy().clone();
         let org = job.organization.as_str().to_owned();
@@ -210,6 +323,10 @@ impl Gateway {
         let (next_due, failures, checked, label) = match outcome {
             Outcome::Checked => (policy.next_due(&org, now), 0, true, "checked"),
             Outcome::Gone => (policy.next_due(&org, now), 0, false, "gone"),
+            Outcome::Failed(why) => {
+                let backoff = check_backoff(job.failures, policy.interval(&org));
+                (now + backoff, job.failures.saturating_add(1), false, why)
+            }
             Outcome::Temporary(wait) => {
                 let backoff = check_backoff(job.failures, policy.interval(&org));
                 let asked = wait.map_or(0, |w| w.as_secs() as i64);
@@ -218,7 +335,7 @@ impl Gateway {
                     let (o, kind) = (job.organization.clone(), job.connection);
                     let _ = self.db(move |s| s.defer_checks(&o, kind, now + asked)).await;
                 }
-                (now + backoff.max(asked), job.failures + 1, false, "temporary")
+                (now + backoff.max(asked), job.failures.saturating_add(1), false, "temporary")
             }
         };
         self.metrics().scheduled_check(target, label);
@@ -247,6 +364,9 @@ impl Gateway {
         if self.registry().get(job.connection).is_none() {
             return Ok(Outcome::Gone);
         }
+        let Some(_call) = self.inner.limits.scheduled(self.settings().connector_timeout).await else {
+            return Ok(Outcome::Temporary(None));
+        };
         match self.preview_and_record_with(conn.as_ref(), table, Vec::new(), actor, last_try).await {
             Ok(_) => Ok(Outcome::Checked),
             Err(f) => match f.provider {
@@ -278,6 +398,9 @@ impl Gateway {
         if self.registry().get(kind).is_none() {
             return Ok(Outcome::Gone);
         }
+        let Some(_call) = self.inner.limits.scheduled(self.settings().connector_timeout).await else {
+            return Ok(Outcome::Temporary(None));
+        };
         let result = self.run_credential_test(kind, &stored.credentials).await;
         if let Err(f) = &result
             && f.kind.is_some_and(gateway_connector::ErrorKind::is_temporary)

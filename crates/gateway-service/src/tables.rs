@@ -242,6 +242,19 @@ impl Gateway {
             .transpose()
             .map_err(|p| PreviewFailure::new(p, Some(TableStatus::WrongCredentials)))?;
         let scrub = |t: &str| crate::scrub(t, connector.as_ref(), credentials.as_ref());
+        // Previews decode what tenants and providers send: a global cap on how many at once
+        // bounds the memory they hold together.
+        let _preview = self.inner.limits.preview(self.inner.settings.connector_timeout).await.ok_or_else(|| {
+            PreviewFailure {
+                problem: Problem::new(
+                    ErrorName::TooManyRequests,
+                    "the gateway is previewing as many tables as it may at once (GATEWAY_PREVIEWS_IN_FLIGHT): retry shortly",
+                )
+                .with("retry_after", 5),
+                status: None,
+                provider: Some((gateway_connector::ErrorKind::RateLimited, None)),
+            }
+        })?;
         let inspect = connector.inspect_table(credentials.as_ref(), &table, SAMPLE_ROWS);
         let mut inspection = self
             .bounded(table.connection, crate::ProviderStep::InspectTable, inspect, |_| None)

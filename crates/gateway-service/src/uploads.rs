@@ -169,6 +169,10 @@ impl Gateway {
         if declared.is_some_and(|n| n > max) {
             return Err(too_large());
         }
+        // Each upload is previewed: it counts against the organization's tests a minute, and
+        // its uploads in flight (how many, how many bytes) are held to the operator's limits.
+        self.inner.limits.count(&org)?;
+        let mut uploading = self.inner.limits.upload(&org)?;
         let mut writer = storage.open(&org, &name).await.map_err(|e| crate::connector_problem(&e))?;
         let mut total: u64 = 0;
         let idle = self.settings().upload_idle_timeout;
@@ -197,13 +201,19 @@ impl Gateway {
                 writer.abort().await;
                 return Err(too_large());
             }
+            if let Err(p) = uploading.count(chunk.len() as u64) {
+                writer.abort().await;
+                return Err(p);
+            }
             if let Err(e) = writer.write(chunk).await {
                 writer.abort().await;
                 return Err(crate::connector_problem(&e));
             }
         }
         let size = writer.finish().await.map_err(|e| crate::connector_problem(&e))?;
+        drop(uploading);
         tracing::info!(table = %name, bytes = size, "LOCAL file uploaded");
+        let _admitted = self.inner.limits.admit_counted(&org, self.settings().connector_timeout).await?;
         let actor = gateway_domain::Actor::system("upload");
         self.preview_and_record(None, table, vec![format!("uploaded {size} bytes")], &actor).await
     }

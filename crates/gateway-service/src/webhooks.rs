@@ -68,6 +68,8 @@ impl Gateway {
         body: Value,
     ) -> Result<WebhookView, Problem> {
         let put = WebhookPut::from_json(body, id)?;
+        // Its host is looked up: counted like a test.
+        let _admitted = self.admit(org).await?;
         let warnings = webhook::check_url(&self.inner.webhook_client, &put.url)
             .await
             .map_err(|why| Problem::wrong_field("url", format!("the webhook url {why}")))?;
@@ -86,6 +88,7 @@ impl Gateway {
     /// Sends a `ping` event to the endpoint now (not through the outbox) and reports what it
     /// answered; a failure is WRONG_DATA_TYPE with the status code or the cause in `error_data`.
     pub async fn test_webhook(&self, org: &OrganizationId, id: &WebhookId) -> Result<DeliveryReport, Problem> {
+        let _admitted = self.admit(org).await?;
         let (o, i) = (org.clone(), id.clone());
         let (webhook, secret) =
             self.db(move |s| s.webhook_with_secret(&o, &i)).await?.ok_or_else(|| webhook_not_found(id))?;

@@ -2,7 +2,7 @@
 //! only, never values.
 
 use diesel::prelude::*;
-use gateway_domain::{Actor, AuditEntry, OrganizationId, Paging, now_seconds};
+use gateway_domain::{Actor, AuditAction, AuditEntry, OrganizationId, Paging, now_seconds};
 
 use crate::StoreError;
 use crate::db::{DbConnection, Store};
@@ -14,7 +14,7 @@ pub(crate) fn append(
     conn: &mut DbConnection,
     org: &str,
     actor: &Actor,
-    action: &str,
+    action: AuditAction,
     target: &str,
     fields: &[String],
 ) -> Result<(), StoreError> {
@@ -24,7 +24,7 @@ pub(crate) fn append(
             a::at.eq(now_seconds()),
             a::sub.eq(&actor.sub),
             a::role.eq(actor.role_name()),
-            a::action.eq(action),
+            a::action.eq(action.as_str()),
             a::target.eq(target),
             a::fields.eq(serde_json::to_string(fields).unwrap_or_else(|_| "[]".into())),
         ))

@@ -113,52 +113,55 @@ pub(crate) fn unschedule(
     Ok(())
 }
 
-type JobRow = (String, String, String, i32);
+/// The schedule's queue: one row per connection (`name` = '') and per table.
+const QUEUE: crate::queue::Queue = crate::queue::Queue {
+    table: "scheduled_checks",
+    key: &["organization", "connection", "name"],
+    due: "due_at",
+    pending: "TRUE",
+    returning: "organization, connection, name, failures",
+};
 
-/// Claims up to `limit` due jobs for `owner` until `now + lease_secs`, oldest due first.
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    organization: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    connection: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    failures: i32,
+}
+
+/// Claims up to `limit` due jobs for `owner` until `now + lease_secs`, fairly across
+/// organizations (see `queue`): at most `per_org` of one organization's jobs leased at once.
 pub fn claim(
     conn: &mut DbConnection,
     owner: &str,
     now: i64,
     lease_secs: i64,
     limit: i64,
+    per_org: i64,
 ) -> Result<Vec<CheckJob>, StoreError> {
     // Nothing due (the usual case): answered by a read, without taking SQLite's write lock.
     if due_count(conn, now)? == 0 {
         return Ok(Vec::new());
     }
-    write_transaction(conn, |conn| {
-        let due = s::table
-            .filter(s::due_at.le(now))
-            .filter(s::lease_until.is_null().or(s::lease_until.lt(now)))
-            .order(s::due_at.asc())
-            .limit(limit)
-            .select((s::organization, s::connection, s::name, s::failures));
-        let rows: Vec<JobRow> = match conn {
-            DbConnection::Postgresql(pg) => due.for_update().skip_locked().load(pg)?,
-            DbConnection::Sqlite(_) => due.load(conn)?,
-        };
-        let mut jobs = Vec::with_capacity(rows.len());
-        for (org, kind, name, failures) in rows {
-            diesel::update(s::table)
-                .filter(s::organization.eq(&org))
-                .filter(s::connection.eq(&kind))
-                .filter(s::name.eq(&name))
-                .set((s::lease_owner.eq(owner), s::lease_until.eq(now + lease_secs)))
-                .execute(conn)?;
-            // A row this version cannot read is left leased and skipped, not retried in a loop.
-            let (Ok(organization), Ok(connection)) = (OrganizationId::parse(&org), kind.parse::<ConnectionKind>())
-            else {
-                continue;
-            };
-            let table = if name.is_empty() { None } else { TableName::parse(&name).ok() };
-            if !name.is_empty() && table.is_none() {
-                continue;
-            }
-            jobs.push(CheckJob { organization, connection, table, failures });
-        }
-        Ok(jobs)
-    })
+    let rows: Vec<Claimed> =
+        write_transaction(conn, |conn| QUEUE.claim(conn, now, per_org, limit, owner, now + lease_secs))?;
+    let mut jobs: Vec<CheckJob> = rows
+        .into_iter()
+        .filter_map(|r| {
+            // A row this version cannot read stays leased and skipped, not retried in a loop.
+            let organization = OrganizationId::parse(&r.organization).ok()?;
+            let connection = r.connection.parse::<ConnectionKind>().ok()?;
+            let table = if r.name.is_empty() { None } else { Some(TableName::parse(&r.name).ok()?) };
+            Some(CheckJob { organization, connection, table, failures: r.failures })
+        })
+        .collect();
+    jobs.sort_by(|a, b| (&a.organization, a.connection, &a.table).cmp(&(&b.organization, b.connection, &b.table)));
+    Ok(jobs)
 }
 
 /// Ends `owner`'s run of a job: due again at `next_due`, with `failures` temporary failures
@@ -316,8 +319,9 @@ impl Store {
         now: i64,
         lease_secs: i64,
         limit: i64,
+        per_org: i64,
     ) -> Result<Vec<CheckJob>, StoreError> {
-        self.with(|c| claim(c, owner, now, lease_secs, limit))
+        self.with(|c| claim(c, owner, now, lease_secs, limit, per_org))
     }
 
     pub fn finish_check(

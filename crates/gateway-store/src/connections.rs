@@ -2,17 +2,17 @@
 
 use diesel::prelude::*;
 use gateway_domain::{
-    Actor, Connection, ConnectionKind, ConnectionStatus, Credentials, EventName, JsonObject, OrganizationId,
-    changed_fields, now_seconds,
+    Actor, Connection, ConnectionKind, ConnectionStatus, Credentials, JsonObject, OrganizationId, changed_fields,
+    now_seconds,
 };
 
-use crate::checks::{self, CheckPolicy};
 use crate::db::{DbConnection, Store, write_transaction};
+use crate::journal::{self, Change, Rules};
 use crate::rows::ConnectionRow;
 use crate::schema::{connection_tables, connections};
 use crate::seal::Keyring;
+use crate::webhooks;
 use crate::{ConnectionDeletion, StoreError};
-use crate::{audit, webhooks};
 
 pub fn list(conn: &mut DbConnection, keys: &Keyring, org: &OrganizationId) -> Result<Vec<Connection>, StoreError> {
     connections::table
@@ -60,7 +60,7 @@ pub fn exists(conn: &mut DbConnection, org: &OrganizationId, kind: ConnectionKin
 pub fn put(
     conn: &mut DbConnection,
     keys: &Keyring,
-    policy: &CheckPolicy,
+    rules: Rules<'_>,
     org: &OrganizationId,
     kind: ConnectionKind,
     actor: &Actor,
@@ -87,34 +87,26 @@ pub fn put(
             checked_timestamp: keep_status.and_then(|s| s.checked_timestamp),
         };
         let row = ConnectionRow::from_record(&record, keys)?;
-        if let Some(stored) = &stored {
-            let this = connections::table
-                .filter(connections::organization.eq(org.as_str()))
-                .filter(connections::kind.eq(kind.as_str()));
-            diesel::update(this).set(&row).execute(conn)?;
-            if !same_credentials {
-                diesel::update(this)
-                    .set((connections::status.eq(None::<String>), connections::checked_at.eq(None::<i64>)))
-                    .execute(conn)?;
-                // The old status described other credentials: forgotten, and said so.
-                if let Some(old) = stored.status {
-                    fields.push("status".to_owned());
-                    let event = webhooks::status_event(
-                        EventName::ConnectionStatusChanged,
-                        kind,
-                        None,
-                        Some(old.as_str()),
-                        None,
-                    );
-                    webhooks::enqueue(conn, org, &event)?;
+        match &stored {
+            Some(stored) => {
+                let this = connections::table
+                    .filter(connections::organization.eq(org.as_str()))
+                    .filter(connections::kind.eq(kind.as_str()));
+                diesel::update(this).set(&row).execute(conn)?;
+                let forgotten = if same_credentials { None } else { stored.status };
+                if !same_credentials {
+                    diesel::update(this)
+                        .set((connections::status.eq(None::<String>), connections::checked_at.eq(None::<i64>)))
+                        .execute(conn)?;
+                }
+                if !fields.is_empty() {
+                    journal::record(conn, rules, org, actor, &Change::ConnectionUpdated { kind, fields, forgotten })?;
                 }
             }
-        } else {
-            diesel::insert_into(connections::table).values(&row).execute(conn)?;
-            checks::schedule(conn, policy, org, kind, None)?;
-        }
-        if stored.is_none() || !fields.is_empty() {
-            audit::append(conn, org.as_str(), actor, "connection.put", kind.as_str(), &fields)?;
+            None => {
+                diesel::insert_into(connections::table).values(&row).execute(conn)?;
+                journal::record(conn, rules, org, actor, &Change::ConnectionCreated { kind, fields })?;
+            }
         }
         Ok(record)
     })
@@ -124,9 +116,11 @@ pub fn put(
 /// (a PUT during the test replaced them: its verdict is not theirs, nothing is recorded).
 /// When the status changed, the audit trail and the webhooks hear of it in the same
 /// transaction. `None` when the connection is gone or its credentials changed.
+#[allow(clippy::too_many_arguments, reason = "a repository function: the connection, the rules, and what is recorded")]
 pub fn set_status(
     conn: &mut DbConnection,
     keys: &Keyring,
+    rules: Rules<'_>,
     org: &OrganizationId,
     kind: ConnectionKind,
     tested: &Credentials,
@@ -148,15 +142,7 @@ pub fn set_status(
             .set((connections::status.eq(Some(status.as_str())), connections::checked_at.eq(Some(now_seconds()))))
             .execute(conn)?;
         if old != Some(status) {
-            audit::append(conn, org.as_str(), actor, "connection.status", kind.as_str(), &["status".to_owned()])?;
-            let event = webhooks::status_event(
-                EventName::ConnectionStatusChanged,
-                kind,
-                None,
-                old.map(ConnectionStatus::as_str),
-                Some(status.as_str()),
-            );
-            webhooks::enqueue(conn, org, &event)?;
+            journal::record(conn, rules, org, actor, &Change::ConnectionStatus { kind, old, new: status })?;
         }
         Ok(Some((old, status)))
     })
@@ -203,6 +189,7 @@ pub(crate) fn lock_row(
 /// Deletes a connection; with `force`, its tables too, in the same transaction.
 pub fn delete(
     conn: &mut DbConnection,
+    rules: Rules<'_>,
     org: &OrganizationId,
     kind: ConnectionKind,
     force: bool,
@@ -225,9 +212,7 @@ pub fn delete(
             .filter(connections::organization.eq(org.as_str()))
             .filter(connections::kind.eq(kind.as_str()))
             .execute(conn)?;
-        checks::unschedule(conn, org, kind, None)?;
-        let fields = if tables > 0 { vec![format!("tables ({tables})")] } else { Vec::new() };
-        audit::append(conn, org.as_str(), actor, "connection.delete", kind.as_str(), &fields)?;
+        journal::record(conn, rules, org, actor, &Change::ConnectionDeleted { kind, tables })?;
         Ok(ConnectionDeletion::Deleted { tables: tables as u64 })
     })
 }
@@ -248,7 +233,7 @@ impl Store {
         actor: &Actor,
         decide: impl FnOnce(Option<&Connection>) -> Result<(Credentials, JsonObject), StoreError>,
     ) -> Result<Connection, StoreError> {
-        self.with(|c| put(c, &self.keys, &self.policy, org, kind, actor, decide))
+        self.with(|c| put(c, &self.keys, self.rules(), org, kind, actor, decide))
     }
 
     pub fn delete_connection(
@@ -258,7 +243,7 @@ impl Store {
         force: bool,
         actor: &Actor,
     ) -> Result<ConnectionDeletion, StoreError> {
-        self.with(|c| delete(c, org, kind, force, actor))
+        self.with(|c| delete(c, self.rules(), org, kind, force, actor))
     }
 
     /// Records a test of the stored credentials (see [`set_status`]): the status before and now.
@@ -270,14 +255,19 @@ impl Store {
         status: ConnectionStatus,
         actor: &Actor,
     ) -> Result<Option<(Option<ConnectionStatus>, ConnectionStatus)>, StoreError> {
-        self.with(|c| set_status(c, &self.keys, org, kind, tested, status, actor))
+        self.with(|c| set_status(c, &self.keys, self.rules(), org, kind, tested, status, actor))
     }
 }
 
 /// Re-seals up to `batch` connections sealed under another key than the current one; returns
 /// how many. Each row is rewritten only if it still holds what was read, so concurrent writers
 /// and an interrupted run are both safe: run it until it returns 0.
-pub fn reseal_batch(conn: &mut DbConnection, keys: &Keyring, batch: i64) -> Result<usize, StoreError> {
+pub fn reseal_batch(
+    conn: &mut DbConnection,
+    keys: &Keyring,
+    rules: Rules<'_>,
+    batch: i64,
+) -> Result<usize, StoreError> {
     write_transaction(conn, |conn| {
         let rows: Vec<ConnectionRow> = connections::table
             .filter(connections::credentials_key_id.ne(keys.current_id()))
@@ -296,9 +286,10 @@ pub fn reseal_batch(conn: &mut DbConnection, keys: &Keyring, batch: i64) -> Resu
                 .filter(connections::credentials.eq(&row.credentials))
                 .set((connections::credentials.eq(sealed), connections::credentials_key_id.eq(key_id)))
                 .execute(conn)?;
-            if n > 0 {
-                let fields = ["credentials".to_owned()];
-                audit::append(conn, &row.organization, &actor, "connection.reseal", &row.kind, &fields)?;
+            if n > 0
+                && let (Ok(org), Ok(kind)) = (OrganizationId::parse(&row.organization), row.kind.parse())
+            {
+                journal::record(conn, rules, &org, &actor, &Change::ConnectionResealed { kind })?;
             }
             done += n;
         }
@@ -322,7 +313,7 @@ impl Store {
     pub fn rotate_keys(&self, batch: i64, mut progress: impl FnMut(usize)) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let n = self.with(|c| reseal_batch(c, &self.keys, batch.max(1)))?
+            let n = self.with(|c| reseal_batch(c, &self.keys, self.rules(), batch.max(1)))?
                 + self.with(|c| webhooks::reseal_batch(c, &self.keys, batch.max(1)))?;
             if n == 0 {
                 return Ok(total);

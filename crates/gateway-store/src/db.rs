@@ -162,6 +162,7 @@ pub struct Store {
     backend: Backend,
     pub(crate) keys: Keyring,
     pub(crate) policy: Arc<crate::CheckPolicy>,
+    pub(crate) quotas: crate::Quotas,
     /// Callers inside `pool.get()` now: waiting for a connection, or checking one out (a
     /// `SELECT 1`) or opening it.
     waiting: Arc<AtomicUsize>,
@@ -215,7 +216,14 @@ impl Store {
             .connection_timeout(options.acquire_timeout)
             .test_on_check_out(true)
             .build_unchecked(Manager { target });
-        let store = Store { pool, backend, keys, policy: Arc::default(), waiting: Arc::default() };
+        let store = Store {
+            pool,
+            backend,
+            keys,
+            policy: Arc::default(),
+            quotas: crate::Quotas::default(),
+            waiting: Arc::default(),
+        };
         if backend == Backend::Sqlite {
             store.with(|c| c.batch_execute("PRAGMA journal_mode = WAL").map_err(StoreError::from))?;
         }
@@ -226,6 +234,21 @@ impl Store {
     pub fn with_check_policy(mut self, policy: crate::CheckPolicy) -> Store {
         self.policy = Arc::new(policy);
         self
+    }
+
+    /// What one organization may keep.
+    pub fn with_quotas(mut self, quotas: crate::Quotas) -> Store {
+        self.quotas = quotas;
+        self
+    }
+
+    pub fn quotas(&self) -> crate::Quotas {
+        self.quotas
+    }
+
+    /// The rules changes are recorded under (see `journal`).
+    pub fn rules(&self) -> crate::journal::Rules<'_> {
+        crate::journal::Rules { policy: &self.policy, quotas: &self.quotas }
     }
 
     pub fn backend(&self) -> Backend {

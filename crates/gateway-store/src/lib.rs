@@ -9,6 +9,8 @@
 mod audit;
 mod db;
 mod error;
+mod journal;
+mod queue;
 mod rows;
 mod schema;
 mod seal;
@@ -21,9 +23,29 @@ pub mod webhooks;
 pub use checks::{CheckJob, CheckPolicy, CheckState};
 pub use db::{Backend, DbConnection, PoolState, Store, StoreOptions};
 pub use error::StoreError;
+pub use journal::Rules;
 pub use seal::{EncryptionKey, Keyring};
 pub use tables::TableFilter;
 pub use webhooks::{Attempt, Delivery};
+
+/// What one organization may keep, from the operator (`GATEWAY_ORG_MAX_*`): a tenant cannot
+/// grow the database, the outbox or the schedule without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// Webhook endpoints (`GATEWAY_ORG_MAX_WEBHOOKS`, default 20).
+    pub webhooks: i64,
+    /// Tables, over all its connections (`GATEWAY_ORG_MAX_TABLES`, default 10,000).
+    pub tables: i64,
+    /// Webhook deliveries waiting (`GATEWAY_ORG_MAX_PENDING_DELIVERIES`, default 10,000):
+    /// past it, a new event is not queued for delivery (logged); the change itself is kept.
+    pub pending_deliveries: i64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas { webhooks: 20, tables: 10_000, pending_deliveries: 10_000 }
+    }
+}
 
 /// What deleting a connection did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

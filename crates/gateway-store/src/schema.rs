@@ -53,6 +53,8 @@ diesel::table! {
         secret_key_id -> Text,
         created_at -> BigInt,
         modified_at -> BigInt,
+        failures -> Integer,
+        open_until -> Nullable<BigInt>,
     }
 }
 
@@ -71,6 +73,7 @@ diesel::table! {
         delivered_at -> Nullable<BigInt>,
         failed_at -> Nullable<BigInt>,
         last_error -> Nullable<Text>,
+        subject -> Text,
     }
 }
 

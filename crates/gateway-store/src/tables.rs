@@ -2,16 +2,15 @@
 
 use diesel::prelude::*;
 use gateway_domain::{
-    Actor, ConnectionKind, ErrorName, EventName, OrganizationId, Paging, Problem, Resource, Table, TableName,
-    TableStatus, changed_fields, now_seconds,
+    Actor, ConnectionKind, ErrorName, OrganizationId, Paging, Problem, Resource, Table, TableName, TableStatus,
+    changed_fields, now_seconds,
 };
 
 use crate::StoreError;
-use crate::checks::{self, CheckPolicy};
 use crate::db::{DbConnection, Store, write_transaction};
+use crate::journal::{self, Change, Rules};
 use crate::rows::TableRow;
 use crate::schema::connection_tables as t;
-use crate::{audit, webhooks};
 
 /// `GET /tables/` filters.
 #[derive(Debug, Clone, Copy, Default)]
@@ -146,7 +145,7 @@ fn lock_row(
 /// new table's scheduled re-test.
 pub fn upsert(
     conn: &mut DbConnection,
-    policy: &CheckPolicy,
+    rules: Rules<'_>,
     org: &OrganizationId,
     kind: ConnectionKind,
     name: &TableName,
@@ -177,7 +176,6 @@ pub fn upsert(
             table.connection = kind;
             table.name = name.clone();
             let now = now_seconds();
-            let target = format!("{kind}/{name}");
             match &stored {
                 Some(s) => {
                     table.created_timestamp = s.created_timestamp;
@@ -192,17 +190,25 @@ pub fn upsert(
                         .filter(t::name.eq(name.as_str()))
                         .set(&TableRow::from_record(&table))
                         .execute(conn)?;
-                    audit::append(conn, org.as_str(), actor, "table.update", &target, &table_changes(Some(s), &table))?;
-                    if s.status != table.status {
-                        status_changed(conn, org, &table, Some(s.status))?;
-                    }
+                    let fields = table_changes(Some(s), &table);
+                    let change = Change::TableUpdated { table: &table, old_status: s.status, fields };
+                    journal::record(conn, rules, org, actor, &change)?;
                 }
                 None => {
+                    let count: i64 = t::table.filter(t::organization.eq(org.as_str())).count().get_result(conn)?;
+                    if count >= rules.quotas.tables {
+                        return Err(StoreError::Rejected(Problem::quota(
+                            "tables",
+                            "GATEWAY_ORG_MAX_TABLES",
+                            rules.quotas.tables,
+                            "delete tables this organization no longer uses",
+                        )));
+                    }
                     table.created_timestamp = now;
                     table.modified_timestamp = now;
                     diesel::insert_into(t::table).values(&TableRow::from_record(&table)).execute(conn)?;
-                    audit::append(conn, org.as_str(), actor, "table.create", &target, &table_changes(None, &table))?;
-                    checks::schedule(conn, policy, org, kind, Some(name))?;
+                    let fields = table_changes(None, &table);
+                    journal::record(conn, rules, org, actor, &Change::TableCreated { table: &table, fields })?;
                 }
             }
             Ok(table)
@@ -238,24 +244,6 @@ fn table_changes(old: Option<&Table>, new: &Table) -> Vec<String> {
     fields
 }
 
-/// Tells the webhooks that `table`'s status changed from `old`.
-fn status_changed(
-    conn: &mut DbConnection,
-    org: &OrganizationId,
-    table: &Table,
-    old: Option<TableStatus>,
-) -> Result<(), StoreError> {
-    let event = webhooks::status_event(
-        EventName::TableStatusChanged,
-        table.connection,
-        Some(&table.name),
-        old.map(TableStatus::as_str),
-        Some(table.status.as_str()),
-    );
-    webhooks::enqueue(conn, org, &event)?;
-    Ok(())
-}
-
 /// Whether two versions of a table describe the same thing to test (status and timestamps
 /// aside).
 fn same_params(a: &Table, b: &Table) -> bool {
@@ -269,8 +257,10 @@ fn same_params(a: &Table, b: &Table) -> bool {
 /// table is answered as it is). `modified_timestamp` moves only when the status changes, and
 /// then the audit trail and the webhooks hear of it in the same transaction. `None` when the
 /// table is gone.
+#[allow(clippy::too_many_arguments, reason = "a repository function: the connection, the rules, and what is recorded")]
 pub fn set_status(
     conn: &mut DbConnection,
+    rules: Rules<'_>,
     org: &OrganizationId,
     kind: ConnectionKind,
     name: &TableName,
@@ -296,15 +286,7 @@ pub fn set_status(
                 .filter(t::name.eq(name.as_str()))
                 .set((t::status.eq(status.as_str()), t::modified_at.eq(table.modified_timestamp)))
                 .execute(conn)?;
-            audit::append(
-                conn,
-                org.as_str(),
-                actor,
-                "table.status",
-                &format!("{kind}/{name}"),
-                &["status".to_owned()],
-            )?;
-            status_changed(conn, org, &table, Some(old))?;
+            journal::record(conn, rules, org, actor, &Change::TableStatus { table: &table, old })?;
         }
         Ok(Some(table))
     })
@@ -313,6 +295,7 @@ pub fn set_status(
 /// Deletes a table (its scheduled re-test too); false when there was none.
 pub fn delete(
     conn: &mut DbConnection,
+    rules: Rules<'_>,
     org: &OrganizationId,
     kind: ConnectionKind,
     name: &TableName,
@@ -327,8 +310,7 @@ pub fn delete(
         if n == 0 {
             return Ok(false);
         }
-        checks::unschedule(conn, org, kind, Some(name))?;
-        audit::append(conn, org.as_str(), actor, "table.delete", &format!("{kind}/{name}"), &[])?;
+        journal::record(conn, rules, org, actor, &Change::TableDeleted { kind, name })?;
         Ok(true)
     })
 }
@@ -374,7 +356,7 @@ impl Store {
         actor: &Actor,
         decide: impl FnMut(Option<&Table>) -> Result<Table, StoreError>,
     ) -> Result<Table, StoreError> {
-        self.with(|c| upsert(c, &self.policy, org, kind, name, actor, decide))
+        self.with(|c| upsert(c, self.rules(), org, kind, name, actor, decide))
     }
 
     /// Records a table's status (see [`set_status`]); `tested`: the table as the test saw it.
@@ -387,7 +369,7 @@ impl Store {
         status: TableStatus,
         actor: &Actor,
     ) -> Result<Option<Table>, StoreError> {
-        self.with(|c| set_status(c, org, kind, name, tested, status, actor))
+        self.with(|c| set_status(c, self.rules(), org, kind, name, tested, status, actor))
     }
 
     pub fn delete_table(
@@ -397,6 +379,6 @@ impl Store {
         name: &TableName,
         actor: &Actor,
     ) -> Result<bool, StoreError> {
-        self.with(|c| delete(c, org, kind, name, actor))
+        self.with(|c| delete(c, self.rules(), org, kind, name, actor))
     }
 }

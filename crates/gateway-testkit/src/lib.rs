@@ -339,7 +339,12 @@ impl TestApp {
             store_options: StoreOptions::default(),
             outbound: OutboundSettings::default(),
             connector_timeout: Duration::from_secs(5),
-            limits: gateway_service::LimitSettings { global_calls: 64, org_calls: 32, org_tests_per_minute: 10_000 },
+            limits: gateway_service::LimitSettings {
+                global_calls: 64,
+                org_calls: 32,
+                org_tests_per_minute: 10_000,
+                ..Default::default()
+            },
             schedule: gateway_service::ScheduleSettings { enabled: false, ..Default::default() },
             check_policy: gateway_store::CheckPolicy::default(),
         }

@@ -7,7 +7,8 @@
 //! `client_secret: "wrong-secret"` fails authentication; `client_id: "no-scope"` passes it and
 //! is forbidden to read. A table's `connection_table_params.object` names what to open:
 //! `"missing"` does not exist, `"broken"` fails with a provider error, `"slow"` answers after
-//! 200 ms (a check in flight long enough for others to run beside it), anything else has the
+//! 200 ms (a check in flight long enough for others to run beside it), `"panic"` panics (a
+//! connector misreading an answer), `"hang"` never answers (a tarpit), anything else has the
 //! columns `itemId`, `title`, `price`, `customer.age` and three rows.
 
 use gateway_connector::{
@@ -118,6 +119,10 @@ impl Connector for ScriptedConnector {
             }
             "broken" => return Err(ConnectorError::new(ErrorKind::Unavailable, "the shop answered 503")),
             "slow" => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            // A connector that misreads a provider's answer (the review's S3 panic).
+            "panic" => panic!("scripted: the provider's answer cannot be read"),
+            // A provider that accepts the connection and never answers (a tarpit).
+            "hang" => tokio::time::sleep(std::time::Duration::from_secs(3600)).await,
             _ => {}
         }
         if table.resource.is_destination() {
