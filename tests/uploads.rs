@@ -62,7 +62,7 @@ async fn upload_then_available() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(std::fs::read(dir.join("acme/ratings.csv")).unwrap(), before, "the previous file is intact");
     assert_eq!(api.get(path).await.body["status"], "available");
-    let leftovers = std::fs::read_dir(dir.join("acme/.uploading")).map(|d| d.count()).unwrap_or(0);
+    let leftovers = std::fs::read_dir(dir.join(".uploading/acme")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(leftovers, 0, "the temporary upload was removed");
 
     // PATCH keeps a URL that is still good.
@@ -108,4 +108,100 @@ async fn upload_then_available() {
 
     // Names that would climb out of the storage prefix.
     // (`..` and `.` are refused by the static check; clients resolve them before sending.)
+}
+
+/// An upload URL for a new LOCAL table of `org`.
+async fn upload_url(app: &TestApp, org: &str, name: &str) -> String {
+    let r = app
+        .api(org, "manager")
+        .patch(&format!("/connections/LOCAL/tables/{name}/"), json!({"resource": "rating"}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["connection_table_params"]["url"].as_str().unwrap().to_owned()
+}
+
+/// LOCAL folders are one per organization: `x-612e62` (which an older gateway mapped to the
+/// folder of `a.b`) never reads `a.b`'s file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizations_never_share_a_folder() {
+    let (app, _dir) = spawn().await;
+    let url = upload_url(&app, "a.b", "customers.csv").await;
+    assert_eq!(put_file(&url, RATINGS.into()).await.0, 200);
+    upload_url(&app, "x-612e62", "customers.csv").await;
+    let r = app.api("x-612e62", "manager").get("/connections/LOCAL/tables/customers.csv/test/").await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+}
+
+/// A deleted LOCAL table takes its file: created again, it waits for a file of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_created_again_never_sees_the_deleted_ones_file() {
+    let (app, dir) = spawn().await;
+    let api = app.api("acme", "manager");
+    let url = upload_url(&app, "acme", "u.csv").await;
+    assert_eq!(put_file(&url, RATINGS.into()).await.0, 200);
+    assert_eq!(api.delete("/connections/LOCAL/tables/u.csv/").await.status, 204);
+    assert!(!dir.join("acme/u.csv").exists(), "the file went with the table");
+    upload_url(&app, "acme", "u.csv").await;
+    let r = api.get("/connections/LOCAL/tables/u.csv/test/").await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+    assert_eq!(api.get("/connections/LOCAL/tables/u.csv/").await.body["status"], "uploading");
+    // A file an older gateway left behind (older than the table) is not the new table's.
+    std::fs::write(dir.join("acme/u.csv"), RATINGS).unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(dir.join("acme/u.csv")).unwrap().set_modified(old).unwrap();
+    let r = api.get("/connections/LOCAL/tables/u.csv/test/").await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+}
+
+/// A client that resets the connection mid-upload leaves no temporary object behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_by_a_reset_leaves_nothing_behind() {
+    use tokio::io::AsyncWriteExt;
+    let (app, dir) = spawn().await;
+    let url = upload_url(&app, "acme", "big.csv").await;
+    let path = url.trim_start_matches(&app.address).to_owned();
+    let mut s = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://")).await.unwrap();
+    let head = format!("PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(b"user_id,item_id,rating\n").await.unwrap();
+    let chunk = vec![b'1'; 1 << 20];
+    for _ in 0..4 {
+        s.write_all(&chunk).await.unwrap();
+    }
+    let temp = dir.join(".uploading/acme");
+    for _ in 0..100 {
+        if std::fs::read_dir(&temp).is_ok_and(|d| d.count() > 0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(std::fs::read_dir(&temp).is_ok_and(|d| d.count() > 0), "the upload was being written");
+    s.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+    drop(s);
+    let mut left = usize::MAX;
+    for _ in 0..200 {
+        left = std::fs::read_dir(&temp).map(|d| d.count()).unwrap_or(0);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 0, "the temporary object was deleted");
+}
+
+/// Every upload is previewed: uploads count against the organization's tests a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_count_against_the_organizations_limits() {
+    let limits = gateway_service::LimitSettings { org_tests_per_minute: 2, ..Default::default() };
+    let app = TestApp::builder().limits(limits).spawn().await.unwrap();
+    let url = upload_url(&app, "acme", "r.csv").await;
+    let answers = [
+        put_file(&url, RATINGS.into()).await.0,
+        put_file(&url, RATINGS.into()).await.0,
+        put_file(&url, RATINGS.into()).await.0,
+    ];
+    assert_eq!(answers, [200, 200, 429]);
+    // Another organization is not held to this one's minute.
+    let other = upload_url(&app, "globex", "r.csv").await;
+    assert_eq!(put_file(&other, RATINGS.into()).await.0, 200);
 }

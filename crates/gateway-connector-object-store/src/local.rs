@@ -19,17 +19,25 @@ pub struct LocalConnector {
     tables: TableSpec,
     op: Operator,
     description: String,
+    /// The folder, for a folder storage: its files are made private to the gateway's user.
+    folder: Option<std::path::PathBuf>,
 }
 
-/// A path segment for an organization: its id when plainly safe, else its bytes in hex.
+/// A path segment for an organization, one per organization (injective): its id when plainly
+/// safe and not starting with `x-`, else `x-` and its bytes in hex. (An id such as `x-612e62`
+/// is spelt in hex too, so it can never name the folder of the organization `a.b`.)
 fn org_segment(org: &OrganizationId) -> String {
     let s = org.as_str();
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !s.starts_with("x-") && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         s.to_owned()
     } else {
         format!("x-{}", s.bytes().map(|b| format!("{b:02x}")).collect::<String>())
     }
 }
+
+/// Where unfinished uploads are written: a folder no organization's segment can be (it starts
+/// with a dot), one subfolder per organization.
+const UPLOADING: &str = ".uploading";
 
 /// Where a LOCAL table's file lives: `<org>/<name>`. Names are already free of `/` and
 /// control characters; `.` and `..` are refused here so nothing escapes the prefix.
@@ -64,6 +72,7 @@ impl LocalConnector {
             Some(o) => Ok(gateway_connector::opendal_guard::operator(op, o)),
             None => Err("an s3:// or gs:// LOCAL storage needs the gateway's outbound client".to_owned()),
         };
+        let mut folder = None;
         let (op, description) = if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             let mut b = opendal::services::S3::default().bucket(bucket).root(&format!("/{prefix}"));
@@ -82,6 +91,8 @@ impl LocalConnector {
             let path = url.strip_prefix("file://").unwrap_or(url);
             std::fs::create_dir_all(path).map_err(|e| format!("cannot create {path}: {e}"))?;
             let abs = std::fs::canonicalize(path).map_err(|e| format!("{path}: {e}"))?;
+            private(&abs, true).map_err(|e| format!("cannot make {} private: {e}", abs.display()))?;
+            folder = Some(abs.clone());
             let b = opendal::services::Fs::default().root(&abs.to_string_lossy());
             (Operator::new(b).map_err(|e| e.to_string())?, abs.display().to_string())
         };
@@ -90,6 +101,7 @@ impl LocalConnector {
             tables: table::spec(Files::Upload),
             op,
             description,
+            folder,
         })
     }
 
@@ -100,6 +112,19 @@ impl LocalConnector {
     pub fn operator(&self) -> &Operator {
         &self.op
     }
+}
+
+/// Makes a folder (0700) or file (0600) readable by the gateway's user alone, whatever the
+/// umask: uploads hold customers' data.
+fn private(path: &std::path::Path, dir: bool) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(if dir { 0o700 } else { 0o600 }))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, dir);
+    Ok(())
 }
 
 /// Streams into a temporary object beside `<org>/<name>` through opendal's writer (a folder
@@ -113,6 +138,26 @@ struct LocalWriter {
     temporary: String,
     path: String,
     written: u64,
+    folder: Option<std::path::PathBuf>,
+    /// Finished or aborted: nothing left to clean up.
+    done: bool,
+}
+
+/// An upload dropped unfinished (the client reset the connection, the request was cancelled)
+/// deletes its temporary object: in a task, as dropping cannot wait. A crash leaves it to the
+/// sweep ([`Uploads::sweep`]).
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (op, temporary) = (self.op.clone(), std::mem::take(&mut self.temporary));
+            runtime.spawn(async move {
+                let _ = op.delete(&temporary).await;
+            });
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -123,6 +168,7 @@ impl UploadWriter for LocalWriter {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<u64, ConnectorError> {
+        self.done = true;
         let failed = |e: opendal::Error| error::generic(&e, "the upload");
         if let Err(e) = self.writer.close().await {
             let _ = self.op.delete(&self.temporary).await;
@@ -139,10 +185,14 @@ impl UploadWriter for LocalWriter {
             let _ = self.op.delete(&self.temporary).await;
             return Err(failed(e));
         }
+        if let Some(folder) = &self.folder {
+            let _ = private(&folder.join(&self.path), false);
+        }
         Ok(self.written)
     }
 
     async fn abort(mut self: Box<Self>) {
+        self.done = true;
         let _ = self.writer.abort().await;
         let _ = self.op.delete(&self.temporary).await;
     }
@@ -152,14 +202,44 @@ impl UploadWriter for LocalWriter {
 impl Uploads for LocalConnector {
     async fn open(&self, org: &OrganizationId, name: &TableName) -> Result<Box<dyn UploadWriter>, ConnectorError> {
         let path = local_path(org, name)?;
-        // Beside the file, under a name no table can have (names cannot hold `/`).
-        let temporary = format!(
-            "{}/.uploading/{}",
-            path.rsplit_once('/').map_or("", |(dir, _)| dir),
-            uuid::Uuid::new_v4().simple()
-        );
+        let temporary = format!("{UPLOADING}/{}/{}", org_segment(org), uuid::Uuid::new_v4().simple());
         let writer = self.op.writer_with(&temporary).await.map_err(|e| error::generic(&e, "the LOCAL storage"))?;
-        Ok(Box::new(LocalWriter { op: self.op.clone(), writer, temporary, path, written: 0 }))
+        Ok(Box::new(LocalWriter {
+            op: self.op.clone(),
+            writer,
+            temporary,
+            path,
+            written: 0,
+            folder: self.folder.clone(),
+            done: false,
+        }))
+    }
+
+    async fn remove(&self, org: &OrganizationId, name: &TableName) -> Result<(), ConnectorError> {
+        let path = local_path(org, name)?;
+        self.op.delete(&path).await.map_err(|e| error::generic(&e, "the LOCAL storage"))
+    }
+
+    async fn sweep(&self, older_than: std::time::Duration) -> Result<usize, ConnectorError> {
+        let failed = |e: opendal::Error| error::generic(&e, "the LOCAL storage's unfinished uploads");
+        let cutoff = std::time::SystemTime::now() - older_than;
+        let entries = match self.op.list_with(&format!("{UPLOADING}/")).recursive(true).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(failed(e)),
+        };
+        let mut swept = 0;
+        for entry in entries.iter().filter(|e| !e.path().ends_with('/')) {
+            let modified = match entry.metadata().last_modified() {
+                Some(t) => Some(t),
+                None => self.op.stat(entry.path()).await.ok().and_then(|m| m.last_modified()),
+            };
+            let old = modified.is_some_and(|t| std::time::SystemTime::from(t) < cutoff);
+            if old && self.op.delete(entry.path()).await.is_ok() {
+                swept += 1;
+            }
+        }
+        Ok(swept)
     }
 }
 
@@ -209,13 +289,66 @@ impl Connector for LocalConnector {
         if table.resource.is_destination() {
             return inspect::destination(self.op.clone(), &path, |e| error::generic(e, &what)).await;
         }
-        inspect::source(self.op.clone(), &path, &params, sample_rows, |e| match e.kind() {
-            opendal::ErrorKind::NotFound => ConnectorError::new(
+        let not_uploaded = || {
+            ConnectorError::new(
                 ErrorKind::ResourceNotFound,
                 format!("{what} has not been uploaded yet: PUT it to the table's connection_table_params.url"),
-            ),
+            )
+        };
+        // A file older than the table is a deleted namesake's, left by an older gateway: not
+        // this table's (a minute's slack for the storage's clock).
+        if let Ok(meta) = self.op.stat(&path).await
+            && let Some(modified) = meta.last_modified()
+        {
+            let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(table.created_timestamp.max(0) as u64);
+            if std::time::SystemTime::from(modified) + std::time::Duration::from_secs(60) < created {
+                let _ = self.op.delete(&path).await;
+                return Err(not_uploaded());
+            }
+        }
+        inspect::source(self.op.clone(), &path, &params, sample_rows, |e| match e.kind() {
+            opendal::ErrorKind::NotFound => not_uploaded(),
             _ => error::generic(e, &what),
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn organization_folders_are_one_per_organization() {
+        let seg = |s: &str| org_segment(&OrganizationId::parse(s).unwrap());
+        assert_eq!(seg("acme"), "acme");
+        assert_eq!(seg("a.b"), "x-612e62");
+        assert_ne!(seg("x-612e62"), seg("a.b"), "an id that looks like another's hex is spelt in hex");
+        assert!(seg("x-612e62").starts_with("x-782d"));
+    }
+
+    /// The sweep deletes unfinished uploads older than it is told, and leaves younger ones.
+    #[tokio::test]
+    async fn the_sweep_deletes_old_unfinished_uploads() {
+        let dir = std::env::temp_dir().join(format!("gateway-sweep-{}", uuid::Uuid::new_v4().simple()));
+        let local = LocalConnector::from_url(&dir.display().to_string()).unwrap();
+        let org = OrganizationId::parse("acme").unwrap();
+        let name = TableName::parse("t.csv").unwrap();
+        let mut w = local.open(&org, &name).await.unwrap();
+        w.write(bytes::Bytes::from_static(b"a,b\n")).await.unwrap();
+        std::mem::forget(w); // as a crash leaves it
+        let temp = dir.join(".uploading/acme");
+        let file = std::fs::read_dir(&temp).unwrap().next().unwrap().unwrap().path();
+        assert_eq!(local.sweep(std::time::Duration::from_secs(3600)).await.unwrap(), 0, "young: kept");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
+        assert_eq!(local.sweep(std::time::Duration::from_secs(3600)).await.unwrap(), 1);
+        assert!(!file.exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -6,7 +6,8 @@
 //!   CGNAT, unspecified and metadata addresses (and IPv4-mapped IPv6 forms of them) on every
 //!   connection, so DNS rebinding between a check and a call does not pass; IP literals are
 //!   checked before the request, since no resolver sees them;
-//! - redirects followed only to targets that pass the same checks, at most 3;
+//! - redirects followed only within the origin first called (a credential header is never
+//!   sent elsewhere) and to targets that pass the same checks, at most 3;
 //! - connect and total timeouts, and a cap on the size of a response body read.
 //!
 //! `allow_private` (the operator's `GATEWAY_OUTBOUND_ALLOW_PRIVATE=true`, for tests and
@@ -46,6 +47,8 @@ fn forbidden_v6(v6: Ipv6Addr) -> bool {
     // the address in bits 16..48) and Teredo (2001::/32, the client address inverted in the
     // low 32 bits). Each is refused when its IPv4 address is; NAT64 local-use always.
     let embedded_v4_forbidden = (s[..6] == [0, 0, 0, 0, 0, 0] && forbidden_v4(low_v4(v6)))
+        // IPv4-translated (::ffff:0:a.b.c.d, SIIT).
+        || (s[..6] == [0, 0, 0, 0, 0xffff, 0] && forbidden_v4(low_v4(v6)))
         || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && forbidden_v4(low_v4(v6)))
         || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
         || (s[0] == 0x2002 && forbidden_v4(Ipv4Addr::from((u32::from(s[1]) << 16) | u32::from(s[2]))))
@@ -165,21 +168,95 @@ pub fn check_public_name(host: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Name lookups: the system resolver (`getaddrinfo`, which blocks) on a few threads of their
+/// own, never the blocking threads database calls run on, each lookup bounded in time and the
+/// queue bounded in length. A zone whose servers never answer holds these threads, not the
+/// gateway's: lookups past the queue are refused at once.
+mod dns {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+    use std::sync::{Arc, Mutex, OnceLock};
+    use std::time::Duration;
+
+    /// Threads resolving at once.
+    pub const THREADS: usize = 4;
+    /// Lookups waiting for a thread; more are refused.
+    pub const QUEUE: usize = 64;
+    /// The longest a lookup is waited for.
+    pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+    type Answer = std::io::Result<Vec<SocketAddr>>;
+    type Job = (String, u16, tokio::sync::oneshot::Sender<Answer>);
+
+    fn pool() -> Option<&'static SyncSender<Job>> {
+        static POOL: OnceLock<Option<SyncSender<Job>>> = OnceLock::new();
+        POOL.get_or_init(|| {
+            let (tx, rx) = sync_channel::<Job>(QUEUE);
+            let rx: Arc<Mutex<Receiver<Job>>> = Arc::new(Mutex::new(rx));
+            for i in 0..THREADS {
+                let rx = rx.clone();
+                let spawned = std::thread::Builder::new().name(format!("gateway-dns-{i}")).spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((host, port, answer)) = job else { return };
+                        let _ = answer.send((host.as_str(), port).to_socket_addrs().map(Iterator::collect));
+                    }
+                });
+                if spawned.is_err() {
+                    return None;
+                }
+            }
+            Some(tx)
+        })
+        .as_ref()
+    }
+
+    /// Why a lookup gave no addresses.
+    pub enum Failed {
+        /// The resolver answered: the name does not resolve.
+        Answered(std::io::Error),
+        /// Too many lookups wait, or this one outlived its time.
+        Busy(&'static str),
+    }
+
+    pub async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failed> {
+        let Some(pool) = pool() else { return Err(Failed::Busy("the gateway cannot start its name lookups")) };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        match pool.try_send((host.to_owned(), port, tx)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(Failed::Busy("the gateway's name lookups are all in use")),
+            Err(TrySendError::Disconnected(_)) => return Err(Failed::Busy("the gateway's name lookups stopped")),
+        }
+        match tokio::time::timeout(TIMEOUT, rx).await {
+            Ok(Ok(Ok(addrs))) => Ok(addrs),
+            Ok(Ok(Err(e))) => Err(Failed::Answered(e)),
+            Ok(Err(_)) => Err(Failed::Busy("the name lookup was lost")),
+            Err(_) => Err(Failed::Busy("the name lookup took too long")),
+        }
+    }
+}
+
 /// Resolves a host name and refuses it when any address it resolves to is forbidden: a name
-/// that can point inside is refused whole, not raced.
+/// that can point inside is refused whole, not raced. The address is not named in the refusal
+/// (it would tell a tenant what an inside name resolves to).
 pub async fn resolve_public(host: &str, port: u16) -> Result<Vec<SocketAddr>, GuardError> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| GuardError::Unresolvable(format!("{host} does not resolve: {e}")))?
-        .collect();
+    let addrs = match dns::lookup(host, port).await {
+        Ok(addrs) => addrs,
+        Err(dns::Failed::Answered(e)) => {
+            return Err(GuardError::Unresolvable(format!("{host} does not resolve: {e}")));
+        }
+        Err(dns::Failed::Busy(why)) => {
+            return Err(GuardError::Unresolvable(format!("{host} could not be looked up now ({why}): retry shortly")));
+        }
+    };
     if addrs.is_empty() {
         return Err(GuardError::Unresolvable(format!("{host} does not resolve")));
     }
-    if let Some(bad) = addrs.iter().find(|a| is_forbidden_ip(a.ip())) {
-        return Err(GuardError::Refused(format!(
-            "{host} resolves to {}, a private, loopback or link-local address",
-            bad.ip()
-        )));
+    if addrs.iter().any(|a| is_forbidden_ip(a.ip())) {
+        return Err(GuardError::Refused(format!("{host} resolves to a private, loopback or link-local address")));
     }
     Ok(addrs)
 }
@@ -328,6 +405,12 @@ impl OutboundClient {
             reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= 3 {
                     return attempt.error("too many redirects");
+                }
+                // Credentials travel in headers reqwest keeps across hosts (`X-Shopify-Access-
+                // Token`, `Api-Key`): a redirect leaves the origin it was sent to never.
+                let first = attempt.previous().first().map(Url::origin);
+                if first.is_some_and(|o| o != attempt.url().origin()) {
+                    return attempt.error("redirect refused: to another origin");
                 }
                 match check_url(attempt.url(), allow_private) {
                     Ok(()) => attempt.follow(),
@@ -502,6 +585,8 @@ mod tests {
             "2001:10::1",
             "2001:20::1",
             "5f00::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a9fe:a9fe",
         ] {
             assert!(is_forbidden_ip(ip.parse().unwrap()), "{ip}");
         }
@@ -599,6 +684,50 @@ mod tests {
         }
         let accepted = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
         assert!(accepted.is_err(), "a connection reached the loopback listener");
+    }
+
+    /// A provider answering 302 to another origin: the credential header is not sent there
+    /// (no connection reaches it); a redirect within the origin is followed.
+    #[tokio::test]
+    async fn redirects_never_leave_the_origin() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other = elsewhere.local_addr().unwrap().port();
+        let provider = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = provider.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = provider.accept().await.unwrap();
+                let mut buf = [0u8; 2048];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let answer = if head.starts_with("GET /away") {
+                    format!(
+                        "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{other}/steal\r\ncontent-length: 0\r\n\r\n"
+                    )
+                } else if head.starts_with("GET /moved") {
+                    "HTTP/1.1 302 Found\r\nlocation: /here\r\ncontent-length: 0\r\n\r\n".to_owned()
+                } else {
+                    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_owned()
+                };
+                let _ = s.write_all(answer.as_bytes()).await;
+            }
+        });
+        let client =
+            OutboundClient::new(OutboundSettings { allow_private: true, ..OutboundSettings::default() }).unwrap();
+        let get = |path: &str| {
+            client
+                .request(reqwest::Method::GET, Url::parse(&format!("http://127.0.0.1:{port}{path}")).unwrap())
+                .header("x-shopify-access-token", "shpat_secret")
+                .build()
+                .unwrap()
+        };
+        let err = client.send(get("/away")).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::WrongSpecification, "{err}");
+        let reached = tokio::time::timeout(Duration::from_millis(300), elsewhere.accept()).await;
+        assert!(reached.is_err(), "the other origin was reached");
+        let res = client.send(get("/moved")).await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "within the origin, followed");
     }
 
     #[tokio::test]

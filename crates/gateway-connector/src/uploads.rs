@@ -11,6 +11,13 @@ use crate::ConnectorError;
 pub trait Uploads: Send + Sync + 'static {
     /// Opens a writer for a table's file, replacing any earlier one when it is finished.
     async fn open(&self, org: &OrganizationId, name: &TableName) -> Result<Box<dyn UploadWriter>, ConnectorError>;
+
+    /// Deletes a table's file (the table was deleted); nothing when there is none.
+    async fn remove(&self, org: &OrganizationId, name: &TableName) -> Result<(), ConnectorError>;
+
+    /// Deletes temporary objects of uploads that never finished (a connection reset, a
+    /// crash) and are older than `older_than`; answers how many.
+    async fn sweep(&self, older_than: std::time::Duration) -> Result<usize, ConnectorError>;
 }
 
 /// A file being uploaded, written chunk by chunk (never held whole).

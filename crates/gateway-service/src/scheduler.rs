@@ -258,6 +258,15 @@ impl Gateway {
     }
 
     async fn prune(&self, settings: &ScheduleSettings) {
+        // Unfinished uploads a crash left behind (a live one writes more often than this).
+        if let Some(storage) = self.registry().uploads() {
+            let idle = self.settings().upload_idle_timeout;
+            match storage.sweep((idle * 3).max(Duration::from_secs(3600))).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(swept = n, "deleted unfinished uploads"),
+                Err(e) => tracing::warn!(reason = %e.kind, "cannot sweep unfinished uploads"),
+            }
+        }
         let now = now_seconds();
         let days = i64::from(settings.audit_retention_days);
         let result = self

@@ -115,11 +115,18 @@ impl Gateway {
         name: &TableName,
     ) -> Result<(), Problem> {
         let (o, n, a) = (org.clone(), name.clone(), actor.clone());
-        if self.db(move |s| s.delete_table(&o, kind, &n, &a)).await? {
-            Ok(())
-        } else {
-            Err(table_not_found(kind, name))
+        if !self.db(move |s| s.delete_table(&o, kind, &n, &a)).await? {
+            return Err(table_not_found(kind, name));
         }
+        // A LOCAL table's file goes with it: a table created again under the name waits for
+        // its own.
+        if !kind.has_connection()
+            && let Some(storage) = self.registry().uploads()
+            && let Err(e) = storage.remove(org, name).await
+        {
+            tracing::warn!(table = %name, reason = %e.kind, "a deleted LOCAL table's file could not be removed");
+        }
+        Ok(())
     }
 
     /// Deprecated: the tables of one connection, summarised. Use [`Gateway::filter_tables`].
