@@ -176,7 +176,7 @@ async fn an_upload_cut_by_a_reset_leaves_nothing_behind() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(std::fs::read_dir(&temp).is_ok_and(|d| d.count() > 0), "the upload was being written");
-    s.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+    s.set_zero_linger().unwrap();
     drop(s);
     let mut left = usize::MAX;
     for _ in 0..200 {
