@@ -116,3 +116,21 @@ async fn no_stored_field_dials_loopback() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(dialed.load(Ordering::SeqCst), 0, "a stored field steered a call to loopback");
 }
+
+/// A masked secret echoed back is restored only while the fields that decide where it is
+/// sent are unchanged: a manager cannot point a stored token at another host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_secret_never_follows_a_new_host() {
+    let app = TestApp::builder().spawn().await.unwrap();
+    let api = app.api("acme", "manager");
+    let creds = json!({"api_key": "braze-key-0123456789", "instance": "US-01"});
+    assert_eq!(api.put("/connections/BRAZE/", json!({"credentials": creds})).await.status, 200);
+    let masked = json!({"api_key": gateway_domain::MASK, "instance": "EU-01"});
+    let r = api.put("/connections/BRAZE/", json!({"credentials": masked})).await;
+    assert_eq!((r.status, r.field()), (400, "credentials.api_key"), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("'instance' changed"), "{:?}", r.body);
+    let same = json!({"api_key": gateway_domain::MASK, "instance": "US-01"});
+    assert_eq!(api.put("/connections/BRAZE/", json!({"credentials": same})).await.status, 200, "unchanged: kept");
+    let again = json!({"api_key": "braze-key-0123456789", "instance": "EU-01"});
+    assert_eq!(api.put("/connections/BRAZE/", json!({"credentials": again})).await.status, 200, "sent again: moved");
+}

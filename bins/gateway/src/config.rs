@@ -22,6 +22,9 @@ struct FileSettings {
     jwt_public_keys_file: Option<PathBuf>,
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
+    jwt_hs256: Option<bool>,
+    jwt_max_lifetime_secs: Option<u64>,
+    trusted_proxies: Option<String>,
     encryption_key: Option<String>,
     encryption_old_keys: Option<String>,
     log: Option<String>,
@@ -77,6 +80,11 @@ pub struct Settings {
     jwt_public_keys_file: Option<PathBuf>,
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
+    /// `GATEWAY_JWT_HS256`: HS256 tokens accepted; `None`: yes unless issuers are configured.
+    jwt_hs256: Option<bool>,
+    jwt_max_lifetime_secs: u64,
+    /// `GATEWAY_TRUSTED_PROXIES`: addresses whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     encryption_key: Option<String>,
     encryption_old_keys: Option<String>,
     pub log: String,
@@ -252,6 +260,11 @@ impl Settings {
             jwt_public_keys_file: env("GATEWAY_JWT_PUBLIC_KEYS_FILE").map(PathBuf::from).or(f.jwt_public_keys_file),
             jwt_issuer: env("GATEWAY_JWT_ISSUER").or(f.jwt_issuer),
             jwt_audience: env("GATEWAY_JWT_AUDIENCE").or(f.jwt_audience),
+            jwt_hs256: env_parse("GATEWAY_JWT_HS256")?.or(f.jwt_hs256),
+            jwt_max_lifetime_secs: env_parse("GATEWAY_JWT_MAX_LIFETIME_SECS")?
+                .or(f.jwt_max_lifetime_secs)
+                .unwrap_or(gateway_http::MAX_TOKEN_LIFETIME_SECS as u64),
+            trusted_proxies: parse_proxies(&env("GATEWAY_TRUSTED_PROXIES").or(f.trusted_proxies).unwrap_or_default())?,
             encryption_key: env("GATEWAY_ENCRYPTION_KEY").or(f.encryption_key),
             encryption_old_keys: env("GATEWAY_ENCRYPTION_OLD_KEYS").or(f.encryption_old_keys),
             log: env("GATEWAY_LOG").or_else(|| env("RUST_LOG")).or(f.log).unwrap_or_else(|| "info".into()),
@@ -398,7 +411,17 @@ impl Settings {
     /// issuers' public keys of `GATEWAY_JWT_PUBLIC_KEYS_FILE` (PEM or JWKS), and the `iss`/`aud`
     /// every token must carry (`GATEWAY_JWT_ISSUER`, `GATEWAY_JWT_AUDIENCE`).
     pub fn jwt_secret(&self) -> Result<JwtSecret> {
-        let mut secret = self.hs_secret()?;
+        // With issuers configured, HS256 is off unless asked for (and then no secret is ever
+        // generated for it: `GATEWAY_JWT_SECRET` must be given).
+        let hs256 = self.jwt_hs256.unwrap_or(self.jwt_public_keys_file.is_none());
+        if !hs256 && self.jwt_public_keys_file.is_none() {
+            bail!("GATEWAY_JWT_HS256=false needs GATEWAY_JWT_PUBLIC_KEYS_FILE: no token could be verified");
+        }
+        if hs256 && self.jwt_public_keys_file.is_some() && self.jwt_secret.is_none() {
+            bail!("GATEWAY_JWT_HS256=true beside token issuers needs GATEWAY_JWT_SECRET (no secret is generated then)");
+        }
+        let mut secret = if hs256 { self.hs_secret()? } else { JwtSecret::issuers_only() };
+        secret = secret.with_max_lifetime(self.jwt_max_lifetime_secs.min(i64::MAX as u64) as i64);
         if let Some(path) = &self.jwt_public_keys_file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read GATEWAY_JWT_PUBLIC_KEYS_FILE {}", path.display()))?;
@@ -435,12 +458,23 @@ impl Settings {
         Ok(JwtSecret::new(secret.into_bytes()))
     }
 
-    /// The keyring that seals credentials: `GATEWAY_ENCRYPTION_KEY` (base64 of 32 bytes) and the
-    /// comma-separated `GATEWAY_ENCRYPTION_OLD_KEYS`, or a key generated once into the data dir
-    /// (mode 0600) with a warning.
-    pub fn keyring(&self) -> Result<Keyring> {
-        let current = match &self.encryption_key {
-            Some(k) => EncryptionKey::from_base64(k).context("GATEWAY_ENCRYPTION_KEY")?,
+    /// The key LOCAL upload URLs are signed with: derived from the HS256 secret, or (HS256
+    /// off) from the encryption key, which every replica shares too.
+    pub fn upload_key(&self, secret: &JwtSecret) -> Result<gateway_service::UploadKey> {
+        match secret.upload_key() {
+            Some(k) => Ok(k),
+            None => {
+                let mut material = self.encryption_key_text()?.into_bytes();
+                material.extend_from_slice(b"|upload-urls");
+                Ok(gateway_service::UploadKey::derive(&material))
+            }
+        }
+    }
+
+    /// `GATEWAY_ENCRYPTION_KEY`, or the key generated once into the data dir (mode 0600).
+    fn encryption_key_text(&self) -> Result<String> {
+        match &self.encryption_key {
+            Some(k) => Ok(k.clone()),
             None => {
                 let path = self.data_dir.join("encryption-key");
                 let text = read_or_create_secret(&path, || {
@@ -450,9 +484,21 @@ impl Settings {
                     path = %path.display(),
                     "GATEWAY_ENCRYPTION_KEY is not set: credentials are sealed with a key generated into the data dir; back it up, or set the variable"
                 );
-                EncryptionKey::from_base64(&text).with_context(|| format!("the key in {}", path.display()))?
+                Ok(text)
             }
-        };
+        }
+    }
+
+    /// The keyring that seals credentials: `GATEWAY_ENCRYPTION_KEY` (base64 of 32 bytes) and the
+    /// comma-separated `GATEWAY_ENCRYPTION_OLD_KEYS`, or a key generated once into the data dir
+    /// (mode 0600) with a warning.
+    pub fn keyring(&self) -> Result<Keyring> {
+        let text = self.encryption_key_text()?;
+        let current = EncryptionKey::from_base64(&text).context(if self.encryption_key.is_some() {
+            "GATEWAY_ENCRYPTION_KEY".to_owned()
+        } else {
+            format!("the key in {}", self.data_dir.join("encryption-key").display())
+        })?;
         let old = self
             .encryption_old_keys
             .iter()
@@ -505,6 +551,42 @@ fn provider_urls<const N: usize>(
 
 /// The shortest secret (bearer-token key, generated keys) the gateway starts with.
 const MIN_SECRET_BYTES: usize = 32;
+
+/// `GATEWAY_TRUSTED_PROXIES`: IP addresses separated by commas.
+fn parse_proxies(list: &str) -> Result<Vec<std::net::IpAddr>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse().map_err(|_| {
+                anyhow::anyhow!("GATEWAY_TRUSTED_PROXIES: '{p}' is not an IP address (list the proxies' addresses, e.g. 10.0.0.5,10.0.0.6)")
+            })
+        })
+        .collect()
+}
+
+/// Makes the data dir (it holds the database, keys and uploads) readable by its owner alone,
+/// and the SQLite files in it too, whatever the umask: at every start.
+pub fn secure_data_dir(settings: &Settings) -> Result<()> {
+    private_dir(&settings.data_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let db =
+            settings.database_url.strip_prefix("sqlite://").or_else(|| settings.database_url.strip_prefix("sqlite:"));
+        let db = db.or_else(|| (!settings.database_url.contains("://")).then_some(settings.database_url.as_str()));
+        if let Some(path) = db.filter(|p| *p != ":memory:") {
+            for suffix in ["", "-wal", "-shm"] {
+                let file = std::path::PathBuf::from(format!("{path}{suffix}"));
+                if file.exists() {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                        .with_context(|| format!("cannot make {} private", file.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Creates the data dir readable by its owner alone (it holds the database and keys).
 fn private_dir(dir: &Path) -> Result<()> {

@@ -109,11 +109,24 @@ fn token(settings: Settings, org: &str, role: &str, sub: &str, ttl: i64) -> Resu
 fn serve(settings: Settings) -> Result<()> {
     config::init_tracing(&settings);
     settings.log_deprecations();
+    config::secure_data_dir(&settings)?;
     let secret = settings.jwt_secret()?;
+    let upload_key = settings.upload_key(&secret)?;
     let store = open_store(&settings)?.with_check_policy(settings.check_policy.clone()).with_quotas(settings.quotas);
     let applied = migrate_store(&store)?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");
+    }
+    // The database file exists now: private too.
+    config::secure_data_dir(&settings)?;
+    if settings.public_url.starts_with("http://")
+        && !settings.bind.starts_with("127.")
+        && !settings.bind.starts_with("localhost")
+    {
+        tracing::warn!(
+            public_url = %settings.public_url,
+            "GATEWAY_PUBLIC_URL is http://: LOCAL upload URLs (credentials for a table's file) travel in clear; serve behind https and set it"
+        );
     }
     // A wrong key stops start-up here rather than failing every request later.
     store.check_keys().context("the encryption keys do not open the stored credentials")?;
@@ -144,7 +157,7 @@ fn serve(settings: Settings) -> Result<()> {
         outbound_allow_private: settings.outbound_allow_private,
         public_url: settings.public_url.clone(),
         upload_max_bytes: settings.upload_max_bytes,
-        upload_key: secret.upload_key(),
+        upload_key,
         upload_idle_timeout: std::time::Duration::from_secs(settings.upload_idle_timeout_secs.max(1)),
         limits: settings.limits,
         schedule: settings.schedule.clone(),
@@ -159,6 +172,7 @@ fn serve(settings: Settings) -> Result<()> {
     let server_settings = ServerSettings {
         workers: settings.workers,
         max_blocking_threads: settings.blocking_threads(),
+        trusted_proxies: settings.trusted_proxies.clone(),
         ..ServerSettings::default()
     };
     actix_web::rt::System::new().block_on(async move {

@@ -64,7 +64,8 @@ impl S3Connector {
                     .secret(),
                     FieldSpec::optional("region", FieldType::String, "the buckets' region")
                         .default_value(DEFAULT_REGION.into())
-                        .shape(REGION),
+                        .shape(REGION)
+                        .routes(),
                     FieldSpec::optional(
                         "bucket",
                         FieldType::String,

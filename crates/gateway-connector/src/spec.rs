@@ -88,11 +88,24 @@ pub struct FieldSpec {
     pub description: &'static str,
     pub host: Option<HostRule>,
     pub shape: Option<Shape>,
+    /// It decides where the secrets are sent (a region, a shop, an instance; any `host`
+    /// field): a stored secret is restored for a masked echo only while it is unchanged.
+    pub routes: bool,
 }
 
 impl FieldSpec {
     pub fn required(name: &'static str, ty: FieldType, description: &'static str) -> Self {
-        FieldSpec { name, ty, required: true, secret: false, default: None, description, host: None, shape: None }
+        FieldSpec {
+            name,
+            ty,
+            required: true,
+            secret: false,
+            default: None,
+            description,
+            host: None,
+            shape: None,
+            routes: false,
+        }
     }
 
     pub fn optional(name: &'static str, ty: FieldType, description: &'static str) -> Self {
@@ -111,6 +124,13 @@ impl FieldSpec {
 
     pub fn host(mut self, rule: HostRule) -> Self {
         self.host = Some(rule);
+        self.routes = true;
+        self
+    }
+
+    /// Marks the field as deciding where the secrets are sent (see [`FieldSpec::routes`]).
+    pub fn routes(mut self) -> Self {
+        self.routes = true;
         self
     }
 

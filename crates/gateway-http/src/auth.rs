@@ -1,7 +1,9 @@
 //! Bearer JWT authentication. Claims: `org` (scopes everything), `role` (root, manager or
-//! backend), `sub`, `exp`; `nbf`, and `iss`/`aud` when the operator sets them. HS256 with the
-//! gateway's secret, or RS256/ES256 with the public keys of the operator's token issuers (a
-//! PEM or JWKS file, configured: never fetched from anything a token carries).
+//! backend), `sub`, `exp`; `nbf`, `iat`, and `iss`/`aud` when the operator sets them. HS256
+//! with the gateway's secret (unless the operator turns it off, as it is by default once
+//! issuers are configured), or RS256/ES256 with the public keys of the operator's token
+//! issuers (a PEM or JWKS file, configured: never fetched from anything a token carries). A
+//! token may live at most the configured lifetime (24 h by default), from its `iat` or now.
 
 use std::future::{Ready, ready};
 
@@ -19,24 +21,53 @@ struct Claims {
     role: String,
     sub: String,
     exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
 }
 
-/// How bearer tokens are verified: the HS256 secret and, optionally, token issuers' public
-/// keys and the `iss`/`aud` every token must carry. `Debug` shows no key.
+/// The longest a token may live by default: a day.
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 24 * 3600;
+
+/// How bearer tokens are verified: the HS256 secret (`None`: HS256 is off) and, optionally,
+/// token issuers' public keys, the `iss`/`aud` every token must carry and the longest a token
+/// may live. `Debug` shows no key.
 #[derive(Clone)]
-pub struct JwtSecret(Vec<u8>, Issuers);
+pub struct JwtSecret(Option<Vec<u8>>, Issuers);
 
 /// Token issuers' public keys, by algorithm, and the claims they must set.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Issuers {
     keys: Vec<(Algorithm, Option<String>, DecodingKey)>,
     issuer: Option<String>,
     audience: Option<String>,
+    max_lifetime: i64,
+}
+
+impl Default for Issuers {
+    fn default() -> Self {
+        Issuers { keys: Vec::new(), issuer: None, audience: None, max_lifetime: MAX_TOKEN_LIFETIME_SECS }
+    }
 }
 
 impl JwtSecret {
     pub fn new(bytes: Vec<u8>) -> Self {
-        JwtSecret(bytes, Issuers::default())
+        JwtSecret(Some(bytes), Issuers::default())
+    }
+
+    /// No HS256 secret: only the configured issuers' RS256/ES256 tokens are accepted.
+    pub fn issuers_only() -> Self {
+        JwtSecret(None, Issuers::default())
+    }
+
+    /// Whether HS256 tokens (the gateway's own secret) are accepted.
+    pub fn accepts_hs256(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// A token may live at most this many seconds (from its `iat`, or from now).
+    pub fn with_max_lifetime(mut self, seconds: i64) -> Self {
+        self.1.max_lifetime = seconds.max(1);
+        self
     }
 
     /// Accepts RS256 and ES256 tokens signed by the keys in `text`: PEM public keys (RSA or EC
@@ -47,12 +78,25 @@ impl JwtSecret {
             let set: jsonwebtoken::jwk::JwkSet =
                 serde_json::from_str(text).map_err(|e| format!("the JWKS document is not valid: {e}"))?;
             for jwk in &set.keys {
+                // A key for encryption, or for another algorithm, never verifies a token.
+                let id = jwk.common.key_id.as_deref().unwrap_or("(no kid)");
+                if jwk.common.public_key_use.as_ref().is_some_and(|u| *u != jsonwebtoken::jwk::PublicKeyUse::Signature)
+                {
+                    return Err(format!("the JWKS key {id} is not for signatures (\"use\" is not \"sig\")"));
+                }
                 let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("a JWKS key is not usable: {e}"))?;
                 let alg = match &jwk.algorithm {
                     jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
                     jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
                     _ => return Err("a JWKS key is neither RSA nor EC: only RS256 and ES256 are accepted".into()),
                 };
+                if let Some(declared) = &jwk.common.key_algorithm
+                    && format!("{declared:?}") != format!("{alg:?}")
+                {
+                    return Err(format!(
+                        "the JWKS key {id} declares \"alg\" {declared:?}: only RS256 (RSA) and ES256 (EC P-256) are accepted"
+                    ));
+                }
                 self.1.keys.push((alg, jwk.common.key_id.clone(), key));
             }
         } else {
@@ -85,9 +129,10 @@ impl JwtSecret {
 }
 
 impl JwtSecret {
-    /// The key LOCAL upload URLs are signed with, derived so neither verifies the other's tokens.
-    pub fn upload_key(&self) -> gateway_service::UploadKey {
-        gateway_service::UploadKey::derive(&self.0)
+    /// The key LOCAL upload URLs are signed with, derived so neither verifies the other's
+    /// tokens; `None` when HS256 is off (the caller derives it from another key).
+    pub fn upload_key(&self) -> Option<gateway_service::UploadKey> {
+        self.0.as_deref().map(gateway_service::UploadKey::derive)
     }
 }
 
@@ -100,13 +145,24 @@ impl std::fmt::Debug for JwtSecret {
 /// Signs a token, as `gateway token` prints it. `role` is not checked here: a token with any
 /// role can be made (for tests of the 403), and the gateway decides what it may do.
 pub fn issue_token(secret: &JwtSecret, org: &str, role: &str, sub: &str, ttl_seconds: i64) -> Result<String, String> {
+    let Some(key) = &secret.0 else {
+        return Err("HS256 is off (GATEWAY_JWT_HS256=false): tokens come from the configured issuers".into());
+    };
+    if ttl_seconds > secret.1.max_lifetime {
+        return Err(format!(
+            "a token may live at most {} s (GATEWAY_JWT_MAX_LIFETIME_SECS): ask for a shorter --ttl",
+            secret.1.max_lifetime
+        ));
+    }
+    let now = gateway_domain::now_seconds();
     let claims = Claims {
         org: org.to_owned(),
         role: role.to_owned(),
         sub: sub.to_owned(),
-        exp: gateway_domain::now_seconds().saturating_add(ttl_seconds),
+        exp: now.saturating_add(ttl_seconds),
+        iat: Some(now),
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&secret.0))
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(key))
         .map_err(|e| format!("cannot sign the token: {e}"))
 }
 
@@ -155,18 +211,31 @@ pub(crate) fn authenticate(secret: &JwtSecret, authorization: Option<&str>) -> R
     // The header says which key: HS256 the secret, RS256/ES256 the configured issuers' keys
     // (by `kid` when the token names one). Nothing in the header fetches anything.
     let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized("the token is malformed"))?;
-    let hs = DecodingKey::from_secret(&secret.0);
-    let key = match header.alg {
-        Algorithm::HS256 => &hs,
+    let hs;
+    // Every key that may have signed it: the one its `kid` names, or without a `kid` each key
+    // of its algorithm in turn.
+    let keys: Vec<&DecodingKey> = match header.alg {
+        Algorithm::HS256 => match &secret.0 {
+            Some(bytes) => {
+                hs = DecodingKey::from_secret(bytes);
+                vec![&hs]
+            }
+            None => {
+                return Err(unauthorized("HS256 tokens are not accepted here: use a token of the configured issuer"));
+            }
+        },
         Algorithm::RS256 | Algorithm::ES256 => secret
             .1
             .keys
             .iter()
-            .find(|(alg, kid, _)| *alg == header.alg && (header.kid.is_none() || kid.is_none() || *kid == header.kid))
+            .filter(|(alg, kid, _)| *alg == header.alg && (header.kid.is_none() || kid.is_none() || *kid == header.kid))
             .map(|(_, _, k)| k)
-            .ok_or_else(|| unauthorized("no configured issuer key verifies this token's algorithm or key id"))?,
+            .collect(),
         _ => return Err(unauthorized("the token must be signed with HS256, RS256 or ES256")),
     };
+    if keys.is_empty() {
+        return Err(unauthorized("no configured issuer key verifies this token's algorithm or key id"));
+    }
     let mut validation = Validation::new(header.alg);
     validation.set_required_spec_claims(&["exp"]);
     validation.validate_nbf = true;
@@ -179,7 +248,15 @@ pub(crate) fn authenticate(secret: &JwtSecret, authorization: Option<&str>) -> R
         Some(aud) => validation.set_audience(&[aud]),
         None => validation.validate_aud = false,
     }
-    let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
+    let mut decoded = Err(jsonwebtoken::errors::ErrorKind::InvalidSignature.into());
+    for key in keys {
+        decoded = jsonwebtoken::decode::<Claims>(token, key, &validation);
+        let wrong_key = matches!(&decoded, Err(e) if *e.kind() == jsonwebtoken::errors::ErrorKind::InvalidSignature);
+        if !wrong_key {
+            break;
+        }
+    }
+    let data = decoded.map_err(|e: jsonwebtoken::errors::Error| {
         use jsonwebtoken::errors::ErrorKind as K;
         match e.kind() {
             K::ExpiredSignature => unauthorized("the token has expired"),
@@ -195,6 +272,13 @@ pub(crate) fn authenticate(secret: &JwtSecret, authorization: Option<&str>) -> R
         }
     })?;
     let claims = data.claims;
+    let born = claims.iat.unwrap_or_else(gateway_domain::now_seconds);
+    if claims.exp.saturating_sub(born) > secret.1.max_lifetime {
+        return Err(unauthorized(&format!(
+            "the token lives longer than the {} s the gateway accepts: ask the issuer for a shorter-lived one",
+            secret.1.max_lifetime
+        )));
+    }
     let org = OrganizationId::parse(&claims.org)
         .map_err(|_| unauthorized("the token's 'org' claim is not a valid organization"))?;
     let role = claims.role.parse::<Role>().map_err(|_| {
@@ -244,6 +328,27 @@ mod tests {
         assert_eq!(authenticate(&s, None).unwrap_err().0.name, ErrorName::Unauthorized);
         assert_eq!(authenticate(&s, Some("Basic abc")).unwrap_err().0.name, ErrorName::Unauthorized);
         assert_eq!(authenticate(&s, Some("Bearer not.a.jwt")).unwrap_err().0.name, ErrorName::Unauthorized);
+    }
+
+    /// With HS256 off, HS256 tokens are refused; a token longer-lived than the cap is refused.
+    #[test]
+    fn hs256_can_be_off_and_lifetimes_are_capped() {
+        let s = JwtSecret::new(b"test-secret-test-secret-test-secret".to_vec()).with_max_lifetime(3600);
+        assert!(issue_token(&s, "acme", "root", "ann", 7200).unwrap_err().contains("at most 3600"));
+        let long = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"org": "acme", "role": "root", "sub": "a", "exp": gateway_domain::now_seconds() + 7200}),
+            &EncodingKey::from_secret(b"test-secret-test-secret-test-secret"),
+        )
+        .unwrap();
+        let e = authenticate(&s, Some(&format!("Bearer {long}"))).unwrap_err();
+        assert!(e.0.message.contains("lives longer"), "{}", e.0.message);
+        let t = issue_token(&s, "acme", "root", "ann", 60).unwrap();
+        let off = JwtSecret::issuers_only();
+        let e = authenticate(&off, Some(&format!("Bearer {t}"))).unwrap_err();
+        assert!(e.0.message.contains("HS256 tokens are not accepted"), "{}", e.0.message);
+        assert!(issue_token(&off, "acme", "root", "ann", 60).is_err());
+        assert!(off.upload_key().is_none());
     }
 
     fn pem(label: &str, der: &[u8]) -> String {
@@ -307,6 +412,33 @@ mod tests {
         let b64 = |v: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT"})), b64(&claims));
         assert_eq!(refused(none).name, ErrorName::Unauthorized);
+        // A token without `kid` is tried against every key of its algorithm: one signed by
+        // the second RSA key verifies.
+        let second = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let two = JwtSecret::issuers_only()
+            .with_public_keys(&format!("{rsa_public}{}", pem("RSA PUBLIC KEY", second.public_key().as_ref())))
+            .unwrap();
+        let mut plain_claims = claims.clone();
+        plain_claims.as_object_mut().unwrap().remove("iss");
+        plain_claims.as_object_mut().unwrap().remove("aud");
+        let by_second = sign(Algorithm::RS256, &pem("PRIVATE KEY", second.as_der().unwrap().as_ref()), plain_claims);
+        assert!(authenticate(&two, Some(&format!("Bearer {by_second}"))).is_ok());
+        // JWKS keys for encryption, or declaring another algorithm, are refused at start.
+        let jwk = |extra: &str| {
+            format!(
+                r#"{{"keys": [{{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"{extra}}}]}}"#
+            )
+        };
+        assert!(JwtSecret::issuers_only().with_public_keys(&jwk("")).is_ok());
+        assert!(
+            JwtSecret::issuers_only()
+                .with_public_keys(&jwk(r#", "use": "enc""#))
+                .unwrap_err()
+                .contains("not for signatures")
+        );
+        assert!(
+            JwtSecret::issuers_only().with_public_keys(&jwk(r#", "alg": "RS256""#)).unwrap_err().contains("declares")
+        );
         // Without configured keys, RS256 tokens are refused.
         let plain = JwtSecret::new(b"test-secret-test-secret-test-secret".to_vec());
         let t = sign(Algorithm::RS256, &rsa_private, claims);

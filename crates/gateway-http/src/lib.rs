@@ -24,7 +24,7 @@ use actix_web::{App, HttpMessage, HttpServer, web};
 use gateway_service::Gateway;
 use tracing_actix_web::{RequestId, TracingLogger};
 
-pub use auth::{Caller, JwtSecret, issue_token};
+pub use auth::{Caller, JwtSecret, MAX_TOKEN_LIFETIME_SECS, issue_token};
 pub use error::{ApiError, error_body, status_of};
 pub use extract::BODY_LIMIT;
 pub use openapi::document as openapi_document;
@@ -34,6 +34,8 @@ pub use openapi::document as openapi_document;
 pub struct AppState {
     pub gateway: Gateway,
     pub jwt_secret: JwtSecret,
+    /// Proxies whose `X-Forwarded-For` names the client (the access log's `client_ip`).
+    pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
 }
 
 /// Server settings.
@@ -47,11 +49,19 @@ pub struct ServerSettings {
     /// the pool's connections anyway: threads beyond that only wait, each with its stack and
     /// its allocator arena (tokio's default is 512 per runtime).
     pub max_blocking_threads: usize,
+    /// `GATEWAY_TRUSTED_PROXIES`: the load balancers whose `X-Forwarded-For` is believed;
+    /// anyone else's is ignored (a client could claim any address).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { workers: None, shutdown_timeout: Duration::from_secs(10), max_blocking_threads: 16 }
+        ServerSettings {
+            workers: None,
+            shutdown_timeout: Duration::from_secs(10),
+            max_blocking_threads: 16,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -91,7 +101,8 @@ impl Application {
     ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
         let metrics = gateway.metrics().clone();
-        let data = web::Data::new(AppState { gateway, jwt_secret });
+        let trusted_proxies = std::sync::Arc::new(settings.trusted_proxies.clone());
+        let data = web::Data::new(AppState { gateway, jwt_secret, trusted_proxies });
         let mut server = HttpServer::new(move || {
             let metrics = metrics.clone();
             App::new()

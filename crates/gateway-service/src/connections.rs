@@ -36,6 +36,40 @@ pub(crate) fn connection_status(result: &Result<CredentialCheck, CredentialFailu
     }
 }
 
+/// `given` with every masked value put back from `stored` and checked against the
+/// connector's spec. A masked secret is put back only while the fields that decide where it
+/// is sent (`FieldSpec::routes`: a region, a shop, an endpoint) keep their stored values: a
+/// secret never follows a new host unless it is sent again with it.
+fn restore(
+    connector: Option<&dyn gateway_connector::Connector>,
+    given: Credentials,
+    stored: Option<&Credentials>,
+) -> Result<Credentials, Problem> {
+    let masked = given.expose().iter().find(|(_, v)| v.as_str() == Some(gateway_domain::MASK)).map(|(k, _)| k.clone());
+    let restored = given.unmask(stored)?;
+    let Some(c) = connector else { return Ok(restored) };
+    let validated = Credentials::new(c.validate_credentials(restored.expose())?);
+    if let (Some(secret), Some(stored)) = (masked, stored) {
+        let before = c.validate_credentials(stored.expose()).unwrap_or_else(|_| stored.expose().clone());
+        if let Some(moved) = c
+            .credential_spec()
+            .fields
+            .iter()
+            .filter(|f| f.routes)
+            .find(|f| validated.expose().get(f.name) != before.get(f.name))
+        {
+            return Err(Problem::wrong_field(
+                format!("credentials.{secret}"),
+                format!(
+                    "'{}' changed: send '{secret}' again with it (a stored secret is kept only for where it was given for)",
+                    moved.name
+                ),
+            ));
+        }
+    }
+    Ok(validated)
+}
+
 /// LOCAL is the platform's own storage: it has no connection to get, put or test.
 pub(crate) fn connectable(kind: ConnectionKind) -> Result<(), Problem> {
     if kind.has_connection() {
@@ -126,11 +160,7 @@ impl Gateway {
         let saved = self
             .db(move |s| {
                 s.put_connection(&o, kind, &a, |stored| {
-                    let credentials = put.credentials.unmask(stored.map(|c| &c.credentials))?;
-                    let credentials = match &connector {
-                        Some(c) => Credentials::new(c.validate_credentials(credentials.expose())?),
-                        None => credentials,
-                    };
+                    let credentials = restore(connector.as_deref(), put.credentials, stored.map(|c| &c.credentials))?;
                     Ok((credentials, put.metadata.unwrap_or_default()))
                 })
             })
@@ -188,7 +218,9 @@ impl Gateway {
         let stored = self.db(move |s| s.get_connection(&o, kind)).await?;
         let record = request.credentials.is_none();
         let credentials = match request.credentials {
-            Some(given) => given.unmask(stored.as_ref().map(|c| &c.credentials))?,
+            Some(given) => {
+                restore(self.registry().get(kind).map(|c| c.as_ref()), given, stored.as_ref().map(|c| &c.credentials))?
+            }
             None => stored.ok_or_else(|| connection_not_found(kind))?.credentials,
         };
         let result = self.run_credential_test(kind, &credentials).await;

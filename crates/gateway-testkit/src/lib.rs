@@ -301,7 +301,7 @@ impl TestAppBuilder {
             outbound_allow_private: self.outbound.allow_private,
             public_url: format!("http://127.0.0.1:{port}"),
             upload_max_bytes: 1 << 30,
-            upload_key: secret.upload_key(),
+            upload_key: secret.upload_key().expect("the test secret signs upload URLs"),
             upload_idle_timeout: Duration::from_secs(10),
             limits: self.limits,
             schedule: self.schedule.clone(),

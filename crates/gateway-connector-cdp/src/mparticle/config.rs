@@ -35,7 +35,8 @@ pub fn credential_spec() -> CredentialSpec {
             FieldSpec::required("api_secret", FieldType::String, "the server-to-server secret").secret(),
             FieldSpec::optional("pod", FieldType::String, "the workspace's pod: US1, US2, EU1 or AU1")
                 .default_value("US1".into())
-                .shape(POD),
+                .shape(POD)
+                .routes(),
             FieldSpec::optional(
                 "client_id",
                 FieldType::String,

@@ -42,7 +42,8 @@ pub fn credential_spec() -> CredentialSpec {
             .secret(),
             FieldSpec::optional("region", FieldType::String, "the workspace's region: us or eu")
                 .default_value("us".into())
-                .shape(REGION),
+                .shape(REGION)
+                .routes(),
         ],
     )
 }

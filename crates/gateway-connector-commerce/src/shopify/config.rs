@@ -37,7 +37,8 @@ pub fn credential_spec() -> CredentialSpec {
         ConnectionKind::Shopify,
         vec![
             FieldSpec::required("shop", FieldType::String, "the shop (name, name.myshopify.com or its admin URL)")
-                .shape(SHOP),
+                .shape(SHOP)
+                .routes(),
             FieldSpec::required(
                 "access_token",
                 FieldType::String,

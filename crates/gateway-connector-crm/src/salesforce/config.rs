@@ -59,7 +59,7 @@ pub fn credential_spec() -> CredentialSpec {
     CredentialSpec::new(
         ConnectionKind::Salesforce,
         vec![
-            FieldSpec::required("domain", FieldType::String, "the org's My Domain name or host").shape(DOMAIN),
+            FieldSpec::required("domain", FieldType::String, "the org's My Domain name or host").shape(DOMAIN).routes(),
             FieldSpec::required("client_id", FieldType::String, "the External Client App's consumer key"),
             FieldSpec::required("client_secret", FieldType::String, "the External Client App's consumer secret")
                 .secret(),

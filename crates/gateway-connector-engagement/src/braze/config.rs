@@ -57,7 +57,8 @@ pub fn credential_spec() -> CredentialSpec {
                 FieldType::String,
                 "the key's instance: its id (US-01), REST endpoint (rest.iad-01.braze.com) or dashboard URL",
             )
-            .shape(INSTANCE),
+            .shape(INSTANCE)
+            .routes(),
         ],
     )
 }

@@ -26,7 +26,8 @@ pub fn credential_spec(kind: ConnectionKind) -> CredentialSpec {
                 .secret(),
             FieldSpec::optional("region", FieldType::String, "the project's data centre: us or eu")
                 .default_value("us".into())
-                .shape(REGION),
+                .shape(REGION)
+                .routes(),
         ],
     )
 }

@@ -40,7 +40,8 @@ pub fn credential_spec() -> CredentialSpec {
             .shape(TOKEN),
             FieldSpec::optional("collector", FieldType::String, "the collector host of the endpoint URL")
                 .default_value(DEFAULT_COLLECTOR.into())
-                .shape(COLLECTOR),
+                .shape(COLLECTOR)
+                .routes(),
         ],
     )
 }
