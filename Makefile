@@ -8,7 +8,7 @@ PG_LOCAL := postgres://postgres@127.0.0.1:5432/test
 TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1 && echo $(PG_LOCAL))
 export TEST_DATABASE_URL
 
-.PHONY: run test lint fmt build bench peers fuzz-api
+.PHONY: run test lint fmt build bench peers fuzz fuzz-api
 
 ## Serve on 127.0.0.1:8080 over SQLite in ./data (nothing else needed).
 run:
@@ -57,10 +57,16 @@ bench:
 	@bash scripts/peers.sh start; trap 'bash scripts/peers.sh stop' EXIT; \
 	$(CARGO) bench -p gateway-blackbox --bench s3_preview
 	bash scripts/api-bench.sh
+	NOISY_BENCH=1 $(CARGO) test -q --release -p gateway --test noisy -- --nocapture
 
 ## Start the test peers by hand (then run single tests with cargo); `bash scripts/peers.sh stop` ends them.
 peers:
 	bash scripts/peers.sh start
+
+## Fuzz every parser of outside bytes (cargo-fuzz, libFuzzer + ASan), FUZZ_SECONDS each (default 60);
+## crashes are kept under fuzz/corpus/<target>/, which make test replays.
+fuzz:
+	bash scripts/fuzz.sh
 
 ## Fuzz the HTTP API from its OpenAPI document (schemathesis): no 5xx but the documented 501s.
 fuzz-api:

@@ -13,3 +13,18 @@ mod segment;
 
 pub use mparticle::MParticleConnector;
 pub use segment::SegmentConnector;
+
+/// What the fuzz targets (`gateway-fuzz`) reach: every error mapping of this family's
+/// providers, over one answer made of fuzzed bytes.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use gateway_connector::fuzzing::{answer, api};
+
+    pub fn provider_answers(data: &[u8]) {
+        let answer = answer(data);
+        let _ = crate::mparticle::error::platform_failure(&api("mParticle"), &answer, "w");
+        let _ = crate::segment::error::settings_failure(&api("Segment"), &answer);
+        let _ = crate::segment::error::api_failure(&api("Segment"), &answer);
+    }
+}

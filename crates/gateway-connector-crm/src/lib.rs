@@ -8,3 +8,16 @@
 mod salesforce;
 
 pub use salesforce::SalesforceConnector;
+
+/// What the fuzz targets (`gateway-fuzz`) reach: every error mapping of this family's
+/// providers, over one answer made of fuzzed bytes.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use gateway_connector::fuzzing::{answer, api};
+
+    pub fn provider_answers(data: &[u8]) {
+        let answer = answer(data);
+        let _ = crate::salesforce::error::rest_failure(&api("Salesforce"), &answer, "accounts");
+    }
+}

@@ -21,3 +21,20 @@ pub use klaviyo::KlaviyoConnector;
 pub use movable_ink::MovableInkConnector;
 pub use sailthru::SailthruConnector;
 pub use sendlane::SendlaneConnector;
+
+/// What the fuzz targets (`gateway-fuzz`) reach: every error mapping of this family's
+/// providers, over one answer made of fuzzed bytes.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use gateway_connector::fuzzing::{answer, api};
+
+    pub fn provider_answers(data: &[u8]) {
+        let answer = answer(data);
+        let _ = crate::braze::error::failure(&api("Braze"), &answer, "catalogs.get", "US-01");
+        let _ = crate::iterable::error::failure(&api("Iterable"), &answer, "lists");
+        let _ = crate::klaviyo::error::failure(&api("Klaviyo"), &answer, "lists", "lists:read");
+        let _ = crate::sailthru::error::failure(&api("Sailthru"), &answer, "lists");
+        let _ = crate::sendlane::error::failure(&api("Sendlane"), &answer, "lists");
+    }
+}

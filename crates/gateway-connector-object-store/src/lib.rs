@@ -105,3 +105,20 @@ mod tests {
         assert!(accepted.is_err(), "opendal reached the loopback listener");
     }
 }
+
+/// What the fuzz targets (`gateway-fuzz`) reach: S3 errors as opendal carries their text, and
+/// S3's XML answers.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Maps fuzzed text as an S3 error, and reads it as an S3 XML answer.
+    pub fn s3_answers(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let e = opendal::Error::new(opendal::ErrorKind::PermissionDenied, text.to_string());
+        let _ = crate::error::s3(&e, "bucket", Some("object"), "s3:GetObject");
+        let _ = crate::error::generic(&e, "the object");
+        for tag in ["Code", "Message", "Region", "KeyCount", "Arn"] {
+            let _ = crate::s3::xml_tag(&text, tag);
+        }
+    }
+}

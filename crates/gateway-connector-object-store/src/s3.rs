@@ -206,7 +206,7 @@ impl S3Connector {
     }
 }
 
-fn xml_tag(text: &str, tag: &str) -> Option<String> {
+pub(crate) fn xml_tag(text: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let rest = text.get(text.find(&open)? + open.len()..)?;
     Some(rest.get(..rest.find('<')?)?.to_owned())

@@ -8,3 +8,17 @@
 mod bigquery;
 
 pub use bigquery::BigQueryConnector;
+
+/// What the fuzz targets (`gateway-fuzz`) reach: every error mapping of this family's
+/// providers, over one answer made of fuzzed bytes.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use gateway_connector::fuzzing::{answer, api};
+
+    pub fn provider_answers(data: &[u8]) {
+        let answer = answer(data);
+        let _ = crate::bigquery::error::failure(&api("BigQuery"), &answer, "table", "roles/bigquery.dataViewer");
+        let _ = crate::bigquery::error::query_errors(&answer.json(), "query");
+    }
+}

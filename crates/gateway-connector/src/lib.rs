@@ -93,3 +93,48 @@ pub trait Connector: Send + Sync + 'static {
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError>;
 }
+
+/// Building blocks of the fuzz targets (`gateway-fuzz`): a provider's answer made of bytes.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::api::{Answer, Api};
+    use crate::{OutboundClient, OutboundSettings};
+
+    /// An answer from fuzzed bytes: the status from the first two, headers from the lines up
+    /// to a blank one, the body after.
+    pub fn answer(data: &[u8]) -> Answer {
+        let status = match data {
+            [a, b, ..] => 100 + u16::from_le_bytes([*a, *b]) % 500,
+            _ => 500,
+        };
+        let rest = data.get(2..).unwrap_or_default();
+        let split = rest.windows(2).position(|w| w == b"\n\n");
+        let (head, body) = match split {
+            Some(at) => (rest.get(..at).unwrap_or_default(), rest.get(at + 2..).unwrap_or_default()),
+            None => (&[][..], rest),
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
+        for line in head.split(|b| *b == b'\n') {
+            let Some(colon) = line.iter().position(|b| *b == b':') else { continue };
+            let (name, value) = (line.get(..colon).unwrap_or_default(), line.get(colon + 1..).unwrap_or_default());
+            if let (Ok(n), Ok(v)) = (
+                reqwest::header::HeaderName::from_bytes(name),
+                reqwest::header::HeaderValue::from_bytes(value.trim_ascii()),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        Answer { status, headers, body: body.to_vec() }
+    }
+
+    /// A provider's API (never called: the targets read answers).
+    #[allow(clippy::expect_used, reason = "the default client builds, or nothing can be fuzzed")]
+    pub fn api(who: &'static str) -> Api {
+        static CLIENT: std::sync::OnceLock<OutboundClient> = std::sync::OnceLock::new();
+        let outbound = CLIENT
+            .get_or_init(|| OutboundClient::new(OutboundSettings::default()).expect("the outbound client builds"))
+            .clone();
+        Api { outbound, origin: "https://provider.invalid".into(), who }
+    }
+}

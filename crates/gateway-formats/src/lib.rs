@@ -259,3 +259,18 @@ fn content_kind(head: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// What the fuzz targets (`gateway-fuzz`) reach beside [`sniff`]: the Parquet page walk.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Walks fuzzed bytes as the pages of a column chunk, under each codec's rule.
+    pub fn page_headers(data: &[u8]) {
+        use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+        for codec in
+            [Compression::SNAPPY, Compression::GZIP(GzipLevel::default()), Compression::ZSTD(ZstdLevel::default())]
+        {
+            let _ = crate::pages::check(data, codec, 1 << 20);
+        }
+    }
+}

@@ -170,3 +170,16 @@ impl Application {
         self.server.await
     }
 }
+
+/// What the fuzz targets (`gateway-fuzz`) reach: bearer tokens as they arrive.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Authenticates a fuzzed `Authorization` header.
+    pub fn bearer(data: &[u8]) {
+        static SECRET: std::sync::OnceLock<crate::JwtSecret> = std::sync::OnceLock::new();
+        let secret = SECRET.get_or_init(|| crate::JwtSecret::new(b"fuzzing-secret-fuzzing-secret-0123".to_vec()));
+        let header = String::from_utf8_lossy(data);
+        let _ = crate::auth::authenticate(secret, Some(&header));
+    }
+}

@@ -62,7 +62,7 @@ pub use gateway_connector::{CredentialCheck, Step, StepOutcome};
 pub use limits::LimitSettings;
 pub use metrics::{Metrics, ProviderStep};
 pub use scheduler::ScheduleSettings;
-pub use uploads::{UPLOAD_TTL_SECONDS, UploadKey};
+pub use uploads::{UPLOAD_TTL_SECONDS, UploadKey, verify as verify_upload_token};
 pub use webhooks::DeliveryReport;
 
 /// What the use cases need to know of the operator's settings.

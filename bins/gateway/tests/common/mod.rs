@@ -38,3 +38,15 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// A bearer token minted by the binary's own `gateway token` with `secret`.
+pub fn token(bin: &str, secret: &str, org: &str, role: &str) -> String {
+    let out = std::process::Command::new(bin)
+        .env_clear()
+        .env("GATEWAY_JWT_SECRET", secret)
+        .args(["token", "--org", org, "--role", role])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}

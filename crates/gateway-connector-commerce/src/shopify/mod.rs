@@ -6,6 +6,6 @@
 mod client;
 mod config;
 mod connector;
-mod error;
+pub(crate) mod error;
 
 pub use connector::ShopifyConnector;

@@ -5,6 +5,6 @@
 mod client;
 mod config;
 mod connector;
-mod error;
+pub(crate) mod error;
 
 pub use connector::BrazeConnector;

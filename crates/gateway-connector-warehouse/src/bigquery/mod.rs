@@ -9,7 +9,7 @@
 mod client;
 mod config;
 mod connector;
-mod error;
+pub(crate) mod error;
 mod rows;
 
 pub use connector::BigQueryConnector;

@@ -1,0 +1,89 @@
+//! Every parser of bytes a tenant or a provider sends, as fuzz targets: files (the sniffers of
+//! every format and compression, the zip directory, the Parquet page walk), providers'
+//! answers (each provider's error mapping, S3's errors and XML), and what arrives with a
+//! request (bearer tokens, upload tokens, cursors, JSON bodies).
+//!
+//! One list, [`TARGETS`]: `fuzz/` (cargo-fuzz, `make fuzz`) runs each for a bounded time, and
+//! this crate's test replays the corpus kept under `fuzz/corpus/<target>/` (seeds and every
+//! crash found, which stays as a regression test) plus random inputs, in `make test`. A
+//! target only has to answer: any panic, hang or runaway allocation is the finding.
+
+use std::sync::Arc;
+
+/// A fuzz target: its name (the folder of its corpus) and what it runs on one input.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    pub name: &'static str,
+    pub run: fn(&[u8]),
+}
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
+    Target { name: "sniff", run: sniff },
+    Target { name: "parquet_pages", run: gateway_formats::fuzzing::page_headers },
+    Target { name: "s3_answers", run: gateway_connector_object_store::fuzzing::s3_answers },
+    Target { name: "provider_answers", run: provider_answers },
+    Target { name: "tokens", run: tokens },
+    Target { name: "bodies", run: bodies },
+];
+
+/// The target of that name.
+pub fn target(name: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == name)
+}
+
+/// The names a file may have: the sniffers pick format and compression by name and content.
+const NAMES: &[&str] =
+    &["t.csv", "t.tsv", "t.jsonl", "t.parquet", "t.avro", "t.csv.gz", "t.zip", "t.csv.zst", "t.csv.bz2", "t"];
+
+/// A file: the first byte picks its name, the rest is its content.
+fn sniff(data: &[u8]) {
+    thread_local! {
+        static RUNTIME: Option<tokio::runtime::Runtime> =
+            tokio::runtime::Builder::new_current_thread().enable_time().build().ok();
+    }
+    let (name, bytes) = match data.split_first() {
+        Some((b, rest)) => (NAMES.get(usize::from(*b) % NAMES.len()).copied().unwrap_or("t"), rest),
+        None => ("t", data),
+    };
+    let source = Arc::new(gateway_formats::MemorySource::named(bytes.to_vec(), name));
+    let opts = gateway_formats::SniffOptions { budget: 256 * 1024, max_decompressed: 512 * 1024, ..Default::default() };
+    RUNTIME.with(|rt| {
+        if let Some(rt) = rt {
+            let _ = rt.block_on(gateway_formats::sniff(source, &opts));
+        }
+    });
+}
+
+/// One answer, through every provider's error mapping.
+fn provider_answers(data: &[u8]) {
+    gateway_connector_engagement::fuzzing::provider_answers(data);
+    gateway_connector_cdp::fuzzing::provider_answers(data);
+    gateway_connector_crm::fuzzing::provider_answers(data);
+    gateway_connector_commerce::fuzzing::provider_answers(data);
+    gateway_connector_warehouse::fuzzing::provider_answers(data);
+}
+
+/// What a request carries as text: a bearer token, an upload URL's token, a page cursor.
+fn tokens(data: &[u8]) {
+    gateway_http::fuzzing::bearer(data);
+    let text = String::from_utf8_lossy(data);
+    static KEY: std::sync::OnceLock<gateway_service::UploadKey> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| gateway_service::UploadKey::derive(b"fuzzing-upload-key-0123456789abcdef"));
+    let _ = gateway_service::verify_upload_token(key, &text);
+    let _ = gateway_domain::PageCursor::parse(&text);
+}
+
+/// A JSON body, as each write endpoint parses it.
+fn bodies(data: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else { return };
+    let kind = gateway_domain::ConnectionKind::S3;
+    if let Ok(name) = gateway_domain::TableName::parse("t.csv") {
+        let _ = gateway_domain::TablePatch::from_json(value.clone(), kind, &name);
+    }
+    let _ = gateway_domain::ConnectionPut::from_json(value.clone(), kind);
+    if let Ok(id) = gateway_domain::WebhookId::parse("ops") {
+        let _ = gateway_domain::WebhookPut::from_json(value.clone(), &id);
+    }
+    let _ = gateway_domain::CredentialsTest::from_json(value);
+}
