@@ -17,14 +17,21 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 export RUSTC_BOOTSTRAP=1
 targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^gateway-fuzz-targets$')
+echo "fuzz: building the targets (release, AddressSanitizer)"
+cargo fuzz build --fuzz-dir fuzz || { echo "fuzz: the targets do not build"; exit 1; }
 status=0
 for t in $targets; do
     echo "fuzz: $t for ${secs}s"
-    mkdir -p "fuzz/corpus/$t" "target/fuzz-artifacts/$t"
-    if ! cargo fuzz run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- \
+    # New inputs go to a working corpus under target/; the kept one (seeds and regressions,
+    # replayed by make test) is read, not grown.
+    mkdir -p "fuzz/corpus/$t" "target/fuzz-corpus/$t" "target/fuzz-artifacts/$t"
+    if ! cargo fuzz run --fuzz-dir fuzz "$t" "target/fuzz-corpus/$t" "fuzz/corpus/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
-        -artifact_prefix="target/fuzz-artifacts/$t/" -print_final_stats=1 2>&1 | tail -n 12; then
+        -artifact_prefix="target/fuzz-artifacts/$t/" -print_final_stats=1 >"target/fuzz-artifacts/$t.log" 2>&1; then
+        tail -n 40 "target/fuzz-artifacts/$t.log"
         status=1
+    else
+        grep -E '^(Done|stat::(number_of_executed_units|peak_rss_mb))' "target/fuzz-artifacts/$t.log"
     fi
     for crash in target/fuzz-artifacts/"$t"/*; do
         [ -f "$crash" ] || continue

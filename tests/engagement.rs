@@ -53,6 +53,8 @@ fn braze(r: &Recorded) -> Reply {
     match r.header("authorization") {
         Some("Bearer braze-good") => {}
         Some("Bearer braze-no-perm") => return Reply::json(403, json!({"message": "Access Denied"})),
+        // The fatal-errors table's other answer for a key Braze does not know.
+        Some("Bearer braze-unknown") => return Reply::json(404, json!({"message": "Unknown REST API Key"})),
         Some("Bearer braze-limited") => {
             let reset = (gateway_domain::now_seconds() + 42).to_string();
             return Reply::json(429, json!({"message": "Rate Limited"}))
@@ -98,16 +100,29 @@ async fn braze_credentials_tables_and_failures() {
 
     let r = test(braze_creds("braze-good")).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(
-        (r.body["steps"][0]["name"].as_str(), r.body["steps"][0]["outcome"].as_str()),
-        (Some("list_catalogs"), Some("passed"))
-    );
-    assert!(r.body["warnings"][0].as_str().unwrap().contains("no read-only check"), "{:?}", r.body);
+    let steps = |r: &gateway_testkit::Resp| -> Vec<(String, String)> {
+        r.body["steps"]
+            .as_array()
+            .or_else(|| r.body["error_data"]["steps"].as_array())
+            .unwrap()
+            .iter()
+            .map(|s| (s["name"].as_str().unwrap().to_owned(), s["outcome"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    // No table yet: the key is proven Braze's; user writes cannot be checked read-only.
+    assert_eq!(steps(&r), [pair("authenticate", "passed"), pair("write_user_attributes", "skipped")]);
+    assert!(r.body["warnings"][0].as_str().unwrap().contains("users.track"), "{:?}", r.body);
     assert_eq!(mock.requests().last().unwrap().line(), "GET /catalogs");
+    // A key without catalogs.get is still a key Braze knows (403, not 401): good for
+    // user_to_items_reco tables.
+    let r = test(braze_creds("braze-no-perm")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(steps(&r)[0], pair("authenticate", "passed"));
 
     for (key, reason, says) in [
         ("braze-wrong", "wrong_credentials", "another instance"),
-        ("braze-no-perm", "forbidden", "catalogs.get"),
+        ("braze-unknown", "wrong_credentials", "does not know the API key"),
         ("braze-limited", "rate_limited", "retry in"),
         ("braze-slow", "timeout", "did not answer"),
     ] {
@@ -153,6 +168,27 @@ async fn braze_credentials_tables_and_failures() {
     assert_eq!(saved.status, 200, "{:?}", saved.body);
     let tested = api.get(&format!("{}test/", table("BRAZE", "restaurants"))).await;
     assert_eq!(tested.body["status"], "available", "{:?}", tested.body);
+    // With a catalog table stored, the key must read catalogs: one without catalogs.get is
+    // told which permission to add, and is not called wrong.
+    let r = test(braze_creds("braze-no-perm")).await;
+    assert_eq!((r.status, r.body["error_data"]["reason"].as_str()), (400, Some("forbidden")), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("add the catalogs.get permission"), "{:?}", r.body);
+    assert_eq!(
+        steps(&r),
+        [pair("authenticate", "passed"), pair("read_catalogs", "forbidden"), pair("write_catalog_items", "skipped")]
+    );
+    // The stored good key: catalogs readable, writes unprovable: unverified, not available.
+    let r = api.post("/connections/BRAZE/test/", json!({})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(api.get("/connections/BRAZE/").await.body["status"], "unverified");
+
+    // A catalog as an item source: its fields and a page of its items.
+    let body = json!({"resource": "item", "connection_table_params": {"catalog": "restaurants"},
+                      "resource_params": {"columns_mapping": {"item_id": "id"}}});
+    let r = api.post(&format!("{}test/", table("BRAZE", "menu")), body).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["sample"]["rows"][0]["id"], "restaurant1");
+    assert_eq!(r.body["sample"]["columns"][0]["name"], "id");
 
     let r = api
         .post(
@@ -188,8 +224,8 @@ async fn braze_credentials_tables_and_failures() {
         )
         .await;
     assert_eq!((r.status, r.field()), (400, "connection_table_params.catalog"));
-    let r = api.patch(&table("BRAZE", "r"), json!({"resource": "item"})).await;
-    assert_eq!((r.status, r.field()), (400, "resource"), "Braze tables are recommendation destinations");
+    let r = api.patch(&table("BRAZE", "r"), json!({"resource": "rating"})).await;
+    assert_eq!((r.status, r.field()), (400, "resource"), "Braze tables are catalogs and recommendation destinations");
 
     // Nothing strayed from the documented calls.
     assert!(mock.requests().iter().all(|r| r.header("authorization").is_some_and(|a| a.starts_with("Bearer "))));
@@ -226,10 +262,14 @@ fn iterable(r: &Recorded) -> Reply {
             {"id": 12345, "name": "Newsletter", "description": "weekly", "createdAt": 1700000000000i64, "listType": "Standard"},
             {"id": 777, "name": "VIP", "createdAt": 1700000000000i64, "listType": "Dynamic"}
         ]})),
-        // text/plain, one identifier a line.
-        ("/api/lists/previewUsers", "listId=12345&preferUserId=true&size=10") => {
-            Reply::text(200, "u-1\nann@example.com\r\nu-3\n")
-        }
+        // `produces: ["text/plain"]` (api-docs.json): one identifier a line; a client asking
+        // for JSON only is refused as a strict server would (406).
+        ("/api/lists/previewUsers", "listId=12345&preferUserId=true&size=10") => match r.header("accept") {
+            Some(a) if a.contains("text/plain") || a.contains("*/*") => {
+                Reply::text(200, "u-1\nann@example.com\r\nu-3\n")
+            }
+            _ => Reply::text(406, "Not Acceptable"),
+        },
         ("/api/users/getFields", "") => {
             ok(json!({"fields": {"email": "string", "firstName": "string", "recommended_items": "string"}}))
         }
@@ -363,12 +403,16 @@ async fn credential_cases(api: &gateway_testkit::Api<'_>, kind: &str, cases: &[(
 
 // ---- Klaviyo
 
-/// Klaviyo as <https://developers.klaviyo.com/en/reference/api_overview> describes it:
-/// `Authorization: Klaviyo-API-Key pk_...`, a `revision` header, the JSON:API media type; JSON:API
-/// errors (401 `not_authenticated`, 403 for a missing scope, 429 `throttled` with
-/// `Retry-After`); `GET /api/accounts/` and `GET /api/lists/{id}/profiles/?page[size]=N`
-/// (<https://developers.klaviyo.com/en/reference/get_profiles_for_list>; the body is assembled
-/// from the reference's field examples).
+/// Klaviyo as <https://developers.klaviyo.com/en/reference/api_overview> and its official SDK
+/// (klaviyo/klaviyo-api-python, `*_api.py`: paths, scopes, page sizes) describe it:
+/// `Authorization: Klaviyo-API-Key pk_...`, the `revision` header (2026-10-15, the current GA;
+/// a retired one answers 410 to a client that opted out of falling forward:
+/// <https://developers.klaviyo.com/en/docs/api_versioning_and_deprecation_policy>), the
+/// JSON:API media type; JSON:API errors (401 `not_authenticated`, 403 `permission_denied` for
+/// a missing scope, 429 `throttled` with `Retry-After`); `page[size]` at most 10 for lists and
+/// segments, 100 for profiles and catalog items. Keys and their scopes: `pk_good...` every read
+/// scope, `pk_lists...` lists:read and profiles:read only (no accounts:read), `pk_noscope...`
+/// none of them.
 fn klaviyo(r: &Recorded) -> Reply {
     let error = |status: u16, code: &str, detail: &str| {
         Reply::json(
@@ -376,51 +420,66 @@ fn klaviyo(r: &Recorded) -> Reply {
             json!({"errors": [{"id": "0d9e2c54", "status": status, "code": code, "title": detail, "detail": detail, "source": {"pointer": "/data/"}}]}),
         )
     };
-    if r.method != "GET"
-        || r.header("revision") != Some("2024-10-15")
-        || r.header("accept") != Some("application/vnd.api+json")
-    {
-        return Reply::unexpected("Klaviyo calls are GETs with a revision and the JSON:API media type", r);
+    if r.method != "GET" || r.header("accept") != Some("application/vnd.api+json") {
+        return Reply::unexpected("Klaviyo calls are GETs with the JSON:API media type", r);
+    }
+    match r.header("revision") {
+        Some("2026-10-15") => {}
+        Some(old) if old < "2024-12-02" && r.header("x-klaviyo-revision-fall-forward-opt-out") == Some("1") => {
+            return error(410, "gone", "This API revision has been retired.");
+        }
+        _ => return Reply::unexpected("the revision is 2026-10-15, the current GA one", r),
     }
     let key = r.header("authorization").and_then(|a| a.strip_prefix("Klaviyo-API-Key ")).unwrap_or_default();
-    match key {
-        "pk_good0123456789" => {}
-        "pk_noscope0123456" if r.path.starts_with("/api/lists/") => {
-            return error(403, "permission_denied", "You do not have permission to perform this action.");
-        }
-        "pk_noscope0123456" => {}
+    let scopes: &[&str] = match key {
+        "pk_good0123456789" => &["lists:read", "segments:read", "profiles:read", "catalogs:read", "accounts:read"],
+        "pk_lists0123456789" => &["lists:read", "profiles:read"],
+        "pk_noscope0123456" => &[],
         "pk_limited0123456" => {
             return error(429, "throttled", "Request was throttled. Expected available in 9 seconds.")
                 .header("retry-after", "9");
         }
         "pk_slow0123456789" => return Reply::json(200, json!({"data": []})).after(Duration::from_secs(5)),
         _ => return error(401, "not_authenticated", "Missing or invalid private key."),
+    };
+    let size = r.param("page[size]").and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
+    let (needs, max): (&[&str], u32) = match r.path.as_str() {
+        "/api/lists" => (&["lists:read"], 10),
+        "/api/segments" => (&["segments:read"], 10),
+        p if p.starts_with("/api/lists/") && p.ends_with("/profiles") => (&["lists:read", "profiles:read"], 100),
+        p if p.starts_with("/api/segments/") && p.ends_with("/profiles") => (&["segments:read", "profiles:read"], 100),
+        "/api/catalog-items" => (&["catalogs:read"], 100),
+        _ => return Reply::unexpected("not a documented Klaviyo call", r),
+    };
+    if !needs.iter().all(|n| scopes.contains(n)) {
+        return error(403, "permission_denied", "You do not have permission to perform this action.");
     }
+    if size == 0 || size > max {
+        return error(400, "invalid", &format!("page[size] must be between 1 and {max}"));
+    }
+    let profile = json!({"type": "profile", "id": "01GDDKASAP8TKDDA2GRZDSVP4H", "attributes": {"email": "sarah.mason@klaviyo-demo.com", "phone_number": "+15005550006",
+        "external_id": "u-42", "first_name": "Sarah", "last_name": "Mason", "location": {"city": "New York", "zip": "10017"},
+        "properties": {"pseudonym": "Dr. Octopus"}, "joined_group_at": "2022-11-08T00:00:00+00:00"},
+        "links": {"self": "https://a.klaviyo.com/api/profiles/01GDDKASAP8TKDDA2GRZDSVP4H/"}});
     match r.path.as_str() {
-        "/api/accounts/" if r.query.is_empty() => Reply::json(
+        "/api/lists" => {
+            Reply::json(200, json!({"data": [{"type": "list", "id": "Y6nRLr", "attributes": {"name": "Newsletter"}}]}))
+        }
+        "/api/segments" => {
+            Reply::json(200, json!({"data": [{"type": "segment", "id": "Ab12Cd", "attributes": {"name": "VIPs"}}]}))
+        }
+        "/api/lists/Y6nRLr/profiles" | "/api/segments/Ab12Cd/profiles" => Reply::json(200, json!({"data": [profile]})),
+        "/api/catalog-items" => Reply::json(
             200,
-            json!({"data": [{"type": "account", "id": "AbC123",
-            "attributes": {"test_account": false, "contact_information": {"default_sender_name": "Klaviyo Demo", "default_sender_email": "contact@klaviyo-demo.com",
-                "organization_name": "Klaviyo Demo", "website_url": "https://www.klaviyo.com", "street_address": {"address1": "125 Summer Street", "city": "Boston", "country": "United States", "zip": "04323"}},
-                "industry": "Software / SaaS", "timezone": "US/Eastern", "preferred_currency": "USD", "public_api_key": "AbC123", "locale": "en-US"},
-            "links": {"self": "https://a.klaviyo.com/api/accounts/AbC123/"}}], "links": {"self": "https://a.klaviyo.com/api/accounts/"}}),
+            json!({"data": [{"type": "catalog-item", "id": "$custom:::$default:::SKU-1",
+            "attributes": {"external_id": "SKU-1", "title": "Ocean Blue Shirt", "price": 42.5, "url": "https://shop.example.com/p/1"}}]}),
         ),
-        "/api/lists/Y6nRLr/profiles/" if r.param("page[size]").as_deref() == Some("10") => Reply::json(
-            200,
-            json!({"data": [
-            {"type": "profile", "id": "01GDDKASAP8TKDDA2GRZDSVP4H", "attributes": {"email": "sarah.mason@klaviyo-demo.com", "phone_number": "+15005550006",
-                "external_id": "u-42", "first_name": "Sarah", "last_name": "Mason", "location": {"city": "New York", "zip": "10017"},
-                "properties": {"pseudonym": "Dr. Octopus"}, "joined_group_at": "2022-11-08T00:00:00+00:00"},
-             "links": {"self": "https://a.klaviyo.com/api/profiles/01GDDKASAP8TKDDA2GRZDSVP4H/"}}
-        ], "links": {"self": "https://a.klaviyo.com/api/lists/Y6nRLr/profiles/?page%5Bsize%5D=10"}}),
-        ),
-        p if p.starts_with("/api/lists/") => error(404, "not_found", "A list with id nope does not exist."),
-        _ => Reply::unexpected("not a documented Klaviyo call", r),
+        _ => error(404, "not_found", "A list with id nope does not exist."),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn klaviyo_accounts_lists_and_properties() {
+async fn klaviyo_lists_segments_catalog_items_and_scopes() {
     let mock = MockProvider::start(klaviyo);
     let app = app_with("KLAVIYO", &mock).await;
     let api = app.api("acme", "manager");
@@ -430,17 +489,14 @@ async fn klaviyo_accounts_lists_and_properties() {
         "KLAVIYO",
         &[
             (k("pk_good0123456789"), None),
+            // A key scoped to its tables' reads, without accounts:read, is a good key.
+            (k("pk_lists0123456789"), None),
             (k("pk_unknown0123456"), Some("wrong_credentials")),
             (k("pk_limited0123456"), Some("rate_limited")),
             (k("pk_slow0123456789"), Some("timeout")),
         ],
     )
     .await;
-    // A success is cached a minute per key (the endpoint allows 15 calls a minute).
-    let before = mock.requests().len();
-    let r = api.post("/connections/KLAVIYO/test/", json!({"credentials": k("pk_good0123456789")})).await;
-    assert!(r.body["steps"][0]["message"].as_str().unwrap().contains("Klaviyo Demo"), "{:?}", r.body);
-    assert_eq!(mock.requests().len(), before, "no second call within the minute");
     for bad in ["abc123", "pk_", "pk_has space012345", "https://a.klaviyo.com"] {
         let r = api.put("/connections/KLAVIYO/", json!({"credentials": k(bad)})).await;
         assert_eq!((r.status, r.field()), (400, "credentials.private_api_key"), "{bad}");
@@ -453,6 +509,19 @@ async fn klaviyo_accounts_lists_and_properties() {
     assert_eq!(r.body["sample"]["rows"][0]["properties.pseudonym"], "Dr. Octopus");
     assert_eq!(api.patch(&table("KLAVIYO", "subscribers"), r.body.clone()).await.status, 200);
     assert_eq!(api.get(&format!("{}test/", table("KLAVIYO", "subscribers"))).await.body["status"], "available");
+    // A segment and the catalog's items as sources.
+    let r = api.post(&format!("{}test/", table("KLAVIYO", "vips")), json!({"resource": "user_id", "connection_table_params": {"segment_id": "Ab12Cd"}, "resource_params": {"columns_mapping": {"user_id": "external_id"}}})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["connection_table_params"]["segment_id"], "Ab12Cd");
+    let r = api
+        .post(
+            &format!("{}test/", table("KLAVIYO", "products")),
+            json!({"resource": "item", "resource_params": {"columns_mapping": {"item_id": "external_id"}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["sample"]["rows"][0]["title"], "Ocean Blue Shirt");
+    assert_eq!(api.patch(&table("KLAVIYO", "products"), r.body.clone()).await.status, 200);
     let r = api.post(&format!("{}test/", table("KLAVIYO", "nope")), json!({"resource": "user_id"})).await;
     assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
     let r =
@@ -467,12 +536,25 @@ async fn klaviyo_accounts_lists_and_properties() {
         .await;
     assert_eq!((r.status, r.field()), (400, "connection_table_params.list_id"));
 
-    // A key without the lists scope: its test passes (accounts:read), a list's preview is forbidden.
+    // The stored key against its tables: lists and their profiles, the catalog's items.
+    let r = api.post("/connections/KLAVIYO/test/", json!({})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let names: Vec<&str> = r.body["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["authenticate", "read_lists", "read_list_profiles", "read_catalog_items"], "{:?}", r.body);
+    assert_eq!(api.get("/connections/KLAVIYO/").await.body["status"], "available", "every use checked");
+    // The lists-only key: known, and told which scope its item table needs.
+    let r = api.post("/connections/KLAVIYO/test/", json!({"credentials": k("pk_lists0123456789")})).await;
+    assert_eq!((r.status, r.body["error_data"]["reason"].as_str()), (400, Some("forbidden")), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("add the catalogs:read scope"), "{:?}", r.body);
+    // A key without the lists scope: a list's preview is forbidden, and says which scopes.
     assert_eq!(api.put("/connections/KLAVIYO/", json!({"credentials": k("pk_noscope0123456")})).await.status, 200);
     let r = api.get(&format!("{}test/", table("KLAVIYO", "subscribers"))).await;
     assert_eq!((r.status, r.body["error_data"]["reason"].as_str()), (400, Some("forbidden")), "{:?}", r.body);
     assert!(r.body["message"].as_str().unwrap().contains("lists:read, profiles:read"));
     assert_eq!(r.body["error_data"]["status"], "wrong_credentials", "recorded on the table");
+    // Every call pinned the current revision and opted out of falling forward.
+    assert!(mock.requests().iter().all(|r| r.header("revision") == Some("2026-10-15")
+        && r.header("x-klaviyo-revision-fall-forward-opt-out") == Some("1")));
 }
 
 // ---- Sailthru
@@ -675,6 +757,21 @@ async fn movable_ink_says_it_cannot_verify() {
         let r = api.put("/connections/MOVABLE_INK/", json!({"credentials": bad})).await;
         assert_eq!((r.status, r.field()), (400, format!("credentials.{field}").as_str()), "{value}");
     }
+    // The endpoint URL pasted whole, as partner guides say: stored as its key and collector.
+    let pasted = json!({"access_key_id": "AKMI1234", "access_secret": "mi-secret",
+                        "endpoint_key": "https://collector.movableink-dmz.com/behavioral/abc123key"});
+    let r = api.put("/connections/MOVABLE_INK/", json!({"credentials": pasted})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let stored = app
+        .store
+        .get_connection(
+            &gateway_domain::OrganizationId::parse("acme").unwrap(),
+            gateway_domain::ConnectionKind::MovableInk,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.credentials.expose()["endpoint_key"], "abc123key");
+    assert_eq!(stored.credentials.expose()["collector"], "collector.movableink-dmz.com");
     assert_eq!(api.put("/connections/MOVABLE_INK/", json!({"credentials": creds})).await.status, 200);
     let r =
         api.post(&format!("{}test/", table("MOVABLE_INK", "recos")), json!({"resource": "user_to_items_reco"})).await;

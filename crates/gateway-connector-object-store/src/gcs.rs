@@ -138,7 +138,11 @@ impl Connector for GcsConnector {
         gateway_connector::google::validate_key_credentials(&self.spec, credentials)
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+    async fn test_credentials(
+        &self,
+        credentials: &Credentials,
+        _tables: &[Table],
+    ) -> Result<CredentialCheck, ConnectorError> {
         let c = credentials.expose();
         let mut check = CredentialCheck::default();
         // Always a fresh exchange: checking the key is the point.

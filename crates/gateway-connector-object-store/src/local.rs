@@ -270,7 +270,11 @@ impl Connector for LocalConnector {
         table::check(table, &self.tables, Files::Upload)
     }
 
-    async fn test_credentials(&self, _credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+    async fn test_credentials(
+        &self,
+        _credentials: &Credentials,
+        _tables: &[Table],
+    ) -> Result<CredentialCheck, ConnectorError> {
         Ok(CredentialCheck {
             steps: vec![Step::skipped("credentials", "LOCAL is the platform's own storage: it has no credentials")],
             warnings: Vec::new(),

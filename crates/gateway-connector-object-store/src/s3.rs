@@ -230,7 +230,11 @@ impl Connector for S3Connector {
         table::check(table, &self.tables, FILES)
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+    async fn test_credentials(
+        &self,
+        credentials: &Credentials,
+        _tables: &[Table],
+    ) -> Result<CredentialCheck, ConnectorError> {
         let c = S3Creds::parse(credentials.expose())?;
         let mut check = CredentialCheck::default();
         match c.bucket {

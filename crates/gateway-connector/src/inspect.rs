@@ -11,6 +11,9 @@ use crate::ErrorKind;
 pub enum StepOutcome {
     Passed,
     Failed,
+    /// The credentials are right but lack a permission this use needs; the message names
+    /// the grant to add (an IAM action, a role, a scope, a key permission).
+    Forbidden,
     /// Not checked: the provider offers no read-only call for it, or an earlier step failed.
     Skipped,
 }
@@ -31,8 +34,19 @@ impl Step {
         Step { name: name.into(), outcome: StepOutcome::Passed, message: message.into(), error: None }
     }
 
+    /// A step that failed; a missing permission (`ErrorKind::Forbidden`) is its own outcome.
     pub fn failed(name: impl Into<String>, kind: ErrorKind, message: impl Into<String>) -> Self {
-        Step { name: name.into(), outcome: StepOutcome::Failed, message: message.into(), error: Some(kind) }
+        let outcome = if kind == ErrorKind::Forbidden { StepOutcome::Forbidden } else { StepOutcome::Failed };
+        Step { name: name.into(), outcome, message: message.into(), error: Some(kind) }
+    }
+
+    /// The outcome of one call: passed with the message `ok` makes of its answer, or failed
+    /// (forbidden) with the error's.
+    pub fn of<T>(name: &str, result: Result<T, crate::ConnectorError>, ok: impl FnOnce(T) -> String) -> Self {
+        match result {
+            Ok(v) => Step::passed(name, ok(v)),
+            Err(e) => Step::failed(name, e.kind, e.message),
+        }
     }
 
     pub fn skipped(name: impl Into<String>, message: impl Into<String>) -> Self {
@@ -48,9 +62,30 @@ pub struct CredentialCheck {
 }
 
 impl CredentialCheck {
-    /// The first failed step, if any.
+    /// The first failed step, if any (then a forbidden one).
     pub fn failure(&self) -> Option<&Step> {
-        self.steps.iter().find(|s| s.outcome == StepOutcome::Failed)
+        self.steps
+            .iter()
+            .find(|s| s.outcome == StepOutcome::Failed)
+            .or_else(|| self.steps.iter().find(|s| s.outcome == StepOutcome::Forbidden))
+    }
+
+    /// Adds a step for one call and answers whether it passed (so the next may build on it).
+    pub fn run<T>(
+        &mut self,
+        name: &str,
+        result: Result<T, crate::ConnectorError>,
+        ok: impl FnOnce(T) -> String,
+    ) -> bool {
+        let step = Step::of(name, result, ok);
+        let passed = step.outcome == StepOutcome::Passed;
+        self.steps.push(step);
+        passed
+    }
+
+    /// Whether every step passed: everything the connection will be used for was checked.
+    pub fn verified(&self) -> bool {
+        !self.steps.is_empty() && self.steps.iter().all(|s| s.outcome == StepOutcome::Passed)
     }
 }
 

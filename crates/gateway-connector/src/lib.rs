@@ -10,6 +10,7 @@
 #![cfg_attr(not(test), deny(clippy::string_slice, clippy::indexing_slicing))]
 
 pub mod api;
+pub mod declare;
 mod error;
 pub mod google;
 mod inspect;
@@ -23,6 +24,9 @@ mod table_spec;
 mod uploads;
 pub mod webhook;
 
+pub use declare::{
+    ApiVersion, Declared, DeclaredParams, FieldValue, NoCredentials, NoParams, ParamValue, Provider, Secret, Typed,
+};
 pub use error::{ConnectorError, ErrorKind, parse_retry_after};
 pub use gateway_domain::{Column, ColumnType};
 pub use inspect::{CredentialCheck, Inspection, Step, StepOutcome};
@@ -45,6 +49,9 @@ pub const SECRET_LOGGING_TARGETS: &[&str] = &["reqsign"];
 pub fn may_log(target: &str, level: &tracing::Level) -> bool {
     *level <= tracing::Level::WARN || !SECRET_LOGGING_TARGETS.iter().any(|t| target.starts_with(t))
 }
+
+/// The most tables a credential test is told of.
+pub const MAX_TESTED_TABLES: usize = 50;
 
 /// A provider. One instance serves every organization: all per-customer state comes in the
 /// arguments.
@@ -78,10 +85,22 @@ pub trait Connector: Send + Sync + 'static {
         TableStatus::Available
     }
 
+    /// The provider API version it pins, and when the provider retires it.
+    fn api_version(&self) -> Option<ApiVersion> {
+        None
+    }
+
     /// Checks credentials live with cheap, read-only calls, reporting each as a step. A step
     /// the provider offers no read-only call for is `skipped` with a warning; it is never
     /// reported as passed without having been checked. `Err` for a fault before any step ran.
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError>;
+    /// `tables` are the connection's stored tables (at most [`MAX_TESTED_TABLES`]): the
+    /// test checks what they need (a read for sources, a write for destinations), and a use
+    /// no table has is not held against the credentials.
+    async fn test_credentials(
+        &self,
+        credentials: &Credentials,
+        tables: &[Table],
+    ) -> Result<CredentialCheck, ConnectorError>;
 
     /// Opens the remote resource a table names and describes it: detected parameters,
     /// columns and a few sample rows for a source; for a destination, that it can be written.

@@ -234,7 +234,7 @@ fn base() -> Value {
                     "warnings": {"readOnly": true, "description": "echoed from an answer: ignored"}}},
                 "CredentialsTest": {"type": "object", "additionalProperties": false, "properties": {"credentials": object_or_null}},
                 "CredentialCheck": {"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "object", "properties": {
-                    "name": {"type": "string"}, "outcome": {"type": "string", "enum": ["passed", "failed", "skipped"]}, "message": {"type": "string"}}}},
+                    "name": {"type": "string"}, "outcome": {"type": "string", "enum": ["passed", "failed", "forbidden", "skipped"]}, "message": {"type": "string"}}}},
                     "warnings": {"type": "array", "items": {"type": "string"}}}},
                 "JsonSchema": object,
                 "TablePatch": {"type": "object", "additionalProperties": false, "properties": patch_fields},

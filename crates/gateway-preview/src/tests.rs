@@ -195,6 +195,7 @@ impl gateway_connector::Connector for SpecOnly {
     async fn test_credentials(
         &self,
         _: &gateway_domain::Credentials,
+        _: &[Table],
     ) -> Result<gateway_connector::CredentialCheck, ConnectorError> {
         Err(ConnectorError::new(ErrorKind::Unknown, "not called"))
     }

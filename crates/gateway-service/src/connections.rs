@@ -18,15 +18,28 @@ pub(crate) struct CredentialFailure {
     pub problem: Problem,
     pub kind: Option<ErrorKind>,
     pub retry_after: Option<std::time::Duration>,
+    /// The steps, when the connector answered them (a step failed or was forbidden).
+    pub check: Option<CredentialCheck>,
 }
 
-/// The connection status a credential test's outcome means.
+/// The connection status a credential test's outcome means: `available` only when every
+/// step passed (everything the connection is used for was checked); a step the provider
+/// offers no read-only call for makes it `unverified`; a missing permission makes it
+/// `unverified` when something else works, `wrong_credentials` when nothing does.
 pub(crate) fn connection_status(result: &Result<CredentialCheck, CredentialFailure>) -> ConnectionStatus {
+    use gateway_connector::StepOutcome;
     match result {
-        Ok(check) if check.steps.iter().any(|s| s.outcome == gateway_connector::StepOutcome::Passed) => {
-            ConnectionStatus::Available
-        }
+        Ok(check) if check.verified() => ConnectionStatus::Available,
         Ok(_) => ConnectionStatus::Unverified,
+        Err(CredentialFailure { check: Some(check), .. })
+            if !check.steps.iter().any(|s| s.outcome == StepOutcome::Failed) =>
+        {
+            if check.steps.iter().any(|s| s.outcome == StepOutcome::Passed) {
+                ConnectionStatus::Unverified
+            } else {
+                ConnectionStatus::WrongCredentials
+            }
+        }
         Err(f) => match f.kind.map(gateway_preview::status_for) {
             None | Some(TableStatus::WrongSpecification) => ConnectionStatus::WrongSpecification,
             Some(TableStatus::WrongCredentials) => ConnectionStatus::WrongCredentials,
@@ -223,7 +236,7 @@ impl Gateway {
             }
             None => stored.ok_or_else(|| connection_not_found(kind))?.credentials,
         };
-        let result = self.run_credential_test(kind, &credentials).await;
+        let result = self.run_credential_test(org, kind, &credentials).await;
         if record {
             let status = connection_status(&result);
             let (o, a) = (org.clone(), actor.clone());
@@ -235,10 +248,11 @@ impl Gateway {
     /// One live test of `credentials`, its failure kept apart for callers that record it.
     pub(crate) async fn run_credential_test(
         &self,
+        org: &OrganizationId,
         kind: ConnectionKind,
         credentials: &Credentials,
     ) -> Result<CredentialCheck, CredentialFailure> {
-        let refused = |problem: Problem| CredentialFailure { problem, kind: None, retry_after: None };
+        let refused = |problem: Problem| CredentialFailure { problem, kind: None, retry_after: None, check: None };
         let connector = self.connector(kind).map_err(refused)?;
         let credentials = Credentials::new(connector.validate_credentials(credentials.expose()).map_err(refused)?);
         let mut host_warnings = check_host_fields(
@@ -250,10 +264,24 @@ impl Gateway {
         .map_err(refused)?;
         let scrub = |t: &str| crate::scrub(t, connector.as_ref(), Some(&credentials));
         let failed = |c: &CredentialCheck| c.failure().map(|s| s.error.unwrap_or(ErrorKind::Unknown));
-        let test = connector.test_credentials(&credentials);
+        // What the connection is used for: the test checks what its tables need.
+        let o = org.clone();
+        let tables = match self.db(move |s| s.list_tables(&o, kind)).await {
+            Ok(mut t) => {
+                t.truncate(gateway_connector::MAX_TESTED_TABLES);
+                t
+            }
+            Err(problem) => return Err(CredentialFailure { problem, kind: None, retry_after: None, check: None }),
+        };
+        let test = connector.test_credentials(&credentials, &tables);
         let mut check = self.bounded(kind, ProviderStep::TestCredentials, test, failed).await.map_err(|mut e| {
             e.message = scrub(&e.message);
-            CredentialFailure { problem: crate::connector_problem(&e), kind: Some(e.kind), retry_after: e.retry_after }
+            CredentialFailure {
+                problem: crate::connector_problem(&e),
+                kind: Some(e.kind),
+                retry_after: e.retry_after,
+                check: None,
+            }
         })?;
         for step in &mut check.steps {
             step.message = scrub(&step.message);
@@ -269,7 +297,7 @@ impl Gateway {
                 .with("reason", reason.as_str())
                 .with("steps", serde_json::to_value(&check.steps).unwrap_or_default())
                 .with("warnings", check.warnings.clone());
-            return Err(CredentialFailure { problem, kind: Some(reason), retry_after: None });
+            return Err(CredentialFailure { problem, kind: Some(reason), retry_after: None, check: Some(check) });
         }
         Ok(check)
     }

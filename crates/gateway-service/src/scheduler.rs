@@ -410,7 +410,7 @@ impl Gateway {
         let Some(_call) = self.inner.limits.scheduled(self.settings().connector_timeout).await else {
             return Ok(Outcome::Temporary(None));
         };
-        let result = self.run_credential_test(kind, &stored.credentials).await;
+        let result = self.run_credential_test(&job.organization, kind, &stored.credentials).await;
         if let Err(f) = &result
             && f.kind.is_some_and(gateway_connector::ErrorKind::is_temporary)
             && !last_try

@@ -81,7 +81,11 @@ impl Connector for ScriptedConnector {
         &self.tables
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+    async fn test_credentials(
+        &self,
+        credentials: &Credentials,
+        _tables: &[Table],
+    ) -> Result<CredentialCheck, ConnectorError> {
         let mut check = CredentialCheck::default();
         if field(credentials, "client_secret") == "wrong-secret" {
             check.steps.push(Step::failed(

@@ -100,7 +100,11 @@ impl Connector for MParticleConnector {
         names::target(table, "attribute").map(|_| ())
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+    async fn test_credentials(
+        &self,
+        credentials: &Credentials,
+        _tables: &[Table],
+    ) -> Result<CredentialCheck, ConnectorError> {
         let mut check = CredentialCheck::default();
         check.steps.push(Step::skipped("events_api", EVENTS_UNCHECKED));
         self.platform_check(credentials.expose(), &mut check).await;

@@ -48,7 +48,11 @@ impl Connector for SegmentConnector {
         names::target(table, "trait").map(|_| ())
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+    async fn test_credentials(
+        &self,
+        credentials: &Credentials,
+        _tables: &[Table],
+    ) -> Result<CredentialCheck, ConnectorError> {
         let c = credentials.expose();
         let client = Client::new(&self.outbound, text(c, "region").unwrap_or("us"));
         let mut check = CredentialCheck::default();

@@ -87,7 +87,11 @@ impl Connector for ShopifyConnector {
         Ok(c)
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+    async fn test_credentials(
+        &self,
+        credentials: &Credentials,
+        _tables: &[Table],
+    ) -> Result<CredentialCheck, ConnectorError> {
         let client = self.client(credentials.expose())?;
         let mut check = CredentialCheck::default();
         match client.shop().await {

@@ -92,7 +92,11 @@ impl Connector for SalesforceConnector {
         Ok(())
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+    async fn test_credentials(
+        &self,
+        credentials: &Credentials,
+        _tables: &[Table],
+    ) -> Result<CredentialCheck, ConnectorError> {
         let mut check = CredentialCheck::default();
         let session = match self.session(credentials.expose()).await {
             Ok(s) => {

@@ -4,8 +4,8 @@
 //! A key works only on its own instance; the instance is given as its id (`US-01`), its REST
 //! host or URL, or its dashboard URL, and stored as its REST host.
 
-use gateway_connector::{CredentialSpec, FieldSpec, FieldType, ParamSpec, ParamType, Shape, TableSpec};
-use gateway_domain::{ConnectionKind, Problem, Resource, Table};
+use gateway_connector::{Secret, Shape};
+use gateway_domain::{Problem, Resource, Table};
 
 /// (instance id, REST host, dashboard host), as Braze documents them.
 pub const INSTANCES: &[(&str, &str, &str)] = &[
@@ -46,42 +46,31 @@ pub const INSTANCE: Shape = Shape {
     hint: "a Braze instance: its id (US-01 ... US-08, US-10, EU-01, EU-02, AU-01, ID-01, JP-01, KR-01), its REST endpoint (rest.iad-01.braze.com) or its dashboard URL",
 };
 
-pub fn credential_spec() -> CredentialSpec {
-    CredentialSpec::new(
-        ConnectionKind::Braze,
-        vec![
-            FieldSpec::required("api_key", FieldType::String, "a REST API key (Settings > APIs and Identifiers)")
-                .secret(),
-            FieldSpec::required(
-                "instance",
-                FieldType::String,
-                "the key's instance: its id (US-01), REST endpoint (rest.iad-01.braze.com) or dashboard URL",
-            )
-            .shape(INSTANCE)
-            .routes(),
-        ],
-    )
+gateway_connector::credentials! {
+    /// Braze credentials: a REST API key and the instance it belongs to.
+    pub struct BrazeCredentials {
+        /// a REST API key (Settings > APIs and Identifiers)
+        api_key: Secret,
+        /// the key's instance: its id (US-01), REST endpoint (rest.iad-01.braze.com) or dashboard URL
+        instance: String => [shape(INSTANCE), routes],
+    }
 }
 
-pub fn table_spec() -> TableSpec {
-    TableSpec::new(
-        vec![
-            ParamSpec::new(
-                "catalog",
-                ParamType::String,
-                "item_to_items_reco: the catalog recommendations are written to; the table's name when absent",
-            ),
-            ParamSpec::new(
-                "attribute",
-                ParamType::String,
-                "user_to_items_reco: the custom attribute recommendations are written to; the table's name when absent",
-            ),
-        ],
-        &[Resource::UserToItemsReco, Resource::ItemToItemsReco],
-    )
+gateway_connector::table_params! {
+    /// A Braze table: a catalog (an item source, or item_to_items_reco's destination) or a
+    /// custom attribute (user_to_items_reco's destination).
+    pub struct BrazeTable {
+        /// item and item_to_items_reco: the catalog read or written to; the table's name when absent
+        catalog: Option<String>,
+        /// user_to_items_reco: the custom attribute recommendations are written to; the table's name when absent
+        attribute: Option<String>,
+    }
 }
 
-/// What a table writes to.
+/// What Braze tables may be: a catalog read as items, or a recommendation destination.
+pub const RESOURCES: &[Resource] = &[Resource::Item, Resource::UserToItemsReco, Resource::ItemToItemsReco];
+
+/// What a table reads or writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Catalog(String),
@@ -116,12 +105,11 @@ const RESERVED: &[&str] = &[
 /// letters, numbers, hyphens, and underscores", at most 250; custom attribute keys at most 255
 /// characters, not starting with `$`, alphanumerics and punctuation only
 /// (<https://www.braze.com/docs/api/endpoints/catalogs/catalog_management/synchronous/post_create_catalog/>).
-pub fn target(table: &Table) -> Result<Target, Problem> {
-    let param = |k: &str| table.connection_table_params.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+pub fn target(params: &BrazeTable, table: &Table) -> Result<Target, Problem> {
     match table.resource {
-        Resource::ItemToItemsReco => {
+        Resource::ItemToItemsReco | Resource::Item => {
             let field = "connection_table_params.catalog";
-            let name = param("catalog").unwrap_or_else(|| table.name.as_str().to_owned());
+            let name = params.catalog.clone().unwrap_or_else(|| table.name.as_str().to_owned());
             let ok = !name.is_empty()
                 && name.len() <= 250
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -137,7 +125,7 @@ pub fn target(table: &Table) -> Result<Target, Problem> {
         }
         _ => {
             let field = "connection_table_params.attribute";
-            let name = param("attribute").unwrap_or_else(|| table.name.as_str().to_owned());
+            let name = params.attribute.clone().unwrap_or_else(|| table.name.as_str().to_owned());
             let ok = !name.is_empty()
                 && name.chars().count() <= 255
                 && !name.starts_with('$')

@@ -1,33 +1,35 @@
-//! The Braze connector: a REST API key proven by listing catalogs; tables are recommendation
-//! destinations (a catalog for item_to_items_reco, a custom attribute for user_to_items_reco).
+//! The Braze connector. Braze keys carry per-endpoint permissions and Braze offers no key
+//! introspection, so the test proves what can be proven read-only for the connection's tables:
+//! `GET /catalogs` shows the key is the instance's (401 and 404 "Unknown REST API Key" refuse
+//! it; 403 "Access Denied" knows it but lacks `catalogs.get`), and has `catalogs.get` when a
+//! table reads or writes a catalog. Writes (`users.track`, `catalogs.update_items`) cannot be
+//! checked without writing: those steps are skipped, and the connection stays `unverified`.
+//!
+//! Tables: a catalog as an item source (its fields, a page of items), a catalog for
+//! item_to_items_reco, a custom attribute for user_to_items_reco.
 
 use gateway_connector::{
-    Column, ColumnType, Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection,
-    OutboundClient, Step, TableSpec,
+    Column, ColumnType, ConnectorError, CredentialCheck, ErrorKind, Inspection, OutboundClient, Provider, Step,
 };
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
+use gateway_domain::{ConnectionKind, JsonObject, Problem, Resource, Table};
 
 use super::client::Client;
-use super::config::{self, Target};
-use gateway_connector::api::text;
+use super::config::{self, BrazeCredentials, BrazeTable, Target};
 
 #[derive(Debug)]
 pub struct BrazeConnector {
-    spec: CredentialSpec,
-    tables: TableSpec,
     outbound: OutboundClient,
 }
 
 impl BrazeConnector {
-    pub fn new(outbound: OutboundClient) -> BrazeConnector {
-        BrazeConnector { spec: config::credential_spec(), tables: config::table_spec(), outbound }
+    pub fn new(outbound: OutboundClient) -> gateway_connector::Typed<BrazeConnector> {
+        gateway_connector::Typed::new(BrazeConnector { outbound })
     }
 
-    fn client(&self, credentials: &JsonObject) -> Result<Client, ConnectorError> {
-        let missing = |f: &str| ConnectorError::new(ErrorKind::WrongCredentials, format!("'{f}' is missing"));
-        let key = text(credentials, "api_key").ok_or_else(|| missing("api_key"))?;
-        let instance = text(credentials, "instance").and_then(config::rest_host).ok_or_else(|| missing("instance"))?;
-        Ok(Client::new(&self.outbound, instance, key))
+    fn client(&self, c: &BrazeCredentials) -> Result<Client, ConnectorError> {
+        let instance = config::rest_host(&c.instance)
+            .ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "'instance' is not a Braze instance"))?;
+        Ok(Client::new(&self.outbound, instance, c.api_key.expose()))
     }
 }
 
@@ -42,62 +44,88 @@ fn column_type(braze: &str) -> ColumnType {
 }
 
 #[async_trait::async_trait]
-impl Connector for BrazeConnector {
-    fn kind(&self) -> ConnectionKind {
-        ConnectionKind::Braze
-    }
-
-    fn credential_spec(&self) -> &CredentialSpec {
-        &self.spec
-    }
-
-    fn table_spec(&self) -> &TableSpec {
-        &self.tables
-    }
+impl Provider for BrazeConnector {
+    type Credentials = BrazeCredentials;
+    type Params = BrazeTable;
+    const KIND: ConnectionKind = ConnectionKind::Braze;
+    const RESOURCES: &'static [Resource] = config::RESOURCES;
 
     /// The instance is stored as its REST host, whichever form it was given in.
-    fn validate_credentials(&self, credentials: &JsonObject) -> Result<JsonObject, Problem> {
-        let mut c = self.spec.validate(credentials)?;
-        if let Some(host) = text(&c, "instance").and_then(config::rest_host) {
+    fn normalize(&self, mut c: JsonObject) -> Result<JsonObject, Problem> {
+        if let Some(host) = c.get("instance").and_then(|v| v.as_str()).and_then(config::rest_host) {
             c.insert("instance".into(), host.into());
         }
         Ok(c)
     }
 
-    fn check_table(&self, table: &Table) -> Result<(), Problem> {
-        self.tables.check(table)?;
-        config::target(table).map(|_| ())
+    fn check_params(&self, params: &BrazeTable, table: &Table) -> Result<(), Problem> {
+        config::target(params, table).map(|_| ())
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
-        let client = self.client(credentials.expose())?;
+    async fn test(&self, c: &BrazeCredentials, tables: &[Table]) -> Result<CredentialCheck, ConnectorError> {
+        let client = self.client(c)?;
         let mut check = CredentialCheck::default();
+        let reads_catalogs = tables.iter().any(|t| matches!(t.resource, Resource::Item | Resource::ItemToItemsReco));
+        let writes_catalogs = tables.iter().any(|t| t.resource == Resource::ItemToItemsReco);
+        let writes_users = tables.is_empty() || tables.iter().any(|t| t.resource == Resource::UserToItemsReco);
         match client.catalogs().await {
-            Ok(catalogs) => check.steps.push(Step::passed(
-                "list_catalogs",
-                format!("the key listed the instance's catalogs ({} found, GET /catalogs)", catalogs.len()),
-            )),
-            Err(e) => check.steps.push(Step::failed("list_catalogs", e.kind, e.message)),
+            Ok(catalogs) => {
+                check.steps.push(Step::passed("authenticate", "Braze knows the key on this instance (GET /catalogs)"));
+                if reads_catalogs {
+                    check.steps.push(Step::passed(
+                        "read_catalogs",
+                        format!("the key lists the instance's catalogs ({} found; catalogs.get)", catalogs.len()),
+                    ));
+                }
+            }
+            // Known, but without catalogs.get: authenticated all the same.
+            Err(e) if e.kind == ErrorKind::Forbidden => {
+                check.steps.push(Step::passed(
+                    "authenticate",
+                    "Braze knows the key on this instance (it answered Access Denied, not an unknown key)",
+                ));
+                if reads_catalogs {
+                    check.steps.push(Step::failed("read_catalogs", e.kind, e.message));
+                }
+            }
+            Err(e) => {
+                check.steps.push(Step::failed("authenticate", e.kind, e.message));
+                return Ok(check);
+            }
         }
-        check.warnings.push(
-            "Braze offers no read-only check of the write permissions (catalogs.update_items, users.track): they are checked when the platform first writes".into(),
-        );
+        if writes_users {
+            check.steps.push(Step::skipped(
+                "write_user_attributes",
+                "Braze offers no read-only check of users.track: it is proven when the platform first writes",
+            ));
+            check.warnings.push(
+                "the key's users.track permission cannot be checked read-only: give the key users.track for user_to_items_reco tables".into(),
+            );
+        }
+        if writes_catalogs {
+            check.steps.push(Step::skipped(
+                "write_catalog_items",
+                "Braze offers no read-only check of catalogs.update_items: it is proven when the platform first writes",
+            ));
+            check.warnings.push(
+                "the key's catalogs.update_items permission cannot be checked read-only: give the key catalogs.update_items for item_to_items_reco tables".into(),
+            );
+        }
         Ok(check)
     }
 
-    async fn inspect_table(
+    async fn inspect(
         &self,
-        credentials: Option<&Credentials>,
+        c: &BrazeCredentials,
+        params: &BrazeTable,
         table: &Table,
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
-        let credentials =
-            credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
         let target =
-            config::target(table).map_err(|p| ConnectorError::new(ErrorKind::WrongSpecification, p.message))?;
+            config::target(params, table).map_err(|p| ConnectorError::new(ErrorKind::WrongSpecification, p.message))?;
         match target {
             Target::Catalog(name) => {
-                let client = self.client(credentials.expose())?;
+                let client = self.client(c)?;
                 let catalogs = client.catalogs().await?;
                 let Some(catalog) = catalogs.iter().find(|c| c.name == name) else {
                     let known: Vec<&str> = catalogs.iter().take(20).map(|c| c.name.as_str()).collect();
@@ -114,6 +142,8 @@ impl Connector for BrazeConnector {
                 let mut warnings = Vec::new();
                 let rows = match client.items(&name).await {
                     Ok(items) => items.into_iter().filter_map(|i| i.as_object().cloned()).take(sample_rows).collect(),
+                    // Reading items is what an item source is for; a destination only warns.
+                    Err(e) if table.resource == Resource::Item => return Err(e),
                     Err(e) => {
                         warnings.push(format!("the catalog's items could not be sampled: {}", e.message));
                         Vec::new()
@@ -121,8 +151,11 @@ impl Connector for BrazeConnector {
                 };
                 let mut detected = JsonObject::new();
                 detected.insert("catalog".into(), name.into());
-                warnings
-                    .push("whether the key may write items (catalogs.update_items) cannot be checked read-only".into());
+                if table.resource == Resource::ItemToItemsReco {
+                    warnings.push(
+                        "whether the key may write items (catalogs.update_items) cannot be checked read-only".into(),
+                    );
+                }
                 Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings })
             }
             Target::Attribute(name) => {

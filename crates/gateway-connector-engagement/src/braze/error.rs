@@ -22,12 +22,25 @@ pub fn failure(api: &Api, answer: &Answer, permission: &str, instance: &str) -> 
                 "Braze refused the API key on instance {instance}{said}: check api_key, and that {instance} is the key's own instance (a key of another instance is refused the same way)"
             ),
         ),
+        403 if said.to_ascii_lowercase().contains("rate plan") || said.to_ascii_lowercase().contains("inactivated") => {
+            ConnectorError::new(
+                ErrorKind::Forbidden,
+                format!("Braze denied access{said}: the account's plan does not include this API, or it is inactive"),
+            )
+        }
         403 => ConnectorError::new(
             ErrorKind::Forbidden,
             format!(
-                "Braze denied access{said}: the API key needs the {permission} permission (or the account's plan does not include the API)"
+                "Braze denied access{said}: add the {permission} permission to the API key (Settings > APIs and Identifiers)"
             ),
         ),
+        // Braze's fatal-errors table lists "404 Not Found: Unknown REST API Key" beside 401.
+        404 if body.at("/errors/0/id") != "catalog-not-found" && said.to_ascii_lowercase().contains("api key") => {
+            ConnectorError::new(
+                ErrorKind::WrongCredentials,
+                format!("Braze does not know the API key on instance {instance}{said}: check api_key and instance"),
+            )
+        }
         404 if body.at("/errors/0/id") == "catalog-not-found" => {
             let name = body.at("/errors/0/parameter_values/0").as_str().unwrap_or_default();
             ConnectorError::new(
@@ -72,6 +85,13 @@ mod tests {
         let e = failure(&api, &answer(403, r#"{"message":"Access Denied"}"#, &[]), "catalogs.get", "i");
         assert_eq!(e.kind, ErrorKind::Forbidden);
         assert!(e.message.contains("catalogs.get"));
+        // The fatal errors' 404 and 403 for an inactive plan (braze.com/docs/api/errors).
+        let e = failure(&api, &answer(404, r#"{"message":"Unknown REST API Key"}"#, &[]), "catalogs.get", "i");
+        assert_eq!(e.kind, ErrorKind::WrongCredentials);
+        let plan = r#"{"message":"Rate plan doesn't support or account is otherwise inactivated"}"#;
+        let e = failure(&api, &answer(403, plan, &[]), "catalogs.get", "i");
+        assert_eq!(e.kind, ErrorKind::Forbidden);
+        assert!(e.message.contains("plan"), "{}", e.message);
         // The body Braze documents for a missing catalog (DELETE /catalogs/{catalog_name}).
         let missing = r#"{"errors":[{"id":"catalog-not-found","message":"Could not find catalog","parameters":["catalog_name"],"parameter_values":["restaurants"]}],"message":"Invalid Request"}"#;
         let e = failure(&api, &answer(404, missing, &[]), "catalogs.get_items", "i");

@@ -1,7 +1,7 @@
 //! Iterable credentials (shared by both kinds) and tables.
 
-use gateway_connector::{CredentialSpec, FieldSpec, FieldType, ParamSpec, ParamType, Shape, TableSpec};
-use gateway_domain::{ConnectionKind, Resource};
+use gateway_connector::{Secret, Shape};
+use gateway_domain::Resource;
 
 /// A key works only against its own data centre's host
 /// (<https://support.iterable.com/hc/en-us/articles/17572750887444>).
@@ -18,44 +18,36 @@ pub const REGION: Shape = Shape {
     hint: "us (api.iterable.com) or eu (api.eu.iterable.com), the project's data centre",
 };
 
-pub fn credential_spec(kind: ConnectionKind) -> CredentialSpec {
-    CredentialSpec::new(
-        kind,
-        vec![
-            FieldSpec::required("api_key", FieldType::String, "a server-side (standard) API key of the project")
-                .secret(),
-            FieldSpec::optional("region", FieldType::String, "the project's data centre: us or eu")
-                .default_value("us".into())
-                .shape(REGION)
-                .routes(),
-        ],
-    )
+gateway_connector::credentials! {
+    /// Iterable credentials (both kinds): a server-side API key and its data centre.
+    pub struct IterableCredentials {
+        /// a server-side (standard) API key of the project
+        api_key: Secret,
+        /// the project's data centre: us or eu
+        region: String => [default_value("us".into()), shape(REGION), routes],
+    }
 }
 
-pub fn list_table_spec() -> TableSpec {
-    TableSpec::new(
-        vec![
-            ParamSpec::new(
-                "list_id",
-                ParamType::Integer,
-                "user_id: the list's id; the list named as the table when absent",
-            ),
-            ParamSpec::new(
-                "field",
-                ParamType::String,
-                "user_to_items_reco: the user field written; the table's name when absent",
-            ),
-        ],
-        &[Resource::UserId, Resource::UserToItemsReco],
-    )
+gateway_connector::table_params! {
+    /// An ITERABLE table: a list (user_id source) or a user field (user_to_items_reco destination).
+    pub struct IterableTable {
+        /// user_id: the list's id; the list named as the table when absent
+        list_id: Option<i64>,
+        /// user_to_items_reco: the user field written; the table's name when absent
+        field: Option<String>,
+    }
 }
 
-pub fn catalog_table_spec() -> TableSpec {
-    TableSpec::new(
-        vec![ParamSpec::new("catalog", ParamType::String, "the catalog; the table's name when absent")],
-        &[Resource::Item],
-    )
+gateway_connector::table_params! {
+    /// An ITERABLE_FEED table: a catalog (item source).
+    pub struct IterableCatalog {
+        /// the catalog; the table's name when absent
+        catalog: Option<String>,
+    }
 }
+
+pub const LIST_RESOURCES: &[Resource] = &[Resource::UserId, Resource::UserToItemsReco];
+pub const CATALOG_RESOURCES: &[Resource] = &[Resource::Item];
 
 /// Catalog names: "Alphanumeric, dashes, case insensitive, 255 characters max" (the API spec's
 /// `catalogName` parameter).

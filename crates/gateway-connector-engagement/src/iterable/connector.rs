@@ -2,28 +2,16 @@
 //! destinations) and ITERABLE_FEED (catalogs as item sources), one key and client for both.
 
 use gateway_connector::{
-    Column, ColumnType, Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection,
-    OutboundClient, Step, TableSpec,
+    Column, ColumnType, ConnectorError, CredentialCheck, ErrorKind, Inspection, OutboundClient, Provider, Step, Typed,
 };
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Resource, Table};
+use gateway_domain::{ConnectionKind, JsonObject, Problem, Resource, Table};
 use serde_json::Value;
 
 use super::client::Client;
-use super::config;
-use gateway_connector::api::text;
+use super::config::{self, IterableCatalog, IterableCredentials, IterableTable};
 
-fn client(outbound: &OutboundClient, kind: ConnectionKind, c: &JsonObject) -> Result<Client, ConnectorError> {
-    let key =
-        text(c, "api_key").ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "'api_key' is missing"))?;
-    Ok(Client::new(outbound, kind, text(c, "region").unwrap_or("us"), key))
-}
-
-fn credentials(c: Option<&Credentials>) -> Result<&JsonObject, ConnectorError> {
-    c.map(Credentials::expose).ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))
-}
-
-fn param<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
-    table.connection_table_params.get(key).filter(|v| !v.is_null())
+fn client(outbound: &OutboundClient, kind: ConnectionKind, c: &IterableCredentials) -> Client {
+    Client::new(outbound, kind, &c.region, c.api_key.expose())
 }
 
 /// An Iterable field type as ours (`string`, `long`, `double`, `boolean`, `date`, `object`...).
@@ -41,38 +29,24 @@ fn column_type(iterable: &str) -> ColumnType {
 /// ITERABLE: lists and user fields.
 #[derive(Debug)]
 pub struct IterableConnector {
-    spec: CredentialSpec,
-    tables: TableSpec,
     outbound: OutboundClient,
 }
 
 impl IterableConnector {
-    pub fn new(outbound: OutboundClient) -> IterableConnector {
-        IterableConnector {
-            spec: config::credential_spec(ConnectionKind::Iterable),
-            tables: config::list_table_spec(),
-            outbound,
-        }
+    pub fn new(outbound: OutboundClient) -> Typed<IterableConnector> {
+        Typed::new(IterableConnector { outbound })
     }
 }
 
 #[async_trait::async_trait]
-impl Connector for IterableConnector {
-    fn kind(&self) -> ConnectionKind {
-        ConnectionKind::Iterable
-    }
+impl Provider for IterableConnector {
+    type Credentials = IterableCredentials;
+    type Params = IterableTable;
+    const KIND: ConnectionKind = ConnectionKind::Iterable;
+    const RESOURCES: &'static [Resource] = config::LIST_RESOURCES;
 
-    fn credential_spec(&self) -> &CredentialSpec {
-        &self.spec
-    }
-
-    fn table_spec(&self) -> &TableSpec {
-        &self.tables
-    }
-
-    fn check_table(&self, table: &Table) -> Result<(), Problem> {
-        self.tables.check(table)?;
-        if let Some(id) = param(table, "list_id").and_then(Value::as_i64)
+    fn check_params(&self, params: &IterableTable, _table: &Table) -> Result<(), Problem> {
+        if let Some(id) = params.list_id
             && id <= 0
         {
             return Err(Problem::wrong_field(
@@ -83,28 +57,32 @@ impl Connector for IterableConnector {
         Ok(())
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
-        let client = client(&self.outbound, self.kind(), credentials.expose())?;
+    async fn test(&self, c: &IterableCredentials, tables: &[Table]) -> Result<CredentialCheck, ConnectorError> {
+        let client = client(&self.outbound, Self::KIND, c);
         let mut check = CredentialCheck::default();
-        match client.lists().await {
-            Ok(lists) => check.steps.push(Step::passed(
-                "list_lists",
-                format!("the key listed the project's lists ({} found, GET /api/lists)", lists.len()),
-            )),
-            Err(e) => check.steps.push(Step::failed("list_lists", e.kind, e.message)),
+        let listed = check.run("list_lists", client.lists().await, |lists| {
+            format!("the key listed the project's lists ({} found, GET /api/lists)", lists.len())
+        });
+        if listed && tables.iter().any(|t| t.resource == Resource::UserToItemsReco) {
+            check.steps.push(Step::skipped(
+                "update_users",
+                "Iterable offers no read-only check that the key may update users: it is proven on the first write",
+            ));
+            check.warnings.push("the key must be a server-side key allowed to update users (POST /api/users/update) for user_to_items_reco tables".into());
         }
         Ok(check)
     }
 
-    async fn inspect_table(
+    async fn inspect(
         &self,
-        credentials: Option<&Credentials>,
+        c: &IterableCredentials,
+        params: &IterableTable,
         table: &Table,
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
-        let client = client(&self.outbound, self.kind(), self::credentials(credentials)?)?;
+        let client = client(&self.outbound, Self::KIND, c);
         if table.resource == Resource::UserToItemsReco {
-            let field = param(table, "field").and_then(Value::as_str).unwrap_or(table.name.as_str()).to_owned();
+            let field = params.field.clone().unwrap_or_else(|| table.name.as_str().to_owned());
             let fields = client.user_fields().await?;
             let note = match fields.get(&field).and_then(Value::as_str) {
                 Some(ty) => format!("user field '{field}' exists ({ty}): recommendations will replace its values"),
@@ -119,7 +97,7 @@ impl Connector for IterableConnector {
             });
         }
         let lists = client.lists().await?;
-        let wanted = param(table, "list_id").and_then(Value::as_i64);
+        let wanted = params.list_id;
         let list = match wanted {
             Some(id) => lists.iter().find(|l| l.id == id),
             None => lists.iter().find(|l| l.name == table.name.as_str()),
@@ -164,42 +142,28 @@ impl Connector for IterableConnector {
 /// ITERABLE_FEED: catalogs.
 #[derive(Debug)]
 pub struct IterableFeedConnector {
-    spec: CredentialSpec,
-    tables: TableSpec,
     outbound: OutboundClient,
 }
 
 impl IterableFeedConnector {
-    pub fn new(outbound: OutboundClient) -> IterableFeedConnector {
-        IterableFeedConnector {
-            spec: config::credential_spec(ConnectionKind::IterableFeed),
-            tables: config::catalog_table_spec(),
-            outbound,
-        }
+    pub fn new(outbound: OutboundClient) -> Typed<IterableFeedConnector> {
+        Typed::new(IterableFeedConnector { outbound })
     }
 
-    fn catalog(table: &Table) -> String {
-        param(table, "catalog").and_then(Value::as_str).unwrap_or(table.name.as_str()).to_owned()
+    fn catalog(params: &IterableCatalog, table: &Table) -> String {
+        params.catalog.clone().unwrap_or_else(|| table.name.as_str().to_owned())
     }
 }
 
 #[async_trait::async_trait]
-impl Connector for IterableFeedConnector {
-    fn kind(&self) -> ConnectionKind {
-        ConnectionKind::IterableFeed
-    }
+impl Provider for IterableFeedConnector {
+    type Credentials = IterableCredentials;
+    type Params = IterableCatalog;
+    const KIND: ConnectionKind = ConnectionKind::IterableFeed;
+    const RESOURCES: &'static [Resource] = config::CATALOG_RESOURCES;
 
-    fn credential_spec(&self) -> &CredentialSpec {
-        &self.spec
-    }
-
-    fn table_spec(&self) -> &TableSpec {
-        &self.tables
-    }
-
-    fn check_table(&self, table: &Table) -> Result<(), Problem> {
-        self.tables.check(table)?;
-        let name = Self::catalog(table);
+    fn check_params(&self, params: &IterableCatalog, table: &Table) -> Result<(), Problem> {
+        let name = Self::catalog(params, table);
         if !config::catalog_name_ok(&name) {
             return Err(Problem::wrong_field(
                 "connection_table_params.catalog",
@@ -209,27 +173,24 @@ impl Connector for IterableFeedConnector {
         Ok(())
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
-        let client = client(&self.outbound, self.kind(), credentials.expose())?;
+    async fn test(&self, c: &IterableCredentials, _tables: &[Table]) -> Result<CredentialCheck, ConnectorError> {
+        let client = client(&self.outbound, Self::KIND, c);
         let mut check = CredentialCheck::default();
-        match client.catalog_count().await {
-            Ok(n) => check.steps.push(Step::passed(
-                "list_catalogs",
-                format!("the key listed the project's catalogs ({n} found, GET /api/catalogs)"),
-            )),
-            Err(e) => check.steps.push(Step::failed("list_catalogs", e.kind, e.message)),
-        }
+        check.run("list_catalogs", client.catalog_count().await, |n| {
+            format!("the key listed the project's catalogs ({n} found, GET /api/catalogs)")
+        });
         Ok(check)
     }
 
-    async fn inspect_table(
+    async fn inspect(
         &self,
-        credentials: Option<&Credentials>,
+        c: &IterableCredentials,
+        params: &IterableCatalog,
         table: &Table,
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
-        let client = client(&self.outbound, self.kind(), self::credentials(credentials)?)?;
-        let name = Self::catalog(table);
+        let client = client(&self.outbound, Self::KIND, c);
+        let name = Self::catalog(params, table);
         let (defined, undefined) = client.field_mappings(&name).await?;
         let items = client.items(&name, sample_rows).await?;
         let records = items.into_iter().map(|(id, value)| {

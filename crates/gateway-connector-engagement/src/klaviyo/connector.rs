@@ -1,164 +1,189 @@
-//! The Klaviyo connector: a private key proven by `GET /api/accounts/` (a success cached a
-//! minute per key: the endpoint allows 15 calls a minute); lists as user sources (a page of
-//! profiles), profile properties as recommendation destinations.
+//! The Klaviyo connector. A private key's scopes cannot be introspected and no read works for
+//! every key, so the test reads what the connection's tables need: lists (`lists:read`) and a
+//! list's profiles (`profiles:read`), segments, catalog items (`catalogs:read`); a key missing
+//! a scope is told which to add. Writes of profile properties (`profiles:write`) cannot be
+//! checked read-only: skipped, the connection `unverified`.
 
 use gateway_connector::api::JsonAt;
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use gateway_connector::{
-    Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, OutboundClient, Step, TableSpec,
+    ConnectorError, CredentialCheck, ErrorKind, Inspection, OutboundClient, Provider, Step, Typed,
 };
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Resource, Table, now_seconds};
+use gateway_domain::{ConnectionKind, JsonObject, Problem, Resource, Table};
 use serde_json::Value;
 
-use super::client::Client;
-use super::config;
-use gateway_connector::api::text;
+use super::client::{Client, Group};
+use super::config::{self, KlaviyoCredentials, KlaviyoTable};
 
+#[derive(Debug)]
 pub struct KlaviyoConnector {
-    spec: CredentialSpec,
-    tables: TableSpec,
     outbound: OutboundClient,
-    /// Successful checks by key fingerprint: what they found, and until when they hold.
-    checked: Mutex<HashMap<String, (String, i64)>>,
-}
-
-impl std::fmt::Debug for KlaviyoConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KlaviyoConnector").finish_non_exhaustive()
-    }
-}
-
-/// A map key for a private key: an HMAC under a key of this process's own, so the map holds
-/// nothing that could be matched against a known key.
-fn fingerprint(key: &str) -> String {
-    static SALT: std::sync::OnceLock<aws_lc_rs::hmac::Key> = std::sync::OnceLock::new();
-    let salt = SALT.get_or_init(|| {
-        let mut bytes = [0u8; 32];
-        let _ = aws_lc_rs::rand::fill(&mut bytes);
-        aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &bytes)
-    });
-    aws_lc_rs::hmac::sign(salt, key.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl KlaviyoConnector {
-    pub fn new(outbound: OutboundClient) -> KlaviyoConnector {
-        KlaviyoConnector {
-            spec: config::credential_spec(),
-            tables: config::table_spec(),
-            outbound,
-            checked: Mutex::default(),
-        }
+    pub fn new(outbound: OutboundClient) -> Typed<KlaviyoConnector> {
+        Typed::new(KlaviyoConnector { outbound })
     }
 
-    fn key(c: &JsonObject) -> Result<&str, ConnectorError> {
-        text(c, "private_api_key")
-            .ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "'private_api_key' is missing"))
-    }
-
-    fn target(table: &Table, key: &str) -> String {
-        table.connection_table_params.get(key).and_then(Value::as_str).unwrap_or(table.name.as_str()).to_owned()
+    fn client(&self, c: &KlaviyoCredentials) -> Client {
+        Client::new(&self.outbound, c.private_api_key.expose())
     }
 }
 
+/// Where a user table's profiles come from: its segment, its list, or the list named as it.
+fn group<'a>(params: &'a KlaviyoTable, table: &'a Table) -> Group<'a> {
+    match (&params.segment_id, &params.list_id) {
+        (Some(s), _) => Group::Segment(s),
+        (None, Some(l)) => Group::List(l),
+        (None, None) => Group::List(table.name.as_str()),
+    }
+}
+
+/// A JSON:API resource as a row: its id and its attributes.
+fn row(resource: &Value) -> JsonObject {
+    let mut row = JsonObject::new();
+    row.insert("id".into(), resource.at("/id").clone());
+    if let Value::Object(attributes) = resource.at("/attributes") {
+        row.extend(attributes.clone());
+    }
+    row
+}
+
+fn params_of(table: &Table) -> KlaviyoTable {
+    serde_json::from_value(Value::Object(table.connection_table_params.clone())).unwrap_or_default()
+}
+
 #[async_trait::async_trait]
-impl Connector for KlaviyoConnector {
-    fn kind(&self) -> ConnectionKind {
-        ConnectionKind::Klaviyo
-    }
+impl Provider for KlaviyoConnector {
+    type Credentials = KlaviyoCredentials;
+    type Params = KlaviyoTable;
+    const KIND: ConnectionKind = ConnectionKind::Klaviyo;
+    const RESOURCES: &'static [Resource] = config::RESOURCES;
+    const VERSION: Option<gateway_connector::ApiVersion> = Some(config::VERSION);
 
-    fn credential_spec(&self) -> &CredentialSpec {
-        &self.spec
-    }
-
-    fn table_spec(&self) -> &TableSpec {
-        &self.tables
-    }
-
-    fn check_table(&self, table: &Table) -> Result<(), Problem> {
-        self.tables.check(table)?;
-        if table.resource != Resource::UserToItemsReco {
-            let id = Self::target(table, "list_id");
-            if !config::list_id_ok(&id) {
+    fn check_params(&self, params: &KlaviyoTable, table: &Table) -> Result<(), Problem> {
+        if matches!(table.resource, Resource::User | Resource::UserId) {
+            let (field, id) = match group(params, table) {
+                Group::List(id) => ("connection_table_params.list_id", id),
+                Group::Segment(id) => ("connection_table_params.segment_id", id),
+            };
+            if !config::id_ok(id) {
                 return Err(Problem::wrong_field(
-                    "connection_table_params.list_id",
-                    format!("'{id}' is not a Klaviyo list id (letters and digits, e.g. Y6nRLr)"),
+                    field,
+                    format!("'{id}' is not a Klaviyo list or segment id (letters and digits, e.g. Y6nRLr)"),
                 ));
             }
         }
         Ok(())
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
-        let key = Self::key(credentials.expose())?;
-        let id = fingerprint(key);
-        let now = now_seconds();
+    async fn test(&self, c: &KlaviyoCredentials, tables: &[Table]) -> Result<CredentialCheck, ConnectorError> {
+        let client = self.client(c);
         let mut check = CredentialCheck::default();
-        if let Ok(cache) = self.checked.lock()
-            && let Some((found, until)) = cache.get(&id)
-            && *until > now
-        {
-            check.steps.push(Step::passed("get_account", format!("{found} (checked less than a minute ago)")));
-            return Ok(check);
-        }
-        match Client::new(&self.outbound, key).account().await {
-            Ok(account) => {
-                let org =
-                    account.at("/attributes/contact_information/organization_name").as_str().unwrap_or("an account");
-                let found = format!(
-                    "the key belongs to {org} ({}), GET /api/accounts/",
-                    account.at("/id").as_str().unwrap_or("?")
-                );
-                if account.at("/attributes/test_account") == true {
-                    check.warnings.push("this is a Klaviyo test account".into());
-                }
-                if let Ok(mut cache) = self.checked.lock() {
-                    cache.retain(|_, (_, until)| *until > now);
-                    cache.insert(id, (found.clone(), now + 60));
-                }
-                check.steps.push(Step::passed("get_account", found));
+        let users: Vec<&Table> =
+            tables.iter().filter(|t| matches!(t.resource, Resource::User | Resource::UserId)).collect();
+        let lists: Vec<&Table> =
+            users.iter().copied().filter(|t| matches!(group(&params_of(t), t), Group::List(_))).collect();
+        let segments: Vec<&Table> =
+            users.iter().copied().filter(|t| matches!(group(&params_of(t), t), Group::Segment(_))).collect();
+        let items = tables.iter().any(|t| t.resource == Resource::Item);
+        let writes = tables.iter().any(|t| t.resource == Resource::UserToItemsReco);
+        // The key itself: lists are the cheapest read. A key without lists:read is still known
+        // to Klaviyo (403, not 401): authenticated, and a list table would need the scope.
+        let first_list = client.first_list().await;
+        match &first_list {
+            Ok(_) => check.steps.push(Step::passed("authenticate", "Klaviyo knows the key (GET /api/lists)")),
+            Err(e) if e.kind == ErrorKind::Forbidden => check.steps.push(Step::passed(
+                "authenticate",
+                "Klaviyo knows the key (it answered permission denied, not an unknown key)",
+            )),
+            Err(e) => {
+                check.steps.push(Step::failed("authenticate", e.kind, e.message.clone()));
+                return Ok(check);
             }
-            Err(e) => check.steps.push(Step::failed("get_account", e.kind, e.message)),
+        }
+        if let Some(table) = lists.first() {
+            let read = check.run("read_lists", first_list, |_| "the key reads lists (lists:read)".to_owned());
+            if read {
+                let p = params_of(table);
+                check.run("read_list_profiles", client.profiles(group(&p, table), 1).await, |_| {
+                    format!("the key reads table '{}''s profiles (profiles:read)", table.name)
+                });
+            }
+        }
+        if let Some(table) = segments.first() {
+            let p = params_of(table);
+            let read = check.run("read_segments", client.first_segment().await, |_| {
+                "the key reads segments (segments:read)".to_owned()
+            });
+            if read {
+                check.run("read_segment_profiles", client.profiles(group(&p, table), 1).await, |_| {
+                    format!("the key reads table '{}''s profiles (profiles:read)", table.name)
+                });
+            }
+        }
+        if items {
+            check.run("read_catalog_items", client.catalog_items(1).await, |_| {
+                "the key reads the catalog's items (catalogs:read)".to_owned()
+            });
+        }
+        if writes {
+            check.steps.push(Step::skipped(
+                "write_profiles",
+                "Klaviyo offers no read-only check that the key may update profiles (profiles:write)",
+            ));
+            check.warnings.push(
+                "user_to_items_reco tables need a key with profiles:write: it is proven when the platform first writes"
+                    .into(),
+            );
         }
         Ok(check)
     }
 
-    async fn inspect_table(
+    async fn inspect(
         &self,
-        credentials: Option<&Credentials>,
+        c: &KlaviyoCredentials,
+        params: &KlaviyoTable,
         table: &Table,
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
-        let credentials =
-            credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
-        let key = Self::key(credentials.expose())?;
+        let client = self.client(c);
         let mut detected = JsonObject::new();
-        if table.resource == Resource::UserToItemsReco {
-            let property = Self::target(table, "property");
-            detected.insert("property".into(), property.clone().into());
-            return Ok(Inspection {
-                detected,
-                warnings: vec![format!(
-                    "profile property '{property}': Klaviyo lists no profile properties and offers no read-only check that the key may update profiles (profiles:write)"
-                )],
-                ..Inspection::default()
-            });
-        }
-        let list_id = Self::target(table, "list_id");
-        let profiles = Client::new(&self.outbound, key).list_profiles(&list_id, sample_rows).await?;
-        // A profile as a row: its id and its attributes, nested ones as dotted paths.
-        let records = profiles.into_iter().map(|p| {
-            let mut row = JsonObject::new();
-            row.insert("id".into(), p.at("/id").clone());
-            if let Value::Object(attributes) = &p.at("/attributes") {
-                row.extend(attributes.clone());
+        match table.resource {
+            Resource::UserToItemsReco => {
+                let property = params.property.clone().unwrap_or_else(|| table.name.as_str().to_owned());
+                detected.insert("property".into(), property.clone().into());
+                Ok(Inspection {
+                    detected,
+                    warnings: vec![format!(
+                        "profile property '{property}': Klaviyo lists no profile properties and offers no read-only check that the key may update profiles (profiles:write)"
+                    )],
+                    ..Inspection::default()
+                })
             }
-            row
-        });
-        let (columns, rows) = gateway_formats::records_sample(records);
-        detected.insert("list_id".into(), list_id.clone().into());
-        let warnings = if rows.is_empty() { vec![format!("list '{list_id}' has no profiles yet")] } else { Vec::new() };
-        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings })
+            Resource::Item => {
+                let items = client.catalog_items(sample_rows).await?;
+                let (columns, rows) = gateway_formats::records_sample(items.iter().map(row));
+                let warnings =
+                    if rows.is_empty() { vec!["the catalog has no items yet".to_owned()] } else { Vec::new() };
+                Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings })
+            }
+            _ => {
+                let group = group(params, table);
+                let profiles = client.profiles(group, sample_rows).await?;
+                // A profile as a row: its id and its attributes, nested ones as dotted paths.
+                let (columns, rows) = gateway_formats::records_sample(profiles.iter().map(row));
+                let (key, id) = match group {
+                    Group::List(id) => ("list_id", id),
+                    Group::Segment(id) => ("segment_id", id),
+                };
+                detected.insert(key.into(), id.into());
+                let warnings = if rows.is_empty() {
+                    vec![format!("{} '{id}' has no profiles yet", key.trim_end_matches("_id"))]
+                } else {
+                    Vec::new()
+                };
+                Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings })
+            }
+        }
     }
 }

@@ -12,6 +12,23 @@ pub fn failure(api: &Api, answer: &Answer, what: &str, scopes: &str) -> Connecto
     if let Some(e) = api.common_failure(answer, None) {
         return e;
     }
+    // Cloudflare in front of Klaviyo challenges some clients with an HTML page: not a scope.
+    if answer.status == 403 && answer.header("cf-mitigated") == Some("challenge") {
+        return ConnectorError::new(
+            ErrorKind::Unavailable,
+            "Klaviyo's edge (Cloudflare) challenged the request instead of answering it: try again later",
+        )
+        .temporary(true);
+    }
+    if answer.status == 410 {
+        return ConnectorError::new(
+            ErrorKind::Unknown,
+            format!(
+                "Klaviyo retired API revision {} (410 Gone): the gateway must move to a current revision; it is not the key's fault",
+                super::config::REVISION
+            ),
+        );
+    }
     let body = answer.json();
     let first = &body.at("/errors/0");
     let code = first["code"].as_str().unwrap_or_default();
@@ -24,7 +41,7 @@ pub fn failure(api: &Api, answer: &Answer, what: &str, scopes: &str) -> Connecto
         ),
         (403, _) => ConnectorError::new(
             ErrorKind::Forbidden,
-            format!("Klaviyo denied {what}{said}: the key needs the {scopes} scope(s)"),
+            format!("Klaviyo denied {what}{said}: add the {scopes} scope(s) to the private API key"),
         ),
         (404, _) => ConnectorError::new(ErrorKind::ResourceNotFound, format!("Klaviyo found no {what}{said}")),
         _ => api.unexpected(answer, what),
@@ -70,5 +87,10 @@ mod tests {
             failure(&api, &answer(404, r#"{"errors":[]}"#, &[]), "list x", "lists:read").kind,
             ErrorKind::ResourceNotFound
         );
+        // A retired revision with the fall-forward opt-out; Cloudflare's challenge page.
+        let gone = failure(&api, &answer(410, "", &[]), "lists", "lists:read");
+        assert!(gone.message.contains("retired API revision"), "{}", gone.message);
+        let challenged = failure(&api, &answer(403, "<html>", &[("cf-mitigated", "challenge")]), "lists", "lists:read");
+        assert_eq!(challenged.kind, ErrorKind::Unavailable);
     }
 }

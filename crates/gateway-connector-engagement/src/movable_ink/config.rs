@@ -1,7 +1,7 @@
 //! Movable Ink credentials and tables.
 
-use gateway_connector::{CredentialSpec, FieldSpec, FieldType, ParamSpec, ParamType, Shape, TableSpec};
-use gateway_domain::{ConnectionKind, Resource};
+use gateway_connector::{Secret, Shape};
+use gateway_domain::Resource;
 
 /// The collector of endpoints issued without one named.
 pub const DEFAULT_COLLECTOR: &str = "collector.movableink-dmz.com";
@@ -18,41 +18,51 @@ pub const COLLECTOR: Shape = Shape {
 /// auth user name must not carry `/`, `:` or `@`).
 pub const TOKEN: Shape = Shape {
     pattern: "^[A-Za-z0-9_-]{4,200}$",
-    check: |s| (4..=200).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+    check: token_ok,
     hint: "the value Movable Ink issued: letters, digits, - and _",
 };
 
-pub fn credential_spec() -> CredentialSpec {
-    CredentialSpec::new(
-        ConnectionKind::MovableInk,
-        vec![
-            FieldSpec::required("access_key_id", FieldType::String, "the access key id (the Basic auth user name)")
-                .secret()
-                .shape(TOKEN),
-            FieldSpec::required("access_secret", FieldType::String, "the access secret (the Basic auth password)")
-                .secret(),
-            FieldSpec::required(
-                "endpoint_key",
-                FieldType::String,
-                "the key of the behavioral endpoint URL Movable Ink issued",
-            )
-            .secret()
-            .shape(TOKEN),
-            FieldSpec::optional("collector", FieldType::String, "the collector host of the endpoint URL")
-                .default_value(DEFAULT_COLLECTOR.into())
-                .shape(COLLECTOR)
-                .routes(),
-        ],
-    )
+/// A behavioral endpoint URL pasted whole (`https://<collector>/behavioral/<key>`, as partner
+/// guides tell users to paste it): its collector and key.
+pub fn endpoint_parts(url: &str) -> Option<(&'static str, &str)> {
+    let rest = url.trim().strip_prefix("https://")?;
+    let (host, path) = rest.split_once('/')?;
+    let collector = COLLECTORS.iter().find(|c| **c == host)?;
+    let key = path.strip_prefix("behavioral/")?.trim_end_matches('/');
+    token_ok(key).then_some((collector, key))
 }
 
-pub fn table_spec() -> TableSpec {
-    TableSpec::new(
-        vec![ParamSpec::new(
-            "event",
-            ParamType::String,
-            "the event name recommendations are sent as; the table's name when absent",
-        )],
-        &[Resource::UserToItemsReco, Resource::ItemToItemsReco],
-    )
+fn token_ok(s: &str) -> bool {
+    (4..=200).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
+
+/// The endpoint's key, or the whole endpoint URL it is part of.
+pub const ENDPOINT: Shape = Shape {
+    pattern: "^([A-Za-z0-9_-]{4,200}|https://collector\\.(movableink-dmz|micpn|micpn-eu)\\.com/behavioral/[A-Za-z0-9_-]{4,200}/?)$",
+    check: |s| token_ok(s) || endpoint_parts(s).is_some(),
+    hint: "the endpoint's key, or its whole URL (https://collector.movableink-dmz.com/behavioral/<key>)",
+};
+
+gateway_connector::credentials! {
+    /// Movable Ink credentials: the access token of the behavioral endpoint it issued.
+    pub struct MovableInkCredentials {
+        /// the access key id (the Basic auth user name)
+        access_key_id: Secret => [shape(TOKEN)],
+        /// the access secret (the Basic auth password)
+        access_secret: Secret,
+        /// the key of the behavioral endpoint URL Movable Ink issued, or the whole URL
+        endpoint_key: Secret => [shape(ENDPOINT)],
+        /// the collector host of the endpoint URL
+        collector: String => [default_value(DEFAULT_COLLECTOR.into()), shape(COLLECTOR), routes],
+    }
+}
+
+gateway_connector::table_params! {
+    /// A Movable Ink table: an event stream recommendations are sent as.
+    pub struct MovableInkTable {
+        /// the event name recommendations are sent as; the table's name when absent
+        event: Option<String>,
+    }
+}
+
+pub const RESOURCES: &[Resource] = &[Resource::UserToItemsReco, Resource::ItemToItemsReco];

@@ -1,62 +1,58 @@
 //! The Movable Ink connector: credentials checked for their form; no provider call is made,
 //! and the test says so instead of reporting them valid. Tables are destinations only.
 
-use gateway_connector::{
-    Connector, ConnectorError, CredentialCheck, CredentialSpec, Inspection, OutboundClient, Step, TableSpec,
-};
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Table};
-use serde_json::Value;
+use gateway_connector::{ConnectorError, CredentialCheck, Inspection, OutboundClient, Provider, Step, Typed};
+use gateway_domain::{ConnectionKind, JsonObject, Problem, Resource, Table};
 
-use super::config;
-use gateway_connector::api::text;
+use super::config::{self, MovableInkCredentials, MovableInkTable};
 
 const NO_CHECK: &str = "Movable Ink offers no read-only verification: its collector only ingests events, so the credentials were checked for their form, not against Movable Ink";
 
 #[derive(Debug)]
 pub struct MovableInkConnector {
-    spec: CredentialSpec,
-    tables: TableSpec,
     outbound: OutboundClient,
 }
 
 impl MovableInkConnector {
-    pub fn new(outbound: OutboundClient) -> MovableInkConnector {
-        MovableInkConnector { spec: config::credential_spec(), tables: config::table_spec(), outbound }
+    pub fn new(outbound: OutboundClient) -> Typed<MovableInkConnector> {
+        Typed::new(MovableInkConnector { outbound })
     }
 }
 
 #[async_trait::async_trait]
-impl Connector for MovableInkConnector {
-    fn kind(&self) -> ConnectionKind {
-        ConnectionKind::MovableInk
+impl Provider for MovableInkConnector {
+    type Credentials = MovableInkCredentials;
+    type Params = MovableInkTable;
+    const KIND: ConnectionKind = ConnectionKind::MovableInk;
+    const RESOURCES: &'static [Resource] = config::RESOURCES;
+
+    /// An endpoint URL pasted whole is stored as its key and collector.
+    fn normalize(&self, mut c: JsonObject) -> Result<JsonObject, Problem> {
+        let parts = c.get("endpoint_key").and_then(|v| v.as_str()).and_then(config::endpoint_parts);
+        if let Some((collector, key)) = parts.map(|(c, k)| (c, k.to_owned())) {
+            c.insert("endpoint_key".into(), key.into());
+            c.insert("collector".into(), collector.into());
+        }
+        Ok(c)
     }
 
-    fn credential_spec(&self) -> &CredentialSpec {
-        &self.spec
-    }
-
-    fn table_spec(&self) -> &TableSpec {
-        &self.tables
-    }
-
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
-        let c = credentials.expose();
-        let collector = text(c, "collector").unwrap_or(config::DEFAULT_COLLECTOR);
+    async fn test(&self, c: &MovableInkCredentials, _tables: &[Table]) -> Result<CredentialCheck, ConnectorError> {
         // Where events will go, the key left out; never called.
-        let url = super::client::endpoint(&self.outbound, collector, "<endpoint_key>");
+        let url = super::client::endpoint(&self.outbound, &c.collector, "<endpoint_key>");
         Ok(CredentialCheck {
             steps: vec![Step::skipped("verify_credentials", NO_CHECK)],
             warnings: vec![format!("{NO_CHECK}; events will go to {url}")],
         })
     }
 
-    async fn inspect_table(
+    async fn inspect(
         &self,
-        _credentials: Option<&Credentials>,
+        _c: &MovableInkCredentials,
+        params: &MovableInkTable,
         table: &Table,
         _sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
-        let event = table.connection_table_params.get("event").and_then(Value::as_str).unwrap_or(table.name.as_str());
+        let event = params.event.as_deref().unwrap_or(table.name.as_str());
         let mut detected = JsonObject::new();
         detected.insert("event".into(), event.into());
         Ok(Inspection {

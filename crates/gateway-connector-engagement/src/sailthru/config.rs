@@ -1,24 +1,26 @@
 //! Sailthru credentials and tables.
 
-use gateway_connector::{CredentialSpec, FieldSpec, FieldType, ParamSpec, ParamType, TableSpec};
-use gateway_domain::{ConnectionKind, Resource};
+use gateway_connector::Secret;
+use gateway_domain::Resource;
 
 pub const ORIGIN: &str = "https://api.sailthru.com";
 
-pub fn credential_spec() -> CredentialSpec {
-    CredentialSpec::new(
-        ConnectionKind::Sailthru,
-        vec![
-            FieldSpec::required("api_key", FieldType::String, "the API key (Settings > Setup > API & Postbacks)")
-                .secret(),
-            FieldSpec::required("api_secret", FieldType::String, "the shared secret requests are signed with").secret(),
-        ],
-    )
+gateway_connector::credentials! {
+    /// Sailthru credentials: the API key and the secret requests are signed with.
+    pub struct SailthruCredentials {
+        /// the API key (Settings > Setup > API & Postbacks)
+        api_key: Secret,
+        /// the shared secret requests are signed with
+        api_secret: Secret,
+    }
 }
 
-pub fn table_spec() -> TableSpec {
-    TableSpec::new(
-        vec![ParamSpec::new("list", ParamType::String, "the list's name; the table's name when absent")],
-        &[Resource::UserId],
-    )
+gateway_connector::table_params! {
+    /// A Sailthru table: one of the account's lists.
+    pub struct SailthruTable {
+        /// the list's name; the table's name when absent
+        list: Option<String>,
+    }
 }
+
+pub const RESOURCES: &[Resource] = &[Resource::UserId];

@@ -2,79 +2,55 @@
 //! sources (Sailthru offers no read-only way to sample a list's members: only their count).
 
 use gateway_connector::api::JsonAt;
-use gateway_connector::{
-    Column, ColumnType, Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection,
-    OutboundClient, Step, TableSpec,
-};
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Table};
-use serde_json::{Value, json};
+use gateway_connector::{Column, ColumnType, ConnectorError, CredentialCheck, Inspection, OutboundClient, Provider};
+use gateway_domain::{ConnectionKind, JsonObject, Resource, Table};
+use serde_json::json;
 
 use super::client::Client;
-use super::config;
-use gateway_connector::api::text;
+use super::config::{self, SailthruCredentials, SailthruTable};
 
 #[derive(Debug)]
 pub struct SailthruConnector {
-    spec: CredentialSpec,
-    tables: TableSpec,
     outbound: OutboundClient,
 }
 
 impl SailthruConnector {
-    pub fn new(outbound: OutboundClient) -> SailthruConnector {
-        SailthruConnector { spec: config::credential_spec(), tables: config::table_spec(), outbound }
+    pub fn new(outbound: OutboundClient) -> gateway_connector::Typed<SailthruConnector> {
+        gateway_connector::Typed::new(SailthruConnector { outbound })
     }
 
-    fn client(&self, c: &JsonObject) -> Result<Client, ConnectorError> {
-        let missing = |f: &str| ConnectorError::new(ErrorKind::WrongCredentials, format!("'{f}' is missing"));
-        Ok(Client::new(
-            &self.outbound,
-            text(c, "api_key").ok_or_else(|| missing("api_key"))?,
-            text(c, "api_secret").ok_or_else(|| missing("api_secret"))?,
-        ))
+    fn client(&self, c: &SailthruCredentials) -> Client {
+        Client::new(&self.outbound, c.api_key.expose(), c.api_secret.expose())
     }
 }
 
 #[async_trait::async_trait]
-impl Connector for SailthruConnector {
-    fn kind(&self) -> ConnectionKind {
-        ConnectionKind::Sailthru
-    }
+impl Provider for SailthruConnector {
+    type Credentials = SailthruCredentials;
+    type Params = SailthruTable;
+    const KIND: ConnectionKind = ConnectionKind::Sailthru;
+    const RESOURCES: &'static [Resource] = config::RESOURCES;
 
-    fn credential_spec(&self) -> &CredentialSpec {
-        &self.spec
-    }
-
-    fn table_spec(&self) -> &TableSpec {
-        &self.tables
-    }
-
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
-        let client = self.client(credentials.expose())?;
+    async fn test(&self, c: &SailthruCredentials, _tables: &[Table]) -> Result<CredentialCheck, ConnectorError> {
         let mut check = CredentialCheck::default();
-        match client.get("list", &json!({}), "lists").await {
-            Ok(body) => check.steps.push(Step::passed(
-                "list_lists",
-                format!(
-                    "the signed request was accepted ({} lists, GET /list)",
-                    body.at("/lists").as_array().map_or(0, Vec::len)
-                ),
-            )),
-            Err(e) => check.steps.push(Step::failed("list_lists", e.kind, e.message)),
-        }
+        check.run("list_lists", self.client(c).get("list", &json!({}), "lists").await, |body| {
+            format!(
+                "the signed request was accepted ({} lists, GET /list)",
+                body.at("/lists").as_array().map_or(0, Vec::len)
+            )
+        });
         Ok(check)
     }
 
-    async fn inspect_table(
+    async fn inspect(
         &self,
-        credentials: Option<&Credentials>,
+        c: &SailthruCredentials,
+        params: &SailthruTable,
         table: &Table,
         _sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
-        let credentials =
-            credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
-        let client = self.client(credentials.expose())?;
-        let name = table.connection_table_params.get("list").and_then(Value::as_str).unwrap_or(table.name.as_str());
+        let client = self.client(c);
+        let name = params.list.as_deref().unwrap_or(table.name.as_str());
         let list = client.get("list", &json!({"list": name}), &format!("list '{name}'")).await?;
         let count = list.at("/count").as_i64().or_else(|| list.at("/email_count").as_i64());
         let mut detected = JsonObject::new();

@@ -1,23 +1,24 @@
 //! Sendlane credentials and tables.
 
-use gateway_connector::{CredentialSpec, FieldSpec, FieldType, ParamSpec, ParamType, TableSpec};
-use gateway_domain::{ConnectionKind, Resource};
+use gateway_connector::Secret;
+use gateway_domain::Resource;
 
 pub const ORIGIN: &str = "https://api.sendlane.com";
 
-pub fn credential_spec() -> CredentialSpec {
-    CredentialSpec::new(
-        ConnectionKind::Sendlane,
-        vec![
-            FieldSpec::required("api_token", FieldType::String, "an API v2 token (Account > API > Sendlane API V2)")
-                .secret(),
-        ],
-    )
+gateway_connector::credentials! {
+    /// Sendlane credentials: an API v2 token.
+    pub struct SendlaneCredentials {
+        /// an API v2 token (Account > API > Sendlane API V2)
+        api_token: Secret,
+    }
 }
 
-pub fn table_spec() -> TableSpec {
-    TableSpec::new(
-        vec![ParamSpec::new("list_id", ParamType::Integer, "the list's id; the list named as the table when absent")],
-        &[Resource::User, Resource::UserId],
-    )
+gateway_connector::table_params! {
+    /// A Sendlane table: one of the account's lists.
+    pub struct SendlaneTable {
+        /// the list's id; the list named as the table when absent
+        list_id: Option<i64>,
+    }
 }
+
+pub const RESOURCES: &[Resource] = &[Resource::User, Resource::UserId];

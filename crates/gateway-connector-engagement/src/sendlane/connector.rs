@@ -1,55 +1,39 @@
 //! The Sendlane connector: a token proven by `GET /v2/lists?limit=1`; lists as user sources
 //! (a page of contacts).
 
-use gateway_connector::{
-    Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, OutboundClient, Step, TableSpec,
-};
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
-use serde_json::Value;
+use gateway_connector::{ConnectorError, CredentialCheck, ErrorKind, Inspection, OutboundClient, Provider};
+use gateway_domain::{ConnectionKind, JsonObject, Problem, Resource, Table};
 
 use super::client::Client;
-use super::config;
-use gateway_connector::api::text;
+use super::config::{self, SendlaneCredentials, SendlaneTable};
 
 /// Pages of lists read at most to find a list by name.
 const LIST_PAGES: u32 = 5;
 
 #[derive(Debug)]
 pub struct SendlaneConnector {
-    spec: CredentialSpec,
-    tables: TableSpec,
     outbound: OutboundClient,
 }
 
 impl SendlaneConnector {
-    pub fn new(outbound: OutboundClient) -> SendlaneConnector {
-        SendlaneConnector { spec: config::credential_spec(), tables: config::table_spec(), outbound }
+    pub fn new(outbound: OutboundClient) -> gateway_connector::Typed<SendlaneConnector> {
+        gateway_connector::Typed::new(SendlaneConnector { outbound })
     }
 
-    fn client(&self, c: &JsonObject) -> Result<Client, ConnectorError> {
-        let token = text(c, "api_token")
-            .ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "'api_token' is missing"))?;
-        Ok(Client::new(&self.outbound, token))
+    fn client(&self, c: &SendlaneCredentials) -> Client {
+        Client::new(&self.outbound, c.api_token.expose())
     }
 }
 
 #[async_trait::async_trait]
-impl Connector for SendlaneConnector {
-    fn kind(&self) -> ConnectionKind {
-        ConnectionKind::Sendlane
-    }
+impl Provider for SendlaneConnector {
+    type Credentials = SendlaneCredentials;
+    type Params = SendlaneTable;
+    const KIND: ConnectionKind = ConnectionKind::Sendlane;
+    const RESOURCES: &'static [Resource] = config::RESOURCES;
 
-    fn credential_spec(&self) -> &CredentialSpec {
-        &self.spec
-    }
-
-    fn table_spec(&self) -> &TableSpec {
-        &self.tables
-    }
-
-    fn check_table(&self, table: &Table) -> Result<(), Problem> {
-        self.tables.check(table)?;
-        match table.connection_table_params.get("list_id").and_then(Value::as_i64) {
+    fn check_params(&self, params: &SendlaneTable, _table: &Table) -> Result<(), Problem> {
+        match params.list_id {
             Some(id) if id <= 0 => {
                 Err(Problem::wrong_field("connection_table_params.list_id", "'list_id' must be a positive list id"))
             }
@@ -57,28 +41,23 @@ impl Connector for SendlaneConnector {
         }
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
-        let client = self.client(credentials.expose())?;
+    async fn test(&self, c: &SendlaneCredentials, _tables: &[Table]) -> Result<CredentialCheck, ConnectorError> {
         let mut check = CredentialCheck::default();
-        match client.lists(1, 1).await {
-            Ok(_) => check
-                .steps
-                .push(Step::passed("list_lists", "the token listed the account's lists (GET /v2/lists?limit=1)")),
-            Err(e) => check.steps.push(Step::failed("list_lists", e.kind, e.message)),
-        }
+        check.run("list_lists", self.client(c).lists(1, 1).await, |_| {
+            "the token listed the account's lists (GET /v2/lists?limit=1)".to_owned()
+        });
         Ok(check)
     }
 
-    async fn inspect_table(
+    async fn inspect(
         &self,
-        credentials: Option<&Credentials>,
+        c: &SendlaneCredentials,
+        params: &SendlaneTable,
         table: &Table,
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
-        let credentials =
-            credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
-        let client = self.client(credentials.expose())?;
-        let list_id = match table.connection_table_params.get("list_id").and_then(Value::as_i64) {
+        let client = self.client(c);
+        let list_id = match params.list_id {
             Some(id) => id,
             None => {
                 let mut found = None;

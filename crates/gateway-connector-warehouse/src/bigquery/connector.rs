@@ -66,7 +66,11 @@ impl Connector for BigQueryConnector {
         config::table_ref(table, Some("placeholder-project"), Some("placeholder_dataset")).map(|_| ())
     }
 
-    async fn test_credentials(&self, credentials: &Credentials) -> Result<CredentialCheck, ConnectorError> {
+    async fn test_credentials(
+        &self,
+        credentials: &Credentials,
+        _tables: &[Table],
+    ) -> Result<CredentialCheck, ConnectorError> {
         let c = credentials.expose();
         let key = ServiceAccountKey::from_credentials(c)?;
         let project = text(c, "project_id").unwrap_or_default();
