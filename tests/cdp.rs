@@ -14,9 +14,12 @@ fn table(kind: &str, name: &str) -> String {
 }
 
 /// Segment's settings CDN as analytics-next fetches it (`GET /v1/projects/{writeKey}/settings`,
-/// no auth; an unknown key is 404 `Cannot GET - Invalid path or write key provided.`), and the
-/// Public API (<https://docs.segmentapis.com/tag/Getting-Started>): `GET /` with a Bearer
-/// token answers its workspace; a bad token 401 in the error envelope.
+/// no auth; a key it does not know, which includes every server-side source's, is 404 `Cannot
+/// GET - Invalid path or write key provided.`), and the Public API
+/// (<https://docs.segmentapis.com/tag/Getting-Started>, segmentio/public-api-sdk-typescript):
+/// `GET /` with a Bearer token answers its workspace; `GET /sources?pagination.count=N` its
+/// sources, `writeKeys` empty for a token without Source Admin (`model/sourceV1.ts`); a bad
+/// token 401 in the error envelope.
 fn segment(r: &Recorded) -> Reply {
     if r.method != "GET" {
         return Reply::unexpected("Segment reads are GETs", r);
@@ -41,6 +44,22 @@ fn segment(r: &Recorded) -> Reply {
             json!({"errors": [{"type": "RequestError", "message": "Too many requests", "status": 429}]}),
         )
         .header("x-ratelimit-reset", &(gateway_domain::now_seconds() + 15).to_string()),
+        ("/", Some("Bearer sgp_nokeys")) => Reply::json(
+            200,
+            json!({"data": {"workspace": {"id": "9aQ1Lj62S4bomZKLF4DPqW", "name": "Acme Prod", "slug": "acme-prod"}}}),
+        ),
+        ("/sources", Some(auth @ ("Bearer sgp_good" | "Bearer sgp_nokeys")))
+            if r.param("pagination.count").is_some_and(|c| c.parse::<u32>().is_ok_and(|c| (1..=1000).contains(&c))) =>
+        {
+            let keys = if auth == "Bearer sgp_good" { json!(["SegGoodKey12345"]) } else { json!([]) };
+            Reply::json(
+                200,
+                json!({"data": {"sources": [
+                {"id": "qQEHquLrjRDN9j1ByrmAzp", "slug": "http-api-prod", "name": "HTTP API (prod)", "enabled": true,
+                 "writeKeys": keys, "metadata": {"id": "xRXCP7B1ZL", "slug": "http-api", "name": "HTTP API"}}
+            ], "pagination": {"current": "MA==", "totalEntries": 1}}}),
+            )
+        }
         ("/", Some(_)) => Reply::json(401, json!({"errors": [{"type": "unauthorized", "message": "Unauthorized"}]})),
         _ => Reply::unexpected("not a documented Segment call", r),
     }
@@ -64,11 +83,20 @@ async fn segment_write_key_token_and_destinations() {
     };
     let r = test(json!({"write_key": "SegGoodKey12345"})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["steps"][1]["outcome"], "skipped", "no token given: {:?}", r.body);
+    assert_eq!(r.body["steps"][0]["outcome"], "passed", "the CDN knows the key: {:?}", r.body);
     let r = test(json!({"write_key": "SegGoodKey12345", "public_api_token": "sgp_good"})).await;
-    assert!(r.body["steps"][1]["message"].as_str().unwrap().contains("Acme Prod"), "{:?}", r.body);
+    assert!(r.body["steps"][0]["message"].as_str().unwrap().contains("Acme Prod"), "{:?}", r.body);
+    assert!(r.body["steps"][1]["message"].as_str().unwrap().contains("GET /sources"), "{:?}", r.body);
+    // A key the CDN does not know may be a server source's: not called wrong, said unverifiable.
+    let r = test(json!({"write_key": "SegServer12345"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["steps"][0]["outcome"], "skipped", "{:?}", r.body);
+    assert!(r.body["warnings"][0].as_str().unwrap().contains("cannot be verified"), "{:?}", r.body);
+    // A token without Source Admin sees no write keys: unverifiable, told how to fix it.
+    let r = test(json!({"write_key": "SegGoodKey12345", "public_api_token": "sgp_nokeys"})).await;
+    assert_eq!((r.status, r.body["steps"][1]["outcome"].as_str()), (200, Some("skipped")), "{:?}", r.body);
     for (creds, reason, step) in [
-        (json!({"write_key": "SegUnknown12345"}), "wrong_credentials", "write_key_settings"),
+        (json!({"write_key": "SegUnknown12345", "public_api_token": "sgp_good"}), "wrong_credentials", "write_key"),
         (
             json!({"write_key": "SegGoodKey12345", "public_api_token": "sgp_bad"}),
             "wrong_credentials",
@@ -199,9 +227,23 @@ async fn mparticle_says_what_it_cannot_check_and_checks_the_platform() {
         (Some("list_data_plans"), Some("passed"))
     );
     // The token step and the API step fail apart.
+    // Data Planning is a product of its own: credentials without it are valid, and told so.
+    let r = api
+        .post("/connections/M_PARTICLE/test/", json!({"credentials": with("mp-noplans", "mp-client-secret", "1234")}))
+        .await;
+    assert_eq!((r.status, r.body["steps"][2]["outcome"].as_str()), (200, Some("skipped")), "{:?}", r.body);
+    assert!(r.body["warnings"][0].as_str().unwrap().contains("lack Data Planning access"), "{:?}", r.body);
+    // The sending key is never proven: the stored connection is unverified, never available.
+    assert_eq!(
+        api.put("/connections/M_PARTICLE/", json!({"credentials": with("mp-client", "mp-client-secret", "1234")}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(api.post("/connections/M_PARTICLE/test/", json!({})).await.status, 200);
+    assert_eq!(api.get("/connections/M_PARTICLE/").await.body["status"], "unverified");
     for (creds, step, reason) in [
         (with("mp-wrong", "nope", "1234"), "platform_token", "wrong_credentials"),
-        (with("mp-noplans", "mp-client-secret", "1234"), "list_data_plans", "forbidden"),
         (with("mp-client", "mp-client-secret", "999"), "list_data_plans", "resource_not_found"),
     ] {
         let r = api.post("/connections/M_PARTICLE/test/", json!({"credentials": creds})).await;

@@ -189,18 +189,53 @@ async fn salesforce_token_api_and_sobjects() {
 
 // ---- Shopify
 
-/// Shopify's Admin REST API as documented (<https://shopify.dev/docs/api/admin-rest>):
-/// `X-Shopify-Access-Token`; the pinned version in the path; `{"errors": ...}` bodies for 401,
-/// 402, 403 (a missing scope named), 423; 429 with `Retry-After: 2.0`. Bodies from the REST
-/// reference's examples (shop, products, customers, orders).
+/// Shopify as documented today. Tokens: the client-credentials grant of a Dev Dashboard app
+/// (<https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/client-credentials-grant>:
+/// `POST /admin/oauth/access_token` with `client_id`, `client_secret`,
+/// `grant_type=client_credentials`, as a form or as JSON, the way Shopify's Node SDK sends it;
+/// `{"access_token", "scope", "expires_in": 86399}`; `shop_not_permitted` for an app of
+/// another organization), or a legacy custom app's static token. `X-Shopify-Access-Token` on
+/// every call; `GET /admin/oauth/access_scopes.json` (unversioned,
+/// <https://shopify.dev/docs/api/admin-rest/latest/resources/accessscope>); the GraphQL Admin
+/// API on the pinned version (<https://shopify.dev/docs/api/admin-graphql>), `ACCESS_DENIED`
+/// naming the scope a query lacks; REST-style `{"errors": ...}` bodies for 401, 402, 423 and
+/// 429 with `Retry-After: 2.0` (<https://shopify.dev/docs/api/usage/response-codes>).
 fn shopify(r: &Recorded) -> Reply {
     let errors = |status: u16, e: &str| Reply::json(status, json!({"errors": e}));
-    if r.method != "GET" || !r.path.starts_with("/admin/api/2026-07/") {
-        return Reply::unexpected("Admin REST GETs of the pinned version", r);
+    if r.method == "POST" && r.path == "/admin/oauth/access_token" {
+        let body: Value = if r.header("content-type") == Some("application/json") {
+            serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+        } else {
+            let form: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(&r.body).into_owned().collect();
+            json!(form)
+        };
+        if body["grant_type"] != "client_credentials" {
+            return Reply::unexpected("the client-credentials grant", r);
+        }
+        return match (body["client_id"].as_str(), body["client_secret"].as_str()) {
+            (Some("app-good"), Some("app-secret")) => Reply::json(
+                200,
+                json!({"access_token": "shpca_minted_all", "scope": "read_products,read_customers,read_orders", "expires_in": 86399}),
+            ),
+            (Some("app-products"), Some("app-secret")) => Reply::json(
+                200,
+                json!({"access_token": "shpca_minted_products", "scope": "read_products", "expires_in": 86399}),
+            ),
+            (Some("app-foreign"), Some("app-secret")) => Reply::json(
+                400,
+                json!({"error": "shop_not_permitted", "error_description": "Client credentials cannot be performed on this shop."}),
+            ),
+            _ => Reply::json(
+                400,
+                json!({"error": "invalid_client", "error_description": "Client authentication failed"}),
+            ),
+        };
     }
     let token = r.header("x-shopify-access-token").unwrap_or_default();
-    match token {
-        "shpat_good" | "shpat_products_only" => {}
+    let scopes: &[&str] = match token {
+        "shpat_good" | "shpca_minted_all" => &["read_products", "read_customers", "read_orders"],
+        "shpat_products_only" | "shpca_minted_products" => &["read_products"],
         "shpat_frozen" => return errors(402, "Unavailable Shop"),
         "shpat_locked" => return errors(423, "Shop is locked"),
         "shpat_busy" => {
@@ -208,70 +243,123 @@ fn shopify(r: &Recorded) -> Reply {
                 429,
                 "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.",
             )
-            .header("retry-after", "2.0")
-            .header("x-shopify-shop-api-call-limit", "40/40");
+            .header("retry-after", "2.0");
         }
         _ => return errors(401, "[API] Invalid API key or access token (unrecognized login or wrong password)"),
+    };
+    if r.method == "GET" && r.path == "/admin/oauth/access_scopes.json" {
+        let handles: Vec<Value> = scopes.iter().map(|s| json!({"handle": s})).collect();
+        return Reply::json(200, json!({"access_scopes": handles}));
     }
-    match (r.path.trim_start_matches("/admin/api/2026-07"), r.query.as_str()) {
-        ("/shop.json", "") => Reply::json(
-            200,
-            json!({"shop": {"id": 548380009, "name": "John Smith Test Store", "email": "j.smith@example.com", "myshopify_domain": "jsmith.myshopify.com", "currency": "USD"}}),
-        ),
-        ("/products.json", "limit=10") => Reply::json(
-            200,
-            json!({"products": [{"id": 632910392, "title": "IPod Nano - 8GB", "vendor": "Apple", "product_type": "Cult Products",
-            "variants": [{"id": 808950810, "price": "199.00", "sku": "IPOD2008PINK"}], "image": {"id": 850703190, "src": "https://cdn.shopify.com/ipod-nano.png"}}]}),
-        ),
-        ("/customers.json", "limit=10") if token == "shpat_products_only" => {
-            errors(403, "[API] This action requires merchant approval for read_customers scope.")
-        }
-        ("/customers.json", "limit=10") => Reply::json(
-            200,
-            json!({"customers": [{"id": 1073339464, "email": "steve.lastnameson@example.com", "first_name": "Steve", "orders_count": 0,
-            "default_address": {"city": "Montreal", "country": "Canada"}}]}),
-        ),
-        ("/orders.json", "limit=10&status=any") if token == "shpat_products_only" => {
-            errors(403, "[API] This action requires merchant approval for read_orders scope.")
-        }
-        ("/orders.json", "limit=10&status=any") => Reply::json(
-            200,
-            json!({"orders": [{"id": 450789469, "email": "bob.norman@mail.example.com", "created_at": "2008-01-10T11:00:00-05:00",
-            "currency": "USD", "customer": {"id": 207119551}, "line_items": [
-                {"id": 466157049, "product_id": 632910392, "variant_id": 39072856, "quantity": 1, "price": "199.00"},
-                {"id": 518995019, "product_id": 921728736, "variant_id": 49148385, "quantity": 2, "price": "199.00"}]}]}),
-        ),
-        _ => Reply::unexpected("not a documented Shopify call", r),
+    if r.method != "POST"
+        || r.path != "/admin/api/2026-10/graphql.json"
+        || r.header("content-type") != Some("application/json")
+    {
+        return Reply::unexpected("GraphQL Admin API POSTs of the pinned version", r);
     }
+    let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    let query = body["query"].as_str().unwrap_or_default();
+    let cost = json!({"requestedQueryCost": 12, "actualQueryCost": 4, "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 1996, "restoreRate": 100.0}});
+    let denied = |field: &str, scope: &str| {
+        Reply::json(
+            200,
+            json!({"errors": [{"message": format!("Access denied for {field} field. Required access: `{scope}` access scope."),
+            "locations": [{"line": 1, "column": 20}], "path": [field], "extensions": {"code": "ACCESS_DENIED", "documentation": "https://shopify.dev/api/usage/access-scopes"}}],
+            "data": null, "extensions": {"cost": cost}}),
+        )
+    };
+    let data = |d: Value| Reply::json(200, json!({"data": d, "extensions": {"cost": cost}}));
+    if query.contains("shop {") {
+        return data(
+            json!({"shop": {"name": "John Smith Test Store", "myshopifyDomain": "jsmith.myshopify.com", "currencyCode": "USD"}}),
+        );
+    }
+    if body["variables"]["first"] != 10 {
+        return Reply::unexpected("a sample of 10", r);
+    }
+    if query.contains("products(") {
+        return data(
+            json!({"products": {"nodes": [{"id": "gid://shopify/Product/632910392", "legacyResourceId": "632910392", "title": "IPod Nano - 8GB",
+            "handle": "ipod-nano", "vendor": "Apple", "productType": "Cult Products", "status": "ACTIVE", "updatedAt": "2026-11-01T10:00:00Z",
+            "variants": {"nodes": [{"id": "gid://shopify/ProductVariant/808950810", "legacyResourceId": "808950810", "sku": "IPOD2008PINK", "title": "Pink", "price": "199.00", "inventoryQuantity": 10}]}}]}}),
+        );
+    }
+    if query.contains("customers(") {
+        if !scopes.contains(&"read_customers") {
+            return denied("customers", "read_customers");
+        }
+        return data(
+            json!({"customers": {"nodes": [{"id": "gid://shopify/Customer/1073339464", "legacyResourceId": "1073339464",
+            "email": "steve.lastnameson@example.com", "firstName": "Steve", "lastName": "Lastnameson", "numberOfOrders": "0",
+            "createdAt": "2026-01-10T11:00:00Z", "updatedAt": "2026-01-10T11:00:00Z", "defaultAddress": {"city": "Montreal", "country": "Canada"}}]}}),
+        );
+    }
+    if query.contains("orders(") {
+        if !scopes.contains(&"read_orders") {
+            return denied("orders", "read_orders");
+        }
+        return data(
+            json!({"orders": {"nodes": [{"id": "gid://shopify/Order/450789469", "legacyResourceId": "450789469", "name": "#1001",
+            "createdAt": "2026-11-10T11:00:00-05:00", "currencyCode": "USD", "customer": {"legacyResourceId": "207119551"},
+            "lineItems": {"nodes": [
+                {"legacyResourceId": "466157049", "quantity": 1, "product": {"legacyResourceId": "632910392"}, "variant": {"legacyResourceId": "39072856"}, "originalUnitPriceSet": {"shopMoney": {"amount": "199.0"}}},
+                {"legacyResourceId": "518995019", "quantity": 2, "product": {"legacyResourceId": "921728736"}, "variant": {"legacyResourceId": "49148385"}, "originalUnitPriceSet": {"shopMoney": {"amount": "199.0"}}}]}}]}}),
+        );
+    }
+    Reply::unexpected("not a documented Shopify query", r)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shopify_shop_products_customers_orders() {
+async fn shopify_app_tokens_scopes_and_graphql_tables() {
     let mock = MockProvider::start(shopify);
     let app = app_with("SHOPIFY", &mock).await;
     let api = app.api("acme", "manager");
-    let c = |token: &str| json!({"shop": "https://admin.shopify.com/store/jsmith", "access_token": token});
-    let r = api.post("/connections/SHOPIFY/test/", json!({"credentials": c("shpat_good")})).await;
+    let shop = "https://admin.shopify.com/store/jsmith";
+    let app_creds = |id: &str| json!({"shop": shop, "client_id": id, "client_secret": "app-secret"});
+    let legacy = |token: &str| json!({"shop": shop, "access_token": token});
+    let mints = || mock.requests().iter().filter(|r| r.path == "/admin/oauth/access_token").count();
+    let steps = |r: &gateway_testkit::Resp| -> Vec<String> {
+        let list = r.body["steps"].as_array().or_else(|| r.body["error_data"]["steps"].as_array()).unwrap();
+        list.iter().map(|s| format!("{}:{}", s["name"].as_str().unwrap(), s["outcome"].as_str().unwrap())).collect()
+    };
+
+    // A Dev Dashboard app: its token minted by the client-credentials grant, then cached.
+    let r = api.post("/connections/SHOPIFY/test/", json!({"credentials": app_creds("app-good")})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert!(r.body["steps"][0]["message"].as_str().unwrap().contains("John Smith Test Store"));
-    for (token, reason, says) in [
-        ("shpat_bad", "wrong_credentials", "Invalid API key"),
-        ("shpat_frozen", "forbidden", "frozen"),
-        ("shpat_locked", "forbidden", "locked"),
-        ("shpat_busy", "rate_limited", "retry in 2 s"),
+    assert_eq!(steps(&r), ["token:passed", "access_scopes:passed", "read_shop:passed"]);
+    assert!(r.body["steps"][2]["message"].as_str().unwrap().contains("John Smith Test Store"));
+    assert_eq!(mints(), 1);
+    let r = api.post("/connections/SHOPIFY/test/", json!({"credentials": app_creds("app-good")})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(mints(), 1, "the 24-hour token is reused, not minted again");
+    // A legacy static token still works, with a warning.
+    let r = api.post("/connections/SHOPIFY/test/", json!({"credentials": legacy("shpat_good")})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body["warnings"][0].as_str().unwrap().contains("legacy"), "{:?}", r.body);
+    for (creds, reason, says) in [
+        (legacy("shpat_bad"), "wrong_credentials", "Invalid API key"),
+        (legacy("shpat_frozen"), "forbidden", "frozen"),
+        (legacy("shpat_locked"), "forbidden", "locked"),
+        (legacy("shpat_busy"), "rate_limited", "retry in 2 s"),
+        (app_creds("app-wrong"), "wrong_credentials", "invalid_client"),
+        (app_creds("app-foreign"), "wrong_specification", "shop_not_permitted"),
     ] {
-        let r = api.post("/connections/SHOPIFY/test/", json!({"credentials": c(token)})).await;
-        assert_eq!((r.status, r.body["error_data"]["reason"].as_str()), (400, Some(reason)), "{token}: {:?}", r.body);
-        assert!(r.body["message"].as_str().unwrap().contains(says), "{token}: {:?}", r.body);
+        let r = api.post("/connections/SHOPIFY/test/", json!({"credentials": creds})).await;
+        assert_eq!((r.status, r.body["error_data"]["reason"].as_str()), (400, Some(reason)), "{creds}: {:?}", r.body);
+        assert!(r.body["message"].as_str().unwrap().contains(says), "{creds}: {:?}", r.body);
     }
-    let r = api.put("/connections/SHOPIFY/", json!({"credentials": c("shpat_good")})).await;
+    let r = api.put("/connections/SHOPIFY/", json!({"credentials": app_creds("app-good")})).await;
     assert_eq!(r.body["credentials"]["shop"], "jsmith.myshopify.com", "the admin URL normalised");
+    assert_eq!(r.body["credentials"]["client_secret"], "********");
+    let r = api.put("/connections/SHOPIFY/", json!({"credentials": {"shop": shop, "client_id": "app-good"}})).await;
+    assert_eq!((r.status, r.field()), (400, "credentials.client_secret"));
     for bad in ["shop.example.com", "jsmith.myshopify.com.evil.com", "127.0.0.1", "localhost:8443", "u@jsmith"] {
         let r = api.put("/connections/SHOPIFY/", json!({"credentials": {"shop": bad, "access_token": "t"}})).await;
         assert_eq!((r.status, r.field()), (400, "credentials.shop"), "{bad}");
     }
 
-    // Products (item), customers (user), orders (interaction: a row per line item).
+    // Products (item), customers (user), orders (interaction: a row per line item), by GraphQL,
+    // with the REST ids.
     for (name, resource, check) in [
         ("catalog", "item", ("item_id", json!(632910392))),
         ("buyers", "user", ("user_id", json!(1073339464))),
@@ -286,9 +374,20 @@ async fn shopify_shop_products_customers_orders() {
     let r = api.post(&format!("{}test/", table("SHOPIFY", "purchases")), json!({})).await;
     assert_eq!(r.body["sample"]["rows"].as_array().unwrap().len(), 2, "one row per line item");
     assert_eq!(r.body["resource_params"]["columns_mapping"]["item_id"], "item_id");
+    assert_eq!(r.body["sample"]["rows"][0]["user_id"], 207119551);
+    // The stored app against its tables: every scope they need is there.
+    let r = api.post("/connections/SHOPIFY/test/", json!({})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(steps(&r).contains(&"scope_read_orders:passed".to_owned()), "{:?}", r.body);
+    assert_eq!(api.get("/connections/SHOPIFY/").await.body["status"], "available");
 
-    // A token without a table's scope: the scope is named.
-    assert_eq!(api.put("/connections/SHOPIFY/", json!({"credentials": c("shpat_products_only")})).await.status, 200);
+    // An app without its tables' scopes: each one missing named by the test, before any read.
+    assert_eq!(api.put("/connections/SHOPIFY/", json!({"credentials": app_creds("app-products")})).await.status, 200);
+    let r = api.post("/connections/SHOPIFY/test/", json!({})).await;
+    assert_eq!((r.status, r.body["error_data"]["reason"].as_str()), (400, Some("forbidden")), "{:?}", r.body);
+    assert!(steps(&r).contains(&"scope_read_orders:forbidden".to_owned()), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("add read_"), "{:?}", r.body);
+    assert_eq!(api.get("/connections/SHOPIFY/").await.body["status"], "unverified", "it reads products all the same");
     let r = api.get(&format!("{}test/", table("SHOPIFY", "purchases"))).await;
     assert_eq!(r.body["error_data"]["reason"], "forbidden", "{:?}", r.body);
     assert!(r.body["message"].as_str().unwrap().contains("read_orders"), "{:?}", r.body);

@@ -104,6 +104,8 @@ impl<T: FieldValue> FieldValue for Option<T> {
 impl FieldSpec {
     /// The field a declaration's line declares: name, type and description from the line.
     pub fn of<T: FieldValue>(name: &'static str, description: &'static str) -> FieldSpec {
+        // A raw identifier (`r#type`) names the wire field `type`.
+        let name = name.strip_prefix("r#").unwrap_or(name);
         let f = if T::REQUIRED {
             FieldSpec::required(name, T::TYPE, description)
         } else {
@@ -137,7 +139,7 @@ impl<T: ParamValue> ParamValue for Option<T> {
 impl ParamSpec {
     /// The parameter a declaration's line declares.
     pub fn of<T: ParamValue>(name: &'static str, description: &'static str) -> ParamSpec {
-        ParamSpec::new(name, T::TYPE, description)
+        ParamSpec::new(name.strip_prefix("r#").unwrap_or(name), T::TYPE, description)
     }
 
     /// One of these strings (compared without case).

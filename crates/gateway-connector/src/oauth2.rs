@@ -79,8 +79,15 @@ pub fn token_answer(
         }
         (429, _) => ConnectorError::new(ErrorKind::RateLimited, format!("{who}'s token endpoint asks to slow down"))
             .retry_after(parse_retry_after(retry_after)),
-        // invalid_request, unsupported_grant_type: a request the gateway got wrong, not the
-        // customer's credentials.
+        // The app exists but may not use this grant: a setting of the customer's app (on
+        // Salesforce, "Enable Client Credentials Flow" and a Run As user).
+        (_, "unsupported_grant_type" | "unauthorized_grant_type") => ConnectorError::new(
+            ErrorKind::WrongSpecification,
+            format!(
+                "{who} refused the client-credentials grant for this app ({code}){said}: enable the client-credentials flow on the app (on Salesforce: Enable Client Credentials Flow, and a Run As user)"
+            ),
+        ),
+        // invalid_request: a request the gateway got wrong, not the customer's credentials.
         (400, _) => ConnectorError::new(ErrorKind::Unknown, format!("{who} refused the token request ({code}){said}")),
         (s, _) if s >= 500 => {
             ConnectorError::new(ErrorKind::Unavailable, format!("{who}'s token endpoint answered {s}"))

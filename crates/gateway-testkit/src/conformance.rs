@@ -92,7 +92,7 @@ pub fn fixture(kind: ConnectionKind) -> Option<Fixture> {
         },
         ConnectionKind::Segment => Fixture {
             valid: json!({"write_key": "SegConformance1234", "public_api_token": "sgp_conformance_token_1"}),
-            peers: &["SEGMENT"],
+            peers: &["SEGMENT_PUBLIC_API"],
         },
         ConnectionKind::MParticle => Fixture {
             valid: json!({"api_key": "us1-conformance", "api_secret": "mp-secret-1", "client_id": "mp-client",
@@ -192,11 +192,13 @@ pub fn refusal(kind: ConnectionKind) -> Option<Option<Refusal>> {
             json!({"api_token": "sendlane-wrong-1"}),
             |r| r.header("authorization") == Some("Bearer sendlane-wrong-1"),
         ))),
+        // The settings CDN's 404 proves nothing of a server source's key: refused through the
+        // Public API token, which is checked first.
         ConnectionKind::Segment => Some(Some(refusing_mock(
-            "SEGMENT",
-            Reply::text(404, "Cannot GET - Invalid path or write key provided."),
-            json!({"write_key": "SegWrongKey12345"}),
-            |r| r.path == "/v1/projects/SegWrongKey12345/settings",
+            "SEGMENT_PUBLIC_API",
+            Reply::json(401, json!({"errors": [{"type": "unauthorized", "message": "Unauthorized"}]})),
+            json!({"write_key": "SegWrongKey12345", "public_api_token": "sgp_wrong_1"}),
+            |r| r.path == "/" && r.header("authorization") == Some("Bearer sgp_wrong_1"),
         ))),
         ConnectionKind::MParticle => Some(Some(refusing_mock(
             "M_PARTICLE_SSO",

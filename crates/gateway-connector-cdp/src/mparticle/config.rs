@@ -1,7 +1,6 @@
 //! mParticle credentials.
 
-use gateway_connector::{CredentialSpec, FieldSpec, FieldType, Shape};
-use gateway_domain::ConnectionKind;
+use gateway_connector::{Secret, Shape};
 
 /// The token endpoint and the Platform API: global for every pod.
 pub const SSO: &str = "https://sso.auth.mparticle.com";
@@ -27,24 +26,31 @@ pub const WORKSPACE: Shape = Shape {
     hint: "a workspace id (digits)",
 };
 
-pub fn credential_spec() -> CredentialSpec {
-    CredentialSpec::new(
-        ConnectionKind::MParticle,
-        vec![
-            FieldSpec::required("api_key", FieldType::String, "the input feed's server-to-server key").secret(),
-            FieldSpec::required("api_secret", FieldType::String, "the server-to-server secret").secret(),
-            FieldSpec::optional("pod", FieldType::String, "the workspace's pod: US1, US2, EU1 or AU1")
-                .default_value("US1".into())
-                .shape(POD)
-                .routes(),
-            FieldSpec::optional(
-                "client_id",
-                FieldType::String,
-                "Platform API client id (optional: allows a read-only check)",
-            ),
-            FieldSpec::optional("client_secret", FieldType::String, "Platform API client secret").secret(),
-            FieldSpec::optional("workspace_id", FieldType::String, "the workspace whose data plans the check lists")
-                .shape(WORKSPACE),
-        ],
-    )
+gateway_connector::credentials! {
+    /// mParticle credentials: the input feed's server-to-server key, and optionally Platform
+    /// API client credentials for a read-only check of the workspace.
+    pub struct MParticleCredentials {
+        /// the input feed's server-to-server key
+        api_key: Secret,
+        /// the server-to-server secret
+        api_secret: Secret,
+        /// the workspace's pod: US1, US2, EU1 or AU1
+        pod: String => [default_value("US1".into()), shape(POD), routes],
+        /// Platform API client id (optional: allows a read-only check)
+        client_id: Option<String>,
+        /// Platform API client secret
+        client_secret: Option<Secret>,
+        /// the workspace whose data plans the check lists
+        workspace_id: Option<String> => [shape(WORKSPACE)],
+    }
+}
+
+gateway_connector::table_params! {
+    /// An mParticle table: a user attribute or an event the platform sends.
+    pub struct MParticleTable {
+        /// user_to_items_reco: the user attribute written; the table's name when absent
+        attribute: Option<String>,
+        /// item_to_items_reco and analytics_report: the event name sent; the table's name when absent
+        event: Option<String>,
+    }
 }

@@ -34,6 +34,41 @@ impl Client {
         if answer.ok() { Ok(answer.json()) } else { Err(settings_failure(&self.cdn, &answer)) }
     }
 
+    /// `GET /sources?pagination.count=200` (pages followed, at most 5): the write keys of the
+    /// workspace's sources, `None` when the token may not see them (the API leaves
+    /// `writeKeys` empty without the Source Admin permission).
+    pub async fn source_write_keys(&self, token: &str) -> Result<Option<Vec<String>>, ConnectorError> {
+        let auth = format!("Bearer {token}");
+        let mut keys = Vec::new();
+        let mut visible = false;
+        let mut cursor: Option<String> = None;
+        for _ in 0..5 {
+            let mut query = vec![("pagination.count", "200".to_owned())];
+            if let Some(c) = &cursor {
+                query.push(("pagination.cursor", c.clone()));
+            }
+            let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let url = self.public.url(&["sources"], &q)?;
+            let answer = self.public.get(url, &[("authorization", &auth), ("accept", "application/json")]).await?;
+            if !answer.ok() {
+                return Err(api_failure(&self.public, &answer));
+            }
+            let body = answer.json();
+            for source in body.at("/data/sources").as_array().into_iter().flatten() {
+                let found = source.at("/writeKeys").as_array().into_iter().flatten().filter_map(Value::as_str);
+                for k in found {
+                    visible = true;
+                    keys.push(k.to_owned());
+                }
+            }
+            cursor = body.at("/data/pagination/next").as_str().map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(visible.then_some(keys))
+    }
+
     /// `GET /` with the token: its workspace.
     pub async fn workspace(&self, token: &str) -> Result<Value, ConnectorError> {
         let url = self.public.url(&[""], &[])?;

@@ -1,7 +1,6 @@
 //! Segment credentials and tables.
 
-use gateway_connector::{CredentialSpec, FieldSpec, FieldType, Shape};
-use gateway_domain::ConnectionKind;
+use gateway_connector::{Secret, Shape};
 
 pub const CDN: &str = "https://cdn.segment.com";
 /// The peer name of the Public API (`GATEWAY_PROVIDER_SEGMENT_PUBLIC_API_URL`); the CDN is `SEGMENT`.
@@ -24,26 +23,24 @@ pub const WRITE_KEY: Shape = Shape {
 pub const REGION: Shape =
     Shape { pattern: "^(us|eu)$", check: |s| matches!(s, "us" | "eu"), hint: "us or eu, the workspace's region" };
 
-pub fn credential_spec() -> CredentialSpec {
-    CredentialSpec::new(
-        ConnectionKind::Segment,
-        vec![
-            FieldSpec::required(
-                "write_key",
-                FieldType::String,
-                "the source's write key (not a secret: browsers carry it)",
-            )
-            .shape(WRITE_KEY),
-            FieldSpec::optional(
-                "public_api_token",
-                FieldType::String,
-                "a Public API token of the workspace, to check it too",
-            )
-            .secret(),
-            FieldSpec::optional("region", FieldType::String, "the workspace's region: us or eu")
-                .default_value("us".into())
-                .shape(REGION)
-                .routes(),
-        ],
-    )
+gateway_connector::credentials! {
+    /// Segment credentials: a source's write key, and a Public API token to confirm it.
+    pub struct SegmentCredentials {
+        /// the source's write key (not a secret: browsers carry it)
+        write_key: String => [shape(WRITE_KEY)],
+        /// a Public API token of the workspace (with Source Admin, it confirms the write key is a source's)
+        public_api_token: Option<Secret>,
+        /// the workspace's region: us or eu
+        region: String => [default_value("us".into()), shape(REGION), routes],
+    }
+}
+
+gateway_connector::table_params! {
+    /// A Segment table: a trait or an event the platform sends.
+    pub struct SegmentTable {
+        /// user_to_items_reco: the user trait written; the table's name when absent
+        r#trait: Option<String>,
+        /// item_to_items_reco and analytics_report: the event name sent; the table's name when absent
+        event: Option<String>,
+    }
 }

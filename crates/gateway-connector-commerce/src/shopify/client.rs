@@ -1,12 +1,54 @@
-//! Shopify calls: `X-Shopify-Access-Token`, the pinned Admin API version.
+//! Shopify calls: an access token (a Dev Dashboard app's, minted by the client-credentials
+//! grant and cached until shortly before it expires, or a legacy static one) sent as
+//! `X-Shopify-Access-Token`; the token's scopes (`GET /admin/oauth/access_scopes.json`,
+//! unversioned); the GraphQL Admin API of the pinned version.
+//!
+//! References: <https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/client-credentials-grant>,
+//! <https://shopify.dev/docs/api/admin-rest/latest/resources/accessscope>,
+//! <https://shopify.dev/docs/api/admin-graphql>, <https://shopify.dev/docs/api/usage/rate-limits>.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use gateway_connector::api::Api;
 use gateway_connector::api::JsonAt;
-use gateway_connector::{ConnectorError, OutboundClient};
-use serde_json::Value;
+use gateway_connector::oauth2::token_answer;
+use gateway_connector::{ConnectorError, ErrorKind, OutboundClient};
+use gateway_domain::now_seconds;
+use reqwest::Method;
+use serde_json::{Value, json};
 
 use super::config::API_VERSION;
-use super::error::failure;
+use super::error::{failure, graphql_failure};
+
+/// How a connection authenticates.
+pub enum Auth<'a> {
+    /// A Dev Dashboard app: tokens by the client-credentials grant.
+    App { client_id: &'a str, client_secret: &'a str },
+    /// A legacy custom app's static token.
+    Static(&'a str),
+}
+
+/// Minted tokens by (shop, app, secret) fingerprint, each with when it stops being used (five
+/// minutes before it expires). One mint at a time per app (the lock): concurrent callers wait
+/// for it rather than minting twice. Each replica holds its own: a new token does not revoke
+/// the others, so replicas need not share one.
+#[derive(Default)]
+pub struct TokenCache {
+    tokens: Mutex<HashMap<String, (String, i64)>>,
+    minting: tokio::sync::Mutex<()>,
+}
+
+fn fingerprint(parts: &[&str]) -> String {
+    static SALT: std::sync::OnceLock<aws_lc_rs::hmac::Key> = std::sync::OnceLock::new();
+    let salt = SALT.get_or_init(|| {
+        let mut bytes = [0u8; 32];
+        let _ = aws_lc_rs::rand::fill(&mut bytes);
+        aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &bytes)
+    });
+    let tag = aws_lc_rs::hmac::sign(salt, parts.join("\n").as_bytes());
+    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// Holds a credential: its `Debug` shows none.
 pub struct Client {
@@ -20,38 +62,110 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// What the token endpoint said, and whether the token was minted now.
+pub struct Session {
+    pub client: Client,
+    pub minted: bool,
+}
+
 impl Client {
-    pub fn new(outbound: &OutboundClient, shop: &str, token: &str) -> Client {
-        Client { api: Api::new(outbound, "SHOPIFY", format!("https://{shop}"), "Shopify"), token: token.to_owned() }
+    /// A client with a token: the static one, or the app's (cached, else minted).
+    pub async fn connect(
+        outbound: &OutboundClient,
+        cache: &Arc<TokenCache>,
+        shop: &str,
+        auth: Auth<'_>,
+    ) -> Result<Session, ConnectorError> {
+        let api = Api::new(outbound, "SHOPIFY", format!("https://{shop}"), "Shopify");
+        let (client_id, client_secret) = match auth {
+            Auth::Static(token) => {
+                return Ok(Session { client: Client { api, token: token.to_owned() }, minted: false });
+            }
+            Auth::App { client_id, client_secret } => (client_id, client_secret),
+        };
+        let key = fingerprint(&[shop, client_id, client_secret]);
+        let cached = |now: i64| {
+            cache.tokens.lock().ok().and_then(|t| t.get(&key).filter(|(_, until)| *until > now).map(|(t, _)| t.clone()))
+        };
+        if let Some(token) = cached(now_seconds()) {
+            return Ok(Session { client: Client { api, token }, minted: false });
+        }
+        let _one_mint = cache.minting.lock().await;
+        if let Some(token) = cached(now_seconds()) {
+            return Ok(Session { client: Client { api, token }, minted: false });
+        }
+        let url = api.url(&["admin", "oauth", "access_token"], &[])?;
+        let body = json!({"client_id": client_id, "client_secret": client_secret, "grant_type": "client_credentials"});
+        let answer = api
+            .send(
+                Method::POST,
+                url,
+                &[("content-type", "application/json"), ("accept", "application/json")],
+                Some(body.to_string().into_bytes()),
+            )
+            .await?;
+        let minted = token_answer(answer.status, &answer.body, answer.header("retry-after"), "Shopify")
+            .map_err(|e| match e.message.contains("shop_not_permitted") {
+                true => ConnectorError::new(
+                    ErrorKind::WrongSpecification,
+                    "Shopify refused the client-credentials grant on this shop (shop_not_permitted): the grant works only for an app of the organization that owns the shop; install the app from that organization's Dev Dashboard",
+                ),
+                false => e,
+            })?;
+        let lives = minted.expires_in.unwrap_or(86_399).clamp(60, 86_400 * 7);
+        let until = now_seconds() + lives - 300;
+        if let Ok(mut t) = cache.tokens.lock() {
+            let now = now_seconds();
+            t.retain(|_, (_, u)| *u > now);
+            t.insert(key, (minted.token.clone(), until));
+        }
+        Ok(Session { client: Client { api, token: minted.token }, minted: true })
     }
 
-    async fn get(
+    fn headers(&self) -> [(&str, &str); 2] {
+        [("x-shopify-access-token", self.token.as_str()), ("accept", "application/json")]
+    }
+
+    /// `GET /admin/oauth/access_scopes.json`: the scopes granted to the token.
+    pub async fn access_scopes(&self) -> Result<Vec<String>, ConnectorError> {
+        let url = self.api.url(&["admin", "oauth", "access_scopes.json"], &[])?;
+        let answer = self.api.get(url, &self.headers()).await?;
+        if !answer.ok() {
+            return Err(failure(&self.api, &answer, "the token's scopes", "any"));
+        }
+        Ok(answer
+            .json()
+            .at("/access_scopes")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.at("/handle").as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// `POST /admin/api/{version}/graphql.json`: the `data` of one query, or its failure (an
+    /// HTTP error, or GraphQL `errors`: a missing scope, protected customer data, throttling).
+    pub async fn graphql(
         &self,
-        resource: &str,
-        query: &[(&str, &str)],
+        query: &str,
+        variables: Value,
         what: &str,
         scope: &str,
     ) -> Result<Value, ConnectorError> {
-        let file = format!("{resource}.json");
-        let url = self.api.url(&["admin", "api", API_VERSION, &file], query)?;
-        let answer =
-            self.api.get(url, &[("x-shopify-access-token", &self.token), ("accept", "application/json")]).await?;
-        if answer.ok() { Ok(answer.json()) } else { Err(failure(&self.api, &answer, what, scope)) }
-    }
-
-    /// `GET /admin/api/{version}/shop.json` (any scope).
-    pub async fn shop(&self) -> Result<Value, ConnectorError> {
-        Ok(self.get("shop", &[], "the shop", "any").await?.at("/shop").clone())
-    }
-
-    /// `GET /admin/api/{version}/{object}.json?limit=N` (orders with `status=any`).
-    pub async fn list(&self, object: &str, scope: &str, limit: usize) -> Result<Vec<Value>, ConnectorError> {
-        let limit = limit.clamp(1, 250).to_string();
-        let mut query = vec![("limit", limit.as_str())];
-        if object == "orders" {
-            query.push(("status", "any"));
+        let url = self.api.url(&["admin", "api", API_VERSION, "graphql.json"], &[])?;
+        let [token, accept] = self.headers();
+        let body = json!({"query": query, "variables": variables}).to_string().into_bytes();
+        let answer = self
+            .api
+            .send(Method::POST, url, &[token, accept, ("content-type", "application/json")], Some(body))
+            .await?;
+        if !answer.ok() {
+            return Err(failure(&self.api, &answer, what, scope));
         }
-        let body = self.get(object, &query, object, scope).await?;
-        Ok(body.get(object).and_then(Value::as_array).cloned().unwrap_or_default())
+        let body = answer.json();
+        if let Some(e) = graphql_failure(&body, what, scope) {
+            return Err(e);
+        }
+        Ok(body.at("/data").clone())
     }
 }

@@ -1,10 +1,18 @@
 //! Shopify credentials, tables, and the Admin API version every call is pinned to.
 
-use gateway_connector::{CredentialSpec, FieldSpec, FieldType, ParamSpec, ParamType, Shape, TableSpec};
-use gateway_domain::{ConnectionKind, Resource};
+use gateway_connector::{Secret, Shape};
+use gateway_domain::Resource;
 
-/// The Admin API version every call uses: one place to move it (versions are supported a year).
-pub const API_VERSION: &str = "2026-07";
+/// The GraphQL Admin API version every call uses: one place to move it. Shopify releases a
+/// version each quarter and supports it at least twelve months
+/// (<https://shopify.dev/docs/api/usage/versioning>): 2026-10, the latest stable, until
+/// 2027-10-01.
+pub const API_VERSION: &str = "2026-10";
+pub const VERSION: gateway_connector::ApiVersion = gateway_connector::ApiVersion {
+    version: API_VERSION,
+    retires: "2027-10-01",
+    source: "https://shopify.dev/docs/api/usage/versioning",
+};
 
 /// The shop's `*.myshopify.com` host from its name, that host, or its admin URL
 /// (`https://admin.shopify.com/store/{name}`), lower case; `None` for anything else (a custom
@@ -32,37 +40,35 @@ pub const SHOP: Shape = Shape {
     hint: "the shop: its name, name.myshopify.com or https://admin.shopify.com/store/name",
 };
 
-pub fn credential_spec() -> CredentialSpec {
-    CredentialSpec::new(
-        ConnectionKind::Shopify,
-        vec![
-            FieldSpec::required("shop", FieldType::String, "the shop (name, name.myshopify.com or its admin URL)")
-                .shape(SHOP)
-                .routes(),
-            FieldSpec::required(
-                "access_token",
-                FieldType::String,
-                "an Admin API access token (shpat_...) of a custom app",
-            )
-            .secret(),
-        ],
-    )
+gateway_connector::credentials! {
+    /// Shopify credentials: a Dev Dashboard app's client id and secret (tokens by the
+    /// client-credentials grant, valid 24 h, minted as needed), or a legacy custom app's
+    /// static Admin API token.
+    pub struct ShopifyCredentials {
+        /// the shop (name, name.myshopify.com or its admin URL)
+        shop: String => [shape(SHOP), routes],
+        /// a Dev Dashboard app's client id (with client_secret; the app must belong to the shop's organization)
+        client_id: Option<String>,
+        /// the Dev Dashboard app's client secret
+        client_secret: Option<Secret>,
+        /// legacy: a custom app's static Admin API access token (shpat_...), instead of client_id and client_secret
+        access_token: Option<Secret>,
+    }
 }
 
 /// What a table reads, and the scope it needs.
 pub const OBJECTS: &[(&str, &str)] =
     &[("products", "read_products"), ("customers", "read_customers"), ("orders", "read_orders")];
 
-pub fn table_spec() -> TableSpec {
-    TableSpec::new(
-        vec![ParamSpec::new(
-            "object",
-            ParamType::Enum(&["products", "customers", "orders"]),
-            "what the table reads: products (item), customers (user, user_id), orders (interaction: one row per line item, a purchase); chosen from the resource when absent",
-        )],
-        &[Resource::Item, Resource::User, Resource::UserId, Resource::Interaction],
-    )
+gateway_connector::table_params! {
+    /// A Shopify table: the shop's products, customers or orders.
+    pub struct ShopifyTable {
+        /// what the table reads: products (item), customers (user, user_id), orders (interaction: one row per line item, a purchase); chosen from the resource when absent
+        object: Option<String> => [one_of(&["products", "customers", "orders"])],
+    }
 }
+
+pub const RESOURCES: &[Resource] = &[Resource::Item, Resource::User, Resource::UserId, Resource::Interaction];
 
 /// The object a resource reads by default.
 pub fn default_object(resource: Resource) -> &'static str {

@@ -1,62 +1,125 @@
-//! The Shopify connector: a token proven by `GET shop.json`; products, customers and orders
-//! as sources, 10 sampled, flattened to dotted paths; orders as one row per line item (a
-//! purchase), so an interaction table maps without work.
+//! The Shopify connector. Since 2026-01-01 new custom apps come from the Dev Dashboard and
+//! get tokens through the client-credentials grant (24 h): the connection holds the app's
+//! client id and secret and the gateway mints tokens as it needs them; a legacy custom app's
+//! static token still works, with a warning. The test exchanges (or takes) the token, reads
+//! its scopes (`access_scopes.json`, read-only) and names any scope the connection's tables
+//! need and lack, then reads the shop over the GraphQL Admin API. Tables read products
+//! (item), customers (user) and orders (interaction: a row per line item) over GraphQL, ids
+//! as the REST ids (`legacyResourceId`), so mappings carry over.
+
+use std::sync::Arc;
 
 use gateway_connector::api::JsonAt;
-use gateway_connector::api::text;
 use gateway_connector::{
-    Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, OutboundClient, Step, TableSpec,
+    ConnectorError, CredentialCheck, ErrorKind, Inspection, OutboundClient, Provider, Step, Typed,
 };
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
+use gateway_domain::{ConnectionKind, JsonObject, Problem, Resource, Table};
 use serde_json::{Value, json};
 
-use super::client::Client;
-use super::config;
+use super::client::{Auth, Client, TokenCache};
+use super::config::{self, ShopifyCredentials, ShopifyTable};
+
+const SHOP: &str = "{ shop { name myshopifyDomain currencyCode } }";
+const PRODUCTS: &str = "query($first: Int!) { products(first: $first) { nodes { id legacyResourceId title handle vendor productType status updatedAt variants(first: 100) { nodes { id legacyResourceId sku title price inventoryQuantity } } } } }";
+const CUSTOMERS: &str = "query($first: Int!) { customers(first: $first) { nodes { id legacyResourceId email firstName lastName numberOfOrders createdAt updatedAt defaultAddress { city country } } } }";
+const ORDERS: &str = "query($first: Int!) { orders(first: $first, sortKey: CREATED_AT, reverse: true) { nodes { id legacyResourceId name createdAt currencyCode customer { legacyResourceId } lineItems(first: 100) { nodes { legacyResourceId quantity product { legacyResourceId } variant { legacyResourceId } originalUnitPriceSet { shopMoney { amount } } } } } } }";
+
+const LEGACY: &str = "a static Admin API token is a legacy custom app's: since 2026-01-01 new apps come from the Dev Dashboard; give its client_id and client_secret, and the gateway mints its 24-hour tokens as needed";
 
 #[derive(Debug)]
 pub struct ShopifyConnector {
-    spec: CredentialSpec,
-    tables: TableSpec,
     outbound: OutboundClient,
+    tokens: Arc<TokenCache>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenCache(..)")
+    }
 }
 
 impl ShopifyConnector {
-    pub fn new(outbound: OutboundClient) -> ShopifyConnector {
-        ShopifyConnector { spec: config::credential_spec(), tables: config::table_spec(), outbound }
+    pub fn new(outbound: OutboundClient) -> Typed<ShopifyConnector> {
+        Typed::new(ShopifyConnector { outbound, tokens: Arc::default() })
     }
 
-    fn client(&self, c: &JsonObject) -> Result<Client, ConnectorError> {
-        let missing = |f: &str| ConnectorError::new(ErrorKind::WrongCredentials, format!("'{f}' is missing"));
-        let shop = text(c, "shop").and_then(config::shop_host).ok_or_else(|| missing("shop"))?;
-        Ok(Client::new(&self.outbound, &shop, text(c, "access_token").ok_or_else(|| missing("access_token"))?))
+    async fn client(&self, c: &ShopifyCredentials) -> Result<(Client, bool), ConnectorError> {
+        let outbound = &self.outbound;
+        let shop = config::shop_host(&c.shop)
+            .ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "'shop' is not a shop"))?;
+        let auth = match (&c.client_id, &c.client_secret, &c.access_token) {
+            (Some(id), Some(secret), _) => Auth::App { client_id: id, client_secret: secret.expose() },
+            (_, _, Some(token)) => Auth::Static(token.expose()),
+            _ => return Err(ConnectorError::new(ErrorKind::WrongCredentials, "give client_id and client_secret")),
+        };
+        let session = Client::connect(outbound, &self.tokens, &shop, auth).await?;
+        Ok((session.client, session.minted))
     }
+}
 
-    fn object(table: &Table) -> &str {
-        table
-            .connection_table_params
-            .get("object")
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| config::default_object(table.resource))
+fn object(params: &ShopifyTable, table: &Table) -> &'static str {
+    let given = params.object.as_deref().map(str::to_ascii_lowercase);
+    match given.as_deref() {
+        Some("products") => "products",
+        Some("customers") => "customers",
+        Some("orders") => "orders",
+        _ => config::default_object(table.resource),
     }
+}
+
+fn scope_of(object: &str) -> &'static str {
+    config::OBJECTS.iter().find(|(o, _)| *o == object).map_or("read_products", |(_, s)| *s)
+}
+
+/// A GraphQL node's numeric id (the REST id).
+fn legacy(v: &Value) -> Value {
+    match v.as_str().and_then(|s| s.parse::<i64>().ok()) {
+        Some(n) => n.into(),
+        None => v.clone(),
+    }
+}
+
+/// A product as a row: the platform's `item_id` beside Shopify's fields, variants as a list.
+fn product_row(p: &Value) -> JsonObject {
+    let mut row = p.as_object().cloned().unwrap_or_default();
+    row.remove("legacyResourceId");
+    row.insert("item_id".into(), legacy(p.at("/legacyResourceId")));
+    let variants: Vec<Value> = p
+        .at("/variants/nodes")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| json!({"id": legacy(v.at("/legacyResourceId")), "sku": v.at("/sku"), "title": v.at("/title"), "price": v.at("/price")}))
+        .collect();
+    row.insert("variants".into(), Value::Array(variants));
+    row
+}
+
+fn customer_row(c: &Value) -> JsonObject {
+    let mut row = c.as_object().cloned().unwrap_or_default();
+    row.remove("legacyResourceId");
+    row.insert("user_id".into(), legacy(c.at("/legacyResourceId")));
+    row
 }
 
 /// An order's line items as purchases: the platform's interaction fields named as it names them.
 fn purchases(order: &Value) -> Vec<JsonObject> {
-    order["line_items"]
+    order
+        .at("/lineItems/nodes")
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|li| {
             json!({
-                "user_id": order.at("/customer/id"),
-                "item_id": li["product_id"],
+                "user_id": legacy(order.at("/customer/legacyResourceId")),
+                "item_id": legacy(li.at("/product/legacyResourceId")),
                 "interaction_type": "purchase",
-                "timestamp": order["created_at"],
-                "order_id": order["id"],
-                "variant_id": li["variant_id"],
-                "quantity": li["quantity"],
-                "price": li["price"],
-                "currency": order["currency"],
+                "timestamp": order.at("/createdAt"),
+                "order_id": legacy(order.at("/legacyResourceId")),
+                "variant_id": legacy(li.at("/variant/legacyResourceId")),
+                "quantity": li.at("/quantity"),
+                "price": li.at("/originalUnitPriceSet/shopMoney/amount"),
+                "currency": order.at("/currencyCode"),
             })
             .as_object()
             .cloned()
@@ -65,81 +128,140 @@ fn purchases(order: &Value) -> Vec<JsonObject> {
 }
 
 #[async_trait::async_trait]
-impl Connector for ShopifyConnector {
-    fn kind(&self) -> ConnectionKind {
-        ConnectionKind::Shopify
-    }
+impl Provider for ShopifyConnector {
+    type Credentials = ShopifyCredentials;
+    type Params = ShopifyTable;
+    const KIND: ConnectionKind = ConnectionKind::Shopify;
+    const RESOURCES: &'static [Resource] = config::RESOURCES;
+    const VERSION: Option<gateway_connector::ApiVersion> = Some(config::VERSION);
 
-    fn credential_spec(&self) -> &CredentialSpec {
-        &self.spec
-    }
-
-    fn table_spec(&self) -> &TableSpec {
-        &self.tables
-    }
-
-    /// The shop is stored as its `*.myshopify.com` host, whichever form it was given in.
-    fn validate_credentials(&self, credentials: &JsonObject) -> Result<JsonObject, Problem> {
-        let mut c = self.spec.validate(credentials)?;
-        if let Some(host) = text(&c, "shop").and_then(config::shop_host) {
+    /// The shop is stored as its `*.myshopify.com` host, whichever form it was given in; an
+    /// app's id and secret come together, or a legacy token alone.
+    fn normalize(&self, mut c: JsonObject) -> Result<JsonObject, Problem> {
+        if let Some(host) = c.get("shop").and_then(|v| v.as_str()).and_then(config::shop_host) {
             c.insert("shop".into(), host.into());
         }
-        Ok(c)
+        let has = |k: &str| c.get(k).is_some_and(Value::is_string);
+        match (has("client_id"), has("client_secret"), has("access_token")) {
+            (true, true, false) | (false, false, true) => Ok(c),
+            (true, false, _) => Err(Problem::wrong_field(
+                "credentials.client_secret",
+                "'client_secret' is required with client_id: the app's secret (Dev Dashboard > Settings)",
+            )),
+            (false, true, _) => Err(Problem::wrong_field(
+                "credentials.client_id",
+                "'client_id' is required with client_secret: the app's client id (Dev Dashboard > Settings)",
+            )),
+            (true, true, true) => Err(Problem::wrong_field(
+                "credentials.access_token",
+                "give the app's client_id and client_secret, or a legacy access_token, not both",
+            )),
+            (false, false, false) => Err(Problem::wrong_field(
+                "credentials.client_id",
+                "'client_id' and 'client_secret' of a Dev Dashboard app are required (or a legacy custom app's access_token)",
+            )),
+        }
     }
 
-    async fn test_credentials(
-        &self,
-        credentials: &Credentials,
-        _tables: &[Table],
-    ) -> Result<CredentialCheck, ConnectorError> {
-        let client = self.client(credentials.expose())?;
+    async fn test(&self, c: &ShopifyCredentials, tables: &[Table]) -> Result<CredentialCheck, ConnectorError> {
         let mut check = CredentialCheck::default();
-        match client.shop().await {
-            Ok(shop) => check.steps.push(Step::passed(
-                "get_shop",
-                format!(
-                    "the token reads shop {} ({})",
-                    shop.at("/name").as_str().unwrap_or("?"),
-                    shop.at("/myshopify_domain").as_str().unwrap_or("?")
-                ),
-            )),
-            Err(e) => check.steps.push(Step::failed("get_shop", e.kind, e.message)),
+        let (client, minted) = match self.client(c).await {
+            Ok(pair) => pair,
+            Err(e) => {
+                check.steps.push(Step::failed("token", e.kind, e.message));
+                return Ok(check);
+            }
+        };
+        if c.access_token.is_some() {
+            check.warnings.push(LEGACY.into());
+        } else {
+            let how = if minted { "minted now" } else { "minted earlier, still valid" };
+            check.steps.push(Step::passed(
+                "token",
+                format!("the app's client credentials gave an Admin API token ({how}; it lives 24 h)"),
+            ));
         }
-        check
-            .warnings
-            .push("each table's scope (read_products, read_customers, read_orders) is checked by its preview".into());
+        let scopes = match client.access_scopes().await {
+            Ok(s) => s,
+            Err(e) => {
+                check.steps.push(Step::failed("access_scopes", e.kind, e.message));
+                return Ok(check);
+            }
+        };
+        check.steps.push(Step::passed("access_scopes", format!("the token's scopes: {}", scopes.join(", "))));
+        check.run("read_shop", client.graphql(SHOP, json!({}), "the shop", "any").await, |data| {
+            format!(
+                "the token reads shop {} ({}) over the GraphQL Admin API {}",
+                data.at("/shop/name").as_str().unwrap_or("?"),
+                data.at("/shop/myshopifyDomain").as_str().unwrap_or("?"),
+                config::API_VERSION
+            )
+        });
+        let mut needed: Vec<&str> = tables
+            .iter()
+            .map(|t| {
+                let p: ShopifyTable =
+                    serde_json::from_value(Value::Object(t.connection_table_params.clone())).unwrap_or_default();
+                scope_of(object(&p, t))
+            })
+            .collect();
+        needed.sort_unstable();
+        needed.dedup();
+        for scope in needed {
+            let step = format!("scope_{scope}");
+            if scopes.iter().any(|s| s == scope || s == &scope.replacen("read_", "write_", 1)) {
+                check.steps.push(Step::passed(step, format!("the token has {scope}, which its tables need")));
+            } else {
+                check.steps.push(Step::failed(
+                    step,
+                    ErrorKind::Forbidden,
+                    format!("the token lacks the {scope} scope its tables need: add {scope} to the app's scopes and reinstall it"),
+                ));
+            }
+        }
         Ok(check)
     }
 
-    async fn inspect_table(
+    async fn inspect(
         &self,
-        credentials: Option<&Credentials>,
+        c: &ShopifyCredentials,
+        params: &ShopifyTable,
         table: &Table,
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
-        let c = credentials
-            .map(Credentials::expose)
-            .ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
-        let object = Self::object(table).to_owned();
-        let scope = config::OBJECTS.iter().find(|(o, _)| *o == object).map_or("read_products", |(_, s)| *s);
-        let records = self.client(c)?.list(&object, scope, sample_rows).await?;
-        let mut warnings = Vec::new();
-        let rows: Vec<JsonObject> = match object.as_str() {
-            "orders" => records.iter().flat_map(purchases).take(sample_rows).collect(),
-            "products" | "customers" => records
-                .into_iter()
-                .filter_map(|r| {
-                    let Value::Object(mut o) = r else { return None };
-                    // The platform's id field beside Shopify's, so the mapping infers itself.
-                    let id = o.get("id").cloned().unwrap_or(Value::Null);
-                    o.insert(if object == "products" { "item_id" } else { "user_id" }.into(), id);
-                    Some(o)
-                })
-                .collect(),
-            _ => Vec::new(),
+        let object = object(params, table);
+        let scope = scope_of(object);
+        let (client, _) = self.client(c).await?;
+        let first = json!({"first": sample_rows.clamp(1, 250)});
+        let rows: Vec<JsonObject> = match object {
+            "products" => {
+                let data = client.graphql(PRODUCTS, first, "products", scope).await?;
+                data.at("/products/nodes").as_array().into_iter().flatten().map(product_row).collect()
+            }
+            "customers" => {
+                let data = client.graphql(CUSTOMERS, first, "customers", scope).await?;
+                data.at("/customers/nodes").as_array().into_iter().flatten().map(customer_row).collect()
+            }
+            _ => {
+                let data = client.graphql(ORDERS, first, "orders", scope).await?;
+                data.at("/orders/nodes")
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(purchases)
+                    .take(sample_rows)
+                    .collect()
+            }
         };
+        let mut warnings = Vec::new();
         if rows.is_empty() {
             warnings.push(format!("the shop has no {object} yet"));
+        }
+        if object == "orders" {
+            warnings.push("without the read_all_orders scope Shopify answers the last 60 days of orders only".into());
+        }
+        if c.access_token.is_some() {
+            warnings.push(LEGACY.into());
         }
         let (columns, rows) = gateway_formats::records_sample(rows);
         let mut detected = JsonObject::new();

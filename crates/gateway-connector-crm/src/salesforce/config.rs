@@ -1,7 +1,7 @@
 //! Salesforce credentials, tables, and the REST API version every call is pinned to.
 
-use gateway_connector::{CredentialSpec, FieldSpec, FieldType, ParamSpec, ParamType, Shape, TableSpec};
-use gateway_domain::{ConnectionKind, Resource};
+use gateway_connector::{Secret, Shape};
+use gateway_domain::Resource;
 
 /// The REST API version every call uses: one place to move it.
 pub const API_VERSION: &str = "v62.0";
@@ -55,28 +55,38 @@ pub const DOMAIN: Shape = Shape {
     hint: "the org's My Domain: its name (acme) or host (acme.my.salesforce.com, acme--uat.sandbox.my.salesforce.com)",
 };
 
-pub fn credential_spec() -> CredentialSpec {
-    CredentialSpec::new(
-        ConnectionKind::Salesforce,
-        vec![
-            FieldSpec::required("domain", FieldType::String, "the org's My Domain name or host").shape(DOMAIN).routes(),
-            FieldSpec::required("client_id", FieldType::String, "the External Client App's consumer key"),
-            FieldSpec::required("client_secret", FieldType::String, "the External Client App's consumer secret")
-                .secret(),
-        ],
-    )
+gateway_connector::credentials! {
+    /// Salesforce credentials: an External Client App with the client-credentials flow.
+    pub struct SalesforceCredentials {
+        /// the org's My Domain name or host
+        domain: String => [shape(DOMAIN), routes],
+        /// the External Client App's consumer key
+        client_id: String,
+        /// the External Client App's consumer secret
+        client_secret: Secret,
+    }
 }
 
-pub fn table_spec() -> TableSpec {
-    TableSpec::new(
-        vec![ParamSpec::new(
-            "object",
-            ParamType::String,
-            "the sObject's API name (Contact, Lead, Account, Product2, a custom Thing__c); the table's name when absent",
-        )],
-        &[Resource::Item, Resource::User, Resource::UserId, Resource::Rating, Resource::Interaction],
-    )
+gateway_connector::table_params! {
+    /// A Salesforce table: an sObject.
+    pub struct SalesforceTable {
+        /// the sObject's API name (Contact, Lead, Account, Product2, a custom Thing__c); the table's name when absent
+        object: Option<String>,
+    }
 }
+
+pub const RESOURCES: &[Resource] =
+    &[Resource::Item, Resource::User, Resource::UserId, Resource::Rating, Resource::Interaction];
+
+/// Salesforce supports each REST API version at least three years; v62.0 (Winter '25) is
+/// supported (41.0 to 68.0 are); versions retire by release, 31.0-40.0 in Summer '28
+/// (<https://developer.salesforce.com/docs/platform/connect-rest-api/guide/intro_api_eol>).
+/// v62.0's earliest retirement: Winter '28 (three years after its release).
+pub const VERSION: gateway_connector::ApiVersion = gateway_connector::ApiVersion {
+    version: API_VERSION,
+    retires: "2027-10-01",
+    source: "https://developer.salesforce.com/docs/platform/connect-rest-api/guide/intro_api_eol",
+};
 
 /// sObject API names: a letter, then letters, digits and underscores (custom ones end in
 /// `__c`), at most 80 characters.

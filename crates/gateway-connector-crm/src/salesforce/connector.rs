@@ -2,46 +2,36 @@
 //! list), reported apart; sObjects as sources (describe for columns, `LIMIT 10` for rows).
 
 use gateway_connector::api::JsonAt;
-use gateway_connector::api::text;
 use gateway_connector::{
-    Column, ColumnType, Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection,
-    OutboundClient, Step, TableSpec,
+    Column, ColumnType, ConnectorError, CredentialCheck, ErrorKind, Inspection, OutboundClient, Provider, Step, Typed,
 };
-use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
+use gateway_domain::{ConnectionKind, JsonObject, Problem, Resource, Table};
 use serde_json::Value;
 
 use super::client::{Session, login};
-use super::config;
+use super::config::{self, SalesforceCredentials, SalesforceTable};
 
 /// The most fields a sample query selects.
 const MAX_FIELDS: usize = 100;
 
 #[derive(Debug)]
 pub struct SalesforceConnector {
-    spec: CredentialSpec,
-    tables: TableSpec,
     outbound: OutboundClient,
 }
 
 impl SalesforceConnector {
-    pub fn new(outbound: OutboundClient) -> SalesforceConnector {
-        SalesforceConnector { spec: config::credential_spec(), tables: config::table_spec(), outbound }
+    pub fn new(outbound: OutboundClient) -> Typed<SalesforceConnector> {
+        Typed::new(SalesforceConnector { outbound })
     }
 
-    async fn session(&self, c: &JsonObject) -> Result<Session, ConnectorError> {
-        let missing = |f: &str| ConnectorError::new(ErrorKind::WrongCredentials, format!("'{f}' is missing"));
-        let domain = text(c, "domain").and_then(config::my_domain).ok_or_else(|| missing("domain"))?;
-        login(
-            &self.outbound,
-            &domain,
-            text(c, "client_id").ok_or_else(|| missing("client_id"))?,
-            text(c, "client_secret").ok_or_else(|| missing("client_secret"))?,
-        )
-        .await
+    async fn session(&self, c: &SalesforceCredentials) -> Result<Session, ConnectorError> {
+        let domain = config::my_domain(&c.domain)
+            .ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "'domain' is not a My Domain"))?;
+        login(&self.outbound, &domain, &c.client_id, c.client_secret.expose()).await
     }
 
-    fn object(table: &Table) -> String {
-        table.connection_table_params.get("object").and_then(Value::as_str).unwrap_or(table.name.as_str()).to_owned()
+    fn object(params: &SalesforceTable, table: &Table) -> String {
+        params.object.clone().unwrap_or_else(|| table.name.as_str().to_owned())
     }
 }
 
@@ -58,31 +48,23 @@ fn column_type(sf: &str) -> ColumnType {
 }
 
 #[async_trait::async_trait]
-impl Connector for SalesforceConnector {
-    fn kind(&self) -> ConnectionKind {
-        ConnectionKind::Salesforce
-    }
-
-    fn credential_spec(&self) -> &CredentialSpec {
-        &self.spec
-    }
-
-    fn table_spec(&self) -> &TableSpec {
-        &self.tables
-    }
+impl Provider for SalesforceConnector {
+    type Credentials = SalesforceCredentials;
+    type Params = SalesforceTable;
+    const KIND: ConnectionKind = ConnectionKind::Salesforce;
+    const RESOURCES: &'static [Resource] = config::RESOURCES;
+    const VERSION: Option<gateway_connector::ApiVersion> = Some(config::VERSION);
 
     /// The domain is stored as its My Domain host, whichever form it was given in.
-    fn validate_credentials(&self, credentials: &JsonObject) -> Result<JsonObject, Problem> {
-        let mut c = self.spec.validate(credentials)?;
-        if let Some(host) = text(&c, "domain").and_then(config::my_domain) {
+    fn normalize(&self, mut c: JsonObject) -> Result<JsonObject, Problem> {
+        if let Some(host) = c.get("domain").and_then(|v| v.as_str()).and_then(config::my_domain) {
             c.insert("domain".into(), host.into());
         }
         Ok(c)
     }
 
-    fn check_table(&self, table: &Table) -> Result<(), Problem> {
-        self.tables.check(table)?;
-        let object = Self::object(table);
+    fn check_params(&self, params: &SalesforceTable, table: &Table) -> Result<(), Problem> {
+        let object = Self::object(params, table);
         if !config::object_ok(&object) {
             return Err(Problem::wrong_field(
                 "connection_table_params.object",
@@ -92,13 +74,9 @@ impl Connector for SalesforceConnector {
         Ok(())
     }
 
-    async fn test_credentials(
-        &self,
-        credentials: &Credentials,
-        _tables: &[Table],
-    ) -> Result<CredentialCheck, ConnectorError> {
+    async fn test(&self, c: &SalesforceCredentials, _tables: &[Table]) -> Result<CredentialCheck, ConnectorError> {
         let mut check = CredentialCheck::default();
-        let session = match self.session(credentials.expose()).await {
+        let session = match self.session(c).await {
             Ok(s) => {
                 check.steps.push(Step::passed(
                     "token",
@@ -142,16 +120,14 @@ impl Connector for SalesforceConnector {
         Ok(check)
     }
 
-    async fn inspect_table(
+    async fn inspect(
         &self,
-        credentials: Option<&Credentials>,
+        c: &SalesforceCredentials,
+        params: &SalesforceTable,
         table: &Table,
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
-        let c = credentials
-            .map(Credentials::expose)
-            .ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
-        let object = Self::object(table);
+        let object = Self::object(params, table);
         if !config::object_ok(&object) {
             return Err(ConnectorError::new(
                 ErrorKind::WrongSpecification,
