@@ -34,6 +34,17 @@ admin_iam.put_role_policy(
     PolicyName="everything",
     PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
 )
+# A user whose policy grants one prefix only (no s3:ListBucket): what customers give for an
+# export folder.
+admin_iam.create_user(UserName="gw-exports")
+admin_iam.put_user_policy(
+    UserName="gw-exports",
+    PolicyName="exports-only",
+    PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+         "Resource": "arn:aws:s3:::gw-s3-test/exports/*"}]}),
+)
+exports = admin_iam.create_access_key(UserName="gw-exports")["AccessKey"]
 temporary = boto3.client("sts", **admin_common).assume_role(
     RoleArn="arn:aws:iam::123456789012:role/gw-reader", RoleSessionName="gateway-tests", DurationSeconds=43200
 )["Credentials"]
@@ -44,6 +55,8 @@ print(f"TEST_S3_KEY_ID={admin['AccessKeyId']}")
 print(f"TEST_S3_SECRET={admin['SecretAccessKey']}")
 print(f"TEST_S3_NO_S3_KEY_ID={no_s3['AccessKeyId']}")
 print(f"TEST_S3_NO_S3_SECRET={no_s3['SecretAccessKey']}")
+print(f"TEST_S3_PREFIX_KEY_ID={exports['AccessKeyId']}")
+print(f"TEST_S3_PREFIX_SECRET={exports['SecretAccessKey']}")
 print(f"TEST_S3_SESSION_KEY_ID={temporary['AccessKeyId']}")
 print(f"TEST_S3_SESSION_SECRET={temporary['SecretAccessKey']}")
 print(f"TEST_S3_SESSION_TOKEN={temporary['SessionToken']}")

@@ -472,3 +472,51 @@ async fn s3_temporary_credentials_need_their_session_token() {
         assert_eq!(r.body["error_data"]["reason"], "wrong_credentials", "{token:?}: {:?}", r.body);
     }
 }
+
+/// A policy granting one export prefix only (no s3:ListBucket, as customers give for an export
+/// folder): the bucket cannot be listed, but the connection's test checks each table's object,
+/// so once its tables are added the connection is available.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_prefix_only_policy_is_tested_through_its_tables() {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some((key, secret)) = peer.prefix_only.clone() else {
+        gateway_testkit::skip("the S3 peer's set-up made no prefix-only user (scripts/s3_setup.py)");
+        return;
+    };
+    let p = spawn(Some(peer.clone()), None).await;
+    let api = p.app.api("acme", "manager");
+    let creds = json!({"aws_access_key_id": key, "aws_secret_access_key": secret, "bucket": peer.bucket});
+    assert_eq!(api.put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+    // No tables yet: the whole bucket cannot be listed, and the message says what to do.
+    let r = api.post("/connections/S3/test/", json!({})).await;
+    assert_eq!(r.body["error_data"]["reason"], "forbidden", "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("add the connection's tables"), "{:?}", r.body);
+
+    let path = format!("exports/{}/items.csv", prefix("prefix-only"));
+    peer.operator().write(&path, ITEMS_CSV.as_bytes().to_vec()).await.unwrap();
+    let r = api
+        .patch("/connections/S3/tables/items/", json!({"resource": "item", "connection_table_params": {"path": path}}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = api.post("/connections/S3/test/", json!({})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["steps"][0]["name"], "read_table:items", "{:?}", r.body);
+    assert_eq!(api.get("/connections/S3/").await.body["status"], "available");
+
+    // A table outside the granted prefix: its step is forbidden and names the grant.
+    let outside = format!("{}/items.csv", prefix("outside"));
+    peer.operator().write(&outside, ITEMS_CSV.as_bytes().to_vec()).await.unwrap();
+    let r = api
+        .patch(
+            "/connections/S3/tables/outside/",
+            json!({"resource": "item", "connection_table_params": {"path": outside}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = api.post("/connections/S3/test/", json!({})).await;
+    assert_eq!(r.body["error_data"]["reason"], "forbidden", "{:?}", r.body);
+    let grant = format!("allow s3:GetObject on arn:aws:s3:::{}/{outside}", peer.bucket);
+    assert!(r.body["message"].as_str().unwrap().contains(&grant), "{:?}", r.body);
+    assert_eq!(r.body["error_data"]["steps"][0]["outcome"], "passed", "{:?}", r.body);
+    assert_eq!(api.get("/connections/S3/").await.body["status"], "unverified", "the key works, one use does not");
+}

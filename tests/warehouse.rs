@@ -28,7 +28,7 @@ async fn seed(peer: &BqPeer, dataset: &str) {
         {"name": "ts", "type": "TIMESTAMP"}, {"name": "tags", "type": "STRING", "mode": "REPEATED"},
         {"name": "customer", "type": "RECORD", "fields": [{"name": "age", "type": "INTEGER"}, {"name": "city", "type": "STRING"}]}]});
     let tables = format!("/datasets/{dataset}/tables");
-    for t in ["ratings", "reco_out", "locked_out"] {
+    for t in ["ratings", "reco_out", "locked_out", "locked_in"] {
         peer.call(Method::POST, &tables, json!({"tableReference": {"projectId": peer.project, "datasetId": dataset, "tableId": t}, "schema": schema})).await;
     }
     peer.call(Method::POST, &format!("{tables}/ratings/insertAll"), json!({"rows": [
@@ -46,12 +46,51 @@ async fn bigquery_keys_tables_views_and_destinations() {
     let key = TestKey::generate();
     let token = TokenServer::start(&key, SA);
     let front = MockProvider::front(&peer.endpoint, |r| {
-        // A project the key may not read: BigQuery's documented 403.
-        if r.path.contains("/projects/gw-denied/") {
-            return Some(Reply::json(
+        // A project the key may not run jobs in, a table it may not read: BigQuery's
+        // documented 403 accessDenied, naming the permission.
+        let denied = |message: String| {
+            Some(Reply::json(
                 403,
-                json!({"error": {"code": 403, "message": "Access Denied: Project gw-denied: User does not have bigquery.datasets.get permission in project gw-denied.",
-                "errors": [{"message": "Access Denied: Project gw-denied: User does not have bigquery.datasets.get permission in project gw-denied.", "domain": "global", "reason": "accessDenied"}], "status": "PERMISSION_DENIED"}}),
+                json!({"error": {"code": 403, "message": message,
+                "errors": [{"message": message, "domain": "global", "reason": "accessDenied"}], "status": "PERMISSION_DENIED"}}),
+            ))
+        };
+        if r.path.contains("/projects/gw-denied/") {
+            return denied(
+                "Access Denied: Project gw-denied: User does not have bigquery.jobs.create permission in project gw-denied."
+                    .into(),
+            );
+        }
+        let body = String::from_utf8_lossy(&r.body);
+        if r.path.ends_with("/queries") && body.contains("locked_in") {
+            return denied(
+                "Access Denied: Table p:d.locked_in: User does not have permission to query table p:d.locked_in, or perhaps it does not exist."
+                    .into(),
+            );
+        }
+        // An external table (files in Cloud Storage): tables.get answers its schema and type;
+        // tabledata.list does not serve it; a query does
+        // (<https://cloud.google.com/bigquery/docs/external-tables>).
+        if r.path.ends_with("/tables/ext_events") {
+            return Some(Reply::json(
+                200,
+                json!({"kind": "bigquery#table", "type": "EXTERNAL", "tableReference": {"tableId": "ext_events"},
+                       "schema": {"fields": [{"name": "user_id", "type": "STRING"}, {"name": "item_id", "type": "STRING"}]},
+                       "externalDataConfiguration": {"sourceFormat": "PARQUET", "sourceUris": ["gs://exports/events/*.parquet"]}}),
+            ));
+        }
+        if r.path.ends_with("/tables/ext_events/data") {
+            return Some(Reply::json(
+                400,
+                json!({"error": {"code": 400, "message": "Cannot list a table of type EXTERNAL.", "errors": [{"reason": "invalid"}], "status": "INVALID_ARGUMENT"}}),
+            ));
+        }
+        if r.path.ends_with("/queries") && body.contains("ext_events") {
+            return Some(Reply::json(
+                200,
+                json!({"kind": "bigquery#queryResponse", "jobComplete": true, "totalRows": "1",
+                       "schema": {"fields": [{"name": "user_id", "type": "STRING"}, {"name": "item_id", "type": "STRING"}]},
+                       "rows": [{"f": [{"v": "u9"}, {"v": "i9"}]}]}),
             ));
         }
         if r.path.ends_with(":testIamPermissions") {
@@ -84,18 +123,26 @@ async fn bigquery_keys_tables_views_and_destinations() {
 
     let r = api.post("/connections/BIGQUERY/test/", json!({"credentials": creds(&key, &peer.project)})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["steps"][1]["name"], "list_datasets");
+    assert_eq!(r.body["steps"][1]["name"], "run_query_jobs");
     assert_eq!(token.granted(), 1, "the key was exchanged at the pinned endpoint, not its token_uri");
+    assert_eq!(token.scopes(), ["https://www.googleapis.com/auth/cloud-platform.read-only"], "a documented read scope");
+    let dry: Vec<String> = front
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/queries"))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(dry.iter().all(|b| b.contains(r#""dryRun":true"#)), "a test runs nothing: {dry:?}");
     // A key the token endpoint did not issue: refused at the exchange.
     let r = api
         .post("/connections/BIGQUERY/test/", json!({"credentials": creds(&TestKey::generate(), &peer.project)}))
         .await;
     assert_eq!(r.body["error_data"]["reason"], "wrong_credentials", "{:?}", r.body);
     assert!(r.body["message"].as_str().unwrap().starts_with("token_exchange"));
-    // A project it may not read: BigQuery's accessDenied, the permission named.
+    // A project it may not run jobs in: BigQuery's accessDenied, the role to grant named.
     let r = api.post("/connections/BIGQUERY/test/", json!({"credentials": creds(&key, "gw-denied")})).await;
     assert_eq!(r.body["error_data"]["reason"], "forbidden", "{:?}", r.body);
-    assert!(r.body["message"].as_str().unwrap().contains("bigquery.datasets.get"), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("roles/bigquery.jobUser"), "{:?}", r.body);
     let mut bad = creds(&key, &peer.project);
     bad["location"] = json!("eu/../x");
     assert_eq!(api.put("/connections/BIGQUERY/", json!({"credentials": bad})).await.field(), "credentials.location");
@@ -128,6 +175,26 @@ async fn bigquery_keys_tables_views_and_destinations() {
     );
     assert_eq!(api.patch(&table(&name), r.body.clone()).await.status, 200);
     assert_eq!(api.get(&format!("{}test/", table(&name))).await.body["status"], "available");
+    // The connection's test now reads what its table needs: a dry run of that table.
+    let r = api.post("/connections/BIGQUERY/test/", json!({})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["steps"][2]["name"], format!("read_table:{name}"), "{:?}", r.body);
+    assert_eq!(api.get("/connections/BIGQUERY/").await.body["status"], "available");
+    // A source table the key may not read: its step is forbidden, naming the role; the
+    // connection is unverified (the key works, one use does not).
+    let locked = format!("{dataset}.locked_in");
+    let r = api
+        .patch(
+            &table(&locked),
+            json!({"resource": "item", "resource_params": {"columns_mapping": {"item_id": "item_id"}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = api.post("/connections/BIGQUERY/test/", json!({})).await;
+    assert_eq!(r.body["error_data"]["reason"], "forbidden", "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("roles/bigquery.dataViewer"), "{:?}", r.body);
+    assert_eq!(api.get("/connections/BIGQUERY/").await.body["status"], "unverified");
+    assert_eq!(api.delete(&table(&locked)).await.status, 204);
 
     // A view: no table data, sampled by a capped query.
     let r = api
@@ -139,6 +206,17 @@ async fn bigquery_keys_tables_views_and_destinations() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["sample"]["rows"][0]["user_id"], "u1");
     assert!(r.body["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("is a view")));
+
+    // An external table: read by a capped query, since tabledata.list does not serve it.
+    let r = api
+        .post(
+            &format!("{}test/", table("ext")),
+            json!({"resource": "item", "connection_table_params": {"dataset": dataset, "table": "ext_events"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["sample"]["rows"][0]["item_id"], "i9");
+    assert!(r.body["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("external table")));
 
     // Missing dataset and table, each named.
     let r = api.post(&format!("{}test/", table("nope_ds.ratings")), json!({"resource": "item"})).await;

@@ -37,3 +37,40 @@ pub fn registry(outbound: &OutboundClient, local: LocalConnector) -> Result<Regi
         .with(Arc::new(BigQueryConnector::new(outbound.clone())))?
         .with_uploads(local))
 }
+
+#[cfg(test)]
+mod tests {
+    use gateway_connector::OutboundSettings;
+    use gateway_domain::ConnectionKind;
+
+    use super::*;
+
+    /// The version calendar: no release ships a connector pinned to a version its provider has
+    /// retired (docs/providers.md lists each, with its source). This fails the day one is past:
+    /// move the connector to a current version.
+    #[test]
+    fn no_pinned_api_version_is_retired() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = LocalConnector::from_url(&dir.path().display().to_string()).unwrap();
+        let outbound = OutboundClient::new(OutboundSettings::default()).unwrap();
+        let registry = registry(&outbound, local).unwrap();
+        let now = gateway_domain::now_seconds();
+        let mut pinned = Vec::new();
+        for kind in registry.kinds() {
+            let Some(v) = registry.get(kind).and_then(|c| c.api_version()) else { continue };
+            assert!(
+                v.days_left(now) >= 0,
+                "{kind} pins API version {} which retired on {} ({})",
+                v.version,
+                v.retires,
+                v.source
+            );
+            assert!(v.source.starts_with("https://"), "{kind}: the retirement date needs its source");
+            pinned.push(kind);
+        }
+        // The providers that version their API by date declare it.
+        for kind in [ConnectionKind::Klaviyo, ConnectionKind::Shopify, ConnectionKind::Salesforce] {
+            assert!(pinned.contains(&kind), "{kind} pins a version and must declare it");
+        }
+    }
+}

@@ -11,6 +11,17 @@ use crate::table::{Files, REGION, S3_BUCKET};
 use crate::{error, inspect, sigv4, table, text};
 
 const DEFAULT_REGION: &str = "us-east-1";
+/// Tables a connection's test checks, one request each.
+const MAX_TABLE_CHECKS: usize = 10;
+
+/// The origin of an AWS service in a region: `amazonaws.com`, or `amazonaws.com.cn` in the
+/// China partition (cn-north-1, cn-northwest-1); GovCloud regions are in `amazonaws.com`
+/// (<https://docs.aws.amazon.com/general/latest/gr/s3.html>,
+/// <https://docs.amazonaws.cn/en_us/aws/latest/userguide/endpoints-Beijing.html>).
+pub(crate) fn aws_origin(service: &str, region: &str) -> String {
+    let domain = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+    format!("https://{service}.{region}.{domain}")
+}
 const FILES: Files = Files::Bucket(S3_BUCKET);
 
 #[derive(Debug)]
@@ -97,9 +108,10 @@ impl S3Connector {
         if let Some(t) = c.session_token {
             b = b.session_token(t);
         }
-        if let Some(e) = self.endpoint(c) {
-            b = b.endpoint(e);
-        }
+        b = match self.endpoint(c) {
+            Some(e) => b.endpoint(e),
+            None => b.endpoint(&aws_origin("s3", c.region)),
+        };
         crate::guarded(b, &self.outbound, "S3")
     }
 
@@ -163,7 +175,7 @@ impl S3Connector {
     async fn caller_identity(&self, c: &S3Creds<'_>) -> Result<String, ConnectorError> {
         let base = match &self.peer {
             Some(e) => e.clone(),
-            None => format!("https://sts.{}.amazonaws.com", c.region),
+            None => aws_origin("sts", c.region),
         };
         let body = "Action=GetCallerIdentity&Version=2011-06-15";
         let form = "application/x-www-form-urlencoded; charset=utf-8";
@@ -186,7 +198,7 @@ impl S3Connector {
     async fn list_bucket(&self, c: &S3Creds<'_>, bucket: &str) -> Result<(), ConnectorError> {
         let base = match self.endpoint(c) {
             Some(e) => e.to_owned(),
-            None => format!("https://s3.{}.amazonaws.com", c.region),
+            None => aws_origin("s3", c.region),
         };
         let path = format!("/{}", sigv4::encode(bucket, false));
         let query = [("list-type", "2"), ("max-keys", "1")];
@@ -230,19 +242,83 @@ impl Connector for S3Connector {
         table::check(table, &self.tables, FILES)
     }
 
+    /// What the connection's tables need: each source object read (HeadObject, which
+    /// `s3:GetObject` allows: a policy granting only the tables' prefixes works); without
+    /// tables, the bucket listed; without a bucket, STS GetCallerIdentity. Writes
+    /// (`s3:PutObject`) are proven by each destination's own test, which writes and deletes a
+    /// probe object.
     async fn test_credentials(
         &self,
         credentials: &Credentials,
-        _tables: &[Table],
+        tables: &[Table],
     ) -> Result<CredentialCheck, ConnectorError> {
         let c = S3Creds::parse(credentials.expose())?;
         let mut check = CredentialCheck::default();
+        let mut sources = Vec::new();
+        for t in tables.iter().filter(|t| !t.resource.is_destination()) {
+            let Ok(params) = inspect::params(t, FILES) else { continue };
+            let Ok(bucket) = inspect::bucket(&params, credentials.expose()) else { continue };
+            sources.push((t, bucket, inspect::object_path(t, &params)));
+        }
+        if tables.iter().any(|t| t.resource.is_destination()) {
+            check.warnings.push(
+                "writes (s3:PutObject) are proven by each destination table's own test, which writes and deletes a probe object".into(),
+            );
+        }
+        if !sources.is_empty() {
+            if sources.len() > MAX_TABLE_CHECKS {
+                check.warnings.push(format!(
+                    "only the first {MAX_TABLE_CHECKS} source tables were checked; each table's own test checks it"
+                ));
+            }
+            for (table, bucket, path) in sources.into_iter().take(MAX_TABLE_CHECKS) {
+                let name = format!("read_table:{}", table.name);
+                let op = self.operator(&c, &bucket)?;
+                match op.stat(&path).await {
+                    Ok(_) => check.steps.push(Step::passed(
+                        name,
+                        format!(
+                            "the credentials may read object '{path}' in bucket '{bucket}' (HeadObject: s3:GetObject)"
+                        ),
+                    )),
+                    Err(e) => {
+                        let e = error::s3(&e, &bucket, Some(&path), "s3:GetObject");
+                        match e.kind {
+                            // The table's problem, not the credentials': its own test says so.
+                            ErrorKind::ResourceNotFound => check
+                                .warnings
+                                .push(format!("table '{}': {} (its own test reports it)", table.name, e.message)),
+                            ErrorKind::Forbidden => check.steps.push(Step::failed(
+                                name,
+                                ErrorKind::Forbidden,
+                                format!(
+                                    "{}: allow s3:GetObject on arn:aws:s3:::{bucket}/{path} (S3 answers 403 for a missing object too unless s3:ListBucket is allowed)",
+                                    e.message
+                                ),
+                            )),
+                            _ => check.steps.push(Step::failed(name, e.kind, e.message)),
+                        }
+                    }
+                }
+            }
+            if check.steps.is_empty() {
+                check.steps.push(Step::skipped("read_table", "no source table's object exists yet"));
+            }
+            return Ok(check);
+        }
         match c.bucket {
             Some(bucket) => match self.list_bucket(&c, bucket).await {
                 Ok(()) => check
                     .steps
                     .push(Step::passed("list_bucket", format!("listed bucket '{bucket}' (ListObjectsV2, max-keys=1)"))),
-                Err(e) => check.steps.push(Step::failed("list_bucket", e.kind, e.message)),
+                Err(e) => {
+                    let hint = if e.kind == ErrorKind::Forbidden {
+                        " (a policy granting only some prefixes cannot list the whole bucket: add the connection's tables and test again; their objects are checked instead)"
+                    } else {
+                        ""
+                    };
+                    check.steps.push(Step::failed("list_bucket", e.kind, format!("{}{hint}", e.message)));
+                }
             },
             None if c.endpoint.is_some() => {
                 check.steps.push(Step::skipped(
@@ -293,5 +369,18 @@ impl Connector for S3Connector {
             },
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::aws_origin;
+
+    #[test]
+    fn each_partition_has_its_hosts() {
+        assert_eq!(aws_origin("s3", "eu-west-3"), "https://s3.eu-west-3.amazonaws.com");
+        assert_eq!(aws_origin("sts", "cn-north-1"), "https://sts.cn-north-1.amazonaws.com.cn");
+        assert_eq!(aws_origin("s3", "cn-northwest-1"), "https://s3.cn-northwest-1.amazonaws.com.cn");
+        assert_eq!(aws_origin("s3", "us-gov-west-1"), "https://s3.us-gov-west-1.amazonaws.com");
     }
 }

@@ -268,9 +268,32 @@ pub struct ApiVersion {
 }
 
 impl ApiVersion {
+    /// How near retirement a credential test starts warning.
+    pub const WARN_DAYS: i64 = 90;
+
     /// Days from `now` (Unix seconds) until it retires; negative once past.
     pub fn days_left(&self, now: i64) -> i64 {
         days_from_civil(self.retires).map_or(i64::MIN, |d| d - now.div_euclid(86_400))
+    }
+
+    /// The warning a credential test carries within [`ApiVersion::WARN_DAYS`] of retirement
+    /// (and after it), naming the version, the date and its source.
+    pub fn warning(&self, provider: &str, now: i64) -> Option<String> {
+        let days = self.days_left(now);
+        if days > Self::WARN_DAYS {
+            return None;
+        }
+        Some(if days >= 0 {
+            format!(
+                "the gateway calls {provider} on API version {}, which {provider} retires on {} (in {days} days, {}): upgrade the gateway before then",
+                self.version, self.retires, self.source
+            )
+        } else {
+            format!(
+                "the gateway calls {provider} on API version {}, which {provider} retired on {} ({}): upgrade the gateway",
+                self.version, self.retires, self.source
+            )
+        })
     }
 }
 
@@ -467,6 +490,9 @@ mod tests {
         let now = days_from_civil("2028-10-14").unwrap() * 86_400 + 3600;
         assert_eq!(v.days_left(now), 1);
         assert!(ApiVersion { retires: "nope", ..v }.days_left(0) < 0);
+        assert_eq!(v.warning("Klaviyo", now - 100 * 86_400), None);
+        assert!(v.warning("Klaviyo", now).unwrap().contains("retires on 2028-10-15 (in 1 days"));
+        assert!(v.warning("Klaviyo", now + 2 * 86_400).unwrap().contains("retired on 2028-10-15"));
     }
 
     #[test]

@@ -290,6 +290,9 @@ impl Gateway {
             *w = scrub(w);
         }
         check.warnings.append(&mut host_warnings);
+        if let Some(w) = connector.api_version().and_then(|v| v.warning(kind.as_str(), gateway_domain::now_seconds())) {
+            check.warnings.push(w);
+        }
         if let Some(step) = check.failure() {
             let reason = step.error.unwrap_or(ErrorKind::Unknown);
             tracing::info!(connection = %kind, step = %step.name, %reason, "credential test failed");

@@ -160,6 +160,7 @@ impl Gateway {
     /// The metrics in the Prometheus text format ([`metrics::CONTENT_TYPE`]), the database
     /// pool read now.
     pub fn render_metrics(&self) -> String {
+        self.inner.metrics.api_versions(&self.inner.registry);
         self.inner.metrics.render(&self.inner.store)
     }
 

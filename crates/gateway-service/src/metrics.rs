@@ -55,6 +55,7 @@ pub struct Metrics {
     outbox_pending: IntGauge,
     restarts: IntCounterVec,
     heartbeat: IntGaugeVec,
+    api_version_days: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -149,6 +150,13 @@ impl Metrics {
                 ),
                 &["loop"],
             )?,
+            api_version_days: IntGaugeVec::new(
+                Opts::new(
+                    "gateway_provider_api_version_days_left",
+                    "Days until the provider retires the API version its connector pins (negative once past).",
+                ),
+                &["kind", "version", "retires"],
+            )?,
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -167,6 +175,7 @@ impl Metrics {
             Box::new(m.outbox_pending.clone()),
             Box::new(m.restarts.clone()),
             Box::new(m.heartbeat.clone()),
+            Box::new(m.api_version_days.clone()),
         ];
         for c in collectors {
             m.registry.register(c)?;
@@ -234,6 +243,16 @@ impl Metrics {
     pub fn webhook_delivery(&self, delivered: bool, took: Duration) {
         self.deliveries.with_label_values(&[if delivered { "delivered" } else { "failed" }]).inc();
         self.delivery_seconds.with_label_values::<&str>(&[]).observe(took.as_secs_f64());
+    }
+
+    /// The days left of each pinned provider API version, read now.
+    pub fn api_versions(&self, registry: &gateway_connector::Registry) {
+        let now = gateway_domain::now_seconds();
+        for kind in registry.kinds() {
+            if let Some(v) = registry.get(kind).and_then(|c| c.api_version()) {
+                self.api_version_days.with_label_values(&[kind.as_str(), v.version, v.retires]).set(v.days_left(now));
+            }
+        }
     }
 
     /// The text exposition, with the pool's gauges read now.

@@ -43,6 +43,8 @@ pub struct S3Peer {
     /// A user with no S3 permission.
     pub no_s3_key_id: String,
     pub no_s3_secret: String,
+    /// A user allowed to read and write `exports/*` only (no s3:ListBucket): key id, secret.
+    pub prefix_only: Option<(String, String)>,
     /// Temporary credentials of an assumed role: key id, secret, session token (when the
     /// set-up could make them).
     pub session: Option<(String, String, String)>,
@@ -61,6 +63,7 @@ impl S3Peer {
                 secret: get("TEST_S3_SECRET")?,
                 no_s3_key_id: get("TEST_S3_NO_S3_KEY_ID")?,
                 no_s3_secret: get("TEST_S3_NO_S3_SECRET")?,
+                prefix_only: (|| Some((get("TEST_S3_PREFIX_KEY_ID")?, get("TEST_S3_PREFIX_SECRET")?)))(),
                 session: (|| {
                     Some((
                         get("TEST_S3_SESSION_KEY_ID")?,
@@ -218,14 +221,29 @@ impl TestKey {
 }
 
 /// A local OAuth2 token endpoint that checks each JWT-bearer assertion as Google does: RS256
-/// signature by the registered key, `iss` a registered e-mail, `aud` this endpoint, a scope,
-/// not expired. Answers `invalid_grant` otherwise.
+/// signature by the registered key, `iss` a registered e-mail, `aud` this endpoint, not
+/// expired (`invalid_grant` otherwise), and scopes Google documents for the APIs the gateway
+/// calls (`invalid_scope` otherwise): those of BigQuery v2's and Cloud Storage JSON v1's
+/// discovery documents (<https://developers.google.com/identity/protocols/oauth2/scopes>).
 #[derive(Debug)]
 pub struct TokenServer {
     pub url: String,
     handle: actix_web::dev::ServerHandle,
     granted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    scopes: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
+
+/// The scopes Google documents for BigQuery v2 and Cloud Storage JSON v1 today
+/// (`bigquery.readonly` is no longer among them).
+pub const GOOGLE_SCOPES: &[&str] = &[
+    "https://www.googleapis.com/auth/bigquery",
+    "https://www.googleapis.com/auth/bigquery.insertdata",
+    "https://www.googleapis.com/auth/cloud-platform",
+    "https://www.googleapis.com/auth/cloud-platform.read-only",
+    "https://www.googleapis.com/auth/devstorage.full_control",
+    "https://www.googleapis.com/auth/devstorage.read_only",
+    "https://www.googleapis.com/auth/devstorage.read_write",
+];
 
 impl TokenServer {
     /// Accepts assertions signed by `key` for `client_email`.
@@ -236,21 +254,27 @@ impl TokenServer {
         let email = client_email.to_owned();
         let aud = url.clone();
         let granted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let scopes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let count = granted.clone();
+        let asked = scopes.clone();
         let server = HttpServer::new(move || {
-            let (public, email, aud, count) = (public.clone(), email.clone(), aud.clone(), count.clone());
+            let (public, email, aud, count, asked) =
+                (public.clone(), email.clone(), aud.clone(), count.clone(), asked.clone());
             App::new().route(
                 "/token",
                 web::post().to(move |form: web::Form<HashMap<String, String>>| {
                     let verdict = check(&form, &public, &email, &aud);
-                    if verdict.is_ok() {
+                    if let Ok(scope) = &verdict {
                         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(scope.clone());
                     }
                     async move {
                         match verdict {
-                            Ok(()) => HttpResponse::Ok().json(
+                            Ok(_) => HttpResponse::Ok().json(
                                 json!({"access_token": "ya29.test-token", "expires_in": 3599, "token_type": "Bearer"}),
                             ),
+                            Err(why) if why.starts_with("Invalid OAuth scope") => HttpResponse::BadRequest()
+                                .json(json!({"error": "invalid_scope", "error_description": why})),
                             Err(why) => HttpResponse::BadRequest()
                                 .json(json!({"error": "invalid_grant", "error_description": why})),
                         }
@@ -264,12 +288,17 @@ impl TokenServer {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        TokenServer { url, handle, granted }
+        TokenServer { url, handle, granted, scopes }
     }
 
     /// Tokens granted so far.
     pub fn granted(&self) -> usize {
         self.granted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The scope of each token granted, in order.
+    pub fn scopes(&self) -> Vec<String> {
+        self.scopes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 }
 
@@ -280,7 +309,8 @@ impl Drop for TokenServer {
     }
 }
 
-fn check(form: &HashMap<String, String>, public: &[u8], email: &str, aud: &str) -> Result<(), String> {
+/// The assertion's scope when it is granted.
+fn check(form: &HashMap<String, String>, public: &[u8], email: &str, aud: &str) -> Result<String, String> {
     if form.get("grant_type").map(String::as_str) != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
         return Err("unsupported grant_type".into());
     }
@@ -304,14 +334,15 @@ fn check(form: &HashMap<String, String>, public: &[u8], email: &str, aud: &str) 
     if claims["aud"] != aud {
         return Err(format!("Invalid JWT audience: {}", claims["aud"]));
     }
-    if claims["scope"].as_str().is_none_or(str::is_empty) {
-        return Err("no scope".into());
+    let scope = claims["scope"].as_str().unwrap_or_default();
+    if scope.is_empty() || !scope.split(' ').all(|s| GOOGLE_SCOPES.contains(&s)) {
+        return Err("Invalid OAuth scope or ID token audience provided.".into());
     }
     let now = gateway_domain::now_seconds();
     if claims["exp"].as_i64().is_none_or(|e| e < now) || claims["iat"].as_i64().is_none_or(|i| i > now + 60) {
         return Err("Invalid JWT: Token must be a short-lived token".into());
     }
-    Ok(())
+    Ok(scope.to_owned())
 }
 
 /// A headless Chromium (`TEST_BROWSER`, which `scripts/peers.sh` finds or installs), or `None`

@@ -66,22 +66,32 @@ impl Client {
         if answer.ok() { Ok(answer.json()) } else { Err(failure(&self.api, &answer, what, role)) }
     }
 
-    /// `datasets.list` with maxResults=1.
-    pub async fn datasets(
+    /// A dry-run `jobs.query` billed to `billing`: validates the query, the key's right to run
+    /// jobs there (`bigquery.jobs.create`) and to read every table it names
+    /// (`bigquery.tables.getData`), and answers the bytes it would process; nothing runs or
+    /// is billed (<https://cloud.google.com/bigquery/docs/dry-run-queries>).
+    pub async fn dry_run(
         &self,
         auth: &GoogleAuth,
         key: &ServiceAccountKey<'_>,
-        project: &str,
+        billing: &str,
+        location: Option<&str>,
+        query: &str,
+        what: &str,
     ) -> Result<Value, ConnectorError> {
-        self.json(
-            auth,
-            key,
-            &["projects", project, "datasets"],
-            &[("maxResults", "1")],
-            &format!("project {project}"),
-            "the BigQuery Metadata Viewer role (bigquery.datasets.get)",
-        )
-        .await
+        let mut body = json!({"query": query, "useLegacySql": false, "dryRun": true});
+        if let (Some(l), Some(o)) = (location, body.as_object_mut()) {
+            o.insert("location".into(), json!(l));
+        }
+        let answer = self.call(auth, key, Method::POST, &["projects", billing, "queries"], &[], Some(body)).await?;
+        if !answer.ok() {
+            return Err(failure(&self.api, &answer, what, &query_role(&answer.json(), billing)));
+        }
+        let body = answer.json();
+        match query_errors(&body, what) {
+            Some(e) => Err(e),
+            None => Ok(body),
+        }
     }
 
     /// `datasets.get`.
@@ -168,12 +178,7 @@ impl Client {
         let what = format!("view {t}");
         let answer = self.call(auth, key, Method::POST, &["projects", billing, "queries"], &[], Some(body)).await?;
         if !answer.ok() {
-            return Err(failure(
-                &self.api,
-                &answer,
-                &what,
-                "the BigQuery Job User role (bigquery.jobs.create) and Data Viewer on the view",
-            ));
+            return Err(failure(&self.api, &answer, &what, &query_role(&answer.json(), billing)));
         }
         let body = answer.json();
         match query_errors(&body, &what) {
@@ -213,5 +218,20 @@ impl Client {
             .flatten()
             .filter_map(|p| p.as_str().map(str::to_owned))
             .collect())
+    }
+}
+
+/// The grant a refused query lacks, from the permission BigQuery's message names.
+fn query_role(body: &Value, billing: &str) -> String {
+    let message = body.at("/error/message").as_str().unwrap_or_default();
+    if message.contains("bigquery.jobs.create") {
+        format!("the BigQuery Job User role (roles/bigquery.jobUser, bigquery.jobs.create) on project {billing}")
+    } else if message.contains("bigquery.tables.getData") {
+        "the BigQuery Data Viewer role (roles/bigquery.dataViewer, bigquery.tables.getData) on the table or its dataset"
+            .to_owned()
+    } else {
+        format!(
+            "the BigQuery Job User role (roles/bigquery.jobUser) on project {billing} and BigQuery Data Viewer (roles/bigquery.dataViewer) on the table"
+        )
     }
 }

@@ -4,7 +4,13 @@ use gateway_connector::{CredentialSpec, FieldSpec, FieldType, ParamSpec, ParamTy
 use gateway_domain::{ConnectionKind, Problem, Resource, Table};
 
 pub const API: &str = "https://bigquery.googleapis.com";
-pub const SCOPE: &str = "https://www.googleapis.com/auth/bigquery.readonly";
+/// The read scope of BigQuery v2's discovery document, which every call made here accepts
+/// (datasets, tables, tabledata, jobs.query, testIamPermissions). `bigquery.readonly` is no
+/// longer in it (<https://bigquery.googleapis.com/discovery/v1/apis/bigquery/v2/rest>,
+/// "auth.oauth2.scopes"; <https://developers.google.com/identity/protocols/oauth2/scopes#bigquery>).
+/// The key's roles, not the scope, decide what it may do; the scope only keeps the token from
+/// writing.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform.read-only";
 /// The most bytes a view's sample query may bill.
 pub const MAX_BYTES_BILLED: &str = "100000000";
 

@@ -1,7 +1,9 @@
-//! The BigQuery connector: the key exchanged (Google's token endpoint, pinned), then
-//! `datasets.list`; tables and views as sources (schema -> columns, `tabledata.list` or a
-//! capped `LIMIT` query for rows), datasets as destinations (existence and, for an existing
-//! table, `tables.testIamPermissions`; nothing is created).
+//! The BigQuery connector: the key exchanged (Google's token endpoint, pinned, the read scope
+//! `cloud-platform.read-only`), then dry-run queries (the key may run jobs, and read each
+//! source table); tables, views and external tables as sources (schema -> columns,
+//! `tabledata.list` or, for views and external tables, a capped `LIMIT` query for rows),
+//! datasets as destinations (existence and, for an existing table,
+//! `tables.testIamPermissions`; nothing is created).
 
 use gateway_connector::api::JsonAt;
 use gateway_connector::api::text;
@@ -17,6 +19,8 @@ use super::rows;
 
 /// What writing recommendations into an existing table needs.
 const WRITE: &str = "bigquery.tables.updateData";
+/// Tables a connection's test checks, one dry run (or permission test) each.
+const MAX_TABLE_CHECKS: usize = 10;
 
 #[derive(Debug)]
 pub struct BigQueryConnector {
@@ -66,14 +70,19 @@ impl Connector for BigQueryConnector {
         config::table_ref(table, Some("placeholder-project"), Some("placeholder_dataset")).map(|_| ())
     }
 
+    /// The key exchanged, then what the connection's tables need: a dry-run query billed to
+    /// the project (the key may run jobs there), a dry-run read of each source table (it may
+    /// read it), each existing destination's `bigquery.tables.updateData`. `datasets.list` is
+    /// no check: it needs no permission and answers an empty list to a key with no role.
     async fn test_credentials(
         &self,
         credentials: &Credentials,
-        _tables: &[Table],
+        tables: &[Table],
     ) -> Result<CredentialCheck, ConnectorError> {
         let c = credentials.expose();
         let key = ServiceAccountKey::from_credentials(c)?;
         let project = text(c, "project_id").unwrap_or_default();
+        let location = text(c, "location");
         let mut check = CredentialCheck::default();
         // Always a fresh exchange: checking the key is the point.
         match self.auth.exchange(&key, SCOPE).await {
@@ -82,19 +91,80 @@ impl Connector for BigQueryConnector {
                 .push(Step::passed("token_exchange", "the service-account key was exchanged for an access token")),
             Err(e) => {
                 check.steps.push(Step::failed("token_exchange", e.kind, e.message));
-                check.steps.push(Step::skipped("list_datasets", "not tried: the key was refused"));
+                check.steps.push(Step::skipped("run_query_jobs", "not tried: the key was refused"));
                 return Ok(check);
             }
         }
-        match self.client.datasets(&self.auth, &key, project).await {
-            Ok(list) => check.steps.push(Step::passed(
-                "list_datasets",
-                format!(
-                    "listed project {project}'s datasets (datasets.list, maxResults=1: {} found)",
-                    list.at("/datasets").as_array().map_or(0, Vec::len)
-                ),
-            )),
-            Err(e) => check.steps.push(Step::failed("list_datasets", e.kind, e.message)),
+        let jobs = self
+            .client
+            .dry_run(&self.auth, &key, project, location, "SELECT 1", &format!("project {project}'s query jobs"))
+            .await;
+        if !check.run("run_query_jobs", jobs, |_| {
+            format!("the key may run query jobs billed to project {project} (a dry-run query: bigquery.jobs.create)")
+        }) {
+            return Ok(check);
+        }
+        let mut tested = 0;
+        for table in tables {
+            let Ok(t) = config::table_ref(table, Some(project), text(c, "dataset")) else { continue };
+            if tested == MAX_TABLE_CHECKS {
+                check.warnings.push(format!(
+                    "only the first {MAX_TABLE_CHECKS} tables were checked; each table's own test checks it"
+                ));
+                break;
+            }
+            tested += 1;
+            let name = format!("read_table:{}", table.name);
+            if table.resource.is_destination() {
+                match self.client.table(&self.auth, &key, &t).await {
+                    Ok(Some(_)) => {
+                        let granted = self.client.permissions(&self.auth, &key, &t, &[WRITE]).await;
+                        let step = format!("write_table:{}", table.name);
+                        match granted {
+                            Ok(g) if g.iter().any(|p| p == WRITE) => check.steps.push(Step::passed(
+                                step,
+                                format!("the key may write table {t} ({WRITE})"),
+                            )),
+                            Ok(_) => check.steps.push(Step::failed(
+                                step,
+                                ErrorKind::Forbidden,
+                                format!("the key may not write table {t}: grant {WRITE} (BigQuery Data Editor, roles/bigquery.dataEditor) on the table or its dataset"),
+                            )),
+                            Err(e) => check.steps.push(Step::failed(step, e.kind, e.message)),
+                        }
+                    }
+                    Ok(None) => check.steps.push(Step::skipped(
+                        format!("write_table:{}", table.name),
+                        format!("table {t} does not exist yet: whether the key may create it (bigquery.tables.create on dataset {}) cannot be checked without creating one", t.dataset),
+                    )),
+                    Err(e) if e.kind == ErrorKind::ResourceNotFound => check.warnings.push(format!(
+                        "table '{}': {} (its own test reports it)",
+                        table.name, e.message
+                    )),
+                    Err(e) => check.steps.push(Step::failed(format!("write_table:{}", table.name), e.kind, e.message)),
+                }
+                continue;
+            }
+            let query = format!("SELECT * FROM `{}`.`{}`.`{}`", t.project, t.dataset, t.table);
+            match self.client.dry_run(&self.auth, &key, project, location, &query, &format!("table {t}")).await {
+                Ok(answer) => check.steps.push(Step::passed(
+                    name,
+                    format!(
+                        "the key may read table {t} (a dry-run query: {} bytes)",
+                        answer.at("/totalBytesProcessed").as_str().unwrap_or("0")
+                    ),
+                )),
+                // The table's own problem, not the key's: its test says so.
+                Err(e) if e.kind == ErrorKind::ResourceNotFound => {
+                    check.warnings.push(format!("table '{}': {} (its own test reports it)", table.name, e.message));
+                }
+                Err(e) => check.steps.push(Step::failed(name, e.kind, e.message)),
+            }
+        }
+        if tables.is_empty() {
+            check.warnings.push(
+                "the connection has no tables yet: each table's read (or write) is checked when it is added and when the connection is tested again".into(),
+            );
         }
         Ok(check)
     }
@@ -146,12 +216,15 @@ impl Connector for BigQueryConnector {
             ));
         };
         let mut warnings = Vec::new();
-        let (schema_fields, data) = if meta.at("/type") == "VIEW" || meta.at("/type") == "MATERIALIZED_VIEW" {
-            // A view has no table data: sampled by a query, capped in bytes billed.
+        let kind = meta.at("/type").as_str().unwrap_or("TABLE");
+        let (schema_fields, data) = if matches!(kind, "VIEW" | "MATERIALIZED_VIEW" | "EXTERNAL") {
+            // Views and external tables (files in Cloud Storage, Sheets, BigLake) have no table
+            // data `tabledata.list` serves: sampled by a query, capped in bytes billed.
             let body =
                 self.client.sample_query(&self.auth, &key, billing, text(c, "location"), &t, sample_rows).await?;
+            let what = if kind == "EXTERNAL" { "an external table" } else { "a view" };
             warnings.push(format!(
-                "{t} is a view: sampled with a LIMIT {} query (at most {} bytes billed)",
+                "{t} is {what}: sampled with a LIMIT {} query (at most {} bytes billed)",
                 sample_rows,
                 config::MAX_BYTES_BILLED
             ));
