@@ -1,6 +1,4 @@
-//! Black-box tests of the built gateway: `api.rs` (every endpoint, on SQLite and PostgreSQL),
-//! `storage.rs` (migrations up and down, concurrency), `outage.rs` (PostgreSQL stopped and
-//! started under a running gateway). Each is a test target of this package.
+//! What the black-box tests (main.rs, a module per area) share.
 
 /// Declares each listed `async fn(TestApp)` as a test on SQLite and on PostgreSQL.
 #[macro_export]

@@ -81,6 +81,13 @@ async fn metrics_count_what_users_did_and_say_nothing_they_sent() {
     }
     let m = scrape(&text);
 
+    // The version calendar: days left of each pinned provider API version (Klaviyo's revision
+    // retires two years after release, so it is at least a year away).
+    let days = find(&m, "gateway_provider_api_version_days_left", &[("kind", "KLAVIYO")]);
+    assert_eq!(days.len(), 1, "one pinned revision");
+    assert!(counter(&m, "gateway_provider_api_version_days_left", &[("kind", "KLAVIYO")]) > 90.0);
+    assert!(!find(&m, "gateway_provider_api_version_days_left", &[("kind", "SALESFORCE")]).is_empty());
+
     // Requests by route template and status.
     let req = "gateway_http_request_duration_seconds";
     let table_route = "/connections/:connection/tables/:name";
