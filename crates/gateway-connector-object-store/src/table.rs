@@ -24,7 +24,11 @@ pub fn spec(files: Files) -> TableSpec {
         )
         .default_value("auto".into()),
         ParamSpec::new("delimiter", ParamType::Char, "CSV/TSV: the field delimiter; detected when absent"),
-        ParamSpec::new("quote", ParamType::Char, "CSV/TSV: the quote character; detected when absent"),
+        ParamSpec::new(
+            "quote",
+            ParamType::CharOrNone,
+            "CSV/TSV: the quote character, \"\" for none (fields are never quoted); detected when absent",
+        ),
         ParamSpec::new("escape", ParamType::Char, "CSV/TSV: the escape character; detected when absent"),
         ParamSpec::new(
             "header",
@@ -33,6 +37,16 @@ pub fn spec(files: Files) -> TableSpec {
         ),
         ParamSpec::new("encoding", ParamType::String, "text files: the character encoding; detected when absent"),
         ParamSpec::new("line_terminator", ParamType::Enum(&["\n", "\r\n"]), "CSV/TSV: the line terminator; detected"),
+        ParamSpec::new(
+            "skip_rows",
+            ParamType::Integer,
+            "CSV/TSV: lines before the table (a title, an export note) skipped; detected",
+        ),
+        ParamSpec::new(
+            "comment",
+            ParamType::CharOrNone,
+            "CSV/TSV: lines starting with this character are comments, skipped; detected (\"\" for none)",
+        ),
     ];
     let mut params = vec![ParamSpec::new(
         "file_format",

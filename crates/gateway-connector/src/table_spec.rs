@@ -16,6 +16,8 @@ pub enum ParamType {
     String,
     /// A string of exactly one character (a CSV delimiter).
     Char,
+    /// One character, or the empty string for none (a CSV quote: `""` reads without quoting).
+    CharOrNone,
     Boolean,
     Integer,
     /// One of these strings, compared without case; answered as written here.
@@ -29,6 +31,7 @@ impl ParamType {
         match self {
             ParamType::String => json!({"type": "string", "minLength": 1, "maxLength": MAX_STRING}),
             ParamType::Char => json!({"type": "string", "minLength": 1, "maxLength": 1}),
+            ParamType::CharOrNone => json!({"type": "string", "maxLength": 1}),
             ParamType::Boolean => json!({"type": "boolean"}),
             ParamType::Integer => json!({"type": "integer"}),
             ParamType::Enum(values) => json!({"type": "string", "enum": values}),
@@ -170,6 +173,10 @@ fn check_value(v: &Value, spec: &ParamSpec, field: &str) -> Result<(), Problem> 
         (ParamType::String, Value::String(_)) => Ok(()),
         (ParamType::Char, Value::String(s)) if s.chars().count() == 1 => Ok(()),
         (ParamType::Char, _) => Err(Problem::wrong_field(field, format!("'{name}' must be a single character"))),
+        (ParamType::CharOrNone, Value::String(s)) if s.chars().count() <= 1 => Ok(()),
+        (ParamType::CharOrNone, _) => {
+            Err(Problem::wrong_field(field, format!("'{name}' must be a single character, or \"\" for none")))
+        }
         (ParamType::Boolean, Value::Bool(_)) => Ok(()),
         (ParamType::Boolean, _) => Err(wrong("true or false")),
         (ParamType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(()),

@@ -6,7 +6,7 @@ use gateway_domain::{Column, ColumnType, JsonObject};
 use serde_json::Value;
 
 use crate::FormatError;
-use crate::values::flatten;
+use crate::values::flatten_columns;
 
 pub struct AvroSniff {
     pub columns: Vec<Column>,
@@ -89,6 +89,21 @@ fn recursive(schema: &Schema, path: &mut Vec<String>) -> Option<String> {
     }
 }
 
+/// Bytes and fixed values as lower-case hex text, as the Parquet sample shows binary (not as
+/// arrays of integers).
+fn hex_bytes(v: apache_avro::types::Value) -> apache_avro::types::Value {
+    use apache_avro::types::Value as V;
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    match v {
+        V::Bytes(b) | V::Fixed(_, b) => V::String(hex(&b)),
+        V::Union(i, inner) => V::Union(i, Box::new(hex_bytes(*inner))),
+        V::Array(items) => V::Array(items.into_iter().map(hex_bytes).collect()),
+        V::Map(m) => V::Map(m.into_iter().map(|(k, v)| (k, hex_bytes(v))).collect()),
+        V::Record(fields) => V::Record(fields.into_iter().map(|(k, v)| (k, hex_bytes(v))).collect()),
+        other => other,
+    }
+}
+
 /// The largest length or count the decoder may allocate for. A sample never holds a value
 /// larger than the read budget, and a crafted count must not reserve gigabytes.
 const MAX_AVRO_ALLOCATION: usize = 1 << 20;
@@ -111,12 +126,13 @@ pub fn sniff(bytes: &[u8], complete: bool, sample_rows: usize) -> Result<AvroSni
     columns("", reader.writer_schema(), &mut cols);
     let mut rows = Vec::new();
     let mut warnings = Vec::new();
+    let names: std::collections::HashSet<&str> = cols.iter().map(|c| c.name.as_str()).collect();
     for value in reader.take(sample_rows) {
         match value {
             Ok(v) => {
-                let json = Value::try_from(v).map_err(|e| FormatError::Avro(e.to_string()))?;
+                let json = Value::try_from(hex_bytes(v)).map_err(|e| FormatError::Avro(e.to_string()))?;
                 rows.push(match json {
-                    Value::Object(o) => flatten(o),
+                    Value::Object(o) => flatten_columns(o, &names),
                     other => JsonObject::from_iter([("value".to_owned(), other)]),
                 });
             }

@@ -6,8 +6,10 @@ use gateway_domain::{Compression, FileFormat};
 pub enum FormatError {
     #[error("the file is empty")]
     Empty,
-    #[error("the file has a header row but no data rows")]
-    HeaderOnly,
+    #[error(
+        "no whole data row within the first {0} bytes read: a row is longer than the read budget (a line that never ends?)"
+    )]
+    RowTooLong(u64),
     #[error("the file is truncated: {0}")]
     Truncated(String),
     #[error("compression is declared as {declared} but the file's bytes are {found}")]

@@ -56,9 +56,14 @@ pub struct SniffOptions {
     /// `None` or `Auto`: detect.
     pub compression: Option<Compression>,
     pub delimiter: Option<char>,
-    pub quote: Option<char>,
+    /// `Some(None)`: fields are never quoted (`options.quote` `""`).
+    pub quote: Option<Option<char>>,
     pub escape: Option<char>,
     pub header: Option<bool>,
+    /// Lines before the table, skipped.
+    pub skip_rows: Option<usize>,
+    /// `Some(None)`: no comment lines.
+    pub comment: Option<Option<char>>,
     pub encoding: Option<String>,
 }
 
@@ -75,6 +80,8 @@ impl Default for SniffOptions {
             quote: None,
             escape: None,
             header: None,
+            skip_rows: None,
+            comment: None,
             encoding: None,
         }
     }
@@ -122,6 +129,8 @@ fn format_from_name(name: &str) -> Option<FileFormat> {
 }
 
 const PARQUET_MAGIC: &[u8] = b"PAR1";
+/// An encrypted Parquet file (encrypted footer) starts and ends with this.
+const ENCRYPTED_PARQUET_MAGIC: &[u8] = b"PARE";
 /// The first raw read: the magic bytes and the start of the data.
 const FIRST_READ: u64 = 64 * 1024;
 const AVRO_MAGIC: &[u8] = b"Obj\x01";
@@ -156,6 +165,11 @@ pub async fn sniff(source: Arc<dyn ByteSource>, opts: &SniffOptions) -> Result<S
         Some(_) => {}
     }
 
+    if found == Compression::None && head.starts_with(ENCRYPTED_PARQUET_MAGIC) {
+        return Err(FormatError::Parquet(
+            "it is encrypted Parquet (its footer is encrypted, magic PARE): the gateway holds no key to read it; write the table without Parquet modular encryption".into(),
+        ));
+    }
     // Parquet: the footer, by ranged reads from the end.
     if found == Compression::None && (head.starts_with(PARQUET_MAGIC) || opts.format == Some(FileFormat::Parquet)) {
         if !head.starts_with(PARQUET_MAGIC) {

@@ -38,7 +38,8 @@ pub struct FileOptions {
     pub compression: Option<String>,
     #[validate(length(equal = 1, message = "must be a single character"))]
     pub delimiter: Option<String>,
-    #[validate(length(equal = 1, message = "must be a single character"))]
+    /// `""`: fields are never quoted.
+    #[validate(length(max = 1, message = "must be a single character, or \"\" for none"))]
     pub quote: Option<String>,
     #[validate(length(equal = 1, message = "must be a single character"))]
     pub escape: Option<String>,
@@ -48,6 +49,12 @@ pub struct FileOptions {
     /// What a preview detects; kept so its answer can be saved as is.
     #[validate(custom(function = "valid_line_terminator", message = "must be \"\\n\" or \"\\r\\n\""))]
     pub line_terminator: Option<String>,
+    /// Lines before the table (a title, an export note), skipped.
+    #[validate(range(max = 1000, message = "must be at most 1000 lines"))]
+    pub skip_rows: Option<u64>,
+    /// Lines starting with it are comments; `""`: none.
+    #[validate(length(max = 1, message = "must be a single character, or \"\" for none"))]
+    pub comment: Option<String>,
 }
 
 fn valid_compression(v: &str) -> Result<(), ValidationError> {
@@ -60,6 +67,11 @@ fn valid_line_terminator(v: &str) -> Result<(), ValidationError> {
 
 fn one_char(v: &Option<String>) -> Option<char> {
     v.as_deref().and_then(|s| s.chars().next())
+}
+
+/// A character option where `""` means none.
+fn char_or_none(v: &Option<String>) -> Option<Option<char>> {
+    v.as_deref().map(|s| s.chars().next())
 }
 
 /// Why file params could not be parsed: the dotted field under `connection_table_params`.
@@ -107,9 +119,11 @@ impl FileParams {
             format: self.format()?,
             compression: o.compression.as_deref().and_then(|c| c.to_ascii_lowercase().parse().ok()),
             delimiter: one_char(&o.delimiter),
-            quote: one_char(&o.quote),
+            quote: char_or_none(&o.quote),
             escape: one_char(&o.escape),
             header: o.header,
+            skip_rows: o.skip_rows.and_then(|n| usize::try_from(n).ok()),
+            comment: char_or_none(&o.comment),
             encoding: o.encoding.clone(),
             ..SniffOptions::default()
         })
@@ -137,6 +151,11 @@ mod tests {
         assert!(p.validate().is_ok());
         let o = p.sniff_options().unwrap();
         assert_eq!((o.format, o.delimiter, o.header), (Some(FileFormat::Csv), Some(','), Some(true)));
+        let none =
+            FileParams::parse(&params(json!({"options": {"quote": "", "comment": "#", "skip_rows": 2}}))).unwrap();
+        assert!(none.validate().is_ok());
+        let o = none.sniff_options().unwrap();
+        assert_eq!((o.quote, o.comment, o.skip_rows), (Some(None), Some(Some('#')), Some(2)));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataR
 use serde_json::Value;
 
 use crate::budget::Budget;
-use crate::values::flatten;
+use crate::values::flatten_columns;
 use crate::{ByteSource, FormatError, SniffOptions};
 
 pub struct ParquetSniff {
@@ -36,6 +36,9 @@ fn err(e: impl std::fmt::Display) -> FormatError {
         Some(at) => FormatError::Parquet(
             text.get(at + PAGE_REFUSED.len()..).unwrap_or_default().trim_start_matches("Parquet: ").to_owned(),
         ),
+        None if text.to_ascii_lowercase().contains("encrypt") => FormatError::Parquet(format!(
+            "it is encrypted Parquet (its columns are encrypted): the gateway holds no key to read it; write the table without Parquet modular encryption ({text})"
+        )),
         None => FormatError::Parquet(text),
     }
 }
@@ -157,12 +160,62 @@ fn check_chunks(rg: &parquet::file::metadata::RowGroupMetaData, len: u64) -> Res
     Ok(())
 }
 
+/// Maps keyed by integers (or anything but text) with their keys as text: JSON objects are
+/// keyed by strings.
+fn string_keys(batch: arrow_array::RecordBatch) -> Result<arrow_array::RecordBatch, FormatError> {
+    let schema = batch.schema();
+    let mut fields = Vec::new();
+    let mut arrays = Vec::new();
+    let mut changed = false;
+    for (field, array) in schema.fields().iter().zip(batch.columns()) {
+        match field.data_type() {
+            DataType::Map(entries, sorted) => match entries.data_type() {
+                DataType::Struct(kv) => match (kv.first(), kv.get(1)) {
+                    (Some(k), Some(v))
+                        if kv.len() == 2 && !matches!(k.data_type(), DataType::Utf8 | DataType::LargeUtf8) =>
+                    {
+                        let key = Field::new(k.name(), DataType::Utf8, false);
+                        let entries =
+                            Field::new(entries.name(), DataType::Struct(vec![key, v.as_ref().clone()].into()), false);
+                        let to = DataType::Map(Arc::new(entries), *sorted);
+                        let cast = arrow_cast::cast(array.as_ref(), &to).map_err(err)?;
+                        fields.push(Field::new(field.name(), to, field.is_nullable()));
+                        arrays.push(cast);
+                        changed = true;
+                    }
+                    _ => {
+                        fields.push(field.as_ref().clone());
+                        arrays.push(array.clone());
+                    }
+                },
+                _ => {
+                    fields.push(field.as_ref().clone());
+                    arrays.push(array.clone());
+                }
+            },
+            _ => {
+                fields.push(field.as_ref().clone());
+                arrays.push(array.clone());
+            }
+        }
+    }
+    if !changed {
+        return Ok(batch);
+    }
+    arrow_array::RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), arrays).map_err(err)
+}
+
 pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result<ParquetSniff, FormatError> {
     if len < 12 {
         return Err(FormatError::Truncated("a Parquet file is at least 12 bytes".into()));
     }
     // The footer: its length and magic, then the metadata. Outside the budget, capped alone.
     let tail = budget.read_extra(len - 8, len).await?;
+    if tail.get(4..8) == Some(b"PARE") {
+        return Err(FormatError::Parquet(
+            "it is encrypted Parquet (its footer is encrypted, magic PARE): the gateway holds no key to read it; write the table without Parquet modular encryption".into(),
+        ));
+    }
     let (Some(len_bytes), Some(b"PAR1")) = (tail.get(..4), tail.get(4..8)) else {
         return Err(FormatError::Truncated("the Parquet footer's magic is missing: the file is cut short".into()));
     };
@@ -261,16 +314,20 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
                 .with_limit(want)
                 .build()
                 .map_err(err)?;
-            let mut writer = arrow_json::LineDelimitedWriter::new(Vec::new());
+            // Nulls kept as nulls; binary as hex (as Avro's bytes are shown).
+            let mut writer = arrow_json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
             while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(err)?;
+                let batch = string_keys(batch.map_err(err)?)?;
                 writer.write(&batch).map_err(err)?;
             }
             writer.finish().map_err(err)?;
             let out = writer.into_inner();
+            let names: std::collections::HashSet<&str> = cols.iter().map(|c| c.name.as_str()).collect();
             for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(line) {
-                    rows.push(flatten(o));
+                    rows.push(flatten_columns(o, &names));
                 }
             }
         }

@@ -143,7 +143,10 @@ async fn caller_options_win() {
     let opts = SniffOptions { delimiter: Some(';'), ..SniffOptions::default() };
     let s = run(b"a;b,c\n1;2,3\n4;5,6\n".to_vec(), "x.csv", &opts).await.unwrap();
     assert_eq!(names(&s), ["a", "b,c"]);
+    // Read with `;`, the cells are numbers with a decimal comma; with `,`, `1;2` is no type.
     let s = ok(b"a;b,c\n1;2,3\n4;5,6\n".to_vec(), "x.csv").await;
+    assert_eq!(s.options["delimiter"], ";", "the more consistent candidate");
+    let s = ok(b"a;b,c\nx;y,z\n".to_vec(), "x.csv").await;
     assert_eq!(s.options["delimiter"], ",", "equally consistent: the earlier candidate");
     let opts = SniffOptions { format: Some(FileFormat::Tsv), ..SniffOptions::default() };
     let s = run(b"a\tb,c\n1\t2,3\n".to_vec(), "x", &opts).await.unwrap();
@@ -294,11 +297,12 @@ async fn bad_input_gets_a_specific_error() {
     let d = SniffOptions::default;
     assert_eq!(err(vec![], "e.csv", d()).await, FormatError::Empty);
     assert_eq!(err(b"\n\n  \n".to_vec(), "e.csv", d()).await, FormatError::Empty);
-    assert_eq!(
-        err(b"id,name\n".to_vec(), "h.csv", SniffOptions { header: Some(true), ..d() }).await,
-        FormatError::HeaderOnly
-    );
-    assert_eq!(err(b"item_id,title\n".to_vec(), "h.csv", d()).await, FormatError::HeaderOnly);
+    // A header and no rows: its columns, and a warning (as DuckDB's sniffer answers).
+    for opts in [SniffOptions { header: Some(true), ..d() }, d()] {
+        let s = run(b"item_id,title\n".to_vec(), "h.csv", &opts).await.unwrap();
+        assert_eq!((names(&s), s.rows.len()), (vec!["item_id", "title"], 0));
+        assert!(s.warnings.iter().any(|w| w.contains("no data rows")), "{:?}", s.warnings);
+    }
     assert!(matches!(
         err(CSV.as_bytes().to_vec(), "items.csv.gz", d()).await,
         FormatError::ExtensionMismatch { expected: Compression::Gzip, .. }
@@ -506,4 +510,160 @@ async fn a_page_hidden_behind_an_unknown_field_is_refused() {
     assert_eq!(file.len(), 119, "the review's file, byte for byte in size");
     let e = err(file, "hidden.parquet", SniffOptions::default()).await;
     assert!(e.to_string().contains("a page header is not one Parquet writes"), "{e}");
+}
+
+/// The answered options, fed back as a saved table's: the same columns and rows.
+async fn answered_options_read_the_same(bytes: Vec<u8>, name: &str, first: &Sniffed) {
+    let saved = crate::FileParams::parse(&first.detected_params()).unwrap();
+    let again = run(bytes, name, &saved.sniff_options().unwrap()).await.unwrap();
+    assert_eq!((names(&again), &again.rows), (names(first), &first.rows), "{name}: {:?}", first.options);
+}
+
+#[tokio::test]
+async fn a_stray_quote_does_not_swallow_the_file() {
+    let mut tsv = String::from("id\ttitle\tyear\n1\t\"Weird title\t1999\n");
+    for i in 2..40_000 {
+        tsv.push_str(&format!("{i}\tTitle number {i}\t{}\n", 1900 + i % 100));
+    }
+    assert!(tsv.len() > 1_000_000);
+    let s = ok(tsv.clone().into_bytes(), "titles.tsv").await;
+    assert_eq!(names(&s), ["id", "title", "year"]);
+    assert_eq!(s.options["quote"], "", "read without quoting");
+    assert_eq!(s.rows[0]["title"], "\"Weird title");
+    assert_eq!(s.rows[1]["title"], "Title number 2");
+    assert!(s.warnings.iter().any(|w| w.contains("a quote at line 2, column 3 never closes")), "{:?}", s.warnings);
+    answered_options_read_the_same(tsv.into_bytes(), "titles.tsv", &s).await;
+    // Small, and on the first line.
+    let small = b"a,\"b,c\n1,2,3\n4,5,6\n".to_vec();
+    let s = ok(small.clone(), "s.csv").await;
+    assert_eq!((names(&s), s.rows.len()), (vec!["a", "\"b", "c"], 2));
+}
+
+#[tokio::test]
+async fn headers_with_blank_or_repeated_names_are_headers() {
+    // pandas' index column.
+    let s = ok(b",item_id,title\n0,i1,Hat\n1,i2,Scarf\n".to_vec(), "p.csv").await;
+    assert_eq!(s.options["header"], true);
+    assert_eq!(names(&s), ["column_1", "item_id", "title"]);
+    assert!(s.warnings.iter().any(|w| w.contains("names no column at position(s) 1")), "{:?}", s.warnings);
+    // A trailing comma.
+    let s = ok(b"user_id,item_id,\nu1,i1,\nu2,i2,\n".to_vec(), "t.csv").await;
+    assert_eq!(names(&s), ["user_id", "item_id", "column_3"]);
+    // A repeated name.
+    let s = ok(b"a,b,a\nx,y,z\nu,v,w\n".to_vec(), "r.csv").await;
+    assert_eq!(names(&s), ["a", "b", "a_2"]);
+    assert!(s.warnings.iter().any(|w| w.contains("'a' as 'a_2'")), "{:?}", s.warnings);
+}
+
+#[tokio::test]
+async fn apostrophes_are_not_quotes_unless_they_quote() {
+    let tsv = b"title\tyear\n'Til We Meet Again\t1998\n'Round Midnight\t1986\nHeat\t1995\n".to_vec();
+    let s = ok(tsv, "m.tsv").await;
+    assert_eq!(s.options["quote"], "\"");
+    assert_eq!(s.rows[0]["title"], "'Til We Meet Again");
+    assert_eq!(s.rows.len(), 3);
+    let quoted = b"id,name,city\n1,'Smith, John',Oslo\n2,'Doe, Jane',Rome\n3,Plain,Nice\n".to_vec();
+    let s = ok(quoted.clone(), "q.csv").await;
+    assert_eq!(s.options["quote"], "'");
+    assert_eq!(s.rows[0]["name"], "Smith, John");
+    answered_options_read_the_same(quoted, "q.csv", &s).await;
+}
+
+#[tokio::test]
+async fn preambles_and_comments_are_skipped_and_answered() {
+    let commented = b"# A few comments\n# about the export\nid,name\n1,a\n2,b\n".to_vec();
+    let s = ok(commented.clone(), "c.csv").await;
+    assert_eq!((s.options["comment"].as_str(), names(&s)), (Some("#"), vec!["id", "name"]));
+    assert_eq!(s.rows.len(), 2);
+    answered_options_read_the_same(commented, "c.csv", &s).await;
+    // A header written `#id,...` is a header, not a comment.
+    let s = ok(b"#id,name\n1,a\n2,b\n".to_vec(), "h.csv").await;
+    assert_eq!(names(&s), ["#id", "name"]);
+    let noted = b"Exported 2024-05-01 by ShopTool\n\nid,name,score\n1,a,3\n2,b,4\n3,c,5\n".to_vec();
+    let s = ok(noted.clone(), "n.csv").await;
+    assert_eq!(s.options["skip_rows"], 2, "{:?}", s.options);
+    assert_eq!(names(&s), ["id", "name", "score"]);
+    assert!(s.warnings.iter().any(|w| w.contains("skip_rows")), "{:?}", s.warnings);
+    answered_options_read_the_same(noted, "n.csv", &s).await;
+    let titled = b"Sales report\nid;amount\n1;2,5\n2;3,75\n".to_vec();
+    let s = ok(titled, "t.csv").await;
+    assert_eq!((s.options["delimiter"].as_str(), names(&s)), (Some(";"), vec!["id", "amount"]));
+}
+
+#[tokio::test]
+async fn the_name_is_weighed_against_the_content() {
+    // Lines in brackets in a .csv: text, not a JSON array.
+    let s = ok(b"[248.128.0.120]\n[10.0.0.1]\n[192.168.1.1]\n".to_vec(), "ips.csv").await;
+    assert_eq!((s.format, s.rows.len()), (FileFormat::Csv, 3));
+    // A .tsv holding commas is CSV.
+    let s = ok(b"a,b\n1,2\n3,4\n".to_vec(), "x.tsv").await;
+    assert_eq!((s.format, s.options["delimiter"].as_str()), (FileFormat::Csv, Some(",")));
+}
+
+/// What pandas and Spark write: timestamps in a named zone, nulls, maps keyed by integers,
+/// binary; each shown, one way across formats (nulls as null, binary as hex).
+#[tokio::test]
+async fn parquet_zones_nulls_maps_and_binary() {
+    use arrow_array::Array;
+    use arrow_array::builder::{Int32Builder, MapBuilder, StringBuilder};
+    use arrow_array::{ArrayRef, BinaryArray, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+    let ts = TimestampMicrosecondArray::from(vec![1_714_557_600_000_000i64, 1_714_644_000_000_000])
+        .with_timezone("Europe/Paris");
+    let mut map = MapBuilder::new(None, Int32Builder::new(), StringBuilder::new());
+    map.keys().append_value(7);
+    map.values().append_value("seven");
+    map.append(true).unwrap();
+    map.append(true).unwrap();
+    let map = map.finish();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("Europe/Paris".into())), false),
+        Field::new("title", DataType::Utf8, true),
+        Field::new("attrs", map.data_type().clone(), true),
+        Field::new("blob", DataType::Binary, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(ts),
+        Arc::new(StringArray::from(vec![Some("Hat"), None])),
+        Arc::new(map),
+        Arc::new(BinaryArray::from(vec![Some(&b"\x01\xff"[..]), None])),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    let s = ok(w.into_inner().unwrap(), "z.parquet").await;
+    assert_eq!(types(&s)[0], ColumnType::Timestamp);
+    assert!(s.rows[0]["ts"].as_str().unwrap().starts_with("2024-05-01T12:00:00"), "{:?}", s.rows[0]);
+    assert_eq!(s.rows[1]["title"], Value::Null, "nulls kept");
+    assert_eq!(s.rows[0]["attrs"], json!({"7": "seven"}));
+    assert_eq!(s.rows[0]["blob"], "01ff");
+}
+
+#[tokio::test]
+async fn avro_zstandard_and_bytes_as_hex() {
+    let schema = apache_avro::Schema::parse_str(
+        r#"{"type": "record", "name": "r", "fields": [
+            {"name": "item_id", "type": "string"}, {"name": "blob", "type": "bytes"},
+            {"name": "note", "type": ["null", "string"]}]}"#,
+    )
+    .unwrap();
+    let codec = apache_avro::Codec::Zstandard(Default::default());
+    let mut w = apache_avro::Writer::with_codec(&schema, Vec::new(), codec);
+    let mut r = apache_avro::types::Record::new(w.schema()).unwrap();
+    r.put("item_id", "i1");
+    r.put("blob", apache_avro::types::Value::Bytes(vec![1, 255]));
+    r.put("note", apache_avro::types::Value::Union(0, Box::new(apache_avro::types::Value::Null)));
+    w.append(r).unwrap();
+    let s = ok(w.into_inner().unwrap(), "z.avro").await;
+    assert_eq!(Value::Object(s.rows[0].clone()), json!({"item_id": "i1", "blob": "01ff", "note": null}));
+}
+
+#[tokio::test]
+async fn encrypted_parquet_is_named() {
+    let mut file = b"PARE".to_vec();
+    file.extend([0u8; 32]);
+    file.extend(16u32.to_le_bytes());
+    file.extend(b"PARE");
+    let e = err(file, "secret.parquet", SniffOptions::default()).await;
+    assert!(e.to_string().contains("encrypted Parquet"), "{e}");
 }

@@ -84,7 +84,8 @@ pub fn sniff(
     }
     let first = text.trim_start().chars().next().unwrap_or(' ');
     let looks_json = first == '{';
-    if first == '[' && !matches!(opts.format, Some(FileFormat::Csv | FileFormat::Tsv)) {
+    // A `.csv` whose lines start with `[` (`[248.128.0.120]`) is text, not one JSON array.
+    if first == '[' && !matches!(opts.format.or(hint), Some(FileFormat::Csv | FileFormat::Tsv)) {
         return Err(FormatError::Json(
             "the file is one JSON array; JSON lines (one object per line) is expected".into(),
         ));
@@ -181,39 +182,21 @@ fn json_lines(text: &str, complete: bool, opts: &SniffOptions) -> Result<TextSni
 }
 
 // ---- delimited text
+//
+// The dialect is the candidate (delimiter x quote) under which the head of the text is most
+// consistent, scored as CleverCSV does (van den Burg, Nazábal and Sutton, "Wrangling messy CSV
+// files by detecting row and type patterns", 2019): a pattern score (rows of one width, wide
+// rows) times a type score (the share of cells that read as a known type). A stray quote then
+// loses to reading without quotes instead of swallowing the file; an apostrophe that starts a
+// value loses to the double quote; real single-quote quoting wins where it is consistent.
 
 const DELIMITERS: [char; 4] = [',', '\t', ';', '|'];
-
-/// Delimiter counts outside quotes, per record, over the head of the text.
-fn counts(text: &str, delimiter: char, quote: char, complete: bool) -> Vec<usize> {
-    let head = dialect_head(text);
-    let mut out = Vec::new();
-    let (mut n, mut in_quote, mut any) = (0, false, false);
-    for c in head.chars() {
-        if c == quote {
-            in_quote = !in_quote;
-        } else if !in_quote && c == delimiter {
-            n += 1;
-        } else if !in_quote && c == '\n' {
-            if any || n > 0 {
-                out.push(n);
-            }
-            (n, any) = (0, false);
-            if out.len() >= 50 {
-                return out;
-            }
-            continue;
-        }
-        if !c.is_whitespace() {
-            any = true;
-        }
-    }
-    // The last record counts only when it is whole.
-    if (any || n > 0) && complete && head.len() == text.len() {
-        out.push(n);
-    }
-    out
-}
+/// The quotes tried, in the order ties are broken: `"`, `'`, none.
+const QUOTES: [Option<char>; 3] = [Some('"'), Some('\''), None];
+/// Records of the head each candidate is scored on.
+const SCORE_RECORDS: usize = 200;
+/// Leading lines a preamble may take at most.
+const MAX_PREAMBLE: usize = 20;
 
 /// The head of the text dialect detection looks at.
 fn dialect_head(text: &str) -> &str {
@@ -227,62 +210,114 @@ fn floor_char_boundary(s: &str, i: usize) -> usize {
     (0..=i).rev().find(|&j| s.is_char_boundary(j)).unwrap_or(0)
 }
 
-fn detect_delimiter(text: &str, quote: char, complete: bool, format: FileFormat) -> char {
-    let mut best: Option<(char, f64, usize)> = None;
-    for d in DELIMITERS {
-        let c = counts(text, d, quote, complete);
-        if c.is_empty() {
-            continue;
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Dialect {
+    delimiter: char,
+    quote: Option<char>,
+    /// What escapes a quote inside a quoted field: `\`, or the quote itself (doubled);
+    /// `None` when the text shows neither (read with `\`, as the platform's readers do).
+    escape: Option<char>,
+    comment: Option<char>,
+}
+
+impl Dialect {
+    fn reader<'a>(&self, text: &'a str) -> csv::Reader<&'a [u8]> {
+        let mut b = csv::ReaderBuilder::new();
+        b.delimiter(self.delimiter as u8).has_headers(false).flexible(true);
+        match self.quote {
+            Some(q) => {
+                let escape = match self.escape {
+                    Some(e) if e == q => None,
+                    Some(e) => Some(e as u8),
+                    None => Some(b'\\'),
+                };
+                b.quote(q as u8).double_quote(true).escape(escape);
+            }
+            None => {
+                b.quoting(false);
+            }
         }
-        let mut freq = std::collections::HashMap::new();
-        for &n in &c {
-            *freq.entry(n).or_insert(0usize) += 1;
-        }
-        let (mode, hits) = freq.into_iter().filter(|(n, _)| *n > 0).max_by_key(|&(n, h)| (h, n)).unwrap_or((0, 0));
-        if mode == 0 {
-            continue;
-        }
-        let consistency = hits as f64 / c.len() as f64;
-        let better = match best {
-            None => true,
-            Some((_, bc, bm)) => consistency > bc + 1e-9 || ((consistency - bc).abs() < 1e-9 && mode > bm),
-        };
-        if better {
-            best = Some((d, consistency, mode));
-        }
+        b.comment(self.comment.map(|c| c as u8));
+        b.from_reader(text.as_bytes())
     }
-    match best {
-        Some((d, _, _)) => d,
-        None if format == FileFormat::Tsv => '\t',
-        None => ',',
+
+    /// Up to `max` records with the byte offset each starts at (blank lines left out); the
+    /// last record dropped when the text is cut (it may be cut too).
+    fn records(&self, text: &str, max: usize, cut: bool) -> Result<Vec<(u64, Vec<String>)>, csv::Error> {
+        let mut out = Vec::new();
+        let mut reader = self.reader(text);
+        let mut whole = true;
+        for rec in reader.records() {
+            let r = rec?;
+            if r.len() == 1 && r.get(0).is_some_and(|f| f.trim().is_empty()) {
+                continue;
+            }
+            let at = r.position().map_or(0, csv::Position::byte);
+            out.push((at, r.iter().map(str::to_owned).collect()));
+            if out.len() > max {
+                whole = false;
+                break;
+            }
+        }
+        if cut && whole {
+            out.pop();
+        }
+        Ok(out)
     }
 }
 
-fn detect_quote(text: &str, delimiter: char) -> char {
-    let head = dialect_head(text);
-    if !head.contains('"') {
-        let single = head.matches(&format!("{delimiter}'")).count() + head.matches(&format!("'{delimiter}")).count();
-        if single >= 2 {
-            return '\'';
-        }
+/// Whether a cell reads as a known type: empty, a number (a decimal comma too), a boolean, a
+/// date or time, or a plain word or phrase (letters, digits, spaces and common punctuation,
+/// no delimiter or quote).
+fn known(cell: &str) -> bool {
+    let c = cell.trim();
+    if c.is_empty() || is_integer(c) || is_float(c) || is_bool(c) || is_timestamp(c) {
+        return true;
     }
-    '"'
+    if let Some((a, b)) = c.split_once(',')
+        && is_integer(a)
+        && !b.is_empty()
+        && b.bytes().all(|d| d.is_ascii_digit())
+    {
+        return true;
+    }
+    c.chars().all(|ch| ch.is_alphanumeric() || ch == ' ' || "-_./:@+()&!?%$#*~=<>[]{}".contains(ch))
+}
+
+/// CleverCSV's data consistency: the pattern score (1/K) sum_k N_k max(a, (L_k - 1) / L_k)
+/// over the K distinct row widths L_k held by N_k rows, times the share of known cells.
+fn consistency(records: &[(u64, Vec<String>)]) -> f64 {
+    if records.is_empty() {
+        return 0.0;
+    }
+    let mut widths: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let (mut cells, mut typed) = (0usize, 0usize);
+    for (_, r) in records {
+        *widths.entry(r.len()).or_default() += 1;
+        cells += r.len();
+        typed += r.iter().filter(|c| known(c)).count();
+    }
+    let pattern: f64 =
+        widths.iter().map(|(&l, &n)| n as f64 * ((l as f64 - 1.0) / l.max(1) as f64).max(1e-3)).sum::<f64>()
+            / widths.len() as f64;
+    let types = if cells == 0 { 0.0 } else { typed as f64 / cells as f64 };
+    pattern * types.max(1e-3)
 }
 
 /// Backslash when the text escapes quotes with it, the quote itself when it doubles them
-/// inside a quoted field, else backslash (what the platform's readers take by default).
-fn detect_escape(text: &str, quote: char) -> char {
-    let head: Vec<char> = dialect_head(text).chars().collect();
+/// inside a quoted field, else `None`.
+fn detect_escape(head: &str, quote: char) -> Option<char> {
+    let chars: Vec<char> = head.chars().collect();
     let mut in_quote = false;
     let mut i = 0;
-    while let Some(&c) = head.get(i) {
+    while let Some(&c) = chars.get(i) {
         if in_quote {
-            if c == '\\' && head.get(i + 1) == Some(&quote) {
-                return '\\';
+            if c == '\\' && chars.get(i + 1) == Some(&quote) {
+                return Some('\\');
             }
             if c == quote {
-                if head.get(i + 1) == Some(&quote) {
-                    return quote;
+                if chars.get(i + 1) == Some(&quote) {
+                    return Some(quote);
                 }
                 in_quote = false;
             }
@@ -291,18 +326,134 @@ fn detect_escape(text: &str, quote: char) -> char {
         }
         i += 1;
     }
-    '\\'
+    None
+}
+
+/// `#` when comment lines begin the text or interrupt it: a line starting with `#` that is
+/// not as wide as the table's rows (a header written `#id,name` is a header).
+fn detect_comment(head: &str, delimiter_guess: char) -> Option<char> {
+    let lines: Vec<&str> = head.lines().filter(|l| !l.trim().is_empty()).take(SCORE_RECORDS).collect();
+    let hashed: Vec<&&str> = lines.iter().filter(|l| l.starts_with('#')).collect();
+    if hashed.is_empty() {
+        return None;
+    }
+    let width = |l: &str| l.matches(delimiter_guess).count();
+    let plain: Vec<usize> = lines.iter().filter(|l| !l.starts_with('#')).map(|l| width(l)).collect();
+    let usual = mode(&plain).unwrap_or(0);
+    hashed.iter().any(|l| width(l) != usual).then_some('#')
+}
+
+fn mode(values: &[usize]) -> Option<usize> {
+    let mut freq: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for &v in values {
+        *freq.entry(v).or_default() += 1;
+    }
+    freq.into_iter().max_by_key(|&(v, n)| (n, v)).map(|(v, _)| v)
+}
+
+/// The candidate under which the head is most consistent; ties go to the earlier delimiter
+/// (the name's, then `,` `\t` `;` `|`) and quote (`"`, `'`, none).
+fn detect_dialect(text: &str, cut: bool, format: FileFormat, opts: &SniffOptions) -> Dialect {
+    let head = dialect_head(text);
+    let cut = cut || head.len() < text.len();
+    let mut delimiters: Vec<char> = match opts.delimiter {
+        Some(d) => vec![d],
+        None => DELIMITERS.to_vec(),
+    };
+    if format == FileFormat::Tsv && opts.delimiter.is_none() {
+        delimiters.sort_by_key(|&d| d != '\t');
+    }
+    let quotes: Vec<Option<char>> = match opts.quote {
+        Some(q) => vec![q],
+        None => QUOTES.to_vec(),
+    };
+    let mut best: Option<(Dialect, f64)> = None;
+    for &delimiter in &delimiters {
+        let comment = match opts.comment {
+            Some(c) => c,
+            None => detect_comment(head, delimiter),
+        };
+        for &quote in &quotes {
+            // A quote the head never holds reads as no quote: only `"` stands for them all.
+            if opts.quote.is_none() && quote.is_some_and(|q| q != '"' && !head.contains(q)) {
+                continue;
+            }
+            let escape = opts.escape.or_else(|| quote.and_then(|q| detect_escape(head, q)));
+            let d = Dialect { delimiter, quote, escape, comment };
+            let Ok(records) = d.records(head, SCORE_RECORDS, cut) else { continue };
+            let score = consistency(&records);
+            if best.is_none_or(|(_, b)| score > b + 1e-9) {
+                best = Some((d, score));
+            }
+        }
+    }
+    best.map(|(d, _)| d).unwrap_or(Dialect {
+        delimiter: delimiters.first().copied().unwrap_or(','),
+        quote: quotes.first().copied().flatten(),
+        escape: None,
+        comment: None,
+    })
+}
+
+/// Lines before the table: leading records narrower than the table's usual width (a title,
+/// "Exported ... by tool"). Answers the number of lines of `text` to skip.
+fn detect_preamble(text: &str, records: &[(u64, Vec<String>)]) -> usize {
+    let widths: Vec<usize> = records.iter().map(|(_, r)| r.len()).collect();
+    let Some(usual) = mode(&widths) else { return 0 };
+    if usual < 2 {
+        return 0;
+    }
+    let Some(start) = records.iter().position(|(_, r)| r.len() == usual) else { return 0 };
+    if start == 0 || start > MAX_PREAMBLE || records.iter().take(start).any(|(_, r)| r.len() > usual) {
+        return 0;
+    }
+    // What follows must be the table: most of it at the usual width.
+    let rest = widths.get(start..).unwrap_or_default();
+    if rest.iter().filter(|&&w| w == usual).count() * 10 < rest.len() * 9 {
+        return 0;
+    }
+    // A record's position is where the reader stood: before the blank lines it skipped.
+    let at = records.get(start).map_or(0, |(at, _)| usize::try_from(*at).unwrap_or(0));
+    let blank = text.get(at..).map_or(0, |t| t.len() - t.trim_start_matches(['\r', '\n']).len());
+    text.get(..at + blank).map_or(0, |before| before.matches('\n').count())
+}
+
+/// The text after its first `n` lines.
+fn skip_lines(text: &str, n: usize) -> &str {
+    let mut rest = text;
+    for _ in 0..n {
+        match rest.find('\n') {
+            Some(i) => rest = rest.get(i + 1..).unwrap_or(""),
+            None => return "",
+        }
+    }
+    rest
+}
+
+/// Where the first quote that never closes is, as "line L, column C" (1-based).
+fn unclosed_quote(head: &str, quote: char) -> Option<String> {
+    let (mut line, mut col, mut open) = (1usize, 0usize, None);
+    for c in head.chars() {
+        col += 1;
+        if c == quote {
+            open = match open {
+                None => Some((line, col)),
+                Some(_) => None,
+            };
+        }
+        if c == '\n' {
+            line += 1;
+            col = 0;
+        }
+    }
+    open.map(|(l, c)| format!("line {l}, column {c}"))
 }
 
 fn looks_like_header(first: &[String], rest: &[Vec<String>]) -> bool {
-    if first.iter().any(|f| f.trim().is_empty()) {
-        return false;
-    }
-    let mut seen = std::collections::HashSet::new();
-    if !first.iter().all(|f| seen.insert(f.trim())) {
-        return false;
-    }
     if first.iter().any(|f| is_integer(f) || is_float(f) || is_bool(f) || is_timestamp(f)) {
+        return false;
+    }
+    if first.iter().all(|f| f.trim().is_empty()) {
         return false;
     }
     if rest.is_empty() {
@@ -319,84 +470,139 @@ fn looks_like_header(first: &[String], rest: &[Vec<String>]) -> bool {
             return true;
         }
     }
-    // All text: a header when none of its values recur below it and they are short names.
-    first.iter().enumerate().all(|(i, f)| f.len() <= 64 && !rest.iter().any(|r| r.get(i) == Some(f)))
+    // All text. Values of one shape (`[248.128.0.120]`, `SKU-0042`) with a first row of the
+    // same shape, in every column: no header.
+    let regular_shape = |i: usize| {
+        let shapes: Vec<String> =
+            rest.iter().filter_map(|r| r.get(i)).filter(|v| !v.trim().is_empty()).map(|v| shape(v)).collect();
+        let mut freq: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for s in &shapes {
+            *freq.entry(s.as_str()).or_default() += 1;
+        }
+        freq.into_iter().max_by_key(|&(_, n)| n).filter(|&(_, n)| n * 2 >= shapes.len()).map(|(s, _)| s.to_owned())
+    };
+    let same_shapes: Vec<Option<String>> =
+        first.iter().enumerate().map(|(i, f)| regular_shape(i).filter(|s| *s == shape(f))).collect();
+    if same_shapes.iter().all(Option::is_some) && same_shapes.iter().flatten().any(|s| s.contains('9')) {
+        return false;
+    }
+    // Otherwise a header when none of its names recur below it and they are short.
+    first
+        .iter()
+        .enumerate()
+        .all(|(i, f)| f.len() <= 64 && (f.trim().is_empty() || !rest.iter().any(|r| r.get(i) == Some(f))))
+}
+
+/// A value's shape: letters as `A`/`a`, digits as `9`, runs of one class collapsed, other
+/// characters kept (`[248.128.0.120]` -> `[9.9.9.9]`).
+fn shape(v: &str) -> String {
+    let mut out = String::new();
+    for c in v.trim().chars().take(64) {
+        let class = if c.is_ascii_digit() {
+            '9'
+        } else if c.is_uppercase() {
+            'A'
+        } else if c.is_alphabetic() {
+            'a'
+        } else {
+            c
+        };
+        if !(out.ends_with(class) && matches!(class, '9' | 'A' | 'a')) {
+            out.push(class);
+        }
+    }
+    out
+}
+
+/// Column names from a header row: blank ones named by position, repeated ones numbered,
+/// each change warned.
+fn header_names(first: &[String], warnings: &mut Vec<String>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let (mut blank, mut repeated) = (Vec::new(), Vec::new());
+    for (i, raw) in first.iter().enumerate() {
+        let base = if raw.trim().is_empty() {
+            blank.push((i + 1).to_string());
+            format!("column_{}", i + 1)
+        } else {
+            raw.trim().to_owned()
+        };
+        let mut name = base.clone();
+        let mut k = 2;
+        while names.contains(&name) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        if name != base {
+            repeated.push(format!("'{base}' as '{name}'"));
+        }
+        names.push(name);
+    }
+    if !blank.is_empty() {
+        warnings
+            .push(format!("the header names no column at position(s) {}: named column_<position>", blank.join(", ")));
+    }
+    if !repeated.is_empty() {
+        warnings.push(format!("the header repeats column names: read {}", repeated.join(", ")));
+    }
+    names
 }
 
 fn delimited(text: &str, complete: bool, format: FileFormat, opts: &SniffOptions) -> Result<TextSniff, FormatError> {
-    let delimiter = match opts.delimiter {
-        Some(d) => d,
-        None if format == FileFormat::Tsv => '\t',
-        None => {
-            let provisional_quote = opts.quote.unwrap_or('"');
-            detect_delimiter(text, provisional_quote, complete, format)
-        }
-    };
-    let quote = opts.quote.unwrap_or_else(|| detect_quote(text, delimiter));
-    let escape = opts.escape.unwrap_or_else(|| detect_escape(text, quote));
-    for (option, c) in [("delimiter", delimiter), ("quote", quote), ("escape", escape)] {
-        if !c.is_ascii() {
+    let mut warnings = Vec::new();
+    let declared_tsv = opts.format == Some(FileFormat::Tsv);
+    let mut opts = opts.clone();
+    if declared_tsv && opts.delimiter.is_none() {
+        opts.delimiter = Some('\t');
+    }
+    let given_skip = opts.skip_rows;
+    let text = skip_lines(text, given_skip.unwrap_or(0));
+    let dialect = detect_dialect(text, !complete, format, &opts);
+    for (option, c) in [("delimiter", Some(dialect.delimiter)), ("quote", dialect.quote), ("escape", dialect.escape)] {
+        if let Some(c) = c.filter(|c| !c.is_ascii()) {
             return Err(FormatError::BadOption { option, why: format!("'{c}' is not a single-byte character") });
         }
     }
-    let mut builder = csv::ReaderBuilder::new();
-    builder
-        .delimiter(delimiter as u8)
-        .quote(quote as u8)
-        .double_quote(true)
-        .escape(if escape == quote { None } else { Some(escape as u8) })
-        .has_headers(false)
-        .flexible(true);
-    let mut reader = builder.from_reader(text.as_bytes());
-    let mut records: Vec<Vec<String>> = Vec::new();
-    let mut reached_end = true;
-    for rec in reader.records() {
-        match rec {
-            Ok(r) => {
-                if r.len() == 1 && r.get(0).is_some_and(|f| f.trim().is_empty()) {
-                    continue; // blank line
-                }
-                records.push(r.iter().map(str::to_owned).collect());
-            }
-            Err(e) => {
-                return Err(FormatError::Truncated(format!("the delimited text cannot be parsed: {e}")));
-            }
-        }
-        if records.len() > SCAN_RECORDS {
-            reached_end = false;
-            break;
-        }
+    if dialect.comment.is_some_and(|c| !c.is_ascii()) {
+        return Err(FormatError::BadOption { option: "comment", why: "it is not a single-byte character".into() });
     }
-    if !complete && reached_end {
-        records.pop(); // the record cut by the budget
-    }
+    let parse_error = |e: csv::Error| FormatError::Truncated(format!("the delimited text cannot be parsed: {e}"));
+    // A preamble (a title, an export note) before the table: skipped and answered.
+    let skip = match given_skip {
+        Some(_) => 0,
+        None => detect_preamble(text, &dialect.records(dialect_head(text), SCORE_RECORDS, true).map_err(parse_error)?),
+    };
+    let table = skip_lines(text, skip);
+    let records: Vec<Vec<String>> =
+        dialect.records(table, SCAN_RECORDS, !complete).map_err(parse_error)?.into_iter().map(|(_, r)| r).collect();
     if records.is_empty() {
         return Err(FormatError::Empty);
+    }
+    if skip > 0 {
+        warnings.push(format!(
+            "the first {skip} line(s) are not part of the table (a title or a note) and are skipped (options.skip_rows)"
+        ));
+    }
+    if dialect.quote.is_none()
+        && opts.quote.is_none()
+        && let Some(at) = unclosed_quote(dialect_head(table), '"')
+    {
+        warnings.push(format!("a quote at {at} never closes: the file is read without quoting (options.quote \"\")"));
     }
     let (first, rest) = records.split_first().ok_or(FormatError::Empty)?;
     let header = opts.header.unwrap_or_else(|| looks_like_header(first, rest));
     let names: Vec<String> = if header {
-        let mut names = Vec::new();
-        for (i, raw) in first.iter().enumerate() {
-            let base = if raw.trim().is_empty() { format!("column_{}", i + 1) } else { raw.trim().to_owned() };
-            let mut name = base.clone();
-            let mut k = 2;
-            while names.contains(&name) {
-                name = format!("{base}_{k}");
-                k += 1;
-            }
-            names.push(name);
-        }
-        names
+        header_names(first, &mut warnings)
     } else {
         let width = records.iter().map(Vec::len).max().unwrap_or(0);
         (1..=width).map(|i| format!("column_{i}")).collect()
     };
     let data: &[Vec<String>] = if header { rest } else { &records };
     if data.is_empty() {
-        return Err(FormatError::HeaderOnly);
+        if !complete {
+            return Err(FormatError::RowTooLong(opts.budget));
+        }
+        warnings.push("no data rows: the file holds its header only".into());
     }
-    let mut warnings = Vec::new();
     let ragged: Vec<usize> = data.iter().enumerate().filter(|(_, r)| r.len() != names.len()).map(|(i, _)| i).collect();
     if let Some(first) = ragged.first() {
         warnings.push(format!(
@@ -424,14 +630,27 @@ fn delimited(text: &str, complete: bool, format: FileFormat, opts: &SniffOptions
                 .collect()
         })
         .collect();
-    let head = dialect_head(text);
+    let head = dialect_head(table);
     let mut options = JsonObject::new();
+    let char_or_none = |c: Option<char>| c.map_or(String::new(), |c| c.to_string());
     options.insert("compression".into(), "none".into());
-    options.insert("delimiter".into(), delimiter.to_string().into());
-    options.insert("quote".into(), quote.to_string().into());
-    options.insert("escape".into(), escape.to_string().into());
+    options.insert("delimiter".into(), dialect.delimiter.to_string().into());
+    options.insert("quote".into(), char_or_none(dialect.quote).into());
+    options.insert("escape".into(), dialect.escape.unwrap_or('\\').to_string().into());
     options.insert("header".into(), header.into());
     options.insert("line_terminator".into(), if head.contains("\r\n") { "\r\n" } else { "\n" }.into());
-    let format = if format == FileFormat::Csv && delimiter == '\t' { FileFormat::Tsv } else { format };
+    let skipped = given_skip.unwrap_or(0) + skip;
+    if skipped > 0 {
+        options.insert("skip_rows".into(), skipped.into());
+    }
+    if let Some(c) = dialect.comment {
+        options.insert("comment".into(), c.to_string().into());
+    }
+    // The content decides between CSV and TSV, whatever the name says.
+    let format = match opts.format {
+        Some(FileFormat::Tsv) => FileFormat::Tsv,
+        _ if dialect.delimiter == '\t' => FileFormat::Tsv,
+        _ => FileFormat::Csv,
+    };
     Ok(TextSniff { format, options, columns, rows, warnings })
 }

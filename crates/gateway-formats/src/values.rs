@@ -10,6 +10,27 @@ pub fn flatten(obj: JsonObject) -> JsonObject {
     out
 }
 
+/// As [`flatten`], but a path that is one of `columns` stays whole (a map column is one
+/// value, not a column per key).
+pub fn flatten_columns(obj: JsonObject, columns: &std::collections::HashSet<&str>) -> JsonObject {
+    fn into(out: &mut JsonObject, prefix: String, obj: JsonObject, columns: &std::collections::HashSet<&str>) {
+        for (k, v) in obj {
+            let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
+            match v {
+                Value::Object(inner) if !inner.is_empty() && !columns.contains(key.as_str()) => {
+                    into(out, key, inner, columns);
+                }
+                other => {
+                    out.insert(key, other);
+                }
+            }
+        }
+    }
+    let mut out = JsonObject::new();
+    into(&mut out, String::new(), obj, columns);
+    out
+}
+
 fn flatten_into(out: &mut JsonObject, prefix: String, obj: JsonObject) {
     for (k, v) in obj {
         let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
