@@ -53,6 +53,8 @@ fmt:
 
 ## Benchmarks (release build): figures for docs/benchmarks.md.
 bench:
+	@[ -x .venv/bin/python ] || python3 -m venv .venv
+	@.venv/bin/pip install -q --disable-pip-version-check duckdb || echo "bench: DuckDB not installed: its comparison is skipped"
 	$(CARGO) bench -p gateway-formats --bench sniff
 	@bash scripts/peers.sh start; trap 'bash scripts/peers.sh stop' EXIT; \
 	$(CARGO) bench -p gateway-blackbox --bench s3_preview

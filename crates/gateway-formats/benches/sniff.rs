@@ -381,7 +381,61 @@ async fn main() {
             t.as_secs_f64() * 1000.0
         );
     }
+    corpus_against_duckdb().await;
     if failed {
         std::process::exit(1);
+    }
+}
+
+/// The corpus's CSV files (crates/gateway-formats/corpus) sniffed by the gateway and by
+/// DuckDB's `sniff_csv` (from .venv, which `make test` fills) in the same run: agreement on
+/// the dialect and the time ratio. DuckDB missing: said, not failed.
+async fn corpus_against_duckdb() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let manifest: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let csv: Vec<&serde_json::Value> = manifest.iter().filter(|e| e["format"] == "CSV").collect();
+    let rounds = 20;
+    let mut agree = 0;
+    let started = Instant::now();
+    for e in &csv {
+        let file = e["file"].as_str().unwrap();
+        let bytes = std::fs::read(dir.join("files").join(file)).unwrap();
+        let name = file.rsplit('/').next().unwrap();
+        let mut answer = None;
+        for _ in 0..rounds {
+            let src = Arc::new(gateway_formats::MemorySource::named(bytes.clone(), name));
+            answer = sniff(src, &SniffOptions::default()).await.ok();
+        }
+        let d = &e["duckdb"];
+        if answer.is_some_and(|s| s.options["delimiter"] == d["delimiter"] && s.options["header"] == d["header"]) {
+            agree += 1;
+        }
+    }
+    let ours = started.elapsed();
+    let paths: Vec<String> =
+        csv.iter().map(|e| dir.join("files").join(e["file"].as_str().unwrap()).display().to_string()).collect();
+    let script = format!(
+        "import duckdb, json, sys, time\npaths = json.loads(sys.argv[1])\nc = duckdb.connect()\nt = time.perf_counter()\nfor _ in range({rounds}):\n    for p in paths:\n        c.execute('SELECT * FROM sniff_csv(?)', [p]).fetchall()\nprint(time.perf_counter() - t)"
+    );
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    let out =
+        std::process::Command::new(python).arg("-c").arg(script).arg(serde_json::to_string(&paths).unwrap()).output();
+    println!("\nCSV dialects of the corpus ({} real-world files, {rounds} rounds):", csv.len());
+    println!(
+        "- the gateway: {:.1} ms; delimiter and header as DuckDB's sniff_csv on {agree}/{}",
+        ours.as_secs_f64() * 1000.0,
+        csv.len()
+    );
+    match out.ok().filter(|o| o.status.success()).and_then(|o| String::from_utf8(o.stdout).ok()) {
+        Some(secs) => {
+            let theirs: f64 = secs.trim().parse().unwrap_or(f64::NAN);
+            println!(
+                "- DuckDB sniff_csv: {:.1} ms (the gateway takes {:.2}x DuckDB's time)",
+                theirs * 1000.0,
+                ours.as_secs_f64() / theirs
+            );
+        }
+        None => println!("- DuckDB: not measured (pip install duckdb into .venv to compare)"),
     }
 }

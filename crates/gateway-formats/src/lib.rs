@@ -14,6 +14,8 @@
 mod avro;
 mod budget;
 mod compression;
+#[cfg(test)]
+mod corpus;
 mod error;
 mod pages;
 mod params;

@@ -160,41 +160,54 @@ fn check_chunks(rg: &parquet::file::metadata::RowGroupMetaData, len: u64) -> Res
     Ok(())
 }
 
-/// Maps keyed by integers (or anything but text) with their keys as text: JSON objects are
-/// keyed by strings.
+/// The type with every map's keys as text, wherever maps nest (in lists, structs, map
+/// values); `None` when no map needs it.
+fn text_keyed(dt: &DataType) -> Option<DataType> {
+    let field = |f: &Arc<Field>, dt: DataType| Arc::new(f.as_ref().clone().with_data_type(dt));
+    match dt {
+        DataType::Map(entries, sorted) => {
+            let DataType::Struct(kv) = entries.data_type() else { return None };
+            let (k, v) = (kv.first()?, kv.get(1)?);
+            let key_text = matches!(k.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+            let value = text_keyed(v.data_type());
+            if key_text && value.is_none() {
+                return None;
+            }
+            let k = if key_text { k.clone() } else { field(k, DataType::Utf8) };
+            let v = value.map_or_else(|| v.clone(), |t| field(v, t));
+            Some(DataType::Map(field(entries, DataType::Struct(vec![k, v].into())), *sorted))
+        }
+        DataType::List(f) => text_keyed(f.data_type()).map(|t| DataType::List(field(f, t))),
+        DataType::LargeList(f) => text_keyed(f.data_type()).map(|t| DataType::LargeList(field(f, t))),
+        DataType::Struct(children) => {
+            let changed: Vec<Option<DataType>> = children.iter().map(|c| text_keyed(c.data_type())).collect();
+            if changed.iter().all(Option::is_none) {
+                return None;
+            }
+            let fields: Vec<Arc<Field>> =
+                children.iter().zip(changed).map(|(c, t)| t.map_or_else(|| c.clone(), |t| field(c, t))).collect();
+            Some(DataType::Struct(fields.into()))
+        }
+        _ => None,
+    }
+}
+
+/// Maps keyed by integers (or anything but text) with their keys as text, however deep:
+/// JSON objects are keyed by strings.
 fn string_keys(batch: arrow_array::RecordBatch) -> Result<arrow_array::RecordBatch, FormatError> {
     let schema = batch.schema();
     let mut fields = Vec::new();
     let mut arrays = Vec::new();
     let mut changed = false;
-    for (field, array) in schema.fields().iter().zip(batch.columns()) {
-        match field.data_type() {
-            DataType::Map(entries, sorted) => match entries.data_type() {
-                DataType::Struct(kv) => match (kv.first(), kv.get(1)) {
-                    (Some(k), Some(v))
-                        if kv.len() == 2 && !matches!(k.data_type(), DataType::Utf8 | DataType::LargeUtf8) =>
-                    {
-                        let key = Field::new(k.name(), DataType::Utf8, false);
-                        let entries =
-                            Field::new(entries.name(), DataType::Struct(vec![key, v.as_ref().clone()].into()), false);
-                        let to = DataType::Map(Arc::new(entries), *sorted);
-                        let cast = arrow_cast::cast(array.as_ref(), &to).map_err(err)?;
-                        fields.push(Field::new(field.name(), to, field.is_nullable()));
-                        arrays.push(cast);
-                        changed = true;
-                    }
-                    _ => {
-                        fields.push(field.as_ref().clone());
-                        arrays.push(array.clone());
-                    }
-                },
-                _ => {
-                    fields.push(field.as_ref().clone());
-                    arrays.push(array.clone());
-                }
-            },
-            _ => {
-                fields.push(field.as_ref().clone());
+    for (f, array) in schema.fields().iter().zip(batch.columns()) {
+        match text_keyed(f.data_type()) {
+            Some(to) => {
+                arrays.push(arrow_cast::cast(array.as_ref(), &to).map_err(err)?);
+                fields.push(f.as_ref().clone().with_data_type(to));
+                changed = true;
+            }
+            None => {
+                fields.push(f.as_ref().clone());
                 arrays.push(array.clone());
             }
         }
