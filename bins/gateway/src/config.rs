@@ -125,18 +125,37 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// Where `GATEWAY_*` variables are read from.
+enum Env {
+    Process,
+    Empty,
 }
 
-fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
-    match env(name) {
-        None => Ok(None),
-        Some(v) => v.trim().parse().map(Some).map_err(|_| anyhow::anyhow!("{name}='{v}' is not a valid value")),
+impl Env {
+    fn get(&self, name: &str) -> Option<String> {
+        match self {
+            Env::Process => std::env::var(name).ok().filter(|v| !v.trim().is_empty()),
+            Env::Empty => None,
+        }
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| anyhow::anyhow!("{name}='{v}' is not a valid value")),
+        }
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        match self {
+            Env::Process => std::env::vars().collect(),
+            Env::Empty => Vec::new(),
+        }
     }
 }
 
 impl Settings {
+    /// The settings from the file (if any), then `GATEWAY_*` variables over it.
     pub fn load(file: Option<&Path>) -> Result<Settings> {
         let f: FileSettings = match file {
             None => FileSettings::default(),
@@ -151,12 +170,24 @@ impl Settings {
                 })?
             }
         };
+        Settings::resolve(f, &Env::Process)
+    }
+
+    /// The defaults, with nothing read from the environment: what a gateway embedded in a
+    /// test (the test kit) starts from, its data under `data_dir`.
+    pub fn defaults(data_dir: &Path) -> Result<Settings> {
+        let f = FileSettings { data_dir: Some(data_dir.to_owned()), ..FileSettings::default() };
+        Settings::resolve(f, &Env::Empty)
+    }
+
+    fn resolve(f: FileSettings, e: &Env) -> Result<Settings> {
         let data_dir =
-            env("GATEWAY_DATA_DIR").map(PathBuf::from).or(f.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
-        let database_url = env("GATEWAY_DATABASE_URL")
+            e.get("GATEWAY_DATA_DIR").map(PathBuf::from).or(f.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = e
+            .get("GATEWAY_DATABASE_URL")
             .or(f.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("gateway.sqlite").display()));
-        let log_format = env("GATEWAY_LOG_FORMAT").or(f.log_format).unwrap_or_else(|| "text".into());
+        let log_format = e.get("GATEWAY_LOG_FORMAT").or(f.log_format).unwrap_or_else(|| "text".into());
         let log_json = match log_format.as_str() {
             "text" => false,
             "json" => true,
@@ -164,66 +195,68 @@ impl Settings {
         };
         let (provider_urls, deprecations) = provider_urls(
             f.provider_urls.unwrap_or_default(),
-            std::env::vars(),
+            e.vars().into_iter(),
             [
-                ("GATEWAY_S3_ENDPOINT", env("GATEWAY_S3_ENDPOINT").or(f.s3_endpoint), "S3"),
-                ("GATEWAY_GCS_ENDPOINT", env("GATEWAY_GCS_ENDPOINT").or(f.gcs_endpoint), "GCS"),
-                ("GATEWAY_GCS_TOKEN_URL", env("GATEWAY_GCS_TOKEN_URL").or(f.gcs_token_url), "GOOGLE_OAUTH"),
+                ("GATEWAY_S3_ENDPOINT", e.get("GATEWAY_S3_ENDPOINT").or(f.s3_endpoint), "S3"),
+                ("GATEWAY_GCS_ENDPOINT", e.get("GATEWAY_GCS_ENDPOINT").or(f.gcs_endpoint), "GCS"),
+                ("GATEWAY_GCS_TOKEN_URL", e.get("GATEWAY_GCS_TOKEN_URL").or(f.gcs_token_url), "GOOGLE_OAUTH"),
             ],
         );
-        let local_storage_url = env("GATEWAY_LOCAL_STORAGE_URL")
+        let local_storage_url = e
+            .get("GATEWAY_LOCAL_STORAGE_URL")
             .or(f.local_storage_url)
             .unwrap_or_else(|| data_dir.join("uploads").display().to_string());
-        let bind = env("GATEWAY_BIND").or(f.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
-        let public_url = env("GATEWAY_PUBLIC_URL")
+        let bind = e.get("GATEWAY_BIND").or(f.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let public_url = e
+            .get("GATEWAY_PUBLIC_URL")
             .or(f.public_url)
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
             .to_owned();
-        let global_calls = env_parse("GATEWAY_CONNECTOR_CONCURRENCY")?.or(f.connector_concurrency).unwrap_or(64);
+        let global_calls = e.parse("GATEWAY_CONNECTOR_CONCURRENCY")?.or(f.connector_concurrency).unwrap_or(64);
         // Not given: 8, or the global cap when that is lower.
-        let org_calls = env_parse("GATEWAY_ORG_CONNECTOR_CONCURRENCY")?
+        let org_calls = e
+            .parse("GATEWAY_ORG_CONNECTOR_CONCURRENCY")?
             .or(f.org_connector_concurrency)
             .unwrap_or(global_calls.min(8));
         let connector_timeout_secs: u64 =
-            env_parse("GATEWAY_CONNECTOR_TIMEOUT_SECS")?.or(f.connector_timeout_secs).unwrap_or(30);
+            e.parse("GATEWAY_CONNECTOR_TIMEOUT_SECS")?.or(f.connector_timeout_secs).unwrap_or(30);
         let mut org_intervals = f.check_org_intervals.unwrap_or_default();
-        if let Some(list) = env("GATEWAY_CHECK_ORG_INTERVALS") {
+        if let Some(list) = e.get("GATEWAY_CHECK_ORG_INTERVALS") {
             org_intervals = parse_org_intervals(&list)?;
         }
         let check_policy = gateway_store::CheckPolicy {
-            interval_secs: env_parse("GATEWAY_CHECK_INTERVAL_SECS")?.or(f.check_interval_secs).unwrap_or(6 * 3600)
-                as i64,
+            interval_secs: e.parse("GATEWAY_CHECK_INTERVAL_SECS")?.or(f.check_interval_secs).unwrap_or(6 * 3600) as i64,
             org_intervals: org_intervals.into_iter().map(|(k, v)| (k, v as i64)).collect(),
             ..Default::default()
         };
         let check_org_concurrency: usize =
-            env_parse("GATEWAY_CHECK_ORG_CONCURRENCY")?.or(f.check_org_concurrency).unwrap_or(2);
+            e.parse("GATEWAY_CHECK_ORG_CONCURRENCY")?.or(f.check_org_concurrency).unwrap_or(2);
         // A scheduled check, all its waits included, is bounded a minute past the connector's.
         let job_timeout = Duration::from_secs(connector_timeout_secs.max(1) + 60);
         let schedule = gateway_service::ScheduleSettings {
-            enabled: env_parse("GATEWAY_SCHEDULER")?.or(f.scheduler).unwrap_or(true),
-            tick: Duration::from_millis(
-                env_parse("GATEWAY_SCHEDULER_TICK_MS")?.or(f.scheduler_tick_ms).unwrap_or(5000),
-            ),
-            concurrency: env_parse("GATEWAY_CHECK_CONCURRENCY")?.or(f.check_concurrency).unwrap_or(16),
+            enabled: e.parse("GATEWAY_SCHEDULER")?.or(f.scheduler).unwrap_or(true),
+            tick: Duration::from_millis(e.parse("GATEWAY_SCHEDULER_TICK_MS")?.or(f.scheduler_tick_ms).unwrap_or(5000)),
+            concurrency: e.parse("GATEWAY_CHECK_CONCURRENCY")?.or(f.check_concurrency).unwrap_or(16),
             org_concurrency: check_org_concurrency,
             // A claimed group must end before its lease, even when its checks run one after
             // another (one organization's connection), each up to the job timeout.
-            lease_secs: env_parse("GATEWAY_CHECK_LEASE_SECS")?
+            lease_secs: e
+                .parse("GATEWAY_CHECK_LEASE_SECS")?
                 .or(f.check_lease_secs)
                 .unwrap_or(job_timeout.as_secs() * check_org_concurrency.max(1) as u64 + 60)
                 as i64,
             job_timeout,
-            delivery_concurrency: env_parse("GATEWAY_DELIVERY_CONCURRENCY")?.or(f.delivery_concurrency).unwrap_or(16),
-            delivery_org_concurrency: env_parse("GATEWAY_DELIVERY_ORG_CONCURRENCY")?
+            delivery_concurrency: e.parse("GATEWAY_DELIVERY_CONCURRENCY")?.or(f.delivery_concurrency).unwrap_or(16),
+            delivery_org_concurrency: e
+                .parse("GATEWAY_DELIVERY_ORG_CONCURRENCY")?
                 .or(f.delivery_org_concurrency)
                 .unwrap_or(4),
-            audit_retention_days: env_parse("GATEWAY_AUDIT_RETENTION_DAYS")?.or(f.audit_retention_days).unwrap_or(365),
+            audit_retention_days: e.parse("GATEWAY_AUDIT_RETENTION_DAYS")?.or(f.audit_retention_days).unwrap_or(365),
             ..Default::default()
         };
         let quota = |name: &str, file: Option<u64>, default: u64| -> Result<i64> {
-            Ok(env_parse::<u64>(name)?.or(file).unwrap_or(default).min(i64::MAX as u64) as i64)
+            Ok(e.parse::<u64>(name)?.or(file).unwrap_or(default).min(i64::MAX as u64) as i64)
         };
         let quotas = gateway_store::Quotas {
             webhooks: quota("GATEWAY_ORG_MAX_WEBHOOKS", f.org_max_webhooks, 20)?,
@@ -237,52 +270,54 @@ impl Settings {
             provider_urls,
             deprecations,
             local_storage_url,
-            local_storage_endpoint: env("GATEWAY_LOCAL_STORAGE_ENDPOINT").or(f.local_storage_endpoint),
+            local_storage_endpoint: e.get("GATEWAY_LOCAL_STORAGE_ENDPOINT").or(f.local_storage_endpoint),
             public_url,
-            upload_max_bytes: env_parse("GATEWAY_UPLOAD_MAX_BYTES")?.or(f.upload_max_bytes).unwrap_or(5 << 30),
-            upload_idle_timeout_secs: env_parse("GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS")?
+            upload_max_bytes: e.parse("GATEWAY_UPLOAD_MAX_BYTES")?.or(f.upload_max_bytes).unwrap_or(5 << 30),
+            upload_idle_timeout_secs: e
+                .parse("GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS")?
                 .or(f.upload_idle_timeout_secs)
                 .unwrap_or(60),
             limits: gateway_service::LimitSettings {
                 global_calls,
                 org_calls,
-                org_tests_per_minute: env_parse("GATEWAY_ORG_TESTS_PER_MINUTE")?
-                    .or(f.org_tests_per_minute)
-                    .unwrap_or(60),
-                previews: env_parse("GATEWAY_PREVIEWS_IN_FLIGHT")?.or(f.previews_in_flight).unwrap_or(8),
-                org_uploads: env_parse("GATEWAY_ORG_UPLOADS")?.or(f.org_uploads).unwrap_or(4),
-                org_upload_bytes: env_parse("GATEWAY_ORG_UPLOAD_BYTES")?.or(f.org_upload_bytes).unwrap_or(8 << 30),
+                org_tests_per_minute: e.parse("GATEWAY_ORG_TESTS_PER_MINUTE")?.or(f.org_tests_per_minute).unwrap_or(60),
+                previews: e.parse("GATEWAY_PREVIEWS_IN_FLIGHT")?.or(f.previews_in_flight).unwrap_or(8),
+                org_uploads: e.parse("GATEWAY_ORG_UPLOADS")?.or(f.org_uploads).unwrap_or(4),
+                org_upload_bytes: e.parse("GATEWAY_ORG_UPLOAD_BYTES")?.or(f.org_upload_bytes).unwrap_or(8 << 30),
             },
             bind,
             data_dir,
             database_url,
-            jwt_secret: env("GATEWAY_JWT_SECRET").or(f.jwt_secret),
-            jwt_public_keys_file: env("GATEWAY_JWT_PUBLIC_KEYS_FILE").map(PathBuf::from).or(f.jwt_public_keys_file),
-            jwt_issuer: env("GATEWAY_JWT_ISSUER").or(f.jwt_issuer),
-            jwt_audience: env("GATEWAY_JWT_AUDIENCE").or(f.jwt_audience),
-            jwt_hs256: env_parse("GATEWAY_JWT_HS256")?.or(f.jwt_hs256),
-            jwt_max_lifetime_secs: env_parse("GATEWAY_JWT_MAX_LIFETIME_SECS")?
+            jwt_secret: e.get("GATEWAY_JWT_SECRET").or(f.jwt_secret),
+            jwt_public_keys_file: e.get("GATEWAY_JWT_PUBLIC_KEYS_FILE").map(PathBuf::from).or(f.jwt_public_keys_file),
+            jwt_issuer: e.get("GATEWAY_JWT_ISSUER").or(f.jwt_issuer),
+            jwt_audience: e.get("GATEWAY_JWT_AUDIENCE").or(f.jwt_audience),
+            jwt_hs256: e.parse("GATEWAY_JWT_HS256")?.or(f.jwt_hs256),
+            jwt_max_lifetime_secs: e
+                .parse("GATEWAY_JWT_MAX_LIFETIME_SECS")?
                 .or(f.jwt_max_lifetime_secs)
                 .unwrap_or(gateway_http::MAX_TOKEN_LIFETIME_SECS as u64),
-            trusted_proxies: parse_proxies(&env("GATEWAY_TRUSTED_PROXIES").or(f.trusted_proxies).unwrap_or_default())?,
-            encryption_key: env("GATEWAY_ENCRYPTION_KEY").or(f.encryption_key),
-            encryption_old_keys: env("GATEWAY_ENCRYPTION_OLD_KEYS").or(f.encryption_old_keys),
-            log: env("GATEWAY_LOG").or_else(|| env("RUST_LOG")).or(f.log).unwrap_or_else(|| "info".into()),
+            trusted_proxies: parse_proxies(
+                &e.get("GATEWAY_TRUSTED_PROXIES").or(f.trusted_proxies).unwrap_or_default(),
+            )?,
+            encryption_key: e.get("GATEWAY_ENCRYPTION_KEY").or(f.encryption_key),
+            encryption_old_keys: e.get("GATEWAY_ENCRYPTION_OLD_KEYS").or(f.encryption_old_keys),
+            log: e.get("GATEWAY_LOG").or_else(|| e.get("RUST_LOG")).or(f.log).unwrap_or_else(|| "info".into()),
             log_json,
-            workers: env_parse("GATEWAY_WORKERS")?.or(f.workers),
-            blocking_threads: env_parse("GATEWAY_BLOCKING_THREADS")?.or(f.blocking_threads),
-            db_pool_size: env_parse("GATEWAY_DB_POOL_SIZE")?.or(f.db_pool_size).unwrap_or(8),
-            db_timeout_secs: env_parse("GATEWAY_DB_TIMEOUT_SECS")?.or(f.db_timeout_secs).unwrap_or(2),
+            workers: e.parse("GATEWAY_WORKERS")?.or(f.workers),
+            blocking_threads: e.parse("GATEWAY_BLOCKING_THREADS")?.or(f.blocking_threads),
+            db_pool_size: e.parse("GATEWAY_DB_POOL_SIZE")?.or(f.db_pool_size).unwrap_or(8),
+            db_timeout_secs: e.parse("GATEWAY_DB_TIMEOUT_SECS")?.or(f.db_timeout_secs).unwrap_or(2),
             connector_timeout_secs,
-            outbound_allow_private: env_parse("GATEWAY_OUTBOUND_ALLOW_PRIVATE")?
+            outbound_allow_private: e
+                .parse("GATEWAY_OUTBOUND_ALLOW_PRIVATE")?
                 .or(f.outbound_allow_private)
                 .unwrap_or(false),
-            outbound_connect_timeout_secs: env_parse("GATEWAY_OUTBOUND_CONNECT_TIMEOUT_SECS")?
+            outbound_connect_timeout_secs: e
+                .parse("GATEWAY_OUTBOUND_CONNECT_TIMEOUT_SECS")?
                 .or(f.outbound_connect_timeout_secs)
                 .unwrap_or(5),
-            outbound_timeout_secs: env_parse("GATEWAY_OUTBOUND_TIMEOUT_SECS")?
-                .or(f.outbound_timeout_secs)
-                .unwrap_or(15),
+            outbound_timeout_secs: e.parse("GATEWAY_OUTBOUND_TIMEOUT_SECS")?.or(f.outbound_timeout_secs).unwrap_or(15),
         };
         settings.validate()?;
         Ok(settings)

@@ -1,13 +1,9 @@
 //! `gateway`: the Connections Gateway server. `serve` (default), `migrate`, `token`.
 
-use std::net::TcpListener;
-
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use gateway::app::App;
 use gateway::config::{self, Settings};
-use gateway::registry;
-use gateway_http::{Application, ServerSettings};
-use gateway_service::{Gateway, ServiceSettings};
 use gateway_store::Store;
 
 #[derive(Debug, Parser)]
@@ -110,15 +106,6 @@ fn serve(settings: Settings) -> Result<()> {
     config::init_tracing(&settings);
     settings.log_deprecations();
     config::secure_data_dir(&settings)?;
-    let secret = settings.jwt_secret()?;
-    let upload_key = settings.upload_key(&secret)?;
-    let store = open_store(&settings)?.with_check_policy(settings.check_policy.clone()).with_quotas(settings.quotas);
-    let applied = migrate_store(&store)?;
-    if !applied.is_empty() {
-        tracing::info!(migrations = ?applied, "database migrated");
-    }
-    // The database file exists now: private too.
-    config::secure_data_dir(&settings)?;
     if settings.public_url.starts_with("http://")
         && !settings.bind.starts_with("127.")
         && !settings.bind.starts_with("localhost")
@@ -128,59 +115,12 @@ fn serve(settings: Settings) -> Result<()> {
             "GATEWAY_PUBLIC_URL is http://: LOCAL upload URLs (credentials for a table's file) travel in clear; serve behind https and set it"
         );
     }
-    // A wrong key stops start-up here rather than failing every request later.
-    store.check_keys().context("the encryption keys do not open the stored credentials")?;
-    if settings.outbound_allow_private {
-        tracing::warn!("GATEWAY_OUTBOUND_ALLOW_PRIVATE=true: connectors may reach private and loopback hosts");
-    }
-    let outbound =
-        gateway_connector::OutboundClient::new(settings.outbound()).context("cannot build the outbound client")?;
-    // The platform's own storage: through the guard too; an endpoint the operator names (a
-    // MinIO on the LAN) is allowed to be private.
-    let storage_outbound = gateway_connector::OutboundClient::new(gateway_connector::OutboundSettings {
-        allow_private: settings.outbound_allow_private || settings.local_storage_endpoint.is_some(),
-        ..settings.outbound()
-    })
-    .context("cannot build the storage client")?;
-    let local = gateway_connector_object_store::LocalConnector::from_url_with(
-        &settings.local_storage_url,
-        settings.local_storage_endpoint.as_deref(),
-        Some(&storage_outbound),
-    )
-    .map_err(anyhow::Error::msg)
-    .context("cannot open the LOCAL storage (GATEWAY_LOCAL_STORAGE_URL)")?;
-    tracing::info!(local_storage = local.description(), "LOCAL tables are stored here");
-    let registry = registry::registry(&outbound, local).context("cannot register the connectors")?;
-    let listener = TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
-    let service = ServiceSettings {
-        connector_timeout: settings.connector_timeout(),
-        outbound_allow_private: settings.outbound_allow_private,
-        public_url: settings.public_url.clone(),
-        upload_max_bytes: settings.upload_max_bytes,
-        upload_key,
-        upload_idle_timeout: std::time::Duration::from_secs(settings.upload_idle_timeout_secs.max(1)),
-        limits: settings.limits,
-        schedule: settings.schedule.clone(),
-    };
-    tracing::info!(
-        address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-        backend = ?store.backend(),
-        connectors = ?registry,
-        "serving"
-    );
-    let gateway = Gateway::new(store, registry, service);
-    let server_settings = ServerSettings {
-        workers: settings.workers,
-        max_blocking_threads: settings.blocking_threads(),
-        trusted_proxies: settings.trusted_proxies.clone(),
-        ..ServerSettings::default()
-    };
     actix_web::rt::System::new().block_on(async move {
-        // Re-tests and webhook deliveries beside the server; they stop with it.
-        let schedule = actix_web::rt::spawn(gateway.clone().run_schedule());
-        let served = Application::build(gateway, secret, listener, &server_settings)?.run().await;
-        schedule.abort();
-        served
+        let app = App::build(&settings)?;
+        // The database file exists now: private too.
+        config::secure_data_dir(&settings)?;
+        app.server()?.run().await?;
+        Ok::<(), anyhow::Error>(())
     })?;
     tracing::info!("stopped");
     Ok(())

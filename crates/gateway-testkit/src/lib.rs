@@ -19,9 +19,9 @@ mod trace;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use gateway_connector::{OutboundClient, OutboundSettings, Registry};
-use gateway_http::{Application, JwtSecret, ServerSettings};
-use gateway_service::{Gateway, ServiceSettings};
+use gateway_connector::{OutboundSettings, Registry};
+use gateway_http::JwtSecret;
+use gateway_service::Gateway;
 use gateway_store::{Keyring, Store, StoreOptions};
 use serde_json::Value;
 
@@ -264,64 +264,62 @@ impl TestAppBuilder {
         self
     }
 
-    /// Spawns it; `None` (after SKIPPED) when PostgreSQL is asked for and not configured.
+    /// Spawns it through the binary's own composition root ([`gateway::app::App`]) with the
+    /// settings the test asked for; `None` (after SKIPPED) when PostgreSQL is asked for and
+    /// not configured.
     pub async fn spawn(self) -> Option<TestApp> {
         trace::capture();
         let db = match self.db {
             Some(db) => db,
             None => TestDb::create(self.which)?,
         };
-        let store = Store::open(&db.url, &self.store_options, self.keys.clone())
-            .expect("open the test database")
-            .with_check_policy(self.check_policy.clone());
-        store.migrate().expect("migrate the test database");
-        let outbound = OutboundClient::new(self.outbound.clone()).expect("the outbound client");
-        let (registry, local_dir) = match self.connectors {
-            Connectors::Given(r) => (r, None),
-            Connectors::Real(scripted) => {
-                let dir = tempfile::tempdir().expect("a LOCAL storage folder");
-                let local = gateway_connector_object_store::LocalConnector::from_url(&dir.path().display().to_string())
-                    .expect("LOCAL storage");
-                #[allow(unused_mut)]
-                let mut registry = gateway::registry::registry(&outbound, local).expect("the registry");
-                #[cfg(feature = "scripted")]
-                if scripted {
-                    registry.replace(std::sync::Arc::new(ScriptedConnector::new()));
-                }
-                #[cfg(not(feature = "scripted"))]
-                let _ = scripted;
-                (registry, Some(dir))
-            }
-        };
-        let secret = JwtSecret::new(b"test-jwt-secret-0123456789abcdef-0123456789".to_vec());
+        let dir = tempfile::tempdir().expect("a data folder");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let port = listener.local_addr().expect("local address").port();
-        let service = ServiceSettings {
-            connector_timeout: self.connector_timeout,
-            outbound_allow_private: self.outbound.allow_private,
-            public_url: format!("http://127.0.0.1:{port}"),
-            upload_max_bytes: 1 << 30,
-            upload_key: secret.upload_key().expect("the test secret signs upload URLs"),
-            upload_idle_timeout: Duration::from_secs(10),
-            limits: self.limits,
-            schedule: self.schedule.clone(),
+        let mut settings = gateway::config::Settings::defaults(dir.path()).expect("the default settings");
+        settings.database_url = db.url.clone();
+        settings.db_pool_size = self.store_options.max_connections;
+        settings.db_timeout_secs = self.store_options.acquire_timeout.as_secs().max(1);
+        settings.outbound_allow_private = self.outbound.allow_private;
+        settings.provider_urls = self.outbound.provider_urls.clone();
+        settings.connector_timeout_secs = self.connector_timeout.as_secs().max(1);
+        settings.limits = self.limits;
+        settings.schedule = self.schedule.clone();
+        settings.check_policy = self.check_policy.clone();
+        settings.public_url = format!("http://127.0.0.1:{port}");
+        settings.upload_max_bytes = 1 << 30;
+        settings.upload_idle_timeout_secs = 10;
+        settings.workers = Some(2);
+        settings.local_storage_url = dir.path().display().to_string();
+        let registry: Option<Box<dyn FnOnce(Registry) -> Registry + Send>> = match self.connectors {
+            Connectors::Given(r) => Some(Box::new(move |_| r)),
+            #[cfg(feature = "scripted")]
+            Connectors::Real(true) => Some(Box::new(|mut r: Registry| {
+                r.replace(std::sync::Arc::new(ScriptedConnector::new()));
+                r
+            })),
+            Connectors::Real(_) => None,
         };
-        let gateway = Gateway::new(store.clone(), registry, service);
-        if self.schedule.enabled {
-            tokio::spawn(gateway.clone().run_schedule());
-        }
-        let settings =
-            ServerSettings { workers: Some(2), shutdown_timeout: Duration::from_secs(1), ..ServerSettings::default() };
-        let app = Application::build(gateway.clone(), secret.clone(), listener, &settings).expect("build the server");
-        let handle = app.handle();
-        tokio::spawn(app.run());
+        let secret = JwtSecret::new(b"test-jwt-secret-0123456789abcdef-0123456789".to_vec());
+        let parts = gateway::app::Parts {
+            keys: Some(self.keys.clone()),
+            jwt_secret: Some(secret.clone()),
+            listener: Some(listener),
+            registry,
+            shutdown_timeout: Some(Duration::from_secs(1)),
+        };
+        let app = gateway::app::App::build_with(&settings, parts).expect("build the gateway");
+        let (gateway, store) = (app.gateway.clone(), app.store.clone());
+        let server = app.server().expect("build the server");
+        let handle = server.handle();
+        tokio::spawn(server.run());
         Some(TestApp {
             address: format!("http://127.0.0.1:{port}"),
             gateway,
             store,
             secret,
             db,
-            local_dir,
+            local_dir: Some(dir),
             client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
             handle,
         })
