@@ -1,5 +1,5 @@
 //! A connector's configuration, declared once: its credentials and its tables' parameters are
-//! Rust types, and everything else derives from them. [`credentials!`] and [`table_params!`]
+//! Rust types, and everything else derives from them. [`credentials!`](crate::credentials) and [`table_params!`](crate::table_params)
 //! declare a struct (serde, secrets of their own type) and, from the same lines, its fields
 //! as data ([`FieldSpec`], [`ParamSpec`]): the spec that validates a PUT, masks secrets, is
 //! served by `GET /connections/{c}/spec/` and in the OpenAPI document, drives the conformance
@@ -149,12 +149,12 @@ impl ParamSpec {
     }
 }
 
-/// A credentials type declared with [`credentials!`].
+/// A credentials type declared with [`credentials!`](crate::credentials).
 pub trait Declared: DeserializeOwned + Send + Sync + 'static {
     fn fields() -> Vec<FieldSpec>;
 }
 
-/// A table parameters type declared with [`table_params!`].
+/// A table parameters type declared with [`table_params!`](crate::table_params).
 pub trait DeclaredParams: DeserializeOwned + Send + Sync + 'static {
     fn params() -> Vec<ParamSpec>;
 }
@@ -223,7 +223,7 @@ macro_rules! credentials {
 }
 
 /// Declares a connector's table parameters once (`connection_table_params`): the struct, and
-/// its keys as data. Lines as in [`credentials!`]; types `Option<String>`, `Option<i64>`,
+/// its keys as data. Lines as in [`credentials!`](crate::credentials); types `Option<String>`, `Option<i64>`,
 /// `Option<bool>`, `Option<char>`; builder calls such as `one_of(&["a", "b"])`,
 /// `default_value(...)`, `read_only`.
 #[macro_export]

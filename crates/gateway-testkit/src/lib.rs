@@ -298,7 +298,11 @@ impl TestAppBuilder {
                 r.replace(std::sync::Arc::new(ScriptedConnector::new()));
                 r
             })),
-            Connectors::Real(_) => None,
+            Connectors::Real(scripted) => {
+                // Without the feature nothing asks for the scripted connector.
+                debug_assert!(!scripted || cfg!(feature = "scripted"));
+                None
+            }
         };
         let secret = JwtSecret::new(b"test-jwt-secret-0123456789abcdef-0123456789".to_vec());
         let parts = gateway::app::Parts {
