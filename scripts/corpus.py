@@ -62,8 +62,6 @@ EXPECT = {
     "parquet-testing/data_repeated_no_annotation.parquet": {
         "rows": 0,
         "why": "known miss: the parquet crate's async reader yields no rows for a repeated group without a LIST annotation; the columns are right"},
-    "parquet-testing/data_sort_columns.parquet": {
-        "rows": 3, "why": "the sample comes from the first row group (3 of the file's 6 rows)"},
     "avro/share_test_data_syncInMeta.avro": {
         "opens": True, "rows": 10,
         "why": "fastavro refuses a metadata value that is not UTF-8; the Avro specification makes metadata values bytes, and Avro's own readers read it"},

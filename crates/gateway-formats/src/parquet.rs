@@ -310,6 +310,25 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
                 opts.budget
             ));
         }
+        // A first row group with fewer rows than the sample: the next ones, while their
+        // chunks of the kept columns fit what is left of the budget.
+        let mut groups = vec![0];
+        let mut rows_in = rg.num_rows().max(0) as usize;
+        let total_rows: usize = metadata.row_groups().iter().map(|g| g.num_rows().max(0) as usize).sum();
+        let want = opts.sample_rows.min(total_rows);
+        for (i, g) in metadata.row_groups().iter().enumerate().skip(1) {
+            if rows_in >= want {
+                break;
+            }
+            let cost: u64 = keep.iter().filter_map(|&c| g.columns().get(c)).map(|c| c.byte_range().1).sum();
+            if cost > left || check_chunks(g, len).is_err() {
+                break;
+            }
+            left -= cost;
+            groups.push(i);
+            rows_in += g.num_rows().max(0) as usize;
+        }
+        let want = want.min(rows_in);
         if !keep.is_empty() {
             reader.metadata = Some(metadata.clone());
             reader.limit = budget.remaining();
@@ -321,7 +340,7 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
             let mask = ProjectionMask::leaves(leaves, keep);
             let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, arrow)
                 .with_projection(mask)
-                .with_row_groups(vec![0])
+                .with_row_groups(groups)
                 .with_row_selection(RowSelection::from(vec![RowSelector::select(want)]))
                 .with_batch_size(want)
                 .with_limit(want)
