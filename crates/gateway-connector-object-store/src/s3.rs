@@ -18,6 +18,17 @@ const MAX_TABLE_CHECKS: usize = 10;
 /// China partition (cn-north-1, cn-northwest-1); GovCloud regions are in `amazonaws.com`
 /// (<https://docs.aws.amazon.com/general/latest/gr/s3.html>,
 /// <https://docs.amazonaws.cn/en_us/aws/latest/userguide/endpoints-Beijing.html>).
+/// The ARN partition of a region: `aws-cn` in China, `aws-us-gov` in GovCloud, else `aws`.
+fn aws_partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 pub(crate) fn aws_origin(service: &str, region: &str) -> String {
     let domain = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
     format!("https://{service}.{region}.{domain}")
@@ -292,8 +303,9 @@ impl Connector for S3Connector {
                                 name,
                                 ErrorKind::Forbidden,
                                 format!(
-                                    "{}: allow s3:GetObject on arn:aws:s3:::{bucket}/{path} (S3 answers 403 for a missing object too unless s3:ListBucket is allowed)",
-                                    e.message
+                                    "{}: allow s3:GetObject on arn:{}:s3:::{bucket}/{path} (S3 answers 403 for a missing object too unless s3:ListBucket is allowed)",
+                                    e.message,
+                                    aws_partition(c.region)
                                 ),
                             )),
                             _ => check.steps.push(Step::failed(name, e.kind, e.message)),
@@ -374,7 +386,7 @@ impl Connector for S3Connector {
 
 #[cfg(test)]
 mod tests {
-    use super::aws_origin;
+    use super::{aws_origin, aws_partition};
 
     #[test]
     fn each_partition_has_its_hosts() {
@@ -382,5 +394,9 @@ mod tests {
         assert_eq!(aws_origin("sts", "cn-north-1"), "https://sts.cn-north-1.amazonaws.com.cn");
         assert_eq!(aws_origin("s3", "cn-northwest-1"), "https://s3.cn-northwest-1.amazonaws.com.cn");
         assert_eq!(aws_origin("s3", "us-gov-west-1"), "https://s3.us-gov-west-1.amazonaws.com");
+        assert_eq!(
+            [aws_partition("cn-north-1"), aws_partition("us-gov-east-1"), aws_partition("eu-west-1")],
+            ["aws-cn", "aws-us-gov", "aws"]
+        );
     }
 }

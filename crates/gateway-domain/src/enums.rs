@@ -299,7 +299,9 @@ wire_enum! {
         WrongSpecification => "wrong_specification",
         /// The test failed for another reason (timeout, rate limit, provider outage).
         UnknownError => "unknown_error",
-        /// The provider offers no read-only check: nothing could be verified (see warnings).
+        /// Not every use could be checked: the provider offers no read-only check for one
+        /// (a skipped step, see warnings), or a permission one use needs is missing while
+        /// others passed (a forbidden step).
         Unverified => "unverified",
     }
 }

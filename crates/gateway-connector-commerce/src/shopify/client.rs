@@ -131,7 +131,7 @@ impl Client {
         let url = self.api.url(&["admin", "oauth", "access_scopes.json"], &[])?;
         let answer = self.api.get(url, &self.headers()).await?;
         if !answer.ok() {
-            return Err(failure(&self.api, &answer, "the token's scopes", "any"));
+            return Err(failure(&self.api, &answer, "the token's scopes", ""));
         }
         Ok(answer
             .json()

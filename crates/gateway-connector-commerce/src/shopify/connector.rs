@@ -189,7 +189,7 @@ impl Provider for ShopifyConnector {
             }
         };
         check.steps.push(Step::passed("access_scopes", format!("the token's scopes: {}", scopes.join(", "))));
-        check.run("read_shop", client.graphql(SHOP, json!({}), "the shop", "any").await, |data| {
+        check.run("read_shop", client.graphql(SHOP, json!({}), "the shop", "").await, |data| {
             format!(
                 "the token reads shop {} ({}) over the GraphQL Admin API {}",
                 data.at("/shop/name").as_str().unwrap_or("?"),

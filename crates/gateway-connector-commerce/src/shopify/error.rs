@@ -9,6 +9,16 @@ use gateway_connector::api::{Answer, Api};
 use gateway_connector::{ConnectorError, ErrorKind};
 use serde_json::Value;
 
+/// What to do about a denial: the scope to add, when a call needs one (`""`: none does).
+fn remedy(scope: &str) -> String {
+    if scope.is_empty() {
+        "the app's token is not allowed it (check the app's installation on the shop)".to_owned()
+    } else {
+        format!("add the {scope} scope to the app")
+    }
+}
+
+/// A failed answer; `scope` is the one the call needs (`""` when any token may make it).
 pub fn failure(api: &Api, answer: &Answer, what: &str, scope: &str) -> ConnectorError {
     if let Some(e) = api.common_failure(answer, None) {
         return e;
@@ -27,10 +37,7 @@ pub fn failure(api: &Api, answer: &Answer, what: &str, scope: &str) -> Connector
             ),
         ),
         402 => ConnectorError::new(ErrorKind::Forbidden, format!("the shop is frozen (its plan is unpaid){said}")),
-        403 => ConnectorError::new(
-            ErrorKind::Forbidden,
-            format!("Shopify denied {what}{said}: add the {scope} scope to the app"),
-        ),
+        403 => ConnectorError::new(ErrorKind::Forbidden, format!("Shopify denied {what}{said}: {}", remedy(scope))),
         404 => ConnectorError::new(ErrorKind::ResourceNotFound, format!("Shopify found no {what}{said}: check shop")),
         423 => ConnectorError::new(ErrorKind::Forbidden, format!("the shop is locked{said}")),
         _ => api.unexpected(answer, what),
@@ -55,10 +62,9 @@ pub fn graphql_failure(body: &Value, what: &str, scope: &str) -> Option<Connecto
                 "Shopify denied {what}: {message} (request protected customer data access for the app in its Dev Dashboard or Partner Dashboard: API access > Protected customer data)"
             ),
         ),
-        "ACCESS_DENIED" => ConnectorError::new(
-            ErrorKind::Forbidden,
-            format!("Shopify denied {what}: {message} (add the {scope} scope to the app)"),
-        ),
+        "ACCESS_DENIED" => {
+            ConnectorError::new(ErrorKind::Forbidden, format!("Shopify denied {what}: {message} ({})", remedy(scope)))
+        }
         "THROTTLED" => {
             let status = body.at("/extensions/cost/throttleStatus");
             let requested = body.at("/extensions/cost/requestedQueryCost").as_f64().unwrap_or(50.0);

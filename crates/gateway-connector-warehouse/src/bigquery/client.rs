@@ -175,7 +175,7 @@ impl Client {
         if let (Some(l), Some(o)) = (location, body.as_object_mut()) {
             o.insert("location".into(), json!(l));
         }
-        let what = format!("view {t}");
+        let what = format!("table {t}'s sample query");
         let answer = self.call(auth, key, Method::POST, &["projects", billing, "queries"], &[], Some(body)).await?;
         if !answer.ok() {
             return Err(failure(&self.api, &answer, &what, &query_role(&answer.json(), billing)));

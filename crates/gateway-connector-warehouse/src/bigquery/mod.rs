@@ -1,5 +1,6 @@
 //! BigQuery: a service-account key (Google's shared auth, as for GCS), the REST API v2.
-//! References: <https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets/list>,
+//! References: <https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets/get>,
+//! <https://cloud.google.com/bigquery/docs/dry-run-queries>,
 //! <https://cloud.google.com/bigquery/docs/reference/rest/v2/tables/get>,
 //! <https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/list>,
 //! <https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/query>,
