@@ -520,3 +520,93 @@ async fn s3_a_prefix_only_policy_is_tested_through_its_tables() {
     assert_eq!(r.body["error_data"]["steps"][0]["outcome"], "passed", "{:?}", r.body);
     assert_eq!(api.get("/connections/S3/").await.body["status"], "unverified", "the key works, one use does not");
 }
+
+/// File sets (issue 25): a Hive-partitioned Parquet set of 50 files with `_SUCCESS` markers on
+/// the S3 peer, a glob over gzip CSVs on the GCS peer, an empty match, and a prefix-only
+/// policy that cannot list a set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_sets_by_prefix_and_glob() {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(gcs) = GcsPeer::get() else { return };
+    let p = spawn(Some(peer.clone()), Some(gcs.clone())).await;
+    let api = p.app.api("acme", "manager");
+    let root = prefix("sets");
+    let op = peer.operator();
+    for day in 1..=5 {
+        for part in 0..10 {
+            let path = format!("{root}/ratings/dt=2026-11-0{day}/part-{part:05}.parquet");
+            op.write(&path, items_parquet()).await.unwrap();
+        }
+        op.write(&format!("{root}/ratings/dt=2026-11-0{day}/_SUCCESS"), Vec::<u8>::new()).await.unwrap();
+    }
+    op.write(&format!("{root}/ratings/.hidden.parquet"), b"not parquet".to_vec()).await.unwrap();
+    let creds = s3_credentials(&peer, Some(&peer.bucket));
+    assert_eq!(api.put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+    let pattern = format!("{root}/ratings/dt=*/part-*.parquet");
+    let r = api
+        .post(
+            "/connections/S3/tables/ratings/test/",
+            json!({"resource": "item", "connection_table_params": {"path": pattern}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let files = &r.body["sample"]["files"];
+    assert_eq!((files["count"].as_u64(), files["partitions"].clone()), (Some(50), json!(["dt"])), "{files}");
+    assert_eq!(files["newest"]["path"], format!("{root}/ratings/dt=2026-11-05/part-00009.parquet"));
+    let dt = r.body["sample"]["columns"].as_array().unwrap().iter().find(|c| c["name"] == "dt").cloned();
+    assert_eq!(dt, Some(json!({"name": "dt", "type": "timestamp"})), "a partition is a column");
+    assert_eq!(r.body["sample"]["rows"][0]["dt"], "2026-11-05");
+    // Every object under a prefix: the markers and the hidden file left out.
+    let r = api
+        .post(
+            "/connections/S3/tables/ratings/test/",
+            json!({"resource": "item", "connection_table_params": {"path": format!("{root}/ratings/")}}),
+        )
+        .await;
+    assert_eq!(r.body["sample"]["files"]["count"], 50, "{:?}", r.body);
+    // Saved, then tested by the connection: listing under the set's prefix.
+    let table = json!({"resource": "item", "connection_table_params": {"path": pattern},
+                       "resource_params": {"columns_mapping": {"item_id": "ITEM-ID"}}});
+    assert_eq!(api.patch("/connections/S3/tables/ratings/", table).await.status, 200);
+    assert_eq!(api.get("/connections/S3/tables/ratings/test/").await.body["status"], "available");
+    let r = api.post("/connections/S3/test/", json!({})).await;
+    assert_eq!((r.status, r.body["steps"][0]["name"].as_str()), (200, Some("read_table:ratings")), "{:?}", r.body);
+    // No match: 404 naming the pattern.
+    let none = format!("{root}/nothing/*.csv");
+    let r = api
+        .post(
+            "/connections/S3/tables/none/test/",
+            json!({"resource": "item", "connection_table_params": {"path": none}}),
+        )
+        .await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains(&none), "{:?}", r.body);
+    // A user granted objects under exports/ only, without s3:ListBucket: a set cannot be listed.
+    if let Some((key, secret)) = peer.prefix_only.clone() {
+        let creds = json!({"aws_access_key_id": key, "aws_secret_access_key": secret, "bucket": peer.bucket});
+        assert_eq!(api.put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+        let r = api.post("/connections/S3/test/", json!({})).await;
+        assert_eq!(r.body["error_data"]["reason"], "forbidden", "{:?}", r.body);
+        assert!(r.body["message"].as_str().unwrap().contains("allow s3:ListBucket"), "{:?}", r.body);
+    }
+
+    // GCS: a glob over gzip CSVs.
+    let (gpeer, _, gkey) = p.gcs.as_ref().unwrap();
+    for i in 0..3 {
+        gpeer.put(&format!("{root}/daily/items-{i}.csv.gz"), gzip(ITEMS_CSV.as_bytes())).await;
+    }
+    gpeer.put(&format!("{root}/daily/readme.txt"), b"not matched".to_vec()).await;
+    assert_eq!(
+        api.put("/connections/GCS/", json!({"credentials": gcs_credentials(gkey, Some(&gpeer.bucket))})).await.status,
+        200
+    );
+    let r = api
+        .post(
+            "/connections/GCS/tables/daily/test/",
+            json!({"resource": "item", "connection_table_params": {"path": format!("{root}/daily/*.csv.gz")}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["sample"]["files"]["count"], 3);
+    assert_eq!(r.body["connection_table_params"]["options"]["compression"], "gzip");
+}

@@ -57,16 +57,62 @@ pub async fn source(
 ) -> Result<Inspection, ConnectorError> {
     let mut opts = params.sniff_options().map_err(|e| ConnectorError::new(ErrorKind::WrongSpecification, e.message))?;
     opts.sample_rows = sample_rows;
-    let src = OpendalSource::open(op, path).await.map_err(|e| classify(&e))?;
-    let sniffed = sniff(Arc::new(src), &opts).await.map_err(format_error)?;
+    let Some(pattern) = crate::fileset::Pattern::parse(path)? else {
+        let src = OpendalSource::open(op, path).await.map_err(|e| classify(&e))?;
+        let sniffed = sniff(Arc::new(src), &opts).await.map_err(format_error)?;
+        return Ok(Inspection {
+            detected: sniffed.detected_params(),
+            columns: sniffed.columns,
+            rows: sniffed.rows,
+            writable: None,
+            bytes_read: sniffed.bytes_read,
+            warnings: sniffed.warnings,
+            files: None,
+        });
+    };
+    let files = crate::fileset::list(&op, &pattern, crate::fileset::MAX_FILES, &classify).await?;
+    source_set(op, &pattern, &files, params, sample_rows, classify).await
+}
+
+/// A set, listed (bounded) by its connector: the newest file sampled, its partitions as
+/// columns, the set summarised.
+pub async fn source_set(
+    op: Operator,
+    pattern: &crate::fileset::Pattern,
+    files: &[crate::fileset::Listed],
+    params: &FileParams,
+    sample_rows: usize,
+    classify: impl Fn(&opendal::Error) -> ConnectorError,
+) -> Result<Inspection, ConnectorError> {
+    let mut opts = params.sniff_options().map_err(|e| ConnectorError::new(ErrorKind::WrongSpecification, e.message))?;
+    opts.sample_rows = sample_rows;
+    let Some((newest, set)) = crate::fileset::summary(files, &pattern.prefix) else {
+        return Err(ConnectorError::new(
+            ErrorKind::ResourceNotFound,
+            format!("no file matches '{}' (markers and names starting with _ or . are left out)", pattern.raw),
+        ));
+    };
+    let src = OpendalSource::open(op, &newest.path).await.map_err(|e| classify(&e))?;
+    let sniffed = sniff(Arc::new(src), &opts).await.map_err(|e| {
+        let e = format_error(e);
+        ConnectorError::new(e.kind, format!("{} (the set's newest file, {})", e.message, newest.path))
+    })?;
     let detected = sniffed.detected_params();
+    let (mut columns, mut rows) = (sniffed.columns, sniffed.rows);
+    crate::fileset::partition_columns(files, &newest, &pattern.prefix, &mut columns, &mut rows);
+    let mut warnings = vec![format!(
+        "a set of {} file(s), {} bytes: the sample comes from the newest, {}",
+        set.count, set.bytes, newest.path
+    )];
+    warnings.extend(sniffed.warnings);
     Ok(Inspection {
         detected,
-        columns: sniffed.columns,
-        rows: sniffed.rows,
+        columns,
+        rows,
         writable: None,
         bytes_read: sniffed.bytes_read,
-        warnings: sniffed.warnings,
+        warnings,
+        files: Some(set),
     })
 }
 

@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), deny(clippy::string_slice, clippy::indexing_slicing))]
 
 mod error;
+pub mod fileset;
 mod gcs;
 mod inspect;
 mod local;
@@ -119,6 +120,11 @@ pub mod fuzzing {
         let _ = crate::error::generic(&e, "the object");
         for tag in ["Code", "Message", "Region", "KeyCount", "Arn"] {
             let _ = crate::s3::xml_tag(&text, tag);
+        }
+        // A ListObjectsV2 page of a file set, and the text as a tenant's path pattern.
+        let _ = crate::fileset::parse_list_page(&text);
+        if let Ok(Some(p)) = crate::fileset::Pattern::parse(&text) {
+            let _ = p.prefix.len();
         }
     }
 }

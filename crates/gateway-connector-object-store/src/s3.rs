@@ -205,14 +205,18 @@ impl S3Connector {
         Err(e)
     }
 
-    /// ListObjectsV2 with max-keys=1: the bucket exists and the credentials may list it.
-    async fn list_bucket(&self, c: &S3Creds<'_>, bucket: &str) -> Result<(), ConnectorError> {
+    /// ListObjectsV2 with max-keys=1 (under `prefix`): the bucket exists and the credentials
+    /// may list it there.
+    async fn list_bucket(&self, c: &S3Creds<'_>, bucket: &str, prefix: &str) -> Result<(), ConnectorError> {
         let base = match self.endpoint(c) {
             Some(e) => e.to_owned(),
             None => aws_origin("s3", c.region),
         };
         let path = format!("/{}", sigv4::encode(bucket, false));
-        let query = [("list-type", "2"), ("max-keys", "1")];
+        let mut query = vec![("list-type", "2"), ("max-keys", "1")];
+        if !prefix.is_empty() {
+            query.push(("prefix", prefix));
+        }
         let (status, region, text) = self.signed(c, "s3", reqwest::Method::GET, &base, &path, &query, None, "").await?;
         if status == 200 {
             return Ok(());
@@ -226,6 +230,33 @@ impl S3Connector {
             ));
         }
         Err(e)
+    }
+}
+
+impl S3Connector {
+    /// One page of ListObjectsV2 under `prefix` (1000 keys), signed here: the set's files.
+    async fn list_page(
+        &self,
+        c: &S3Creds<'_>,
+        bucket: &str,
+        prefix: &str,
+        token: Option<String>,
+    ) -> Result<(Vec<crate::fileset::Listed>, Option<String>), ConnectorError> {
+        let base = match self.endpoint(c) {
+            Some(e) => e.to_owned(),
+            None => aws_origin("s3", c.region),
+        };
+        let path = format!("/{}", sigv4::encode(bucket, false));
+        let mut query = vec![("list-type", "2"), ("prefix", prefix)];
+        if let Some(t) = token.as_deref() {
+            query.push(("continuation-token", t));
+        }
+        let (status, region, text) = self.signed(c, "s3", reqwest::Method::GET, &base, &path, &query, None, "").await?;
+        if status == 200 {
+            return Ok(crate::fileset::parse_list_page(&text));
+        }
+        let code = xml_tag(&text, "Code").or_else(|| (status == 301).then(|| "PermanentRedirect".to_owned()));
+        Err(error::s3_code(code.as_deref(), region.as_deref(), bucket, None, "s3:ListBucket"))
     }
 }
 
@@ -284,6 +315,28 @@ impl Connector for S3Connector {
             }
             for (table, bucket, path) in sources.into_iter().take(MAX_TABLE_CHECKS) {
                 let name = format!("read_table:{}", table.name);
+                // A set: listing under its prefix is what reading it takes (s3:ListBucket
+                // there, as a prefix-scoped policy grants it).
+                if let Ok(Some(pattern)) = crate::fileset::Pattern::parse(&path) {
+                    match self.list_bucket(&c, &bucket, &pattern.prefix).await {
+                        Ok(()) => check.steps.push(Step::passed(
+                            name,
+                            format!("the credentials may list '{}' in bucket '{bucket}' (ListObjectsV2: s3:ListBucket)", pattern.prefix),
+                        )),
+                        Err(e) if e.kind == ErrorKind::Forbidden => check.steps.push(Step::failed(
+                            name,
+                            ErrorKind::Forbidden,
+                            format!(
+                                "{}: allow s3:ListBucket on arn:{}:s3:::{bucket} for the prefix '{}' (condition s3:prefix) and s3:GetObject under it",
+                                e.message,
+                                aws_partition(c.region),
+                                pattern.prefix
+                            ),
+                        )),
+                        Err(e) => check.steps.push(Step::failed(name, e.kind, e.message)),
+                    }
+                    continue;
+                }
                 let op = self.operator(&c, &bucket)?;
                 match op.stat(&path).await {
                     Ok(_) => check.steps.push(Step::passed(
@@ -319,7 +372,7 @@ impl Connector for S3Connector {
             return Ok(check);
         }
         match c.bucket {
-            Some(bucket) => match self.list_bucket(&c, bucket).await {
+            Some(bucket) => match self.list_bucket(&c, bucket, "").await {
                 Ok(()) => check
                     .steps
                     .push(Step::passed("list_bucket", format!("listed bucket '{bucket}' (ListObjectsV2, max-keys=1)"))),
@@ -367,12 +420,22 @@ impl Connector for S3Connector {
         if table.resource.is_destination() {
             return inspect::destination(op, &path, |e| error::s3(e, &bucket, Some(&path), "s3:PutObject")).await;
         }
+        if let Some(pattern) = crate::fileset::Pattern::parse(&path)? {
+            let files = crate::fileset::list_paged(&pattern, crate::fileset::MAX_FILES, |token| {
+                self.list_page(&c, &bucket, &pattern.prefix, token)
+            })
+            .await?;
+            return inspect::source_set(op, &pattern, &files, &params, sample_rows, |e| {
+                error::s3(e, &bucket, Some(&path), "s3:GetObject")
+            })
+            .await;
+        }
         let found =
             inspect::source(op, &path, &params, sample_rows, |e| error::s3(e, &bucket, Some(&path), "s3:GetObject"))
                 .await;
         match found {
             // A HEAD of a missing object and of an object in a missing bucket look alike.
-            Err(e) if e.kind == ErrorKind::ResourceNotFound => match self.list_bucket(&c, &bucket).await {
+            Err(e) if e.kind == ErrorKind::ResourceNotFound => match self.list_bucket(&c, &bucket, "").await {
                 Err(b) if b.kind == ErrorKind::ResourceNotFound => Err(b),
                 _ => Err(ConnectorError::new(
                     ErrorKind::ResourceNotFound,

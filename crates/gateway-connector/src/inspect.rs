@@ -104,6 +104,8 @@ pub struct Inspection {
     /// Bytes read from the remote resource.
     pub bytes_read: u64,
     pub warnings: Vec<String>,
+    /// For a file-set table: what its pattern matched.
+    pub files: Option<gateway_domain::FileSet>,
 }
 
 impl Inspection {

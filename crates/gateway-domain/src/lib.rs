@@ -84,7 +84,7 @@ pub use records::{
     CheckStep, Connection, ConnectionView, ConnectionsList, Credentials, CredentialsCheck, MASK, Table, TableSummary,
     TableView, TablesList, TablesPage, now_seconds,
 };
-pub use sample::{Column, ColumnType, Sample, TablePreview};
+pub use sample::{Column, ColumnType, FileSet, FileStamp, Sample, TablePreview};
 
 /// A JSON object, the shape of credentials, metadata and every table parameter.
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;

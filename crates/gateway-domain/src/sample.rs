@@ -45,6 +45,33 @@ pub struct Sample {
     /// file); `0` when absent.
     #[serde(default)]
     pub bytes_read: u64,
+    /// For a table that is a set of files (a prefix or a glob): what matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<FileSet>,
+}
+
+/// The files a file-set table's pattern matches (markers and hidden files left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FileSet {
+    /// Files matched.
+    pub count: u64,
+    /// Their sizes, summed.
+    pub bytes: u64,
+    /// The most recently modified: the sample comes from it.
+    pub newest: FileStamp,
+    /// The least recently modified.
+    pub oldest: FileStamp,
+    /// Hive partition keys (`dt` of `dt=2026-11-30/`), read as columns.
+    pub partitions: Vec<String>,
+}
+
+/// One file of a set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FileStamp {
+    /// Its key (object path).
+    pub path: String,
+    /// Unix seconds.
+    pub modified_timestamp: i64,
 }
 
 /// `POST|GET /connections/{connection}/tables/{name}/test/`: the merged table with defaults

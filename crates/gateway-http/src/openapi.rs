@@ -241,7 +241,12 @@ fn base() -> Value {
                 "Table": {"type": "object", "properties": table},
                 "TablePreview": {"allOf": [{"$ref": "#/components/schemas/Table"}, {"type": "object", "properties": {"sample": {"type": "object", "properties": {
                     "columns": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string", "enum": ["string", "integer", "float", "boolean", "timestamp", "json"]}}}},
-                    "rows": {"type": "array", "items": object}, "bytes_read": {"type": "integer"}}}}}]},
+                    "rows": {"type": "array", "items": object}, "bytes_read": {"type": "integer"},
+                    "files": {"type": "object", "description": "a file-set table (a path ending with / or holding a glob): what matched; the sample comes from the newest", "properties": {
+                        "count": {"type": "integer"}, "bytes": {"type": "integer"},
+                        "newest": {"type": "object", "properties": {"path": {"type": "string"}, "modified_timestamp": {"type": "integer"}}},
+                        "oldest": {"type": "object", "properties": {"path": {"type": "string"}, "modified_timestamp": {"type": "integer"}}},
+                        "partitions": {"type": "array", "items": {"type": "string"}}}}}}}}]},
                 "TablesList": {"type": "object", "properties": {"tables": {"type": "array", "items": {"type": "object"}}, "warnings": {"type": "array", "items": {"type": "string"}}}},
                 "Webhook": {"type": "object", "required": ["id", "url", "events", "description", "created_timestamp", "modified_timestamp"], "properties": {
                     "id": {"type": "string"}, "url": {"type": "string"},

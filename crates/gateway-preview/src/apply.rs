@@ -140,7 +140,12 @@ pub fn apply(mut table: Table, inspection: Inspection) -> Result<Preview, Proble
     Ok(Preview {
         table,
         warnings,
-        sample: Sample { columns: inspection.columns, rows, bytes_read: inspection.bytes_read },
+        sample: Sample {
+            columns: inspection.columns,
+            rows,
+            bytes_read: inspection.bytes_read,
+            files: inspection.files,
+        },
     })
 }
 

@@ -145,6 +145,7 @@ impl Connector for ScriptedConnector {
         let mut detected = JsonObject::new();
         detected.insert("object".into(), json!(object));
         Ok(Inspection {
+            files: None,
             detected,
             columns: vec![
                 col("itemId", ColumnType::String),

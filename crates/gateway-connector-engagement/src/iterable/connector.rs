@@ -126,6 +126,7 @@ impl Provider for IterableConnector {
         let mut detected = JsonObject::new();
         detected.insert("list_id".into(), list.id.into());
         Ok(Inspection {
+            files: None,
             detected,
             columns: vec![Column { name: "user_id".into(), ty: ColumnType::String }],
             rows,
@@ -221,6 +222,6 @@ impl Provider for IterableFeedConnector {
         if rows.is_empty() {
             warnings.push(format!("catalog '{name}' has no items yet"));
         }
-        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings })
+        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None })
     }
 }

@@ -56,6 +56,7 @@ impl Provider for SailthruConnector {
         let mut detected = JsonObject::new();
         detected.insert("list".into(), name.into());
         Ok(Inspection {
+            files: None,
             detected,
             columns: vec![Column { name: "email".into(), ty: ColumnType::String }],
             rows: Vec::new(),
