@@ -13,6 +13,19 @@ use serde_json::Value;
 
 /// The most files a set may match (past it, a refusal naming the bound).
 pub const MAX_FILES: usize = 100_000;
+/// The most keys listed under a set's prefix, matching or not (a wide prefix with a narrow
+/// glob is refused rather than listed for minutes).
+pub const MAX_SCANNED: usize = 10 * MAX_FILES;
+
+fn too_wide(p: &Pattern) -> ConnectorError {
+    ConnectorError::new(
+        ErrorKind::WrongSpecification,
+        format!(
+            "listing '{}' went past {MAX_SCANNED} objects under '{}': put more of the path before the first wildcard",
+            p.raw, p.prefix
+        ),
+    )
+}
 
 /// A path that names a set, compiled.
 #[derive(Debug)]
@@ -30,6 +43,15 @@ pub fn is_set(path: &str) -> bool {
 }
 
 impl Pattern {
+    /// The set a table's params name: only an explicit `connection_table_params.path` can be
+    /// a pattern (a table's name, the default path, always names one object: `items[1].csv`).
+    pub fn of(params: &gateway_formats::FileParams, path: &str) -> Result<Option<Pattern>, ConnectorError> {
+        if params.path.as_deref().is_none_or(str::is_empty) {
+            return Ok(None);
+        }
+        Pattern::parse(path)
+    }
+
     /// `None` for a path naming one object.
     pub fn parse(path: &str) -> Result<Option<Pattern>, ConnectorError> {
         if !is_set(path) {
@@ -77,10 +99,7 @@ fn admit(p: &Pattern, path: &str) -> bool {
 fn too_many(p: &Pattern, max: usize) -> ConnectorError {
     ConnectorError::new(
         ErrorKind::WrongSpecification,
-        format!(
-            "'{}' matches more than {max} files, the most a file-set table may hold: narrow the pattern",
-            p.raw
-        ),
+        format!("'{}' matches more than {max} files, the most a file-set table may hold: narrow the pattern", p.raw),
     )
 }
 
@@ -93,9 +112,14 @@ where
 {
     let mut out = Vec::new();
     let mut token = None;
-    // A page holds at least one key: a store answering empty pages forever is cut too.
-    for _ in 0..=max {
+    let mut scanned = 0usize;
+    // S3 pages hold up to 1000 keys: a store answering short or empty pages forever is cut.
+    for _ in 0..=MAX_SCANNED / 1000 {
         let (files, next) = page(token.take()).await?;
+        scanned = scanned.saturating_add(files.len());
+        if scanned > MAX_SCANNED {
+            return Err(too_wide(p));
+        }
         for f in files.into_iter().filter(|f| admit(p, &f.path)) {
             if out.len() == max {
                 return Err(too_many(p, max));
@@ -107,7 +131,7 @@ where
             _ => return Ok(out),
         }
     }
-    Err(too_many(p, max))
+    Err(too_wide(p))
 }
 
 /// One page of an S3 ListObjectsV2 answer: its objects and the next continuation token
@@ -167,7 +191,12 @@ pub async fn list(
 ) -> Result<Vec<Listed>, ConnectorError> {
     let mut lister = op.lister_with(&p.prefix).recursive(true).await.map_err(|e| classify(&e))?;
     let mut out = Vec::new();
+    let mut scanned = 0usize;
     while let Some(entry) = lister.try_next().await.map_err(|e| classify(&e))? {
+        scanned += 1;
+        if scanned > MAX_SCANNED {
+            return Err(too_wide(p));
+        }
         let path = entry.path().to_owned();
         if !admit(p, &path) {
             continue;
@@ -203,7 +232,7 @@ pub fn summary(files: &[Listed], prefix: &str) -> Option<(Listed, FileSet)> {
     let partitions = partition_values(&newest.path, prefix).into_iter().map(|(k, _)| k).collect();
     let set = FileSet {
         count: files.len() as u64,
-        bytes: files.iter().map(|f| f.size).sum(),
+        bytes: files.iter().map(|f| f.size).fold(0, u64::saturating_add),
         newest: stamp(&newest),
         oldest: stamp(oldest),
         partitions,
@@ -279,6 +308,11 @@ mod tests {
         assert!(all.matches("exports/anything/at/all"));
         assert!(hidden("dt=1/_SUCCESS") && hidden(".gateway-write-probe-1") && !hidden("dt=1/part-0.csv"));
         assert!(Pattern::parse("exports/[a-").is_err());
+        // Only an explicit path is a pattern: a table named items[1].csv names one object.
+        let by_name = gateway_formats::FileParams::default();
+        assert!(Pattern::of(&by_name, "items[1].csv").unwrap().is_none());
+        let given = gateway_formats::FileParams { path: Some("e/*.csv".into()), ..Default::default() };
+        assert!(Pattern::of(&given, "e/*.csv").unwrap().is_some());
         let xml = "<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a/b&amp;c.csv</Key><LastModified>2026-12-02T15:24:23.000Z</LastModified><Size>42</Size></Contents><NextContinuationToken>t1</NextContinuationToken></ListBucketResult>";
         let (files, next) = parse_list_page(xml);
         assert_eq!((files[0].path.as_str(), files[0].size, files[0].modified), ("a/b&c.csv", 42, 1_796_225_063));

@@ -91,8 +91,9 @@ impl GcsConnector {
             self.list_bucket(&token, &bucket).await?;
             return inspect::destination(op, &path, |e| error::generic(e, &what)).await;
         }
+        let set = crate::fileset::Pattern::of(&params, &path)?.is_some();
         match inspect::source(op, &path, &params, sample_rows, |e| error::generic(e, &what)).await {
-            Err(e) if e.kind == ErrorKind::ResourceNotFound => {
+            Err(e) if e.kind == ErrorKind::ResourceNotFound && !set => {
                 self.list_bucket(&token, &bucket).await?;
                 Err(ConnectorError::new(
                     ErrorKind::ResourceNotFound,

@@ -57,7 +57,7 @@ pub async fn source(
 ) -> Result<Inspection, ConnectorError> {
     let mut opts = params.sniff_options().map_err(|e| ConnectorError::new(ErrorKind::WrongSpecification, e.message))?;
     opts.sample_rows = sample_rows;
-    let Some(pattern) = crate::fileset::Pattern::parse(path)? else {
+    let Some(pattern) = crate::fileset::Pattern::of(params, path)? else {
         let src = OpendalSource::open(op, path).await.map_err(|e| classify(&e))?;
         let sniffed = sniff(Arc::new(src), &opts).await.map_err(format_error)?;
         return Ok(Inspection {

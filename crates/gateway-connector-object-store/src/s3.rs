@@ -300,12 +300,22 @@ impl Connector for S3Connector {
         for t in tables.iter().filter(|t| !t.resource.is_destination()) {
             let Ok(params) = inspect::params(t, FILES) else { continue };
             let Ok(bucket) = inspect::bucket(&params, credentials.expose()) else { continue };
-            sources.push((t, bucket, inspect::object_path(t, &params)));
+            let path = inspect::object_path(t, &params);
+            sources.push((t, bucket, path, params));
         }
         if tables.iter().any(|t| t.resource.is_destination()) {
             check.warnings.push(
                 "writes (s3:PutObject) are proven by each destination table's own test, which writes and deletes a probe object".into(),
             );
+            // Destinations only: listing the bucket is no use of theirs (an export policy
+            // grants their prefix only), and writes cannot be checked read-only.
+            if tables.iter().all(|t| t.resource.is_destination()) {
+                check.steps.push(Step::skipped(
+                    "write_objects",
+                    "the connection's tables are destinations: s3:PutObject is proven by each one's own test",
+                ));
+                return Ok(check);
+            }
         }
         if !sources.is_empty() {
             if sources.len() > MAX_TABLE_CHECKS {
@@ -313,11 +323,11 @@ impl Connector for S3Connector {
                     "only the first {MAX_TABLE_CHECKS} source tables were checked; each table's own test checks it"
                 ));
             }
-            for (table, bucket, path) in sources.into_iter().take(MAX_TABLE_CHECKS) {
+            for (table, bucket, path, params) in sources.into_iter().take(MAX_TABLE_CHECKS) {
                 let name = format!("read_table:{}", table.name);
                 // A set: listing under its prefix is what reading it takes (s3:ListBucket
                 // there, as a prefix-scoped policy grants it).
-                if let Ok(Some(pattern)) = crate::fileset::Pattern::parse(&path) {
+                if let Ok(Some(pattern)) = crate::fileset::Pattern::of(&params, &path) {
                     match self.list_bucket(&c, &bucket, &pattern.prefix).await {
                         Ok(()) => check.steps.push(Step::passed(
                             name,
@@ -420,7 +430,7 @@ impl Connector for S3Connector {
         if table.resource.is_destination() {
             return inspect::destination(op, &path, |e| error::s3(e, &bucket, Some(&path), "s3:PutObject")).await;
         }
-        if let Some(pattern) = crate::fileset::Pattern::parse(&path)? {
+        if let Some(pattern) = crate::fileset::Pattern::of(&params, &path)? {
             let files = crate::fileset::list_paged(&pattern, crate::fileset::MAX_FILES, |token| {
                 self.list_page(&c, &bucket, &pattern.prefix, token)
             })

@@ -314,19 +314,24 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
         // chunks of the kept columns fit what is left of the budget.
         let mut groups = vec![0];
         let mut rows_in = rg.num_rows().max(0) as usize;
-        let total_rows: usize = metadata.row_groups().iter().map(|g| g.num_rows().max(0) as usize).sum();
+        let total_rows: usize =
+            metadata.row_groups().iter().map(|g| g.num_rows().max(0) as usize).fold(0, usize::saturating_add);
         let want = opts.sample_rows.min(total_rows);
         for (i, g) in metadata.row_groups().iter().enumerate().skip(1) {
             if rows_in >= want {
                 break;
             }
-            let cost: u64 = keep.iter().filter_map(|&c| g.columns().get(c)).map(|c| c.byte_range().1).sum();
-            if cost > left || check_chunks(g, len).is_err() {
+            if check_chunks(g, len).is_err() {
+                break;
+            }
+            let cost: u64 =
+                keep.iter().filter_map(|&c| g.columns().get(c)).map(|c| c.byte_range().1).fold(0, u64::saturating_add);
+            if cost > left {
                 break;
             }
             left -= cost;
             groups.push(i);
-            rows_in += g.num_rows().max(0) as usize;
+            rows_in = rows_in.saturating_add(g.num_rows().max(0) as usize);
         }
         let want = want.min(rows_in);
         if !keep.is_empty() {

@@ -585,6 +585,15 @@ async fn preambles_and_comments_are_skipped_and_answered() {
     assert_eq!(names(&s), ["id", "name", "score"]);
     assert!(s.warnings.iter().any(|w| w.contains("skip_rows")), "{:?}", s.warnings);
     answered_options_read_the_same(noted, "n.csv", &s).await;
+    // A header one field short of its rows (R's write.table, row names first) is the header.
+    let s = ok(b"x,y\n1,a,b\n2,c,d\n3,e,f\n".to_vec(), "r.csv").await;
+    assert_eq!((s.options.get("skip_rows"), s.options["header"].as_bool()), (None, Some(true)), "{:?}", s.options);
+    // A first row longer than the read budget: named, not "empty".
+    let long = [b"item_id,title\n".to_vec(), vec![b'x'; 3 << 20]].concat();
+    let e = err(long, "long.csv", SniffOptions::default()).await;
+    assert!(matches!(e, FormatError::RowTooLong(_)), "{e}");
+    let e = err(vec![b'y'; 3 << 20], "one.csv", SniffOptions::default()).await;
+    assert!(matches!(e, FormatError::RowTooLong(_)), "a first row cut by the budget: {e}");
     let titled = b"Sales report\nid;amount\n1;2,5\n2;3,75\n".to_vec();
     let s = ok(titled, "t.csv").await;
     assert_eq!((s.options["delimiter"].as_str(), names(&s)), (Some(";"), vec!["id", "amount"]));

@@ -404,7 +404,9 @@ fn detect_preamble(text: &str, records: &[(u64, Vec<String>)]) -> usize {
         return 0;
     }
     let Some(start) = records.iter().position(|(_, r)| r.len() == usual) else { return 0 };
-    if start == 0 || start > MAX_PREAMBLE || records.iter().take(start).any(|(_, r)| r.len() > usual) {
+    // Preamble lines are much narrower than the table (a title, a note): a header one field
+    // short of its rows (R's write.table) is the header.
+    if start == 0 || start > MAX_PREAMBLE || records.iter().take(start).any(|(_, r)| r.len() * 2 > usual) {
         return 0;
     }
     // What follows must be the table: most of it at the usual width.
@@ -574,6 +576,9 @@ fn delimited(text: &str, complete: bool, format: FileFormat, opts: &SniffOptions
     let table = skip_lines(text, skip);
     let records: Vec<Vec<String>> =
         dialect.records(table, SCAN_RECORDS, !complete).map_err(parse_error)?.into_iter().map(|(_, r)| r).collect();
+    if records.is_empty() && !complete && !table.trim().is_empty() {
+        return Err(FormatError::RowTooLong(opts.budget));
+    }
     if records.is_empty() {
         return Err(FormatError::Empty);
     }

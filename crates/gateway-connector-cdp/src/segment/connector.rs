@@ -43,7 +43,7 @@ impl SegmentConnector {
                 Ok(None) => {
                     check.steps.push(Step::skipped(
                         "write_key",
-                        "the token sees no source's write keys (it lacks Source Admin): the write key could not be confirmed",
+                        "the token sees no source's write keys (it lacks Source Admin), or the workspace has more sources than the test reads (1000): the write key could not be confirmed",
                     ));
                     check
                         .warnings

@@ -19,6 +19,8 @@ use super::rows;
 
 /// What writing recommendations into an existing table needs.
 const WRITE: &str = "bigquery.tables.updateData";
+/// What reading a table's rows needs.
+const READ: &str = "bigquery.tables.getData";
 /// Tables a connection's test checks, one dry run (or permission test) each.
 const MAX_TABLE_CHECKS: usize = 10;
 
@@ -158,7 +160,22 @@ impl Connector for BigQueryConnector {
                 Err(e) if e.kind == ErrorKind::ResourceNotFound => {
                     check.warnings.push(format!("table '{}': {} (its own test reports it)", table.name, e.message));
                 }
-                Err(e) => check.steps.push(Step::failed(name, e.kind, e.message)),
+                Err(e) if matches!(e.kind, ErrorKind::Forbidden | ErrorKind::WrongCredentials | ErrorKind::RateLimited) => {
+                    check.steps.push(Step::failed(name, e.kind, e.message));
+                }
+                // A query BigQuery refuses to plan (a table requiring a partition filter, a
+                // decorator): the read permission is asked directly.
+                Err(_) => match self.client.permissions(&self.auth, &key, &t, &[READ]).await {
+                    Ok(g) if g.iter().any(|p| p == READ) => {
+                        check.steps.push(Step::passed(name, format!("the key may read table {t} ({READ})")));
+                    }
+                    Ok(_) => check.steps.push(Step::failed(
+                        name,
+                        ErrorKind::Forbidden,
+                        format!("the key may not read table {t}: grant {READ} (BigQuery Data Viewer, roles/bigquery.dataViewer) on the table or its dataset"),
+                    )),
+                    Err(e) => check.steps.push(Step::failed(name, e.kind, e.message)),
+                },
             }
         }
         if tables.is_empty() {
