@@ -609,4 +609,10 @@ async fn file_sets_by_prefix_and_glob() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["sample"]["files"]["count"], 3);
     assert_eq!(r.body["connection_table_params"]["options"]["compression"], "gzip");
+    // Saved, the connection's test lists under the set's prefix (storage.objects.list).
+    let saved = json!({"resource": "item", "connection_table_params": {"path": format!("{root}/daily/*.csv.gz")}});
+    assert_eq!(api.patch("/connections/GCS/tables/daily/", saved).await.status, 200);
+    let r = api.post("/connections/GCS/test/", json!({})).await;
+    assert_eq!((r.status, r.body["steps"][1]["name"].as_str()), (200, Some("read_table:daily")), "{:?}", r.body);
+    assert!(r.body["steps"][1]["message"].as_str().unwrap().contains("storage.objects.list"), "{:?}", r.body);
 }

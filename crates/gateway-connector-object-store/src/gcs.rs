@@ -45,6 +45,11 @@ impl GcsConnector {
 
     /// objects.list with maxResults=1: the bucket exists and the key may list it.
     async fn list_bucket(&self, token: &str, bucket: &str) -> Result<(), ConnectorError> {
+        self.list_bucket_under(token, bucket, "").await
+    }
+
+    /// objects.list with maxResults=1 under `prefix`.
+    async fn list_bucket_under(&self, token: &str, bucket: &str, prefix: &str) -> Result<(), ConnectorError> {
         let mut url = url::Url::parse(&format!("{}/storage/v1/b/", self.api))
             .map_err(|_| ConnectorError::new(ErrorKind::WrongSpecification, "the GCS endpoint is not valid"))?;
         url.path_segments_mut()
@@ -53,6 +58,9 @@ impl GcsConnector {
             .push(bucket)
             .push("o");
         url.query_pairs_mut().append_pair("maxResults", "1");
+        if !prefix.is_empty() {
+            url.query_pairs_mut().append_pair("prefix", prefix);
+        }
         let req = self
             .outbound
             .request(reqwest::Method::GET, url)
@@ -142,7 +150,7 @@ impl Connector for GcsConnector {
     async fn test_credentials(
         &self,
         credentials: &Credentials,
-        _tables: &[Table],
+        tables: &[Table],
     ) -> Result<CredentialCheck, ConnectorError> {
         let c = credentials.expose();
         let mut check = CredentialCheck::default();
@@ -164,6 +172,46 @@ impl Connector for GcsConnector {
                 return Ok(check);
             }
         };
+        // What the source tables need: each object read (storage.objects.get), each set
+        // listed under its prefix (storage.objects.list). Writes are proven by each
+        // destination's own test (a probe object written and deleted).
+        let mut checked = 0;
+        for t in tables.iter().filter(|t| !t.resource.is_destination()).take(10) {
+            let Ok(params) = inspect::params(t, FILES) else { continue };
+            let Ok(bucket) = inspect::bucket(&params, c) else { continue };
+            let path = inspect::object_path(t, &params);
+            let op = self.operator(&token, &bucket)?;
+            let name = format!("read_table:{}", t.name);
+            let what = format!("object '{path}' in bucket '{bucket}'");
+            let (result, grant) = match crate::fileset::Pattern::of(&params, &path)? {
+                Some(p) => (self.list_bucket_under(&token, &bucket, &p.prefix).await, "storage.objects.list"),
+                None => {
+                    (op.stat(&path).await.map(|_| ()).map_err(|e| error::generic(&e, &what)), "storage.objects.get")
+                }
+            };
+            checked += 1;
+            match result {
+                Ok(()) => check.steps.push(Step::passed(name, format!("the key may read {what} ({grant})"))),
+                Err(e) if e.kind == ErrorKind::ResourceNotFound => {
+                    check.warnings.push(format!("table '{}': {} (its own test reports it)", t.name, e.message));
+                }
+                Err(e) if e.kind == ErrorKind::Forbidden => check.steps.push(Step::failed(
+                    name,
+                    ErrorKind::Forbidden,
+                    format!(
+                        "{}: grant {grant} (Storage Object Viewer, roles/storage.objectViewer) on bucket '{bucket}'",
+                        e.message
+                    ),
+                )),
+                Err(e) => check.steps.push(Step::failed(name, e.kind, e.message)),
+            }
+        }
+        if checked > 0 {
+            if check.steps.len() == 1 {
+                check.steps.push(Step::skipped("read_table", "no source table's object exists yet"));
+            }
+            return Ok(check);
+        }
         match text(c, "bucket") {
             Some(bucket) => match self.list_bucket(&token, bucket).await {
                 Ok(()) => check.steps.push(Step::passed(
