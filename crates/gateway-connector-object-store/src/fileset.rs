@@ -137,11 +137,7 @@ where
 /// One page of an S3 ListObjectsV2 answer: its objects and the next continuation token
 /// (when `IsTruncated`). Bounded text scanning, no XML library: keys are unescaped.
 pub fn parse_list_page(xml: &str) -> (Vec<Listed>, Option<String>) {
-    let tag = |block: &str, name: &str| -> Option<String> {
-        let open = format!("<{name}>");
-        let rest = block.get(block.find(&open)? + open.len()..)?;
-        Some(rest.get(..rest.find('<')?)?.to_owned())
-    };
+    let tag = crate::s3::xml_tag;
     let mut files = Vec::new();
     let mut rest = xml;
     while let Some(start) = rest.find("<Contents>") {
@@ -170,15 +166,7 @@ fn unescape(s: &str) -> String {
 fn iso_seconds(t: &str) -> Option<i64> {
     let n = |r: std::ops::Range<usize>| t.get(r).and_then(|s| s.parse::<i64>().ok());
     let (y, m, d, h, mi, s) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let days = gateway_domain::civil::days_from_civil(y, m, d)?;
     Some(days * 86_400 + h * 3600 + mi * 60 + s)
 }
 

@@ -47,6 +47,13 @@ pub fn format_error(e: FormatError) -> ConnectorError {
     ConnectorError::new(kind, e.to_string())
 }
 
+/// What the sniffer is told: the table's options, and how many rows to sample.
+fn sniff_options(params: &FileParams, sample_rows: usize) -> Result<gateway_formats::SniffOptions, ConnectorError> {
+    let mut opts = params.sniff_options().map_err(|e| ConnectorError::new(ErrorKind::WrongSpecification, e.message))?;
+    opts.sample_rows = sample_rows;
+    Ok(opts)
+}
+
 /// Opens a source object and samples it. `classify` turns an opendal error into a kind.
 pub async fn source(
     op: Operator,
@@ -55,8 +62,7 @@ pub async fn source(
     sample_rows: usize,
     classify: impl Fn(&opendal::Error) -> ConnectorError,
 ) -> Result<Inspection, ConnectorError> {
-    let mut opts = params.sniff_options().map_err(|e| ConnectorError::new(ErrorKind::WrongSpecification, e.message))?;
-    opts.sample_rows = sample_rows;
+    let opts = sniff_options(params, sample_rows)?;
     let Some(pattern) = crate::fileset::Pattern::of(params, path)? else {
         let src = OpendalSource::open(op, path).await.map_err(|e| classify(&e))?;
         let sniffed = sniff(Arc::new(src), &opts).await.map_err(format_error)?;
@@ -84,8 +90,7 @@ pub async fn source_set(
     sample_rows: usize,
     classify: impl Fn(&opendal::Error) -> ConnectorError,
 ) -> Result<Inspection, ConnectorError> {
-    let mut opts = params.sniff_options().map_err(|e| ConnectorError::new(ErrorKind::WrongSpecification, e.message))?;
-    opts.sample_rows = sample_rows;
+    let opts = sniff_options(params, sample_rows)?;
     let Some((newest, set)) = crate::fileset::summary(files, &pattern.prefix) else {
         return Err(ConnectorError::new(
             ErrorKind::ResourceNotFound,

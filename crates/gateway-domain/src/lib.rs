@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 mod body;
+pub mod civil;
 mod enums;
 mod error;
 mod names;

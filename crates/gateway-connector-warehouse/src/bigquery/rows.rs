@@ -119,27 +119,13 @@ fn timestamp(s: &str) -> Option<String> {
     };
     let (secs, frac) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = gateway_domain::civil::civil_from_days(days);
     let time = format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
     Some(if frac == 0 {
         format!("{y:04}-{m:02}-{d:02}T{time}Z")
     } else {
         format!("{y:04}-{m:02}-{d:02}T{time}.{frac:06}Z")
     })
-}
-
-/// Howard Hinnant's days-to-civil (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
