@@ -91,7 +91,7 @@ fn recursive(schema: &Schema, path: &mut Vec<String>) -> Option<String> {
 
 /// Bytes and fixed values as lower-case hex text, as the Parquet sample shows binary (not as
 /// arrays of integers).
-fn hex_bytes(v: apache_avro::types::Value) -> apache_avro::types::Value {
+pub(crate) fn hex_bytes(v: apache_avro::types::Value) -> apache_avro::types::Value {
     use apache_avro::types::Value as V;
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     match v {
@@ -106,7 +106,7 @@ fn hex_bytes(v: apache_avro::types::Value) -> apache_avro::types::Value {
 
 /// The largest length or count the decoder may allocate for. A sample never holds a value
 /// larger than the read budget, and a crafted count must not reserve gigabytes.
-const MAX_AVRO_ALLOCATION: usize = 1 << 20;
+pub(crate) const MAX_AVRO_ALLOCATION: usize = 1 << 20;
 
 pub fn sniff(bytes: &[u8], complete: bool, sample_rows: usize) -> Result<AvroSniff, FormatError> {
     apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION);

@@ -23,12 +23,14 @@ mod parquet;
 mod source;
 mod text;
 mod values;
+mod whole;
 mod zip;
 
 pub use error::FormatError;
 pub use params::{FileOptions, FileParams, ParamsError};
 pub use source::{ByteSource, CountingSource, MemorySource};
 pub use values::infer as infer_column_type;
+pub use whole::{BATCH_ROWS, Batches, Layout, MAX_RECORD, ROW_COLUMN, decode, parquet_batches};
 
 /// A sample of records from an API (a provider's objects): each flattened to dotted paths,
 /// its columns in order of first appearance, typed by their values.

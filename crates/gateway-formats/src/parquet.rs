@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -268,8 +269,8 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
     }
     if let Some(rg) = first {
         let want = opts.sample_rows.min(rg.num_rows() as usize);
-        let index = metadata.page_index_for_row_group(0);
-        let has_offsets = metadata.page_index().is_some_and(|p| p.has_offset_indexes());
+        let index = metadata.offset_index().and_then(|o| o.first());
+        let has_offsets = index.is_some_and(|i| !i.is_empty());
         // Bytes each leaf column needs for the sample: from its chunk's start (the dictionary)
         // to the end of the last page holding a sampled row; the whole chunk without an index.
         let needed: Vec<u64> = rg
@@ -278,7 +279,7 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
             .enumerate()
             .map(|(i, c)| {
                 let (start, chunk_len) = c.byte_range();
-                match index.page_locations(i) {
+                match index.and_then(|ix| ix.get(i)).map(|o| o.page_locations()) {
                     Some(pages) if has_offsets => {
                         let last = pages.iter().rfind(|p| (p.first_row_index as usize) < want);
                         last.map_or(chunk_len, |p| {
@@ -373,4 +374,62 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
     }
     budget.charge(used.load(Ordering::Relaxed));
     Ok(ParquetSniff { columns: cols, rows, warnings })
+}
+
+/// A whole file's batches for `crate::whole`: the footer as a sniff reads it (capped), every
+/// row group's chunks checked against the file, the top-level columns asked for projected,
+/// their pages checked before they are decompressed.
+pub async fn whole(
+    source: Arc<dyn ByteSource>,
+    wanted: &[String],
+) -> Result<(arrow_schema::SchemaRef, futures_util::stream::BoxStream<'static, Result<RecordBatch, FormatError>>), FormatError> {
+    let len = source.size().await?;
+    if len < 12 {
+        return Err(FormatError::Truncated("a Parquet file is at least 12 bytes".into()));
+    }
+    let tail = source.read(len - 8, len).await?;
+    let (Some(len_bytes), Some(b"PAR1")) = (tail.get(..4), tail.get(4..8)) else {
+        return Err(FormatError::Truncated("the Parquet footer's magic is missing: the file is cut short".into()));
+    };
+    let footer = u64::from(u32::from_le_bytes(len_bytes.try_into().unwrap_or_default()));
+    let cap = SniffOptions::default().footer_cap;
+    if footer > cap {
+        return Err(FormatError::FooterTooLarge { size: footer, cap });
+    }
+    if footer + 12 > len {
+        return Err(FormatError::Truncated(format!("the footer claims {footer} bytes of a {len}-byte file")));
+    }
+    let raw = source.read(len - 8 - footer, len - 8).await?;
+    let metadata = Arc::new(ParquetMetaDataReader::decode_metadata(&raw).map_err(err)?);
+    for rg in metadata.row_groups() {
+        check_chunks(rg, len)?;
+    }
+    let arrow = ArrowReaderMetadata::try_new(metadata.clone(), ArrowReaderOptions::new()).map_err(err)?;
+    let file_schema = arrow.schema().clone();
+    let roots: Vec<usize> =
+        wanted.iter().filter_map(|w| file_schema.fields().iter().position(|f| f.name() == w)).collect();
+    let mut fields = vec![Field::new(crate::whole::ROW_COLUMN, DataType::UInt64, false)];
+    for w in wanted {
+        match file_schema.fields().iter().find(|f| f.name() == w) {
+            Some(f) => fields.push(f.as_ref().clone().with_nullable(true)),
+            None => fields.push(Field::new(w, DataType::Utf8, true)),
+        }
+    }
+    let schema = Arc::new(arrow_schema::Schema::new(fields));
+    let reader = Reader { source, used: Arc::new(AtomicU64::new(0)), limit: u64::MAX, metadata: Some(metadata.clone()) };
+    let mask = ProjectionMask::roots(metadata.file_metadata().schema_descr(), roots);
+    let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, arrow)
+        .with_projection(mask)
+        .with_batch_size(crate::whole::BATCH_ROWS)
+        .build()
+        .map_err(err)?;
+    let out = schema.clone();
+    let mut next_row = 1u64;
+    let batches = stream.map(move |b| {
+        let batch = b.map_err(err)?;
+        let first = next_row;
+        next_row += batch.num_rows() as u64;
+        crate::whole::with_rows(&batch, &out, first)
+    });
+    Ok((schema, Box::pin(batches)))
 }

@@ -676,3 +676,111 @@ async fn encrypted_parquet_is_named() {
     let e = err(file, "secret.parquet", SniffOptions::default()).await;
     assert!(e.to_string().contains("encrypted Parquet"), "{e}");
 }
+
+/// Every value of a whole read: `(row, [column values])`.
+fn whole_rows(batches: impl Iterator<Item = Result<arrow_array::RecordBatch, FormatError>>) -> Vec<(u64, Vec<Option<String>>)> {
+    use arrow_array::Array;
+    let mut out = Vec::new();
+    for b in batches {
+        let b = b.unwrap();
+        let rows = b.column(0).as_any().downcast_ref::<arrow_array::UInt64Array>().unwrap();
+        let cols: Vec<_> =
+            (1..b.num_columns()).map(|i| arrow_cast::cast(b.column(i), &arrow_schema::DataType::Utf8).unwrap()).collect();
+        for r in 0..b.num_rows() {
+            let vals = cols
+                .iter()
+                .map(|c| {
+                    let s = c.as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+                    (!s.is_null(r)).then(|| s.value(r).to_owned())
+                })
+                .collect();
+            out.push((rows.value(r), vals));
+        }
+    }
+    out
+}
+
+fn wanted(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_whole_read_follows_the_sniffed_layout() {
+    // A preamble line, a header, a quoted delimiter and newline, a blank line, a short row
+    // and more rows than one batch: every row read, numbered from the first data row.
+    let mut text = String::from("Exported by tool\nitem_id;title;price\n1;\"Hat; red\";9.5\n\n2;\"Two\nlines\";10\n3\n");
+    for i in 4..=crate::BATCH_ROWS as u64 + 10 {
+        text.push_str(&format!("{i};t{i};{i}.5\n"));
+    }
+    for c in [Compression::None, Compression::Gzip, Compression::Zstd, Compression::Bz2] {
+        let name = format!("items.csv{}", ext(c));
+        let bytes = compress(c, "items.csv", text.as_bytes());
+        let layout = ok(bytes.clone(), &name).await.layout();
+        assert_eq!((layout.format, layout.compression), (FileFormat::Csv, c), "{name}");
+        let rows = whole_rows(crate::decode(Box::new(std::io::Cursor::new(bytes)), &layout, &wanted(&["price", "item_id", "absent"])).unwrap());
+        assert_eq!(rows.len(), crate::BATCH_ROWS + 10, "{name}");
+        assert_eq!(rows[0], (1, vec![Some("9.5".into()), Some("1".into()), None]));
+        assert_eq!(rows[1].1[1].as_deref(), Some("2"));
+        assert_eq!(rows[2], (3, vec![None, Some("3".into()), None]), "a short row's absent fields are null");
+        assert_eq!(rows.last().unwrap().0, crate::BATCH_ROWS as u64 + 10);
+    }
+}
+
+#[tokio::test]
+async fn a_whole_read_of_json_lines_avro_and_parquet() {
+    let jl = "{\"item_id\": 1, \"meta\": {\"color\": \"red\"}}\nnot json\n\n{\"item_id\": \"x\", \"price\": 2.5}\n";
+    let layout = ok(jl.as_bytes().to_vec(), "i.jsonl").await.layout();
+    let rows = whole_rows(crate::decode(Box::new(std::io::Cursor::new(jl.as_bytes().to_vec())), &layout, &wanted(&["item_id", "meta.color", "price"])).unwrap());
+    assert_eq!(
+        rows,
+        vec![
+            (1, vec![Some("1".into()), Some("red".into()), None]),
+            (2, vec![None, None, None]),
+            (3, vec![Some("x".into()), None, Some("2.5".into())]),
+        ]
+    );
+
+    let bytes = parquet_file(20_000, 3000);
+    let (schema, stream) = crate::parquet_batches(Arc::new(MemorySource::named(bytes, "u.parquet")), &wanted(&["score", "user_id", "nope"])).await.unwrap();
+    assert_eq!(schema.field(1).data_type(), &arrow_schema::DataType::Float64, "Parquet keeps its types");
+    let batches: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(stream).await;
+    let rows = whole_rows(batches.into_iter());
+    assert_eq!(rows.len(), 20_000);
+    assert_eq!(rows[19_999], (20_000, vec![Some("9999.5".into()), Some("u19999".into()), None]));
+
+    let schema = apache_avro::Schema::parse_str(r#"{"type": "record", "name": "r", "fields": [{"name": "item_id", "type": "string"}, {"name": "price", "type": ["null", "double"]}]}"#).unwrap();
+    let mut w = apache_avro::Writer::with_codec(&schema, Vec::new(), apache_avro::Codec::Zstandard(Default::default()));
+    for i in 0..10_000 {
+        let mut r = apache_avro::types::Record::new(w.schema()).unwrap();
+        r.put("item_id", format!("i{i}"));
+        r.put("price", apache_avro::types::Value::Union(0, Box::new(apache_avro::types::Value::Null)));
+        w.append(r).unwrap();
+    }
+    let bytes = w.into_inner().unwrap();
+    let layout = ok(bytes.clone(), "i.avro").await.layout();
+    let rows = whole_rows(crate::decode(Box::new(std::io::Cursor::new(bytes)), &layout, &wanted(&["item_id", "price"])).unwrap());
+    assert_eq!(rows.len(), 10_000);
+    assert_eq!(rows[9_999], (10_000, vec![Some("i9999".into()), None]));
+}
+
+#[tokio::test]
+async fn a_whole_read_names_the_row_it_cannot_read() {
+    let mut text = b"item_id,title\n1,a\n2,".to_vec();
+    text.extend_from_slice(&[0xff, 0xfe]);
+    text.extend_from_slice(b"\n");
+    let layout = crate::Layout {
+        format: FileFormat::Csv,
+        compression: Compression::None,
+        options: serde_json::Map::new(),
+        columns: wanted(&["item_id", "title"]),
+    };
+    let mut batches = crate::decode(Box::new(std::io::Cursor::new(text)), &layout, &wanted(&["title"])).unwrap();
+    let e = batches.next().unwrap().unwrap_err().to_string();
+    assert!(e.contains("data row 2"), "{e}");
+    // A gzip stream cut short is named as such.
+    let gz = gzip(CSV.repeat(1000).as_bytes());
+    let cut = gz[..gz.len() / 2].to_vec();
+    let layout = crate::Layout { compression: Compression::Gzip, ..layout };
+    let err = crate::decode(Box::new(std::io::Cursor::new(cut)), &layout, &wanted(&["title"])).unwrap().find_map(Result::err);
+    assert!(err.is_some(), "a truncated gzip stream is an error");
+}
