@@ -345,3 +345,19 @@ wire_enum! {
         WebhookDelete => "webhook.delete",
     }
 }
+
+wire_enum! {
+    /// Where a validation is.
+    ValidationState, "state" {
+        /// Waiting for a replica (and for the organization's other validations to finish).
+        Queued => "queued",
+        /// Being read by a replica.
+        Running => "running",
+        /// Read whole (or up to `max_rows`): `report` holds what was found.
+        Succeeded => "succeeded",
+        /// Stopped by a fault (the table cannot be read, a cap was reached): `error` says why.
+        Failed => "failed",
+        /// Stopped by a `DELETE`.
+        Cancelled => "cancelled",
+    }
+}

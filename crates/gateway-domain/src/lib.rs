@@ -68,11 +68,12 @@ mod ops;
 mod paging;
 mod records;
 mod sample;
+mod validation;
 
 pub use body::{ConnectionPut, CredentialsTest, TablePatch, expect_object, json_type_name};
 pub use enums::{
     AuditAction, Compression, ConnectionKind, ConnectionStatus, EventName, FileFormat, ParseEnumError, Resource, Role,
-    TableStatus,
+    TableStatus, ValidationState,
 };
 pub use error::{ErrorName, Problem};
 pub use names::{OrganizationId, TableName};
@@ -86,6 +87,10 @@ pub use records::{
     TableView, TablesList, TablesPage, now_seconds,
 };
 pub use sample::{Column, ColumnType, FileSet, FileStamp, Sample, TablePreview};
+pub use validation::{
+    DEFAULT_MAX_ERRORS, FieldStats, MAX_MAX_ERRORS, RULES, TimestampStats, ValidationProgress, ValidationReport,
+    ValidationRequest, ValidationView, ValidationsPage, Violation, ViolationSample,
+};
 
 /// A JSON object, the shape of credentials, metadata and every table parameter.
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;

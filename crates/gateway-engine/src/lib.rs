@@ -1,1 +1,395 @@
-//! engine
+//! The data plane: a whole table checked against its resource's rules before the platform
+//! ingests it, on Apache DataFusion.
+//!
+//! A validation reads every file of a stored table by the layout its sniff found
+//! (`gateway-formats`), streamed in batches, never buffered whole. Stage one (`check`) holds
+//! each mapped value to its field's rule in Rust over Arrow arrays and tallies exact counts;
+//! stage two (`dups`) counts duplicate keys on DataFusion, whose sort spills to disk past the
+//! job's memory pool. The report ([`ValidationReport`]) is the sum of both.
+//!
+//! It takes files as [`ByteSource`]s: the service adapts whatever its connector opens.
+
+// Bytes and text from tenants and providers are never sliced or indexed unchecked.
+#![cfg_attr(not(test), deny(clippy::string_slice, clippy::indexing_slicing))]
+
+mod check;
+mod dups;
+mod rules;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_schema::DataType;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use gateway_domain::{
+    ErrorName, FileFormat, JsonObject, Problem, TimestampStats, ValidationReport, Violation, ViolationSample,
+};
+use gateway_formats::{FileParams, SniffOptions};
+
+pub use check::{Unit, VALUE_CHARS, parse_timestamp, rfc3339};
+pub use dups::Limits;
+pub use gateway_formats::{ByteSource, FormatError, MemorySource};
+pub use rules::{FieldKind, FieldRule, MAX_FIELDS, Rules, key_fields, mapping_of};
+
+/// Why a validation stopped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    /// A file cannot be read as the table says (format, compression, dialect, a broken row).
+    #[error("{file}: {message}")]
+    Format { file: String, message: String },
+    /// The provider did not serve the bytes.
+    #[error("{file}: {message}")]
+    Source { file: String, message: String },
+    /// The table's parameters cannot be read.
+    #[error("{0}")]
+    Params(String),
+    /// The engine needed more memory than the job may hold.
+    #[error(
+        "checking this table for duplicate keys needs more than the {limit_mb} MiB a validation may hold and spill could not relieve it; ask the operator to raise GATEWAY_VALIDATION_MEMORY_MB"
+    )]
+    Memory { limit_mb: u64 },
+    /// Spill files would pass their cap.
+    #[error(
+        "checking this table for duplicate keys needs more than the {limit_mb} MiB of spill files a validation may write; validate with max_rows, or ask the operator to raise GATEWAY_VALIDATION_SPILL_MB"
+    )]
+    Spill { limit_mb: u64 },
+    /// Stopped by its owner.
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// The contract's error shape for a failed validation.
+    pub fn problem(&self) -> Problem {
+        match self {
+            EngineError::Format { file, .. } => {
+                Problem::new(ErrorName::WrongDataType, self.to_string()).with("file", file.clone())
+            }
+            EngineError::Source { file, .. } => {
+                Problem::new(ErrorName::ResourceNotFound, self.to_string()).with("file", file.clone())
+            }
+            EngineError::Params(_) => Problem::wrong_field("connection_table_params", self.to_string()),
+            EngineError::Memory { limit_mb } => Problem::new(ErrorName::QuotaExceeded, self.to_string())
+                .with("setting", "GATEWAY_VALIDATION_MEMORY_MB")
+                .with("limit", *limit_mb),
+            EngineError::Spill { limit_mb } => Problem::new(ErrorName::QuotaExceeded, self.to_string())
+                .with("setting", "GATEWAY_VALIDATION_SPILL_MB")
+                .with("limit", *limit_mb),
+            EngineError::Cancelled => Problem::new(ErrorName::WrongDataType, "the validation was cancelled"),
+            EngineError::Internal(_) => Problem::new(ErrorName::InternalError, self.to_string()),
+        }
+    }
+}
+
+/// How far a validation has read; shared with whoever reports it, and its stop switch.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub rows: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_total: AtomicU64,
+    /// Set to stop the job at its next batch ([`EngineError::Cancelled`]).
+    pub cancelled: AtomicBool,
+}
+
+/// What to validate.
+pub struct Job {
+    /// The table's files, in order.
+    pub files: Vec<Arc<dyn ByteSource>>,
+    /// The table's `connection_table_params` (format and options, as stored).
+    pub params: JsonObject,
+    pub rules: Rules,
+    /// Samples kept at most.
+    pub max_errors: usize,
+    /// Rows read at most.
+    pub max_rows: Option<u64>,
+    pub limits: Limits,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("files", &self.files.len()).field("rules", &self.rules).finish_non_exhaustive()
+    }
+}
+
+/// Counts bytes read into the job's progress.
+struct Counted {
+    inner: Arc<dyn ByteSource>,
+    progress: Arc<Progress>,
+}
+
+#[async_trait::async_trait]
+impl ByteSource for Counted {
+    async fn size(&self) -> Result<u64, FormatError> {
+        self.inner.size().await
+    }
+
+    async fn read(&self, start: u64, end: u64) -> Result<Bytes, FormatError> {
+        let b = self.inner.read(start, end).await?;
+        self.progress.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
+        Ok(b)
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.inner.name()
+    }
+}
+
+/// A blocking reader over ranged reads, a chunk at a time (run on a blocking thread).
+struct SyncReader {
+    source: Arc<dyn ByteSource>,
+    handle: tokio::runtime::Handle,
+    pos: u64,
+    len: u64,
+    chunk: Bytes,
+}
+
+/// Bytes asked of the provider per read of a text file.
+const READ_CHUNK: u64 = 4 * 1024 * 1024;
+
+impl Read for SyncReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.chunk.is_empty() {
+            if self.pos >= self.len {
+                return Ok(0);
+            }
+            let end = self.len.min(self.pos + READ_CHUNK);
+            let bytes = self
+                .handle
+                .block_on(self.source.read(self.pos, end))
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            if bytes.is_empty() {
+                return Err(std::io::Error::other(format!("the object ended at byte {} of {}", self.pos, self.len)));
+            }
+            self.pos += bytes.len() as u64;
+            self.chunk = bytes;
+        }
+        let n = buf.len().min(self.chunk.len());
+        let head = self.chunk.split_to(n);
+        buf.get_mut(..n).unwrap_or_default().copy_from_slice(&head);
+        Ok(n)
+    }
+}
+
+/// `key=value` segments of a path (Hive partitions): columns a file set's files do not hold.
+fn partitions(path: &str) -> Vec<(String, String)> {
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    dir.split('/').filter_map(|seg| seg.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+/// The batch with a file's partition values in the columns it lacks.
+fn with_partitions(batch: RecordBatch, absent: &[(String, String)]) -> Result<RecordBatch, EngineError> {
+    if absent.is_empty() {
+        return Ok(batch);
+    }
+    let schema = batch.schema();
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (i, f) in schema.fields().iter().enumerate() {
+        match absent.iter().find(|(k, _)| k == f.name()) {
+            Some((_, v)) => {
+                fields.push(arrow_schema::Field::new(f.name(), DataType::Utf8, true));
+                columns
+                    .push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v.as_str(), batch.num_rows()))));
+            }
+            None => {
+                fields.push(f.as_ref().clone());
+                columns.push(batch.column(i).clone());
+            }
+        }
+    }
+    RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)
+        .map_err(|e| EngineError::Internal(e.to_string()))
+}
+
+fn format_error(file: &str, e: FormatError) -> EngineError {
+    match e {
+        FormatError::Source(message) => EngineError::Source { file: file.to_owned(), message },
+        other => EngineError::Format { file: file.to_owned(), message: other.to_string() },
+    }
+}
+
+/// Validates a whole table. Blocking reads and CPU work run on a blocking thread; the
+/// duplicate stage on DataFusion beside it.
+pub async fn validate(job: Job, progress: Arc<Progress>) -> Result<ValidationReport, EngineError> {
+    let params =
+        FileParams::parse(&job.params).map_err(|e| EngineError::Params(format!("{}: {}", e.field, e.message)))?;
+    let opts: SniffOptions =
+        params.sniff_options().map_err(|e| EngineError::Params(format!("{}: {}", e.field, e.message)))?;
+    let mut total = 0u64;
+    for f in &job.files {
+        total += f.size().await.map_err(|e| format_error(f.name().unwrap_or(""), e))?;
+    }
+    progress.bytes_total.store(total, Ordering::Relaxed);
+    let rules = job.rules.clone();
+    let key_name = rules.key_name();
+    let names = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut checker = check::Checker::new(rules.clone(), job.max_errors);
+    let (tx, dup_task) = if rules.key.is_empty() {
+        (None, None)
+    } else {
+        let (tx, task) = dups::start(job.limits.clone(), key_name.clone(), job.max_errors, names.clone())?;
+        (Some(tx), Some(task))
+    };
+    let handle = tokio::runtime::Handle::current();
+    let files = job.files;
+    let max_rows = job.max_rows;
+    let p = progress.clone();
+    let columns = rules.columns();
+    let read = tokio::task::spawn_blocking(move || -> Result<(check::Checker, bool), EngineError> {
+        let mut truncated = false;
+        'files: for (index, raw) in files.into_iter().enumerate() {
+            let path = raw.name().unwrap_or("").to_owned();
+            if let Ok(mut n) = names.lock() {
+                n.push(path.clone());
+            }
+            let source: Arc<dyn ByteSource> = Arc::new(Counted { inner: raw, progress: p.clone() });
+            let sniffed =
+                handle.block_on(gateway_formats::sniff(source.clone(), &opts)).map_err(|e| format_error(&path, e))?;
+            let layout = sniffed.layout();
+            let absent: Vec<(String, String)> = partitions(&path)
+                .into_iter()
+                .filter(|(k, _)| !layout.columns.contains(k) && columns.contains(k))
+                .collect();
+            let mut batches: Box<dyn Iterator<Item = Result<RecordBatch, FormatError>>> = if layout.format
+                == FileFormat::Parquet
+            {
+                let (_, mut stream) = handle
+                    .block_on(gateway_formats::parquet_batches(source, &columns))
+                    .map_err(|e| format_error(&path, e))?;
+                let h = handle.clone();
+                Box::new(std::iter::from_fn(move || h.block_on(stream.next())))
+            } else {
+                let len = handle.block_on(source.size()).map_err(|e| format_error(&path, e))?;
+                let reader = SyncReader { source, handle: handle.clone(), pos: 0, len, chunk: Bytes::new() };
+                Box::new(
+                    gateway_formats::decode(Box::new(reader), &layout, &columns).map_err(|e| format_error(&path, e))?,
+                )
+            };
+            while let Some(batch) = batches.next() {
+                if p.cancelled.load(Ordering::Relaxed) {
+                    return Err(EngineError::Cancelled);
+                }
+                let mut batch = with_partitions(batch.map_err(|e| format_error(&path, e))?, &absent)?;
+                if let Some(max) = max_rows {
+                    let left = max.saturating_sub(checker.rows) as usize;
+                    if batch.num_rows() > left {
+                        batch = batch.slice(0, left);
+                        truncated = true;
+                    }
+                }
+                let keyed = checker.check(&batch, index as u32, &path)?;
+                p.rows.store(checker.rows, Ordering::Relaxed);
+                if let (Some(tx), Some(keyed)) = (&tx, keyed)
+                    && keyed.num_rows() > 0
+                    && tx.blocking_send(keyed).is_err()
+                {
+                    // The duplicate stage stopped: its error is the answer.
+                    break 'files;
+                }
+                if max_rows.is_some_and(|m| checker.rows >= m) {
+                    truncated |= batches.next().is_some();
+                    break 'files;
+                }
+            }
+        }
+        Ok((checker, truncated))
+    });
+    let read = read.await.map_err(|e| EngineError::Internal(format!("the reader stopped: {e}")))?;
+    let dups = match dup_task {
+        Some(t) => Some(t.await.map_err(|e| EngineError::Internal(format!("the duplicate stage stopped: {e}")))??),
+        None => None,
+    };
+    let (checker, truncated) = read?;
+    Ok(report(&checker, dups.unwrap_or_default(), truncated, job.max_errors, &key_name))
+}
+
+/// Stage one's tallies and stage two's duplicates as one report.
+fn report(
+    c: &check::Checker,
+    dups: dups::Duplicates,
+    truncated: bool,
+    max_errors: usize,
+    key_name: &str,
+) -> ValidationReport {
+    let fields = &c.rules().fields;
+    // The most common epoch form; epoch timestamps of another form break `type`.
+    let epoch_major = c
+        .units
+        .iter()
+        .filter(|(u, _)| Unit::from_u8(**u).is_epoch())
+        .max_by_key(|(u, n)| (**n, std::cmp::Reverse(**u)))
+        .map(|(u, _)| *u);
+    let ts_type_bit = c.timestamp_field().map(|i| 1u64 << (2 * i as u64 + check::TYPE));
+    let effective = |flags: u64, unit: u8| -> u64 {
+        match (ts_type_bit, epoch_major) {
+            (Some(bit), Some(major)) if Unit::from_u8(unit).is_epoch() && unit != major => flags | bit,
+            _ => flags,
+        }
+    };
+    let mut per_bit: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut invalid = 0u64;
+    for (&(flags, unit), &n) in &c.combos {
+        let f = effective(flags, unit);
+        if f != 0 {
+            invalid += n;
+        }
+        for bit in 0..64u64 {
+            if f & (1 << bit) != 0 {
+                *per_bit.entry(bit).or_default() += n;
+            }
+        }
+    }
+    for (&(flags, unit), &n) in &dups.combos {
+        if effective(flags, unit) == 0 {
+            invalid += n;
+        }
+    }
+    let mut violations = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        for (rule, bit) in [("missing", check::MISSING), ("type", check::TYPE)] {
+            if let Some(&n) = per_bit.get(&(2 * i as u64 + bit)) {
+                violations.push(Violation { rule: rule.into(), field: f.field.clone(), rows: n });
+            }
+        }
+    }
+    if dups.rows > 0 {
+        violations.push(Violation { rule: "duplicate".into(), field: key_name.into(), rows: dups.rows });
+    }
+    // Samples: the first rows met of each kind, in file and row order, at most max_errors.
+    let mut samples: Vec<(u32, u64, ViolationSample)> = c.samples.iter().map(|(f, s)| (*f, s.row, s.clone())).collect();
+    for (unit, kept) in &c.unit_samples {
+        if Some(*unit) != epoch_major {
+            samples.extend(kept.iter().map(|(f, s)| (*f, s.row, s.clone())));
+        }
+    }
+    samples.extend(dups.samples);
+    samples.sort_by_key(|s| (s.0, s.1));
+    samples.truncate(max_errors);
+    let timestamp = c.timestamp_range().map(|(min, max)| {
+        let unit = c
+            .units
+            .iter()
+            .max_by_key(|(u, n)| (**n, std::cmp::Reverse(**u)))
+            .map_or(Unit::None, |(u, _)| Unit::from_u8(*u));
+        TimestampStats { unit: unit.name().into(), min: Some(rfc3339(min)), max: Some(rfc3339(max)) }
+    });
+    ValidationReport {
+        rows: c.rows,
+        valid_rows: c.rows - invalid.min(c.rows),
+        invalid_rows: invalid.min(c.rows),
+        truncated,
+        violations,
+        samples: samples.into_iter().map(|(_, _, s)| s).collect(),
+        fields: c.field_stats().into_iter().collect(),
+        timestamp,
+    }
+}
+
+#[cfg(test)]
+mod tests;

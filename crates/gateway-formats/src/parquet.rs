@@ -382,7 +382,10 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
 pub async fn whole(
     source: Arc<dyn ByteSource>,
     wanted: &[String],
-) -> Result<(arrow_schema::SchemaRef, futures_util::stream::BoxStream<'static, Result<RecordBatch, FormatError>>), FormatError> {
+) -> Result<
+    (arrow_schema::SchemaRef, futures_util::stream::BoxStream<'static, Result<RecordBatch, FormatError>>),
+    FormatError,
+> {
     let len = source.size().await?;
     if len < 12 {
         return Err(FormatError::Truncated("a Parquet file is at least 12 bytes".into()));
@@ -416,7 +419,8 @@ pub async fn whole(
         }
     }
     let schema = Arc::new(arrow_schema::Schema::new(fields));
-    let reader = Reader { source, used: Arc::new(AtomicU64::new(0)), limit: u64::MAX, metadata: Some(metadata.clone()) };
+    let reader =
+        Reader { source, used: Arc::new(AtomicU64::new(0)), limit: u64::MAX, metadata: Some(metadata.clone()) };
     let mask = ProjectionMask::roots(metadata.file_metadata().schema_descr(), roots);
     let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, arrow)
         .with_projection(mask)

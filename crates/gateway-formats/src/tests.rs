@@ -678,14 +678,17 @@ async fn encrypted_parquet_is_named() {
 }
 
 /// Every value of a whole read: `(row, [column values])`.
-fn whole_rows(batches: impl Iterator<Item = Result<arrow_array::RecordBatch, FormatError>>) -> Vec<(u64, Vec<Option<String>>)> {
+fn whole_rows(
+    batches: impl Iterator<Item = Result<arrow_array::RecordBatch, FormatError>>,
+) -> Vec<(u64, Vec<Option<String>>)> {
     use arrow_array::Array;
     let mut out = Vec::new();
     for b in batches {
         let b = b.unwrap();
         let rows = b.column(0).as_any().downcast_ref::<arrow_array::UInt64Array>().unwrap();
-        let cols: Vec<_> =
-            (1..b.num_columns()).map(|i| arrow_cast::cast(b.column(i), &arrow_schema::DataType::Utf8).unwrap()).collect();
+        let cols: Vec<_> = (1..b.num_columns())
+            .map(|i| arrow_cast::cast(b.column(i), &arrow_schema::DataType::Utf8).unwrap())
+            .collect();
         for r in 0..b.num_rows() {
             let vals = cols
                 .iter()
@@ -708,7 +711,8 @@ fn wanted(names: &[&str]) -> Vec<String> {
 async fn a_whole_read_follows_the_sniffed_layout() {
     // A preamble line, a header, a quoted delimiter and newline, a blank line, a short row
     // and more rows than one batch: every row read, numbered from the first data row.
-    let mut text = String::from("Exported by tool\nitem_id;title;price\n1;\"Hat; red\";9.5\n\n2;\"Two\nlines\";10\n3\n");
+    let mut text =
+        String::from("Exported by tool\nitem_id;title;price\n1;\"Hat; red\";9.5\n\n2;\"Two\nlines\";10\n3\n");
     for i in 4..=crate::BATCH_ROWS as u64 + 10 {
         text.push_str(&format!("{i};t{i};{i}.5\n"));
     }
@@ -717,7 +721,10 @@ async fn a_whole_read_follows_the_sniffed_layout() {
         let bytes = compress(c, "items.csv", text.as_bytes());
         let layout = ok(bytes.clone(), &name).await.layout();
         assert_eq!((layout.format, layout.compression), (FileFormat::Csv, c), "{name}");
-        let rows = whole_rows(crate::decode(Box::new(std::io::Cursor::new(bytes)), &layout, &wanted(&["price", "item_id", "absent"])).unwrap());
+        let rows = whole_rows(
+            crate::decode(Box::new(std::io::Cursor::new(bytes)), &layout, &wanted(&["price", "item_id", "absent"]))
+                .unwrap(),
+        );
         assert_eq!(rows.len(), crate::BATCH_ROWS + 10, "{name}");
         assert_eq!(rows[0], (1, vec![Some("9.5".into()), Some("1".into()), None]));
         assert_eq!(rows[1].1[1].as_deref(), Some("2"));
@@ -730,7 +737,14 @@ async fn a_whole_read_follows_the_sniffed_layout() {
 async fn a_whole_read_of_json_lines_avro_and_parquet() {
     let jl = "{\"item_id\": 1, \"meta\": {\"color\": \"red\"}}\nnot json\n\n{\"item_id\": \"x\", \"price\": 2.5}\n";
     let layout = ok(jl.as_bytes().to_vec(), "i.jsonl").await.layout();
-    let rows = whole_rows(crate::decode(Box::new(std::io::Cursor::new(jl.as_bytes().to_vec())), &layout, &wanted(&["item_id", "meta.color", "price"])).unwrap());
+    let rows = whole_rows(
+        crate::decode(
+            Box::new(std::io::Cursor::new(jl.as_bytes().to_vec())),
+            &layout,
+            &wanted(&["item_id", "meta.color", "price"]),
+        )
+        .unwrap(),
+    );
     assert_eq!(
         rows,
         vec![
@@ -741,7 +755,12 @@ async fn a_whole_read_of_json_lines_avro_and_parquet() {
     );
 
     let bytes = parquet_file(20_000, 3000);
-    let (schema, stream) = crate::parquet_batches(Arc::new(MemorySource::named(bytes, "u.parquet")), &wanted(&["score", "user_id", "nope"])).await.unwrap();
+    let (schema, stream) = crate::parquet_batches(
+        Arc::new(MemorySource::named(bytes, "u.parquet")),
+        &wanted(&["score", "user_id", "nope"]),
+    )
+    .await
+    .unwrap();
     assert_eq!(schema.field(1).data_type(), &arrow_schema::DataType::Float64, "Parquet keeps its types");
     let batches: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(stream).await;
     let rows = whole_rows(batches.into_iter());
@@ -758,7 +777,9 @@ async fn a_whole_read_of_json_lines_avro_and_parquet() {
     }
     let bytes = w.into_inner().unwrap();
     let layout = ok(bytes.clone(), "i.avro").await.layout();
-    let rows = whole_rows(crate::decode(Box::new(std::io::Cursor::new(bytes)), &layout, &wanted(&["item_id", "price"])).unwrap());
+    let rows = whole_rows(
+        crate::decode(Box::new(std::io::Cursor::new(bytes)), &layout, &wanted(&["item_id", "price"])).unwrap(),
+    );
     assert_eq!(rows.len(), 10_000);
     assert_eq!(rows[9_999], (10_000, vec![Some("i9999".into()), None]));
 }
@@ -781,6 +802,7 @@ async fn a_whole_read_names_the_row_it_cannot_read() {
     let gz = gzip(CSV.repeat(1000).as_bytes());
     let cut = gz[..gz.len() / 2].to_vec();
     let layout = crate::Layout { compression: Compression::Gzip, ..layout };
-    let err = crate::decode(Box::new(std::io::Cursor::new(cut)), &layout, &wanted(&["title"])).unwrap().find_map(Result::err);
+    let err =
+        crate::decode(Box::new(std::io::Cursor::new(cut)), &layout, &wanted(&["title"])).unwrap().find_map(Result::err);
     assert!(err.is_some(), "a truncated gzip stream is an error");
 }

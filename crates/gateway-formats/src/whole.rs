@@ -115,13 +115,15 @@ fn decompressed(raw: Box<dyn Read + Send>, compression: Compression) -> Result<B
         Compression::None | Compression::Auto => raw,
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
         Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::new(raw).map_err(|e| FormatError::Corrupt(Compression::Zstd, e.to_string()))?,
+            zstd::stream::read::Decoder::new(raw)
+                .map_err(|e| FormatError::Corrupt(Compression::Zstd, e.to_string()))?,
         ),
         Compression::Bz2 => Box::new(bzip2::read::MultiBzDecoder::new(raw)),
         Compression::Zip => {
             return Err(FormatError::BadOption {
                 option: "compression",
-                why: "a zip archive cannot be read whole as a stream yet: store the file plain or gzip-compressed".into(),
+                why: "a zip archive cannot be read whole as a stream yet: store the file plain or gzip-compressed"
+                    .into(),
             });
         }
     })
@@ -134,7 +136,10 @@ fn opt_char(options: &JsonObject, key: &str) -> Option<Option<char>> {
 fn io_error(compression: Compression, e: &std::io::Error, row: u64) -> FormatError {
     let why = e.to_string();
     if why.contains("longer than") {
-        FormatError::Truncated(format!("data row {} is longer than {MAX_RECORD} bytes (a line that never ends?)", row + 1))
+        FormatError::Truncated(format!(
+            "data row {} is longer than {MAX_RECORD} bytes (a line that never ends?)",
+            row + 1
+        ))
     } else if compression != Compression::None {
         FormatError::Corrupt(compression, why)
     } else {
@@ -200,7 +205,8 @@ fn delimited(
     compression: Compression,
 ) -> Result<Batches, FormatError> {
     let o = &layout.options;
-    let delimiter = opt_char(o, "delimiter").flatten().unwrap_or(if layout.format == FileFormat::Tsv { '\t' } else { ',' });
+    let delimiter =
+        opt_char(o, "delimiter").flatten().unwrap_or(if layout.format == FileFormat::Tsv { '\t' } else { ',' });
     let quote = opt_char(o, "quote").unwrap_or(Some('"'));
     let escape = opt_char(o, "escape").flatten();
     let comment = opt_char(o, "comment").flatten();
@@ -208,7 +214,10 @@ fn delimited(
     let skip = o.get("skip_rows").and_then(Value::as_u64).unwrap_or(0);
     for c in [Some(delimiter), quote, escape, comment].into_iter().flatten() {
         if !c.is_ascii() {
-            return Err(FormatError::BadOption { option: "delimiter", why: format!("'{c}' is not a single-byte character") });
+            return Err(FormatError::BadOption {
+                option: "delimiter",
+                why: format!("'{c}' is not a single-byte character"),
+            });
         }
     }
     let mut buffered = BufReader::with_capacity(64 * 1024, reader);
@@ -237,8 +246,7 @@ fn delimited(
     let mut csv = b.from_reader(buffered);
     let out_schema = schema.clone();
     // Where each asked-for column sits in a record.
-    let positions: Vec<Option<usize>> =
-        wanted.iter().map(|w| layout.columns.iter().position(|c| c == w)).collect();
+    let positions: Vec<Option<usize>> = wanted.iter().map(|w| layout.columns.iter().position(|c| c == w)).collect();
     let mut record = csv::ByteRecord::new();
     let mut skip_header = header;
     let mut row: u64 = 0;
@@ -351,7 +359,9 @@ fn json_lines(
             // A line that is no JSON object is a row with every field absent: counted by
             // the rules (missing), never a reason to stop.
             let values: HashMap<String, Value> = match serde_json::from_str::<Value>(line) {
-                Ok(Value::Object(o)) => crate::values::flatten(o).into_iter().filter(|(k, _)| wanted_set.contains(k)).collect(),
+                Ok(Value::Object(o)) => {
+                    crate::values::flatten(o).into_iter().filter(|(k, _)| wanted_set.contains(k)).collect()
+                }
                 _ => HashMap::new(),
             };
             for (builder, w) in batch.columns.iter_mut().zip(&wanted) {
@@ -373,7 +383,8 @@ fn avro(
     since: Arc<AtomicU64>,
 ) -> Result<Batches, FormatError> {
     apache_avro::util::max_allocation_bytes(crate::avro::MAX_AVRO_ALLOCATION);
-    let avro = apache_avro::Reader::new(reader).map_err(|e| FormatError::Avro(format!("its header cannot be read: {e}")))?;
+    let avro =
+        apache_avro::Reader::new(reader).map_err(|e| FormatError::Avro(format!("its header cannot be read: {e}")))?;
     let wanted_owned = wanted.to_vec();
     let mut records = avro.into_iter();
     let (mut row, mut done) = (0u64, false);
@@ -425,11 +436,7 @@ pub async fn parquet_batches(
 }
 
 /// The batch that adds `_row` (counting from `first`) and null columns for absent ones.
-pub(crate) fn with_rows(
-    batch: &RecordBatch,
-    schema: &SchemaRef,
-    first: u64,
-) -> Result<RecordBatch, FormatError> {
+pub(crate) fn with_rows(batch: &RecordBatch, schema: &SchemaRef, first: u64) -> Result<RecordBatch, FormatError> {
     let n = batch.num_rows();
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     arrays.push(Arc::new(UInt64Array::from_iter_values(first..first + n as u64)));

@@ -1,0 +1,174 @@
+//! Stage two, on DataFusion: among the keyed rows, every one after the first of its key (by
+//! file, then row) is a duplicate: `row_number() OVER (PARTITION BY key ORDER BY ord) > 1`.
+//! The rows arrive as they are read (a streaming table fed by a bounded channel); the sort
+//! under the window holds at most the job's memory pool and spills the rest to disk under the
+//! data dir, itself capped, so tables larger than memory count exactly.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use arrow_array::{Array, RecordBatch, StringArray, UInt8Array, UInt32Array, UInt64Array};
+use arrow_schema::SchemaRef;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::ExprFunctionExt;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
+use futures_util::StreamExt;
+use gateway_domain::ViolationSample;
+use tokio::sync::mpsc;
+
+use crate::EngineError;
+use crate::check::{KEY_SEP, keyed_schema, sample};
+
+/// The memory and disk a job may use.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Bytes of memory the engine's operators may hold (`GATEWAY_VALIDATION_MEMORY_MB`).
+    pub memory_bytes: usize,
+    /// Where spill files go (under the data dir).
+    pub spill_dir: PathBuf,
+    /// Bytes of spill files at most (`GATEWAY_VALIDATION_SPILL_MB`).
+    pub spill_bytes: u64,
+}
+
+/// The keyed rows, read once by DataFusion.
+struct Channel {
+    schema: SchemaRef,
+    rx: Mutex<Option<mpsc::Receiver<RecordBatch>>>,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Channel")
+    }
+}
+
+impl PartitionStream for Channel {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let rx = self.rx.lock().ok().and_then(|mut r| r.take());
+        let stream = futures_util::stream::unfold(rx, |rx| async move {
+            let mut rx = rx?;
+            let batch = rx.recv().await?;
+            Some((Ok(batch), Some(rx)))
+        });
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
+    }
+}
+
+/// What stage two found.
+#[derive(Debug, Default)]
+pub struct Duplicates {
+    /// Duplicate rows per (other broken rules, timestamp form).
+    pub combos: HashMap<(u64, u8), u64>,
+    pub rows: u64,
+    /// The first duplicates met (in key order), file index first.
+    pub samples: Vec<(u32, u64, ViolationSample)>,
+}
+
+pub(crate) fn engine_error(e: DataFusionError, limits: &Limits) -> EngineError {
+    let text = e.to_string();
+    if text.contains("disk space during the spilling") {
+        return EngineError::Spill { limit_mb: limits.spill_bytes / (1024 * 1024) };
+    }
+    match e.find_root() {
+        DataFusionError::ResourcesExhausted(_) => {
+            if text.contains("disk space") || text.contains("temp director") {
+                EngineError::Spill { limit_mb: limits.spill_bytes / (1024 * 1024) }
+            } else {
+                EngineError::Memory { limit_mb: (limits.memory_bytes / (1024 * 1024)) as u64 }
+            }
+        }
+        _ if text.contains("max temp directory size") || text.contains("exceeds") && text.contains("temp") => {
+            EngineError::Spill { limit_mb: limits.spill_bytes / (1024 * 1024) }
+        }
+        _ => EngineError::Internal(format!("the engine failed: {text}")),
+    }
+}
+
+/// Where keyed rows go, and the task counting duplicates among them.
+pub type Stage = (mpsc::Sender<RecordBatch>, tokio::task::JoinHandle<Result<Duplicates, EngineError>>);
+
+/// Starts stage two: answers where to send keyed rows and the task counting duplicates.
+/// Dropping the sender ends the input; the task then answers. `files` names each file index.
+pub fn start(
+    limits: Limits,
+    key_name: String,
+    max_errors: usize,
+    files: Arc<Mutex<Vec<String>>>,
+) -> Result<Stage, EngineError> {
+    std::fs::create_dir_all(&limits.spill_dir)
+        .map_err(|e| EngineError::Internal(format!("the spill directory cannot be made: {e}")))?;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(limits.memory_bytes)))
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![limits.spill_dir.clone()]))
+                .with_max_temp_directory_size(limits.spill_bytes),
+        )
+        .build_arc()
+        .map_err(|e| engine_error(e, &limits))?;
+    let mut config = SessionConfig::new().with_target_partitions(1).with_batch_size(8192);
+    // What a sort keeps back for merging its spill files: an eighth of the pool (DataFusion's
+    // 10 MB default would not fit a small pool at all).
+    config.options_mut().execution.sort_spill_reservation_bytes = limits.memory_bytes / 8;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let (tx, rx) = mpsc::channel(4);
+    let schema = keyed_schema();
+    let channel = Arc::new(Channel { schema: schema.clone(), rx: Mutex::new(Some(rx)) });
+    let table = StreamingTable::try_new(schema, vec![channel]).map_err(|e| engine_error(e, &limits))?;
+    let task = tokio::spawn(async move {
+        let run = async {
+            let df = ctx.read_table(Arc::new(table))?;
+            let rn =
+                row_number().partition_by(vec![col("key")]).order_by(vec![col("ord").sort(true, false)]).build()?;
+            let df = df
+                .window(vec![rn.alias("rn")])?
+                .filter(col("rn").gt(lit(1u64)))?
+                .select_columns(&["key", "flags", "unit", "file", "row"])?;
+            df.execute_stream().await
+        };
+        let mut stream = run.await.map_err(|e| engine_error(e, &limits))?;
+        let mut out = Duplicates::default();
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| engine_error(e, &limits))?;
+            let (Some(key), Some(flags), Some(unit), Some(file), Some(row)) = (
+                batch.column(0).as_any().downcast_ref::<StringArray>(),
+                batch.column(1).as_any().downcast_ref::<UInt64Array>(),
+                batch.column(2).as_any().downcast_ref::<UInt8Array>(),
+                batch.column(3).as_any().downcast_ref::<UInt32Array>(),
+                batch.column(4).as_any().downcast_ref::<UInt64Array>(),
+            ) else {
+                return Err(EngineError::Internal("the duplicate stage answered another schema".into()));
+            };
+            for i in 0..batch.num_rows() {
+                out.rows += 1;
+                *out.combos.entry((flags.value(i), unit.value(i))).or_default() += 1;
+                if out.samples.len() < max_errors && !key.is_null(i) {
+                    let f = file.value(i);
+                    let path = files.lock().ok().and_then(|p| p.get(f as usize).cloned()).unwrap_or_default();
+                    let shown = key.value(i).replace(KEY_SEP, " + ");
+                    out.samples.push((
+                        f,
+                        row.value(i),
+                        sample("duplicate", &key_name, &path, row.value(i), Some(&shown)),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    });
+    Ok((tx, task))
+}
