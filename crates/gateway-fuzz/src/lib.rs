@@ -1,7 +1,7 @@
 //! Every parser of bytes a tenant or a provider sends, as fuzz targets: files (the sniffers of
-//! every format and compression, the zip directory, the Parquet page walk), providers'
-//! answers (each provider's error mapping, S3's errors and XML), and what arrives with a
-//! request (bearer tokens, upload tokens, cursors, JSON bodies).
+//! every format and compression, a whole read by the sniffed layout, the zip directory, the
+//! Parquet page walk), providers' answers (each provider's error mapping, S3's errors and
+//! XML), and what arrives with a request (bearer tokens, upload tokens, cursors, JSON bodies).
 //!
 //! One list, [`TARGETS`]: `fuzz/` (cargo-fuzz, `make fuzz`) runs each for a bounded time, and
 //! this crate's test replays the corpus kept under `fuzz/corpus/<target>/` (seeds and every
@@ -20,6 +20,7 @@ pub struct Target {
 /// Every target.
 pub const TARGETS: &[Target] = &[
     Target { name: "sniff", run: sniff },
+    Target { name: "whole", run: whole },
     Target { name: "parquet_pages", run: gateway_formats::fuzzing::page_headers },
     Target { name: "s3_answers", run: gateway_connector_object_store::fuzzing::s3_answers },
     Target { name: "provider_answers", run: provider_answers },
@@ -51,6 +52,37 @@ fn sniff(data: &[u8]) {
     RUNTIME.with(|rt| {
         if let Some(rt) = rt {
             let _ = rt.block_on(gateway_formats::sniff(source, &opts));
+        }
+    });
+}
+
+/// A file read whole (the data plane's input): sniffed, then every batch decoded by the
+/// layout the sniff found, every column asked for plus one the file lacks.
+fn whole(data: &[u8]) {
+    thread_local! {
+        static RUNTIME: Option<tokio::runtime::Runtime> =
+            tokio::runtime::Builder::new_current_thread().enable_time().build().ok();
+    }
+    let (name, bytes) = match data.split_first() {
+        Some((b, rest)) => (NAMES.get(usize::from(*b) % NAMES.len()).copied().unwrap_or("t"), rest),
+        None => ("t", data),
+    };
+    let source = Arc::new(gateway_formats::MemorySource::named(bytes.to_vec(), name));
+    let opts = gateway_formats::SniffOptions { budget: 256 * 1024, max_decompressed: 512 * 1024, ..Default::default() };
+    RUNTIME.with(|rt| {
+        let Some(rt) = rt else { return };
+        let Ok(sniffed) = rt.block_on(gateway_formats::sniff(source.clone(), &opts)) else { return };
+        let layout = sniffed.layout();
+        let mut wanted = layout.columns.clone();
+        wanted.push("absent".into());
+        if layout.format == gateway_domain::FileFormat::Parquet {
+            if let Ok((_, mut stream)) = rt.block_on(gateway_formats::parquet_batches(source, &wanted)) {
+                while rt.block_on(futures_util::StreamExt::next(&mut stream)).is_some() {}
+            }
+        } else if let Ok(batches) =
+            gateway_formats::decode(Box::new(std::io::Cursor::new(bytes.to_vec())), &layout, &wanted)
+        {
+            batches.for_each(drop);
         }
     });
 }
