@@ -14,21 +14,21 @@
 
 mod check;
 mod dups;
+mod read;
 mod rules;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
-use arrow_schema::DataType;
+use arrow_array::RecordBatch;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use gateway_domain::{
     ErrorName, FileFormat, JsonObject, Problem, TimestampStats, ValidationReport, Violation, ViolationSample,
 };
 use gateway_formats::{FileParams, SniffOptions};
+use read::{Counted, SyncReader, format_error, partitions, with_partitions};
 
 pub use check::{Unit, VALUE_CHARS, parse_timestamp, rfc3339};
 pub use dups::Limits;
@@ -114,103 +114,6 @@ pub struct Job {
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job").field("files", &self.files.len()).field("rules", &self.rules).finish_non_exhaustive()
-    }
-}
-
-/// Counts bytes read into the job's progress.
-struct Counted {
-    inner: Arc<dyn ByteSource>,
-    progress: Arc<Progress>,
-}
-
-#[async_trait::async_trait]
-impl ByteSource for Counted {
-    async fn size(&self) -> Result<u64, FormatError> {
-        self.inner.size().await
-    }
-
-    async fn read(&self, start: u64, end: u64) -> Result<Bytes, FormatError> {
-        let b = self.inner.read(start, end).await?;
-        self.progress.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
-        Ok(b)
-    }
-
-    fn name(&self) -> Option<&str> {
-        self.inner.name()
-    }
-}
-
-/// A blocking reader over ranged reads, a chunk at a time (run on a blocking thread).
-struct SyncReader {
-    source: Arc<dyn ByteSource>,
-    handle: tokio::runtime::Handle,
-    pos: u64,
-    len: u64,
-    chunk: Bytes,
-}
-
-/// Bytes asked of the provider per read of a text file.
-const READ_CHUNK: u64 = 4 * 1024 * 1024;
-
-impl Read for SyncReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.chunk.is_empty() {
-            if self.pos >= self.len {
-                return Ok(0);
-            }
-            let end = self.len.min(self.pos + READ_CHUNK);
-            let bytes = self
-                .handle
-                .block_on(self.source.read(self.pos, end))
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            if bytes.is_empty() {
-                return Err(std::io::Error::other(format!("the object ended at byte {} of {}", self.pos, self.len)));
-            }
-            self.pos += bytes.len() as u64;
-            self.chunk = bytes;
-        }
-        let n = buf.len().min(self.chunk.len());
-        let head = self.chunk.split_to(n);
-        buf.get_mut(..n).unwrap_or_default().copy_from_slice(&head);
-        Ok(n)
-    }
-}
-
-/// `key=value` segments of a path (Hive partitions): columns a file set's files do not hold.
-fn partitions(path: &str) -> Vec<(String, String)> {
-    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-    dir.split('/').filter_map(|seg| seg.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
-}
-
-/// The batch with a file's partition values in the columns it lacks.
-fn with_partitions(batch: RecordBatch, absent: &[(String, String)]) -> Result<RecordBatch, EngineError> {
-    if absent.is_empty() {
-        return Ok(batch);
-    }
-    let schema = batch.schema();
-    let mut fields = Vec::new();
-    let mut columns: Vec<ArrayRef> = Vec::new();
-    for (i, f) in schema.fields().iter().enumerate() {
-        match absent.iter().find(|(k, _)| k == f.name()) {
-            Some((_, v)) => {
-                fields.push(arrow_schema::Field::new(f.name(), DataType::Utf8, true));
-                columns
-                    .push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v.as_str(), batch.num_rows()))));
-            }
-            None => {
-                fields.push(f.as_ref().clone());
-                columns.push(batch.column(i).clone());
-            }
-        }
-    }
-    RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)
-        .map_err(|e| EngineError::Internal(e.to_string()))
-}
-
-fn format_error(file: &str, e: FormatError) -> EngineError {
-    match e {
-        FormatError::Source(message) => EngineError::Source { file: file.to_owned(), message },
-        other => EngineError::Format { file: file.to_owned(), message: other.to_string() },
     }
 }
 

@@ -62,7 +62,7 @@ fn ratings_csv() -> String {
 
 /// The same ratings as Parquet (score a double: NaN where the CSV has no number).
 fn ratings_parquet() -> Vec<u8> {
-    use arrow_array::{Float64Array, StringArray};
+    use arrow_array::{ArrayRef, Float64Array, StringArray};
     let (mut uid, mut sku, mut score) = (Vec::new(), Vec::new(), Vec::new());
     for line in ratings_csv().lines().skip(1) {
         let mut parts = line.split(',');

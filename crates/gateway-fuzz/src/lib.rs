@@ -38,40 +38,45 @@ const NAMES: &[&str] =
     &["t.csv", "t.tsv", "t.jsonl", "t.parquet", "t.avro", "t.csv.gz", "t.zip", "t.csv.zst", "t.csv.bz2", "t"];
 
 /// A file: the first byte picks its name, the rest is its content.
-fn sniff(data: &[u8]) {
-    thread_local! {
-        static RUNTIME: Option<tokio::runtime::Runtime> =
-            tokio::runtime::Builder::new_current_thread().enable_time().build().ok();
-    }
+fn named_file(data: &[u8]) -> (Arc<gateway_formats::MemorySource>, &[u8]) {
     let (name, bytes) = match data.split_first() {
         Some((b, rest)) => (NAMES.get(usize::from(*b) % NAMES.len()).copied().unwrap_or("t"), rest),
         None => ("t", data),
     };
-    let source = Arc::new(gateway_formats::MemorySource::named(bytes.to_vec(), name));
-    let opts = gateway_formats::SniffOptions { budget: 256 * 1024, max_decompressed: 512 * 1024, ..Default::default() };
+    (Arc::new(gateway_formats::MemorySource::named(bytes.to_vec(), name)), bytes)
+}
+
+/// Runs `f` on this thread's runtime (one per fuzzing thread).
+fn on_runtime(f: impl FnOnce(&tokio::runtime::Runtime)) {
+    thread_local! {
+        static RUNTIME: Option<tokio::runtime::Runtime> =
+            tokio::runtime::Builder::new_current_thread().enable_time().build().ok();
+    }
     RUNTIME.with(|rt| {
         if let Some(rt) = rt {
-            let _ = rt.block_on(gateway_formats::sniff(source, &opts));
+            f(rt);
         }
+    });
+}
+
+/// The sniff's bounds, smaller than the defaults so each input runs fast.
+fn fuzz_sniff_options() -> gateway_formats::SniffOptions {
+    gateway_formats::SniffOptions { budget: 256 * 1024, max_decompressed: 512 * 1024, ..Default::default() }
+}
+
+fn sniff(data: &[u8]) {
+    let (source, _) = named_file(data);
+    on_runtime(|rt| {
+        let _ = rt.block_on(gateway_formats::sniff(source, &fuzz_sniff_options()));
     });
 }
 
 /// A file read whole (the data plane's input): sniffed, then every batch decoded by the
 /// layout the sniff found, every column asked for plus one the file lacks.
 fn whole(data: &[u8]) {
-    thread_local! {
-        static RUNTIME: Option<tokio::runtime::Runtime> =
-            tokio::runtime::Builder::new_current_thread().enable_time().build().ok();
-    }
-    let (name, bytes) = match data.split_first() {
-        Some((b, rest)) => (NAMES.get(usize::from(*b) % NAMES.len()).copied().unwrap_or("t"), rest),
-        None => ("t", data),
-    };
-    let source = Arc::new(gateway_formats::MemorySource::named(bytes.to_vec(), name));
-    let opts = gateway_formats::SniffOptions { budget: 256 * 1024, max_decompressed: 512 * 1024, ..Default::default() };
-    RUNTIME.with(|rt| {
-        let Some(rt) = rt else { return };
-        let Ok(sniffed) = rt.block_on(gateway_formats::sniff(source.clone(), &opts)) else { return };
+    let (source, bytes) = named_file(data);
+    on_runtime(|rt| {
+        let Ok(sniffed) = rt.block_on(gateway_formats::sniff(source.clone(), &fuzz_sniff_options())) else { return };
         let layout = sniffed.layout();
         let mut wanted = layout.columns.clone();
         wanted.push("absent".into());
