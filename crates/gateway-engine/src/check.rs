@@ -81,7 +81,6 @@ pub fn parse_timestamp(s: &str) -> Option<(i128, Unit)> {
         } else {
             return None;
         };
-        let _ = numeric;
         // Whole numbers exactly (a float loses nanoseconds past 2^53).
         let nanos = match t.parse::<i64>() {
             Ok(i) => i128::from(i) * per as i128,
