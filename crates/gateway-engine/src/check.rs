@@ -22,6 +22,16 @@ pub const VALUE_CHARS: usize = 200;
 pub(crate) const MISSING: u64 = 0;
 pub(crate) const TYPE: u64 = 1;
 
+/// How many timestamp forms there are ([`Unit`] as an index, `None` included).
+pub(crate) const UNITS: usize = 6;
+
+/// One more row of a timestamp form.
+pub(crate) fn count_unit(counts: &mut [u64; UNITS], unit: u8) {
+    if let Some(n) = counts.get_mut(usize::from(unit)) {
+        *n += 1;
+    }
+}
+
 /// The form of a timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -220,8 +230,13 @@ pub struct Checker {
     rules: Rules,
     max_errors: usize,
     tallies: Vec<FieldTally>,
-    /// Rows per (broken rules, timestamp form): what the final count is made of.
-    pub(crate) combos: HashMap<(u64, u8), u64>,
+    /// Rows breaking each rule bit (`2 * field + rule`).
+    pub(crate) per_bit: [u64; 64],
+    /// Rows breaking at least one rule.
+    pub(crate) invalid: u64,
+    /// Rows breaking none, per timestamp form (`Unit as usize`): those of a minority epoch
+    /// form turn invalid once the most common form is known.
+    pub(crate) clean_by_unit: [u64; UNITS],
     pub(crate) samples: Vec<(u32, ViolationSample)>,
     /// Samples of epoch timestamps per form, kept until the most common form is known.
     pub(crate) unit_samples: HashMap<u8, Vec<(u32, ViolationSample)>>,
@@ -239,7 +254,9 @@ impl Checker {
             rules,
             max_errors,
             tallies,
-            combos: HashMap::new(),
+            per_bit: [0; 64],
+            invalid: 0,
+            clean_by_unit: [0; UNITS],
             samples: Vec::new(),
             unit_samples: HashMap::new(),
             units: HashMap::new(),
@@ -376,7 +393,14 @@ impl Checker {
                     }
                 }
             }
-            *self.combos.entry((flags, unit as u8)).or_default() += 1;
+            if flags == 0 {
+                count_unit(&mut self.clean_by_unit, unit as u8);
+            } else {
+                self.invalid += 1;
+                for (bit, n) in self.per_bit.iter_mut().enumerate() {
+                    *n += (flags >> bit) & 1;
+                }
+            }
             self.rows += 1;
             if key_ok {
                 k_key.append_value(&key);

@@ -4,7 +4,6 @@
 //! under the window holds at most the job's memory pool and spills the rest to disk under the
 //! data dir, itself capped, so tables larger than memory count exactly.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -71,8 +70,8 @@ impl PartitionStream for Channel {
 /// What stage two found.
 #[derive(Debug, Default)]
 pub struct Duplicates {
-    /// Duplicate rows per (other broken rules, timestamp form).
-    pub combos: HashMap<(u64, u8), u64>,
+    /// Duplicate rows breaking no other rule, per timestamp form.
+    pub clean_by_unit: [u64; crate::check::UNITS],
     pub rows: u64,
     /// The first duplicates met (in key order), file index first.
     pub samples: Vec<(u32, u64, ViolationSample)>,
@@ -155,7 +154,9 @@ pub fn start(
             };
             for i in 0..batch.num_rows() {
                 out.rows += 1;
-                *out.combos.entry((flags.value(i), unit.value(i))).or_default() += 1;
+                if flags.value(i) == 0 {
+                    crate::check::count_unit(&mut out.clean_by_unit, unit.value(i));
+                }
                 if out.samples.len() < max_errors && !key.is_null(i) {
                     let f = file.value(i);
                     let path = files.lock().ok().and_then(|p| p.get(f as usize).cloned()).unwrap_or_default();

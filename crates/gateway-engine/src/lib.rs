@@ -17,7 +17,6 @@ mod dups;
 mod read;
 mod rules;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -228,35 +227,23 @@ fn report(
         .filter(|(u, _)| Unit::from_u8(**u).is_epoch())
         .max_by_key(|(u, n)| (**n, std::cmp::Reverse(**u)))
         .map(|(u, _)| *u);
-    let ts_type_bit = c.timestamp_field().map(|i| 1u64 << (2 * i as u64 + check::TYPE));
-    let effective = |flags: u64, unit: u8| -> u64 {
-        match (ts_type_bit, epoch_major) {
-            (Some(bit), Some(major)) if Unit::from_u8(unit).is_epoch() && unit != major => flags | bit,
-            _ => flags,
-        }
-    };
-    let mut per_bit: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut invalid = 0u64;
-    for (&(flags, unit), &n) in &c.combos {
-        let f = effective(flags, unit);
-        if f != 0 {
-            invalid += n;
-        }
-        for bit in 0..64u64 {
-            if f & (1 << bit) != 0 {
-                *per_bit.entry(bit).or_default() += n;
-            }
-        }
+    let minority = |u: usize| epoch_major.is_some_and(|m| Unit::from_u8(u as u8).is_epoch() && u != usize::from(m));
+    let mut per_bit = c.per_bit;
+    let mut invalid = c.invalid;
+    // A timestamp that parsed never has its field's type bit: a minority form adds to it.
+    if let Some(bit) = c.timestamp_field().and_then(|i| per_bit.get_mut(2 * i + check::TYPE as usize)) {
+        *bit += c.units.iter().filter(|(u, _)| minority(usize::from(**u))).map(|(_, n)| n).sum::<u64>();
     }
-    for (&(flags, unit), &n) in &dups.combos {
-        if effective(flags, unit) == 0 {
-            invalid += n;
-        }
+    for u in 0..check::UNITS {
+        let (clean, clean_dups) =
+            (c.clean_by_unit.get(u).copied().unwrap_or(0), dups.clean_by_unit.get(u).copied().unwrap_or(0));
+        // A clean row of a minority form is invalid already; a clean duplicate otherwise.
+        invalid += if minority(u) { clean } else { clean_dups };
     }
     let mut violations = Vec::new();
     for (i, f) in fields.iter().enumerate() {
         for (rule, bit) in [("missing", check::MISSING), ("type", check::TYPE)] {
-            if let Some(&n) = per_bit.get(&(2 * i as u64 + bit)) {
+            if let Some(&n) = per_bit.get(2 * i + bit as usize).filter(|n| **n > 0) {
                 violations.push(Violation { rule: rule.into(), field: f.field.clone(), rows: n });
             }
         }

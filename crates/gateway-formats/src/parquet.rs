@@ -376,9 +376,13 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
     Ok(ParquetSniff { columns: cols, rows, warnings })
 }
 
+/// The most compressed bytes of one row group's projected columns a whole read fetches.
+pub const MAX_ROW_GROUP_READ: u64 = 512 * 1024 * 1024;
+
 /// A whole file's batches for `crate::whole`: the footer as a sniff reads it (capped), every
-/// row group's chunks checked against the file, the top-level columns asked for projected,
-/// their pages checked before they are decompressed.
+/// row group's chunks checked against the file and its projected size against
+/// [`MAX_ROW_GROUP_READ`], the top-level columns asked for projected, their pages checked
+/// before they are decompressed.
 pub async fn whole(
     source: Arc<dyn ByteSource>,
     wanted: &[String],
@@ -404,13 +408,25 @@ pub async fn whole(
     }
     let raw = source.read(len - 8 - footer, len - 8).await?;
     let metadata = Arc::new(ParquetMetaDataReader::decode_metadata(&raw).map_err(err)?);
-    for rg in metadata.row_groups() {
-        check_chunks(rg, len)?;
-    }
     let arrow = ArrowReaderMetadata::try_new(metadata.clone(), ArrowReaderOptions::new()).map_err(err)?;
     let file_schema = arrow.schema().clone();
     let roots: Vec<usize> =
         wanted.iter().filter_map(|w| file_schema.fields().iter().position(|f| f.name() == w)).collect();
+    // A row group's projected chunks are fetched whole: bounded before any is read.
+    let descr = metadata.file_metadata().schema_descr();
+    for (i, rg) in metadata.row_groups().iter().enumerate() {
+        check_chunks(rg, len)?;
+        let projected: u64 = (0..rg.num_columns())
+            .filter(|c| roots.contains(&descr.get_column_root_idx(*c)))
+            .filter_map(|c| rg.columns().get(c))
+            .map(|c| u64::try_from(c.compressed_size()).unwrap_or(0))
+            .fold(0u64, u64::saturating_add);
+        if projected > MAX_ROW_GROUP_READ {
+            return Err(FormatError::Parquet(format!(
+                "row group {i} holds {projected} bytes of the columns read, more than the {MAX_ROW_GROUP_READ} read at once: write the file with smaller row groups (e.g. 128 MiB)"
+            )));
+        }
+    }
     let mut fields = vec![Field::new(crate::whole::ROW_COLUMN, DataType::UInt64, false)];
     for w in wanted {
         match file_schema.fields().iter().find(|f| f.name() == w) {

@@ -805,4 +805,14 @@ async fn a_whole_read_names_the_row_it_cannot_read() {
     let err =
         crate::decode(Box::new(std::io::Cursor::new(cut)), &layout, &wanted(&["title"])).unwrap().find_map(Result::err);
     assert!(err.is_some(), "a truncated gzip stream is an error");
+    // A row bounded by what it holds, not what it weighs compressed: 20 MiB of one line in
+    // a gzip of a few KiB.
+    let mut bomb = b"item_id,title\n1,".to_vec();
+    bomb.extend(std::iter::repeat_n(b'a', 20 << 20));
+    let e = crate::decode(Box::new(std::io::Cursor::new(gzip(&bomb))), &layout, &wanted(&["title"]))
+        .unwrap()
+        .find_map(Result::err)
+        .unwrap()
+        .to_string();
+    assert!(e.contains("data row 1 is longer than"), "{e}");
 }

@@ -220,25 +220,37 @@ struct Dialect {
     comment: Option<char>,
 }
 
+/// A csv reader of a dialect (ASCII characters: the caller checks): records flexible in
+/// width, no header row (the caller decides), `\\` escaping quotes unless told otherwise.
+/// A sniff and a whole read (`crate::whole`) read by the same rules.
+pub(crate) fn csv_builder(
+    delimiter: char,
+    quote: Option<char>,
+    escape: Option<char>,
+    comment: Option<char>,
+) -> csv::ReaderBuilder {
+    let mut b = csv::ReaderBuilder::new();
+    b.delimiter(delimiter as u8).has_headers(false).flexible(true);
+    match quote {
+        Some(q) => {
+            let escape = match escape {
+                Some(e) if e == q => None,
+                Some(e) => Some(e as u8),
+                None => Some(b'\\'),
+            };
+            b.quote(q as u8).double_quote(true).escape(escape);
+        }
+        None => {
+            b.quoting(false);
+        }
+    }
+    b.comment(comment.map(|c| c as u8));
+    b
+}
+
 impl Dialect {
     fn reader<'a>(&self, text: &'a str) -> csv::Reader<&'a [u8]> {
-        let mut b = csv::ReaderBuilder::new();
-        b.delimiter(self.delimiter as u8).has_headers(false).flexible(true);
-        match self.quote {
-            Some(q) => {
-                let escape = match self.escape {
-                    Some(e) if e == q => None,
-                    Some(e) => Some(e as u8),
-                    None => Some(b'\\'),
-                };
-                b.quote(q as u8).double_quote(true).escape(escape);
-            }
-            None => {
-                b.quoting(false);
-            }
-        }
-        b.comment(self.comment.map(|c| c as u8));
-        b.from_reader(text.as_bytes())
+        csv_builder(self.delimiter, self.quote, self.escape, self.comment).from_reader(text.as_bytes())
     }
 
     /// Up to `max` records with the byte offset each starts at (blank lines left out); the

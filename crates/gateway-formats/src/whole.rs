@@ -149,19 +149,24 @@ fn io_error(compression: Compression, e: &std::io::Error, row: u64) -> FormatErr
 
 /// Decodes a whole text or Avro file from its stored bytes; Parquet is [`parquet_batches`].
 pub fn decode(raw: Box<dyn Read + Send>, layout: &Layout, wanted: &[String]) -> Result<Batches, FormatError> {
-    let since = Arc::new(AtomicU64::new(0));
-    let guarded: Box<dyn Read + Send> = Box::new(RecordGuard { inner: raw, since: since.clone() });
     let compression = layout.compression;
-    let reader = decompressed(guarded, compression)?;
+    let reader = decompressed(raw, compression)?;
     let schema = text_schema(wanted);
+    // The guard counts decompressed bytes: a row is bounded in what it holds, not in what it
+    // weighs compressed.
+    let since = Arc::new(AtomicU64::new(0));
+    let guarded = |inner| -> Box<dyn Read + Send> { Box::new(RecordGuard { inner, since: since.clone() }) };
     match layout.format {
-        FileFormat::Csv | FileFormat::Tsv => delimited(reader, layout, wanted, schema, since, compression),
-        FileFormat::JsonLines => {
-            let lines = BufReader::with_capacity(64 * 1024, reader);
-            Ok(json_lines(lines, wanted, schema, since, compression))
+        FileFormat::Csv | FileFormat::Tsv => {
+            delimited(guarded(reader), layout, wanted, schema, since.clone(), compression)
         }
-        // Avro blocks bound themselves (`MAX_AVRO_ALLOCATION`); the guard is reset per record.
-        FileFormat::Avro => avro(reader, wanted, schema, since),
+        FileFormat::JsonLines => {
+            let lines = BufReader::with_capacity(64 * 1024, guarded(reader));
+            Ok(json_lines(lines, wanted, schema, since.clone(), compression))
+        }
+        // Avro: every length apache-avro decodes (a block, a string) is capped at
+        // `MAX_AVRO_ALLOCATION`; what a block's codec inflates to is not (docs/security.md).
+        FileFormat::Avro => avro(reader, wanted, schema),
         FileFormat::Parquet => Err(FormatError::CompressedColumnar(FileFormat::Parquet)),
     }
 }
@@ -184,6 +189,17 @@ impl TextBatch {
 
     fn full(&self) -> bool {
         self.rows.len() >= BATCH_ROWS
+    }
+
+    /// A row whose value of each asked-for column `value_of` answers (`None`: null).
+    fn push_row(&mut self, row: u64, wanted: &[String], value_of: impl Fn(&str) -> Option<String>) {
+        self.rows.push(row);
+        for (builder, w) in self.columns.iter_mut().zip(wanted) {
+            match value_of(w) {
+                Some(s) => builder.append_value(s),
+                None => builder.append_null(),
+            }
+        }
     }
 
     fn finish(&mut self) -> Option<Result<RecordBatch, FormatError>> {
@@ -227,23 +243,8 @@ fn delimited(
         line.clear();
         (&mut buffered).take(MAX_RECORD).read_until(b'\n', &mut line).map_err(|e| io_error(compression, &e, 0))?;
     }
-    let mut b = csv::ReaderBuilder::new();
-    b.delimiter(delimiter as u8).has_headers(false).flexible(true).buffer_capacity(64 * 1024);
-    match quote {
-        Some(q) => {
-            let esc = match escape {
-                Some(e) if e == q => None,
-                Some(e) => Some(e as u8),
-                None => Some(b'\\'),
-            };
-            b.quote(q as u8).double_quote(true).escape(esc);
-        }
-        None => {
-            b.quoting(false);
-        }
-    }
-    b.comment(comment.map(|c| c as u8));
-    let mut csv = b.from_reader(buffered);
+    let mut csv =
+        crate::text::csv_builder(delimiter, quote, escape, comment).buffer_capacity(64 * 1024).from_reader(buffered);
     let out_schema = schema.clone();
     // Where each asked-for column sits in a record.
     let positions: Vec<Option<usize>> = wanted.iter().map(|w| layout.columns.iter().position(|c| c == w)).collect();
@@ -376,12 +377,7 @@ fn json_lines(
     Batches { schema: out_schema, next: Box::new(next) }
 }
 
-fn avro(
-    reader: Box<dyn Read + Send>,
-    wanted: &[String],
-    schema: SchemaRef,
-    since: Arc<AtomicU64>,
-) -> Result<Batches, FormatError> {
+fn avro(reader: Box<dyn Read + Send>, wanted: &[String], schema: SchemaRef) -> Result<Batches, FormatError> {
     apache_avro::util::max_allocation_bytes(crate::avro::MAX_AVRO_ALLOCATION);
     let avro =
         apache_avro::Reader::new(reader).map_err(|e| FormatError::Avro(format!("its header cannot be read: {e}")))?;
@@ -396,7 +392,6 @@ fn avro(
         let mut batch = TextBatch::new(schema.clone(), wanted_owned.len());
         let names: std::collections::HashSet<&str> = wanted_owned.iter().map(String::as_str).collect();
         while !batch.full() {
-            since.store(0, Ordering::Relaxed);
             let Some(value) = records.next() else {
                 done = true;
                 break;
@@ -409,17 +404,11 @@ fn avro(
                 }
             };
             row += 1;
-            batch.rows.push(row);
             let obj = match value {
                 Value::Object(o) => crate::values::flatten_columns(o, &names),
                 _ => JsonObject::new(),
             };
-            for (builder, w) in batch.columns.iter_mut().zip(&wanted_owned) {
-                match obj.get(w).and_then(text_of) {
-                    Some(s) => builder.append_value(s),
-                    None => builder.append_null(),
-                }
-            }
+            batch.push_row(row, &wanted_owned, |w| obj.get(w).and_then(text_of));
         }
         batch.finish()
     };
