@@ -20,4 +20,5 @@ mod secrets;
 mod statuses;
 mod storage;
 mod uploads;
+mod validations;
 mod warehouse;

@@ -128,6 +128,7 @@ impl App {
             upload_idle_timeout: Duration::from_secs(settings.upload_idle_timeout_secs.max(1)),
             limits: settings.limits,
             schedule: settings.schedule.clone(),
+            validation: settings.validation.clone(),
         };
         tracing::info!(
             address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),

@@ -70,6 +70,12 @@ struct FileSettings {
     org_upload_bytes: Option<u64>,
     scheduler_tick_ms: Option<u64>,
     audit_retention_days: Option<u32>,
+    validation_concurrency: Option<usize>,
+    org_validations: Option<usize>,
+    validation_memory_mb: Option<u64>,
+    validation_spill_mb: Option<u64>,
+    validation_timeout_secs: Option<u64>,
+    validation_retention_days: Option<u32>,
 }
 
 pub struct Settings {
@@ -116,6 +122,8 @@ pub struct Settings {
     pub check_policy: gateway_store::CheckPolicy,
     /// What one organization may keep.
     pub quotas: gateway_store::Quotas,
+    /// Whole-table validations.
+    pub validation: gateway_service::ValidationSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -263,7 +271,20 @@ impl Settings {
             tables: quota("GATEWAY_ORG_MAX_TABLES", f.org_max_tables, 10_000)?,
             pending_deliveries: quota("GATEWAY_ORG_MAX_PENDING_DELIVERIES", f.org_max_pending_deliveries, 10_000)?,
         };
+        let validation = gateway_service::ValidationSettings {
+            concurrency: e.parse("GATEWAY_VALIDATION_CONCURRENCY")?.or(f.validation_concurrency).unwrap_or(2),
+            org_concurrency: e.parse("GATEWAY_ORG_VALIDATIONS")?.or(f.org_validations).unwrap_or(2),
+            memory_mb: e.parse("GATEWAY_VALIDATION_MEMORY_MB")?.or(f.validation_memory_mb).unwrap_or(256),
+            spill_mb: e.parse("GATEWAY_VALIDATION_SPILL_MB")?.or(f.validation_spill_mb).unwrap_or(10_240),
+            spill_dir: data_dir.join("spill"),
+            timeout: Duration::from_secs(
+                e.parse("GATEWAY_VALIDATION_TIMEOUT_SECS")?.or(f.validation_timeout_secs).unwrap_or(3600).max(1),
+            ),
+            retention_days: e.parse("GATEWAY_VALIDATION_RETENTION_DAYS")?.or(f.validation_retention_days).unwrap_or(30),
+            ..Default::default()
+        };
         let settings = Settings {
+            validation,
             schedule,
             check_policy,
             quotas,

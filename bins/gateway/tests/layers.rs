@@ -16,7 +16,10 @@ fn allowed(name: &str) -> Option<BTreeSet<&'static str>> {
         "gateway-domain" => set(&[]),
         "gateway-store" | "gateway-connector" | "gateway-formats" | "gateway-client" => set(&["gateway-domain"]),
         "gateway-preview" => set(&["gateway-domain", "gateway-connector"]),
-        "gateway-service" => set(&["gateway-domain", "gateway-store", "gateway-connector", "gateway-preview"]),
+        "gateway-engine" => set(&["gateway-domain", "gateway-formats"]),
+        "gateway-service" => {
+            set(&["gateway-domain", "gateway-store", "gateway-connector", "gateway-preview", "gateway-engine"])
+        }
         "gateway-http" => set(&["gateway-domain", "gateway-service", "gateway-connector"]),
         n if n.starts_with("gateway-connector-") => set(&["gateway-domain", "gateway-connector", "gateway-formats"]),
         _ => None,
@@ -55,6 +58,11 @@ fn broken_rules(meta: &Value) -> Vec<String> {
                 broken.push(format!("gateway-domain depends on {d}: the domain must build without I/O crates"));
             }
         }
+        if name != "gateway-engine" && allowed(name).is_some() {
+            for d in normal.iter().filter(|d| d.starts_with("datafusion")) {
+                broken.push(format!("{name} depends on {d}: DataFusion belongs to gateway-engine alone"));
+            }
+        }
     }
     broken
 }
@@ -84,7 +92,9 @@ fn the_check_catches_a_broken_rule() {
         {"name": "gateway", "dependencies": []},
         {"name": "gateway-connector-crm", "dependencies": [{"name": "gateway-testkit", "kind": "dev"}]},
         {"name": "gateway-testkit", "dependencies": []},
+        {"name": "gateway-preview", "dependencies": [{"name": "datafusion", "kind": null}, {"name": "gateway-domain", "kind": null}]},
+        {"name": "gateway-engine", "dependencies": [{"name": "datafusion", "kind": null}, {"name": "gateway-store", "kind": null}]},
     ]});
     let broken = broken_rules(&meta);
-    assert_eq!(broken.len(), 6, "{broken:?}");
+    assert_eq!(broken.len(), 8, "{broken:?}");
 }

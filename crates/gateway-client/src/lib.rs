@@ -129,6 +129,10 @@ impl Client {
         ("delete", "/connections/{connection}/tables/{name}/", "delete_table"),
         ("post", "/connections/{connection}/tables/{name}/test/", "preview_table"),
         ("get", "/connections/{connection}/tables/{name}/test/", "test_table"),
+        ("post", "/connections/{connection}/tables/{name}/validations/", "start_validation"),
+        ("get", "/connections/{connection}/tables/{name}/validations/", "list_validations"),
+        ("get", "/connections/{connection}/tables/{name}/validations/{id}/", "get_validation"),
+        ("delete", "/connections/{connection}/tables/{name}/validations/{id}/", "cancel_validation"),
         ("get", "/tables/", "filter_tables"),
         ("put", "/uploads/{token}", "upload"),
         ("get", "/webhooks/", "list_webhooks"),
@@ -271,6 +275,47 @@ impl Client {
         let body = serde_json::to_value(body).map_err(|e| ClientError::Invalid(e.to_string()))?;
         let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "test"], &[])?;
         self.call(Method::POST, url, Some(body)).await
+    }
+
+    /// Starts a validation of the whole stored table (or answers the one queued or running
+    /// for it); poll [`Client::get_validation`] until its state is final.
+    pub async fn start_validation(
+        &self,
+        kind: ConnectionKind,
+        name: &TableName,
+        request: &gateway_domain::ValidationRequest,
+    ) -> Result<gateway_domain::ValidationView, ClientError> {
+        let body = serde_json::to_value(request).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "validations"], &[])?;
+        self.call(Method::POST, url, Some(body)).await
+    }
+
+    /// A table's validations, newest first.
+    pub async fn list_validations(
+        &self,
+        kind: ConnectionKind,
+        name: &TableName,
+        paging: Paging,
+    ) -> Result<gateway_domain::ValidationsPage, ClientError> {
+        let query = vec![("page", paging.page().to_string()), ("amt", paging.amt().to_string())];
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "validations"], &query)?;
+        self.call(Method::GET, url, None).await
+    }
+
+    pub async fn get_validation(
+        &self,
+        kind: ConnectionKind,
+        name: &TableName,
+        id: &str,
+    ) -> Result<gateway_domain::ValidationView, ClientError> {
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "validations", id], &[])?;
+        self.call(Method::GET, url, None).await
+    }
+
+    /// Cancels a validation (a finished one is left as it is).
+    pub async fn cancel_validation(&self, kind: ConnectionKind, name: &TableName, id: &str) -> Result<(), ClientError> {
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "validations", id], &[])?;
+        self.call::<Value>(Method::DELETE, url, None).await.map(|_| ())
     }
 
     /// Tests the stored table and records its status.

@@ -112,6 +112,27 @@ impl GcsConnector {
         }
     }
 
+    async fn open_with_token(
+        &self,
+        credentials: &Credentials,
+        table: &Table,
+    ) -> Result<Vec<std::sync::Arc<dyn gateway_connector::TableFile>>, ConnectorError> {
+        let params = inspect::params(table, FILES)?;
+        let token = self.auth.token(&ServiceAccountKey::from_credentials(credentials.expose())?, SCOPE).await?;
+        let bucket = inspect::bucket(&params, credentials.expose())?;
+        let path = inspect::object_path(table, &params);
+        let op = self.operator(&token, &bucket)?;
+        let what = format!("object '{path}' in bucket '{bucket}'");
+        let classify = |e: &opendal::Error| error::generic(e, &what);
+        match crate::fileset::Pattern::of(&params, &path)? {
+            Some(pattern) => {
+                let files = crate::fileset::list(&op, &pattern, crate::fileset::MAX_FILES, &classify).await?;
+                inspect::open_files(op, &path, Some((&pattern, files)), classify).await
+            }
+            None => inspect::open_files(op, &path, None, classify).await,
+        }
+    }
+
     fn operator(&self, token: &str, bucket: &str) -> Result<Operator, ConnectorError> {
         let b = opendal::services::Gcs::default()
             .bucket(bucket)
@@ -243,6 +264,27 @@ impl Connector for GcsConnector {
             Err(e) if e.kind == ErrorKind::WrongCredentials => {
                 self.auth.forget(&key, SCOPE);
                 self.inspect_with_token(credentials, table, sample_rows).await
+            }
+            other => other,
+        }
+    }
+
+    fn reads_files(&self) -> bool {
+        true
+    }
+
+    async fn open_files(
+        &self,
+        credentials: Option<&Credentials>,
+        table: &Table,
+    ) -> Result<Vec<std::sync::Arc<dyn gateway_connector::TableFile>>, ConnectorError> {
+        let credentials =
+            credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
+        let key = ServiceAccountKey::from_credentials(credentials.expose())?;
+        match self.open_with_token(credentials, table).await {
+            Err(e) if e.kind == ErrorKind::WrongCredentials => {
+                self.auth.forget(&key, SCOPE);
+                self.open_with_token(credentials, table).await
             }
             other => other,
         }

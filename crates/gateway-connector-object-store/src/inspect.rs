@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use gateway_connector::{ConnectorError, ErrorKind, Inspection};
+use gateway_connector::{ConnectorError, ErrorKind, Inspection, TableFile};
 use gateway_domain::{JsonObject, Problem, Table};
 use gateway_formats::{FileParams, FormatError, sniff};
 use opendal::Operator;
 use serde_json::Value;
 
-use crate::source::OpendalSource;
+use crate::source::{ObjectFile, OpendalSource};
 
 /// `connection_table_params.path`, else the table's name.
 pub fn object_path(table: &Table, params: &FileParams) -> String {
@@ -119,6 +119,37 @@ pub async fn source_set(
         warnings,
         files: Some(set),
     })
+}
+
+/// Opens a source table's files for a whole read: the object, or each file of the set
+/// `listed` (already listed, bounded, by its connector), in path order. A set with no file
+/// is `ResourceNotFound` naming the pattern.
+pub async fn open_files(
+    op: Operator,
+    path: &str,
+    set: Option<(&crate::fileset::Pattern, Vec<crate::fileset::Listed>)>,
+    classify: impl Fn(&opendal::Error) -> ConnectorError,
+) -> Result<Vec<Arc<dyn TableFile>>, ConnectorError> {
+    let paths: Vec<String> = match set {
+        None => vec![path.to_owned()],
+        Some((pattern, listed)) => {
+            let mut paths: Vec<String> = listed.into_iter().map(|f| f.path).collect();
+            if paths.is_empty() {
+                return Err(ConnectorError::new(
+                    ErrorKind::ResourceNotFound,
+                    format!("no file matches '{}' (markers and names starting with _ or . are left out)", pattern.raw),
+                ));
+            }
+            paths.sort();
+            paths
+        }
+    };
+    let mut files: Vec<Arc<dyn TableFile>> = Vec::with_capacity(paths.len());
+    for p in paths {
+        let src = OpendalSource::open(op.clone(), &p).await.map_err(|e| classify(&e))?;
+        files.push(Arc::new(ObjectFile::new(src, format!("object '{p}'"))));
+    }
+    Ok(files)
 }
 
 /// Writes and deletes a small probe object beside the table's path. A failed delete is a

@@ -316,6 +316,66 @@ impl Connector for LocalConnector {
         })
         .await
     }
+
+    fn reads_files(&self) -> bool {
+        true
+    }
+
+    async fn open_files(
+        &self,
+        _credentials: Option<&Credentials>,
+        table: &Table,
+    ) -> Result<Vec<std::sync::Arc<dyn gateway_connector::TableFile>>, ConnectorError> {
+        let path = local_path(&table.organization, &table.name)?;
+        inspect::params(table, Files::Upload)?;
+        let what = format!("the file of LOCAL table '{}'", table.name);
+        let not_uploaded = || {
+            ConnectorError::new(
+                ErrorKind::ResourceNotFound,
+                format!("{what} has not been uploaded yet: PUT it to the table's connection_table_params.url"),
+            )
+        };
+        // As in `inspect_table`: a file older than the table is a deleted namesake's.
+        if let Ok(meta) = self.op.stat(&path).await
+            && let Some(modified) = meta.last_modified()
+        {
+            let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(table.created_timestamp.max(0) as u64);
+            if std::time::SystemTime::from(modified) + std::time::Duration::from_secs(60) < created {
+                return Err(not_uploaded());
+            }
+        }
+        let mut files = inspect::open_files(self.op.clone(), &path, None, |e| match e.kind() {
+            opendal::ErrorKind::NotFound => not_uploaded(),
+            _ => error::generic(e, &what),
+        })
+        .await?;
+        // Reports name the table, not the gateway's own storage path.
+        for f in &mut files {
+            *f = std::sync::Arc::new(Renamed { inner: f.clone(), path: table.name.as_str().to_owned() });
+        }
+        Ok(files)
+    }
+}
+
+/// A file reported under another path.
+struct Renamed {
+    inner: std::sync::Arc<dyn gateway_connector::TableFile>,
+    path: String,
+}
+
+#[async_trait::async_trait]
+impl gateway_connector::TableFile for Renamed {
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    async fn read(&self, start: u64, end: u64) -> Result<bytes::Bytes, ConnectorError> {
+        self.inner.read(start, end).await
+    }
 }
 
 #[cfg(test)]

@@ -455,6 +455,35 @@ impl Connector for S3Connector {
             other => other,
         }
     }
+
+    fn reads_files(&self) -> bool {
+        true
+    }
+
+    async fn open_files(
+        &self,
+        credentials: Option<&Credentials>,
+        table: &Table,
+    ) -> Result<Vec<std::sync::Arc<dyn gateway_connector::TableFile>>, ConnectorError> {
+        let credentials =
+            credentials.ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
+        let c = S3Creds::parse(credentials.expose())?;
+        let params = inspect::params(table, FILES)?;
+        let bucket = inspect::bucket(&params, credentials.expose())?;
+        let path = inspect::object_path(table, &params);
+        let op = self.operator(&c, &bucket)?;
+        let classify = |e: &opendal::Error| error::s3(e, &bucket, Some(&path), "s3:GetObject");
+        match crate::fileset::Pattern::of(&params, &path)? {
+            Some(pattern) => {
+                let files = crate::fileset::list_paged(&pattern, crate::fileset::MAX_FILES, |token| {
+                    self.list_page(&c, &bucket, &pattern.prefix, token)
+                })
+                .await?;
+                inspect::open_files(op, &path, Some((&pattern, files)), classify).await
+            }
+            None => inspect::open_files(op, &path, None, classify).await,
+        }
+    }
 }
 
 #[cfg(test)]

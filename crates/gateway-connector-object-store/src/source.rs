@@ -43,3 +43,37 @@ impl ByteSource for OpendalSource {
         Some(&self.path)
     }
 }
+
+/// The same object as a [`TableFile`](gateway_connector::TableFile), for whole reads.
+#[derive(Debug)]
+pub struct ObjectFile {
+    source: OpendalSource,
+    /// What a failed read is classified as (a message naming the object, never a secret).
+    what: String,
+}
+
+impl ObjectFile {
+    pub fn new(source: OpendalSource, what: String) -> ObjectFile {
+        ObjectFile { source, what }
+    }
+}
+
+#[async_trait::async_trait]
+impl gateway_connector::TableFile for ObjectFile {
+    fn path(&self) -> &str {
+        &self.source.path
+    }
+
+    fn size(&self) -> u64 {
+        self.source.size
+    }
+
+    async fn read(&self, start: u64, end: u64) -> Result<Bytes, gateway_connector::ConnectorError> {
+        ByteSource::read(&self.source, start, end).await.map_err(|e| {
+            gateway_connector::ConnectorError::new(
+                gateway_connector::ErrorKind::Unavailable,
+                format!("{}: {}", self.what, e),
+            )
+        })
+    }
+}

@@ -111,6 +111,40 @@ pub trait Connector: Send + Sync + 'static {
         table: &Table,
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError>;
+
+    /// Whether [`Connector::open_files`] reads its tables whole (file kinds).
+    fn reads_files(&self) -> bool {
+        false
+    }
+
+    /// Opens every file of a stored source table for a whole read (a validation): one for a
+    /// file, each match of a set (by path, markers and hidden objects left out). Kinds whose
+    /// tables are not files answer [`ErrorKind::WrongSpecification`] (the default).
+    async fn open_files(
+        &self,
+        credentials: Option<&Credentials>,
+        table: &Table,
+    ) -> Result<Vec<std::sync::Arc<dyn TableFile>>, ConnectorError> {
+        let _ = (credentials, table);
+        Err(ConnectorError::new(
+            ErrorKind::WrongSpecification,
+            format!("{} tables are not files: they cannot be read whole by this gateway yet", self.kind()),
+        ))
+    }
+}
+
+/// One file of a stored table, opened for a whole read: its size known when opened, its bytes
+/// read by range through the outbound guard, never all at once.
+#[async_trait::async_trait]
+pub trait TableFile: Send + Sync + 'static {
+    /// Its path in the bucket (or the table's name, for an upload): how reports name it.
+    fn path(&self) -> &str;
+
+    /// Its size in bytes, when opened.
+    fn size(&self) -> u64;
+
+    /// Bytes `start..end` (cut at the size).
+    async fn read(&self, start: u64, end: u64) -> Result<bytes::Bytes, ConnectorError>;
 }
 
 /// Building blocks of the fuzz targets (`gateway-fuzz`): a provider's answer made of bytes.

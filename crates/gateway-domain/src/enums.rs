@@ -313,6 +313,9 @@ wire_enum! {
         TableStatusChanged => "table.status_changed",
         /// A connection's status changed (a test of its stored credentials or a scheduled re-test).
         ConnectionStatusChanged => "connection.status_changed",
+        /// A validation of a table finished (succeeded or failed): `validation` names it,
+        /// `rows` and `invalid_rows` say what it found.
+        TableValidated => "table.validated",
         /// Sent by `POST /webhooks/{id}/test/` only, to try an endpoint.
         Ping => "ping",
     }
@@ -329,6 +332,8 @@ wire_enum! {
         TableStatus => "table.status",
         /// A table deleted.
         TableDelete => "table.delete",
+        /// A validation of a table finished (by `system`, with its id in `fields`).
+        TableValidated => "table.validated",
         /// A connection created or replaced by a PUT.
         ConnectionPut => "connection.put",
         /// A connection's status recorded by a test of its stored credentials.

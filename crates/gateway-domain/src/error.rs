@@ -23,6 +23,8 @@ pub enum ErrorName {
     TableNotFound,
     /// The organization has no webhook endpoint of that id.
     WebhookNotFound,
+    /// The table has no validation of that id (never started, or pruned).
+    ValidationNotFound,
     /// The remote resource a table names (bucket, object, provider object) does not exist.
     ResourceNotFound,
     /// No, a malformed, a badly signed or an expired bearer token.
@@ -71,6 +73,7 @@ impl ErrorName {
         ErrorName::TableNotFound,
         ErrorName::ResourceNotFound,
         ErrorName::WebhookNotFound,
+        ErrorName::ValidationNotFound,
         ErrorName::Unauthorized,
         ErrorName::Forbidden,
         ErrorName::RouteNotFound,
@@ -92,6 +95,7 @@ impl ErrorName {
             ErrorName::TableNotFound => "TABLE_NOT_FOUND",
             ErrorName::ResourceNotFound => "RESOURCE_NOT_FOUND",
             ErrorName::WebhookNotFound => "WEBHOOK_NOT_FOUND",
+            ErrorName::ValidationNotFound => "VALIDATION_NOT_FOUND",
             ErrorName::Unauthorized => "UNAUTHORIZED",
             ErrorName::Forbidden => "FORBIDDEN",
             ErrorName::RouteNotFound => "ROUTE_NOT_FOUND",

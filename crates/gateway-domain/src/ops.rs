@@ -282,6 +282,15 @@ pub struct Event {
     /// The status now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_status: Option<String>,
+    /// The validation concerned (`table.validated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<String>,
+    /// Rows a validation read (`table.validated`, when it succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    /// Rows breaking a rule (`table.validated`, when it succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_rows: Option<u64>,
     /// When it happened, Unix seconds.
     pub at: i64,
 }

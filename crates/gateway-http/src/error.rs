@@ -23,6 +23,7 @@ pub fn status_of(name: ErrorName) -> StatusCode {
         | ErrorName::TableNotFound
         | ErrorName::ResourceNotFound
         | ErrorName::WebhookNotFound
+        | ErrorName::ValidationNotFound
         | ErrorName::RouteNotFound => StatusCode::NOT_FOUND,
         ErrorName::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorName::Forbidden => StatusCode::FORBIDDEN,

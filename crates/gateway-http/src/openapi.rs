@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the API as OpenAPI 3.1, built from the domain's closed sets so the
 //! enums it lists are the ones the gateway parses.
 
-use gateway_domain::{ConnectionKind, ConnectionStatus, ErrorName, EventName, Resource, TableStatus};
+use gateway_domain::{ConnectionKind, ConnectionStatus, ErrorName, EventName, Resource, TableStatus, ValidationState};
 use serde_json::{Value, json};
 
 fn names<T: Copy>(all: &[T], f: impl Fn(T) -> &'static str) -> Vec<&'static str> {
@@ -63,6 +63,10 @@ const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("delete", "/connections/{connection}/tables/{name}/", "delete_table"),
     ("post", "/connections/{connection}/tables/{name}/test/", "preview_table"),
     ("get", "/connections/{connection}/tables/{name}/test/", "test_table"),
+    ("post", "/connections/{connection}/tables/{name}/validations/", "start_validation"),
+    ("get", "/connections/{connection}/tables/{name}/validations/", "list_validations"),
+    ("get", "/connections/{connection}/tables/{name}/validations/{id}/", "get_validation"),
+    ("delete", "/connections/{connection}/tables/{name}/validations/{id}/", "cancel_validation"),
     ("get", "/tables/", "filter_tables"),
     ("put", "/uploads/{token}", "upload"),
     ("get", "/webhooks/", "list_webhooks"),
@@ -102,9 +106,71 @@ fn links(doc: &mut Value) {
     });
 }
 
+/// Whole-table validations: their paths and schemas.
+fn validations(doc: &mut Value) {
+    let states = names(ValidationState::ALL, ValidationState::as_str);
+    let params = ["anyConnection", "name"];
+    let with_id = ["anyConnection", "name", "validationId"];
+    let mut start = op(
+        "Validate the whole stored table against its resource's rules (202: queued; 200: the one queued or running)",
+        "validations",
+        &params,
+        Some(("ValidationRequest", false)),
+        (202, "Validation"),
+        &[400, 404, 413, 501, 503],
+    );
+    start["responses"]["200"] = json!({"description": "the validation already queued or running for the table",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Validation"}}}});
+    doc["paths"]["/connections/{connection}/tables/{name}/validations/"] = json!({
+        "post": start,
+        "get": op("A table's validations, newest first", "validations", &["anyConnection", "name", "page", "amt"], None, (200, "ValidationsPage"), &[400, 404, 503]),
+    });
+    doc["paths"]["/connections/{connection}/tables/{name}/validations/{id}/"] = json!({
+        "get": op("A validation: its state, progress, and report once succeeded (error once failed)", "validations", &with_id, None, (200, "Validation"), &[400, 404, 503]),
+        "delete": op("Cancel a validation (a finished one is left as it is)", "validations", &with_id, None, (204, ""), &[400, 404, 503]),
+    });
+    doc["components"]["parameters"]["validationId"] =
+        json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "maxLength": 64}});
+    let int = json!({"type": "integer", "minimum": 0});
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["ValidationRequest"] = json!({"type": "object", "additionalProperties": false, "properties": {
+        "max_errors": {"type": "integer", "minimum": 0, "maximum": gateway_domain::MAX_MAX_ERRORS, "default": gateway_domain::DEFAULT_MAX_ERRORS, "description": "samples of broken rows kept"},
+        "max_rows": {"type": "integer", "minimum": 1, "description": "rows read at most (the report says truncated)"}}});
+    schemas["ValidationReport"] = json!({"type": "object", "properties": {
+        "rows": int, "valid_rows": int, "invalid_rows": int, "truncated": {"type": "boolean"},
+        "violations": {"type": "array", "items": {"type": "object", "properties": {
+            "rule": {"type": "string", "enum": gateway_domain::RULES}, "field": {"type": "string"}, "rows": int}}},
+        "samples": {"type": "array", "items": {"type": "object", "properties": {
+            "rule": {"type": "string", "enum": gateway_domain::RULES}, "field": {"type": "string"}, "file": {"type": "string"},
+            "row": {"type": "integer", "description": "1-based data row of its file (header excluded)"},
+            "value": {"type": ["string", "null"], "maxLength": 200}}}},
+        "fields": {"type": "object", "description": "per platform field (through columns_mapping)", "additionalProperties": {"type": "object", "properties": {
+            "column": {"type": "string"}, "type": {"type": "string"}, "nulls": int,
+            "distinct": {"type": "integer", "description": "exact up to 10,000 values, a HyperLogLog estimate past it"},
+            "min": {}, "max": {}}}},
+        "timestamp": {"type": "object", "properties": {"unit": {"type": "string"}, "min": {"type": "string"}, "max": {"type": "string"}}}}});
+    schemas["Validation"] = json!({"type": "object", "required": ["id", "connection", "table", "state", "created_timestamp", "progress"], "properties": {
+        "id": {"type": "string"}, "connection": {"type": "string"}, "table": {"type": "string"},
+        "state": {"type": "string", "enum": states},
+        "created_timestamp": {"type": "integer"}, "finished_timestamp": {"type": ["integer", "null"]},
+        "progress": {"type": "object", "properties": {"rows": int, "bytes_read": int, "bytes_total": int}},
+        "max_errors": int, "max_rows": {"type": ["integer", "null"]},
+        "report": {"$ref": "#/components/schemas/ValidationReport"},
+        "error": {"type": "object", "description": "once failed: error_name, message, error_data (the contract's error shape)"}}});
+    schemas["ValidationsPage"] = json!({"type": "object", "properties": {"has_next": {"type": "boolean"}, "next_page": {"type": "integer"},
+        "validations": {"type": "array", "items": {"$ref": "#/components/schemas/Validation"}}}});
+    schemas["Event"]["properties"]["validation"] =
+        json!({"type": "string", "description": "table.validated: the validation's id"});
+    schemas["Event"]["properties"]["rows"] =
+        json!({"type": "integer", "description": "table.validated, succeeded: rows read"});
+    schemas["Event"]["properties"]["invalid_rows"] =
+        json!({"type": "integer", "description": "table.validated, succeeded: rows breaking a rule"});
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut doc = base();
+    validations(&mut doc);
     for (method, path, id) in OPERATION_IDS {
         if let Some(op) = doc["paths"].get_mut(*path).and_then(|p| p.get_mut(*method)) {
             op["operationId"] = Value::from(*id);
@@ -250,7 +316,7 @@ fn base() -> Value {
                 "TablesList": {"type": "object", "properties": {"tables": {"type": "array", "items": {"type": "object"}}, "warnings": {"type": "array", "items": {"type": "string"}}}},
                 "Webhook": {"type": "object", "required": ["id", "url", "events", "description", "created_timestamp", "modified_timestamp"], "properties": {
                     "id": {"type": "string"}, "url": {"type": "string"},
-                    "events": {"type": "array", "items": {"type": "string", "enum": subscribable}, "description": "empty: every status change"},
+                    "events": {"type": "array", "items": {"type": "string", "enum": subscribable}, "description": "empty: every event"},
                     "description": {"type": "string"}, "created_timestamp": {"type": "integer"}, "modified_timestamp": {"type": "integer"},
                     "secret": {"type": "string", "description": "the signing secret: only in the answer to the PUT that created the endpoint or rotated it"},
                     "warnings": strings}},

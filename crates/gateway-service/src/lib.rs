@@ -49,6 +49,7 @@ pub mod metrics;
 mod scheduler;
 mod tables;
 mod uploads;
+mod validations;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -63,6 +64,7 @@ pub use limits::LimitSettings;
 pub use metrics::{Metrics, ProviderStep};
 pub use scheduler::ScheduleSettings;
 pub use uploads::{UPLOAD_TTL_SECONDS, UploadKey, verify as verify_upload_token};
+pub use validations::ValidationSettings;
 pub use webhooks::DeliveryReport;
 
 /// What the use cases need to know of the operator's settings.
@@ -84,6 +86,8 @@ pub struct ServiceSettings {
     pub limits: LimitSettings,
     /// Scheduled re-tests, webhook deliveries, audit retention.
     pub schedule: ScheduleSettings,
+    /// Whole-table validations: caps, concurrency, retention.
+    pub validation: ValidationSettings,
 }
 
 impl Default for ServiceSettings {
@@ -98,6 +102,7 @@ impl Default for ServiceSettings {
             upload_idle_timeout: Duration::from_secs(60),
             limits: LimitSettings::default(),
             schedule: ScheduleSettings::default(),
+            validation: ValidationSettings::default(),
         }
     }
 }

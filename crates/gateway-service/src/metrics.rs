@@ -1,6 +1,6 @@
 //! What the gateway counts, in the Prometheus text format: provider calls by kind, step and
 //! outcome with their latency, bytes read by previews, the database pool, scheduled re-tests
-//! and webhook deliveries (and their backlog), and (fed by the HTTP front) requests by route
+//! webhook deliveries (and their backlog), validations, and (fed by the HTTP front) requests by route
 //! template and status with their latency.
 //!
 //! Labels never carry an organization, a name, a path or a value a tenant chose: only the
@@ -56,6 +56,9 @@ pub struct Metrics {
     restarts: IntCounterVec,
     heartbeat: IntGaugeVec,
     api_version_days: IntGaugeVec,
+    validations: IntCounterVec,
+    validation_rows: IntCounterVec,
+    validations_open: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -157,6 +160,23 @@ impl Metrics {
                 ),
                 &["kind", "version", "retires"],
             )?,
+            validations: counter(
+                "gateway_validations_total",
+                "Validations run by this gateway, by outcome (succeeded, failed, cancelled).",
+                &["outcome"],
+            )?,
+            validation_rows: counter(
+                "gateway_validation_rows_total",
+                "Rows read by this gateway's succeeded validations.",
+                &[],
+            )?,
+            validations_open: IntGaugeVec::new(
+                Opts::new(
+                    "gateway_validations_open",
+                    "Validations queued or running over every gateway, by state, as this gateway last read it.",
+                ),
+                &["state"],
+            )?,
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -176,6 +196,9 @@ impl Metrics {
             Box::new(m.restarts.clone()),
             Box::new(m.heartbeat.clone()),
             Box::new(m.api_version_days.clone()),
+            Box::new(m.validations.clone()),
+            Box::new(m.validation_rows.clone()),
+            Box::new(m.validations_open.clone()),
         ];
         for c in collectors {
             m.registry.register(c)?;
@@ -237,6 +260,18 @@ impl Metrics {
     pub fn schedule_backlog(&self, due: i64, pending: i64) {
         self.checks_due.set(due);
         self.outbox_pending.set(pending);
+    }
+
+    /// One validation, finished: `succeeded` (with the rows it read), `failed`, `cancelled`.
+    pub fn validation_finished(&self, outcome: &'static str, rows: u64) {
+        self.validations.with_label_values(&[outcome]).inc();
+        self.validation_rows.with_label_values::<&str>(&[]).inc_by(rows);
+    }
+
+    /// The validations queued and running over every gateway, as last read.
+    pub fn validations_open(&self, queued: i64, running: i64) {
+        self.validations_open.with_label_values(&["queued"]).set(queued);
+        self.validations_open.with_label_values(&["running"]).set(running);
     }
 
     /// One webhook POST, finished.

@@ -1,5 +1,5 @@
 //! The schedule: re-tests of every stored connection and table, webhook deliveries from the
-//! outbox, and the audit trail's retention, run by every gateway ([`Gateway::run_schedule`]).
+//! outbox, validations (`validations`), and the retention of what they keep, run by every gateway ([`Gateway::run_schedule`]).
 //!
 //! Work is claimed from the database with a lease (`gateway_store::checks`,
 //! `gateway_store::webhooks`), so replicas sharing a PostgreSQL split it and each due check
@@ -105,7 +105,7 @@ impl Drop for Owned {
 }
 
 /// Takes every free slot of `slots`, waiting for the first.
-async fn free_slots(slots: &Arc<Semaphore>) -> Vec<OwnedSemaphorePermit> {
+pub(crate) async fn free_slots(slots: &Arc<Semaphore>) -> Vec<OwnedSemaphorePermit> {
     let Ok(first) = slots.clone().acquire_owned().await else { return Vec::new() };
     let mut taken = vec![first];
     while let Ok(p) = slots.clone().try_acquire_owned() {
@@ -127,9 +127,11 @@ impl Gateway {
         tracing::info!(%owner, "schedule started");
         let (g, o, s) = (self.clone(), owner.clone(), settings.clone());
         let checks = self.supervise("checks", move || g.clone().check_loop(o.clone(), s.clone()));
-        let (g, s) = (self.clone(), settings);
-        let deliveries = self.supervise("deliveries", move || g.clone().delivery_loop(owner.clone(), s.clone()));
-        futures_util::future::join(checks, deliveries).await;
+        let (g, o, s) = (self.clone(), owner.clone(), settings.clone());
+        let deliveries = self.supervise("deliveries", move || g.clone().delivery_loop(o.clone(), s.clone()));
+        let (g, tick) = (self.clone(), settings.tick);
+        let validations = self.supervise("validations", move || g.clone().validation_loop(owner.clone(), tick));
+        futures_util::future::join3(checks, deliveries, validations).await;
     }
 
     /// Runs the loop `make` starts in a task of its own, and starts it again when it ends by
@@ -211,9 +213,11 @@ impl Gateway {
             }
             if now - last_backlog >= 5 {
                 last_backlog = now;
-                let backlog = self.db(move |s| Ok((s.due_checks(now)?, s.pending_deliveries()?))).await;
-                if let Ok((due, pending)) = backlog {
+                let backlog =
+                    self.db(move |s| Ok((s.due_checks(now)?, s.pending_deliveries()?, s.open_validations()?))).await;
+                if let Ok((due, pending, (queued, running))) = backlog {
                     self.metrics().schedule_backlog(due, pending);
+                    self.metrics().validations_open(queued, running);
                 }
             }
             let mut free = free_slots(&slots).await;
@@ -269,18 +273,21 @@ impl Gateway {
         }
         let now = now_seconds();
         let days = i64::from(settings.audit_retention_days);
+        let validation_days = i64::from(self.settings().validation.retention_days);
         let result = self
             .db(move |s| {
                 s.reconcile_checks()?;
                 let audit = if days > 0 { s.prune_audit(now - days * 86_400)? } else { 0 };
                 // Finished deliveries are kept a week, for operators looking into one.
                 let deliveries = s.prune_deliveries(now - 7 * 86_400)?;
-                Ok((audit, deliveries))
+                let validations =
+                    if validation_days > 0 { s.prune_validations(now - validation_days * 86_400)? } else { 0 };
+                Ok((audit, deliveries, validations))
             })
             .await;
         match result {
-            Ok((audit, deliveries)) if audit + deliveries > 0 => {
-                tracing::info!(audit, deliveries, "pruned the audit trail and finished deliveries");
+            Ok((audit, deliveries, validations)) if audit + deliveries + validations > 0 => {
+                tracing::info!(audit, deliveries, validations, "pruned the audit trail, deliveries and validations");
             }
             Ok(_) => {}
             Err(p) => tracing::warn!(error = %p.message, "cannot prune the audit trail"),

@@ -99,6 +99,9 @@ impl Gateway {
             table: None,
             old_status: None,
             new_status: None,
+            validation: None,
+            rows: None,
+            invalid_rows: None,
             at: now_seconds(),
         };
         let body = serde_json::to_vec(&event).unwrap_or_default();

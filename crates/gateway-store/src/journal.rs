@@ -6,12 +6,12 @@
 
 use gateway_domain::{
     Actor, AuditAction, ConnectionKind, ConnectionStatus, EventName, OrganizationId, Table, TableName, TableStatus,
-    WebhookId,
+    ValidationState, WebhookId,
 };
 
 use crate::checks::{self, CheckPolicy};
 use crate::db::DbConnection;
-use crate::{Quotas, StoreError, audit, webhooks};
+use crate::{Quotas, StoreError, audit, validations, webhooks};
 
 /// The operator's rules a change is recorded under: when its re-tests fall due, and what an
 /// organization may keep. [`Store::rules`](crate::Store::rules) answers the store's own.
@@ -80,6 +80,14 @@ pub(crate) enum Change<'a> {
     WebhookDeleted {
         id: &'a WebhookId,
     },
+    /// A validation of a table finished; `counts` (rows, invalid rows) when it succeeded.
+    TableValidated {
+        kind: ConnectionKind,
+        name: &'a TableName,
+        validation: &'a str,
+        state: ValidationState,
+        counts: Option<(u64, u64)>,
+    },
 }
 
 impl Change<'_> {
@@ -96,6 +104,7 @@ impl Change<'_> {
             Change::WebhookPut { .. } => AuditAction::WebhookPut,
             Change::WebhookSecretRotated { .. } => AuditAction::WebhookRotateSecret,
             Change::WebhookDeleted { .. } => AuditAction::WebhookDelete,
+            Change::TableValidated { .. } => AuditAction::TableValidated,
         }
     }
 
@@ -107,7 +116,9 @@ impl Change<'_> {
             | Change::TableStatus { table, .. } => {
                 format!("{}/{}", table.connection, table.name)
             }
-            Change::TableDeleted { kind, name } => format!("{kind}/{name}"),
+            Change::TableDeleted { kind, name } | Change::TableValidated { kind, name, .. } => {
+                format!("{kind}/{name}")
+            }
             Change::ConnectionCreated { kind, .. }
             | Change::ConnectionUpdated { kind, .. }
             | Change::ConnectionStatus { kind, .. }
@@ -137,14 +148,25 @@ impl Change<'_> {
             Change::ConnectionDeleted { tables, .. } if *tables > 0 => vec![format!("tables ({tables})")],
             Change::ConnectionResealed { .. } => vec!["credentials".to_owned()],
             Change::WebhookSecretRotated { .. } => vec!["secret".to_owned()],
+            // Which validation, and how it ended (no value of the table's).
+            Change::TableValidated { validation, state, .. } => {
+                vec![format!("validation {validation}"), format!("state {state}")]
+            }
             Change::ConnectionDeleted { .. } | Change::TableDeleted { .. } | Change::WebhookDeleted { .. } => {
                 Vec::new()
             }
         }
     }
 
-    /// The event the webhooks hear of it, if any: status changes only.
+    /// The event the webhooks hear of it, if any: status changes and finished validations.
     fn event(&self) -> Option<gateway_domain::Event> {
+        if let Change::TableValidated { kind, name, validation, counts, .. } = self {
+            let mut event = webhooks::status_event(EventName::TableValidated, *kind, Some(name), None, None);
+            event.validation = Some((*validation).to_owned());
+            event.rows = counts.map(|c| c.0);
+            event.invalid_rows = counts.map(|c| c.1);
+            return Some(event);
+        }
         let (name, kind, table, old, new) = match self {
             Change::TableUpdated { table, old_status, .. } if *old_status != table.status => (
                 EventName::TableStatusChanged,
@@ -198,9 +220,15 @@ pub(crate) fn record(
             checks::schedule(conn, rules.policy, org, table.connection, Some(&table.name))?;
         }
         Change::ConnectionCreated { kind, .. } => checks::schedule(conn, rules.policy, org, *kind, None)?,
-        Change::TableDeleted { kind, name } => checks::unschedule(conn, org, *kind, Some(name))?,
-        // The connection's job and its tables'.
-        Change::ConnectionDeleted { kind, .. } => checks::unschedule(conn, org, *kind, None)?,
+        Change::TableDeleted { kind, name } => {
+            checks::unschedule(conn, org, *kind, Some(name))?;
+            validations::delete_of(conn, org, *kind, Some(name))?;
+        }
+        // The connection's job and its tables', and their validations.
+        Change::ConnectionDeleted { kind, .. } => {
+            checks::unschedule(conn, org, *kind, None)?;
+            validations::delete_of(conn, org, *kind, None)?;
+        }
         _ => {}
     }
     Ok(Recorded { deliveries })

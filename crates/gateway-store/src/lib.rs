@@ -18,6 +18,7 @@ mod seal;
 pub mod checks;
 pub mod connections;
 pub mod tables;
+pub mod validations;
 pub mod webhooks;
 
 pub use checks::{CheckJob, CheckPolicy, CheckState};
@@ -26,6 +27,7 @@ pub use error::StoreError;
 pub use journal::Rules;
 pub use seal::{EncryptionKey, Keyring};
 pub use tables::TableFilter;
+pub use validations::{Outcome, ValidationJob};
 pub use webhooks::{Attempt, Delivery};
 
 /// What one organization may keep, from the operator (`GATEWAY_ORG_MAX_*`): a tenant cannot

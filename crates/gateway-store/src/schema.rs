@@ -89,3 +89,23 @@ diesel::table! {
         fields -> Text,
     }
 }
+
+diesel::table! {
+    validations (organization, id) {
+        organization -> Text,
+        id -> Text,
+        connection -> Text,
+        name -> Text,
+        state -> Text,
+        created_at -> BigInt,
+        due_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        request -> Text,
+        progress -> Text,
+        report -> Nullable<Text>,
+        error -> Nullable<Text>,
+        attempts -> Integer,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+    }
+}

@@ -361,6 +361,9 @@ pub(crate) fn status_event(
         table: table.cloned(),
         old_status: old.map(str::to_owned),
         new_status: new.map(str::to_owned),
+        validation: None,
+        rows: None,
+        invalid_rows: None,
         at: now_seconds(),
     }
 }

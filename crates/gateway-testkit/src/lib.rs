@@ -181,6 +181,7 @@ pub struct TestAppBuilder {
     limits: gateway_service::LimitSettings,
     schedule: gateway_service::ScheduleSettings,
     check_policy: gateway_store::CheckPolicy,
+    validation_memory_mb: Option<u64>,
 }
 
 impl std::fmt::Debug for TestAppBuilder {
@@ -258,6 +259,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The operator's `GATEWAY_VALIDATION_MEMORY_MB` (256 by default).
+    pub fn validation_memory_mb(mut self, mb: u64) -> Self {
+        self.validation_memory_mb = Some(mb);
+        self
+    }
+
     /// How often things are re-tested (the operator's `GATEWAY_CHECK_INTERVAL_SECS`, ...).
     pub fn check_policy(mut self, policy: gateway_store::CheckPolicy) -> Self {
         self.check_policy = policy;
@@ -286,6 +293,11 @@ impl TestAppBuilder {
         settings.limits = self.limits;
         settings.schedule = self.schedule.clone();
         settings.check_policy = self.check_policy.clone();
+        if let Some(mb) = self.validation_memory_mb {
+            settings.validation.memory_mb = mb;
+        }
+        // Progress (and a cancel) seen quickly.
+        settings.validation.progress_every = Duration::from_millis(200);
         settings.public_url = format!("http://127.0.0.1:{port}");
         settings.upload_max_bytes = 1 << 30;
         settings.upload_idle_timeout_secs = 10;
@@ -349,6 +361,7 @@ impl TestApp {
             },
             schedule: gateway_service::ScheduleSettings { enabled: false, ..Default::default() },
             check_policy: gateway_store::CheckPolicy::default(),
+            validation_memory_mb: None,
         }
     }
 

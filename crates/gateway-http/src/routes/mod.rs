@@ -52,6 +52,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(tables::preview))
                 .route(web::get().to(tables::test_stored)),
         )
+        .service(
+            resource("/connections/{connection}/tables/{name}/validations", "GET, POST")
+                .route(web::post().to(tables::start_validation))
+                .route(web::get().to(tables::list_validations)),
+        )
+        .service(
+            resource("/connections/{connection}/tables/{name}/validations/{id}", "GET, DELETE")
+                .route(web::get().to(tables::get_validation))
+                .route(web::delete().to(tables::cancel_validation)),
+        )
         .service(resource("/tables", "GET").route(web::get().to(tables::filter)))
         .service(resource("/uploads/{token}", "PUT").route(web::put().to(uploads::put)))
         .service(resource("/webhooks", "GET").route(web::get().to(webhooks::list)))

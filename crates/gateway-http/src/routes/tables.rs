@@ -99,3 +99,55 @@ pub async fn filter(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     let paging = Paging::parse(extract::param(&q, "page"), extract::param(&q, "amt"))?;
     Ok(HttpResponse::Ok().json(state.gateway.filter_tables(&caller.org, connection, resource, paging).await?))
 }
+
+/// `POST .../validations/`: starts a validation (202), or answers the one queued or running
+/// for the table (200).
+pub async fn start_validation(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, name) = path_of(&path)?;
+    let (view, new) = state.gateway.start_validation(&caller.org, kind, &name, body.0).await?;
+    let location = format!("/connections/{kind}/tables/{name}/validations/{}/", view.id);
+    let mut answer = if new { HttpResponse::Accepted() } else { HttpResponse::Ok() };
+    Ok(answer.insert_header(("Location", location)).json(view))
+}
+
+/// `GET .../validations/`: newest first, `?page=&amt=`.
+pub async fn list_validations(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, name) = path_of(&path)?;
+    let q = extract::query(&req, &["page", "amt"])?;
+    let paging = Paging::parse(extract::param(&q, "page"), extract::param(&q, "amt"))?;
+    Ok(HttpResponse::Ok().json(state.gateway.list_validations(&caller.org, kind, &name, paging).await?))
+}
+
+fn validation_path(path: &(String, String, String)) -> Result<(ConnectionKind, TableName, &str), ApiError> {
+    Ok((extract::kind(&path.0)?, extract::table_name(&path.1)?, path.2.as_str()))
+}
+
+pub async fn get_validation(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, name, id) = validation_path(&path)?;
+    Ok(HttpResponse::Ok().json(state.gateway.get_validation(&caller.org, kind, &name, id).await?))
+}
+
+/// `DELETE .../validations/{id}/`: cancels it (204; one already finished is left as it is).
+pub async fn cancel_validation(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, name, id) = validation_path(&path)?;
+    state.gateway.cancel_validation(&caller.org, kind, &name, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

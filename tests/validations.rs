@@ -1,0 +1,296 @@
+//! Whole-table validations over HTTP, on SQLite and PostgreSQL, against the S3 peer: a file
+//! with known defects counted exactly (plain, gzip'd and as Parquet), the workflow a user
+//! chains (preview, save, validate, read the report, test again), the refusals, a cancel, a
+//! table larger than the memory cap validated by spilling, and the journal's record.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use gateway_testkit::files::gzip;
+use gateway_testkit::{Api, Db, S3Peer, TestApp, TestDb};
+use serde_json::{Value, json};
+
+fn prefix(test: &str) -> String {
+    format!("{test}-{}-{}", std::process::id(), gateway_domain::now_seconds())
+}
+
+/// 1000 ratings with 8 invalid rows: 2 missing users, 2 ratings that are no number, 2
+/// repeats of row 5's key, a row of one column (item and rating missing), a row with a
+/// missing user and a bad rating.
+fn ratings_csv() -> String {
+    let mut s = String::from("uid,sku,score,ts\n");
+    for i in 1..=1000u32 {
+        let ts = 1_700_000_000 + i;
+        let line = match i {
+            10 | 20 => format!(",i{i},4,{ts}\n"),
+            30 | 31 => format!("u{i},i{i},abc,{ts}\n"),
+            40 | 41 => format!("u5,i5,3,{ts}\n"),
+            50 => "u50\n".to_owned(),
+            60 => format!(",i60,x,{ts}\n"),
+            _ => format!("u{i},i{i},{},{ts}\n", i % 5),
+        };
+        s.push_str(&line);
+    }
+    s
+}
+
+fn ratings_parquet() -> Vec<u8> {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+    let (mut uid, mut sku, mut score) = (Vec::new(), Vec::new(), Vec::new());
+    for line in ratings_csv().lines().skip(1) {
+        let mut parts = line.split(',');
+        let (u, s, r) = (parts.next(), parts.next(), parts.next());
+        uid.push(u.filter(|u| !u.is_empty()).map(str::to_owned));
+        sku.push(s.map(str::to_owned));
+        score.push(r.map(|r| r.parse::<f64>().unwrap_or(f64::NAN)));
+    }
+    let batch = RecordBatch::try_from_iter([
+        ("uid", Arc::new(StringArray::from(uid)) as ArrayRef),
+        ("sku", Arc::new(StringArray::from(sku)) as ArrayRef),
+        ("score", Arc::new(Float64Array::from(score)) as ArrayRef),
+    ])
+    .unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.into_inner().unwrap()
+}
+
+fn schedule() -> gateway_service::ScheduleSettings {
+    gateway_service::ScheduleSettings { enabled: true, tick: Duration::from_millis(100), ..Default::default() }
+}
+
+async fn s3_app(peer: &S3Peer, db: TestDb, scheduled: bool, memory_mb: Option<u64>) -> TestApp {
+    let mut b = TestApp::builder().on(db).allow_private().provider_url("S3", &peer.endpoint);
+    if scheduled {
+        b = b.schedule(schedule());
+    }
+    if let Some(mb) = memory_mb {
+        b = b.validation_memory_mb(mb);
+    }
+    let app = b.spawn().await.unwrap();
+    let creds = json!({"aws_access_key_id": peer.key_id, "aws_secret_access_key": peer.secret, "bucket": peer.bucket});
+    assert_eq!(app.api("acme", "manager").put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+    app
+}
+
+/// Polls a validation until its state is final.
+async fn finished(api: &Api<'_>, location: &str) -> Value {
+    for _ in 0..600 {
+        let r = api.get(location).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        if ["succeeded", "failed", "cancelled"].contains(&r.body["state"].as_str().unwrap_or("")) {
+            return r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the validation at {location} did not finish in a minute");
+}
+
+fn violations(report: &Value) -> Vec<(String, String, u64)> {
+    let mut v: Vec<(String, String, u64)> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["rule"].as_str().unwrap().into(), v["field"].as_str().unwrap().into(), v["rows"].as_u64().unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+async fn the_workflow_reports_every_defect(db: Db) {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(db) else { return };
+    let app = s3_app(&peer, test_db, true, None).await;
+    let api = app.api("acme", "manager");
+    let dir = prefix("validate");
+    let op = peer.operator();
+    for (name, bytes) in [
+        ("ratings.csv", ratings_csv().into_bytes()),
+        ("ratings.csv.gz", gzip(ratings_csv().as_bytes())),
+        ("ratings.parquet", ratings_parquet()),
+    ] {
+        let path = format!("{dir}/{name}");
+        op.write(&path, bytes).await.unwrap();
+        let table = format!("/connections/S3/tables/{name}/");
+        let body = json!({"resource": "rating", "connection_table_params": {"path": path},
+                          "resource_params": {"columns_mapping": {"user_id": "uid", "item_id": "sku", "rating": "score"}}});
+        // Preview, save what it answered, validate.
+        let preview = api.post(&format!("{table}test/"), body).await;
+        assert_eq!(preview.status, 200, "{name}: {:?}", preview.body);
+        let saved = api.patch(&table, preview.body.clone()).await;
+        assert_eq!(saved.status, 200, "{name}: {:?}", saved.body);
+        let started = api.post(&format!("{table}validations/"), json!({"max_errors": 3})).await;
+        assert_eq!(started.status, 202, "{name}: {:?}", started.body);
+        assert_eq!(started.body["state"], "queued");
+        let id = started.body["id"].as_str().unwrap().to_owned();
+        let location = format!("{table}validations/{id}/");
+        let done = finished(&api, &location).await;
+        assert_eq!(done["state"], "succeeded", "{name}: {done}");
+        let report = &done["report"];
+        assert_eq!(
+            (report["rows"].as_u64(), report["valid_rows"].as_u64(), report["invalid_rows"].as_u64()),
+            (Some(1000), Some(992), Some(8)),
+            "{name}: {report}"
+        );
+        assert_eq!(report["truncated"], false);
+        let expected: Vec<(String, String, u64)> = [
+            ("duplicate", "user_id+item_id", 2),
+            ("missing", "item_id", 1),
+            ("missing", "rating", 1),
+            ("missing", "user_id", 3),
+            ("type", "rating", 3),
+        ]
+        .iter()
+        .map(|(r, f, n)| ((*r).to_owned(), (*f).to_owned(), *n))
+        .collect();
+        let mut got = violations(report);
+        got.retain(|v| v.2 > 0);
+        assert_eq!(got, expected, "{name}: {report}");
+        assert_eq!(report["samples"].as_array().map(Vec::len), Some(3), "max_errors samples kept: {report}");
+        assert_eq!(report["samples"][0]["file"], path, "{report}");
+        assert_eq!(report["fields"]["user_id"]["column"], "uid", "{report}");
+        assert_eq!(done["progress"]["rows"], 1000, "{done}");
+        // Listed newest first; the table's status unchanged; tested again, still available.
+        let list = api.get(&format!("{table}validations/")).await;
+        assert_eq!(list.body["validations"][0]["id"], id.as_str(), "{:?}", list.body);
+        assert_eq!(api.get(&table).await.body["status"], "available");
+        assert_eq!(api.get(&format!("{table}test/")).await.body["status"], "available");
+    }
+    // The journal: an audit entry by the system for each.
+    let trail = app.api("acme", "root").get("/audit/?amt=64").await;
+    let validated =
+        trail.body["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "table.validated").count();
+    assert_eq!(validated, 3, "{:?}", trail.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_the_workflow_reports_every_defect() {
+    the_workflow_reports_every_defect(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_workflow_reports_every_defect() {
+    the_workflow_reports_every_defect(Db::Postgres).await;
+}
+
+/// Without a schedule the job stays queued: a second start answers it, a cancel ends it,
+/// and what cannot be validated is refused with the contract's names.
+async fn queued_answered_cancelled_and_refusals(db: Db) {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(db) else { return };
+    let app = s3_app(&peer, test_db, false, None).await;
+    let api = app.api("acme", "backend");
+    let manager = app.api("acme", "manager");
+    let path = format!("{}/ratings.csv", prefix("queued"));
+    peer.operator().write(&path, ratings_csv().into_bytes()).await.unwrap();
+    let table = "/connections/S3/tables/r/";
+    let body = json!({"resource": "rating", "connection_table_params": {"path": path}});
+    assert_eq!(manager.patch(table, body).await.status, 200);
+    let first = api.post(&format!("{table}validations/"), json!({})).await;
+    assert_eq!(first.status, 202, "{:?}", first.body);
+    let again = api.post(&format!("{table}validations/"), Value::Null).await;
+    assert_eq!((again.status, &again.body["id"]), (200, &first.body["id"]), "the queued one: {:?}", again.body);
+    let id = first.body["id"].as_str().unwrap();
+    let location = format!("{table}validations/{id}/");
+    assert_eq!(api.delete(&location).await.status, 204);
+    let cancelled = api.get(&location).await;
+    assert_eq!(cancelled.body["state"], "cancelled", "{:?}", cancelled.body);
+    assert!(cancelled.body["finished_timestamp"].is_i64(), "{:?}", cancelled.body);
+    assert_eq!(api.delete(&location).await.status, 204, "a finished one is left as it is");
+    // A new one after the cancel.
+    let next = api.post(&format!("{table}validations/"), json!({"max_rows": 10})).await;
+    assert_eq!(next.status, 202, "{:?}", next.body);
+    assert_ne!(next.body["id"], first.body["id"]);
+    let list = api.get(&format!("{table}validations/?amt=1")).await;
+    assert_eq!((list.body["has_next"].as_bool(), &list.body["validations"][0]["id"]), (Some(true), &next.body["id"]));
+
+    // Refusals.
+    let r = api.get(&format!("{table}validations/nope/")).await;
+    assert_eq!((r.status, r.error_name()), (404, "VALIDATION_NOT_FOUND"), "{:?}", r.body);
+    let r = api.post("/connections/S3/tables/none/validations/", json!({})).await;
+    assert_eq!((r.status, r.error_name()), (404, "TABLE_NOT_FOUND"), "{:?}", r.body);
+    let r = api.post(&format!("{table}validations/"), json!({"max_errors": 5000})).await;
+    assert_eq!((r.status, r.error_name(), r.field()), (400, "WRONG_DATA_TYPE", "max_errors"), "{:?}", r.body);
+    let r = api.post(&format!("{table}validations/"), json!({"max_rows": 0})).await;
+    assert_eq!((r.status, r.field()), (400, "max_rows"), "{:?}", r.body);
+    let r = api.post(&format!("{table}validations/"), json!({"sample": 1})).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let dest = "/connections/S3/tables/recos/";
+    let body = json!({"resource": "user_to_items_reco", "connection_table_params": {"path": "out/recos.csv", "file_format": "CSV"}});
+    assert_eq!(manager.patch(dest, body).await.status, 200);
+    let r = api.post(&format!("{dest}validations/"), json!({})).await;
+    assert_eq!((r.status, r.error_name(), r.field()), (400, "WRONG_DATA_TYPE", "resource"), "{:?}", r.body);
+    // Another organization sees none of it.
+    let other = app.api("globex", "root").get(&location).await;
+    assert_eq!(other.status, 404, "{:?}", other.body);
+    // Deleted with its table.
+    assert_eq!(manager.delete(table).await.status, 204);
+    assert_eq!(
+        manager.patch(table, json!({"resource": "rating", "connection_table_params": {"path": path}})).await.status,
+        200
+    );
+    let list = api.get(&format!("{table}validations/")).await;
+    assert_eq!(list.body["validations"], json!([]), "{:?}", list.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_queued_answered_cancelled_and_refusals() {
+    queued_answered_cancelled_and_refusals(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_queued_answered_cancelled_and_refusals() {
+    queued_answered_cancelled_and_refusals(Db::Postgres).await;
+}
+
+/// 300,000 distinct items through a 16 MiB pool: the duplicate count is exact by spilling;
+/// a file that cannot be read ends `failed` with the contract's shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn larger_than_memory_spills_and_a_broken_file_fails() {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(Db::Sqlite) else { return };
+    let app = s3_app(&peer, test_db, true, Some(16)).await;
+    let api = app.api("acme", "manager");
+    let dir = prefix("spill");
+    let mut csv = String::from("item_id,title\n");
+    for i in 0..300_000u32 {
+        csv.push_str(&format!(
+            "item-{i:07}-{},a title long enough to fill the sort's memory\n",
+            i.wrapping_mul(2654435761)
+        ));
+    }
+    csv.push_str("item-0000000-0,the first item again\n");
+    let path = format!("{dir}/items.csv.gz");
+    peer.operator().write(&path, gzip(csv.as_bytes())).await.unwrap();
+    let table = "/connections/S3/tables/items/";
+    let body = json!({"resource": "item", "connection_table_params": {"path": path, "file_format": "CSV", "options": {"compression": "gzip"}}});
+    assert_eq!(api.patch(table, body).await.status, 200);
+    let started = api.post(&format!("{table}validations/"), json!({})).await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let done = finished(&api, &format!("{table}validations/{}/", started.body["id"].as_str().unwrap())).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(
+        (done["report"]["rows"].as_u64(), done["report"]["invalid_rows"].as_u64()),
+        (Some(300_001), Some(1)),
+        "{done}"
+    );
+    assert_eq!(done["report"]["samples"][0]["row"], 300_001, "{done}");
+
+    // A gzip cut short.
+    let broken = format!("{dir}/broken.csv.gz");
+    let mut bytes = gzip(ratings_csv().as_bytes());
+    bytes.truncate(bytes.len() / 2);
+    peer.operator().write(&broken, bytes).await.unwrap();
+    let table = "/connections/S3/tables/broken/";
+    let body = json!({"resource": "item", "connection_table_params": {"path": broken, "file_format": "CSV", "options": {"compression": "gzip"}}});
+    assert_eq!(api.patch(table, body).await.status, 200);
+    let started = api.post(&format!("{table}validations/"), json!({})).await;
+    let done = finished(&api, &format!("{table}validations/{}/", started.body["id"].as_str().unwrap())).await;
+    assert_eq!(done["state"], "failed", "{done}");
+    assert_eq!(done["error"]["error_name"], "WRONG_DATA_TYPE", "{done}");
+    assert!(done["error"]["message"].as_str().unwrap().contains("broken.csv.gz"), "{done}");
+    assert!(done.get("report").is_none(), "{done}");
+}
