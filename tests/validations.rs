@@ -63,7 +63,17 @@ fn schedule() -> gateway_service::ScheduleSettings {
 }
 
 async fn s3_app(peer: &S3Peer, db: TestDb, scheduled: bool, memory_mb: Option<u64>) -> TestApp {
-    let mut b = TestApp::builder().on(db).allow_private().provider_url("S3", &peer.endpoint);
+    s3_app_with(peer, db, scheduled, memory_mb, gateway_store::Keyring::ephemeral()).await
+}
+
+async fn s3_app_with(
+    peer: &S3Peer,
+    db: TestDb,
+    scheduled: bool,
+    memory_mb: Option<u64>,
+    keys: gateway_store::Keyring,
+) -> TestApp {
+    let mut b = TestApp::builder().on(db).keys(keys).allow_private().provider_url("S3", &peer.endpoint);
     if scheduled {
         b = b.schedule(schedule());
     }
@@ -226,6 +236,46 @@ async fn queued_answered_cancelled_and_refusals(db: Db) {
     // Another organization sees none of it.
     let other = app.api("globex", "root").get(&location).await;
     assert_eq!(other.status, 404, "{:?}", other.body);
+    // A running one cancelled: its runner's next progress write is refused (it stops there)
+    // and its finish writes nothing.
+    let jobs = app.store.claim_validations("w", gateway_domain::now_seconds(), 60, 10, 10).unwrap();
+    let job = jobs.iter().find(|j| j.id == next.body["id"].as_str().unwrap()).unwrap().clone();
+    let at = gateway_domain::ValidationProgress { rows: 5, bytes_read: 100, bytes_total: 1000 };
+    assert!(app.store.validation_progress("w", &job, at, gateway_domain::now_seconds() + 60).unwrap());
+    let running = format!("{table}validations/{}/", job.id);
+    assert_eq!(api.get(&running).await.body["progress"], json!({"rows": 5, "bytes_read": 100, "bytes_total": 1000}));
+    assert_eq!(api.delete(&running).await.status, 204);
+    assert!(!app.store.validation_progress("w", &job, at, gateway_domain::now_seconds() + 60).unwrap());
+    let failure = json!({"error_name": "INTERNAL_ERROR", "message": "late", "error_data": {}});
+    assert!(!app.store.finish_validation("w", &job, at, &gateway_store::Outcome::Failed(failure)).unwrap());
+    assert_eq!(api.get(&running).await.body["state"], "cancelled");
+    // A job whose replicas keep dying is failed after its third run, never retried for ever.
+    let r2 = "/connections/S3/tables/r2/";
+    assert_eq!(
+        manager.patch(r2, json!({"resource": "rating", "connection_table_params": {"path": path}})).await.status,
+        200
+    );
+    let doomed = api.post(&format!("{r2}validations/"), json!({})).await;
+    let now = gateway_domain::now_seconds();
+    for run in 0..3 {
+        // Claimed by a replica that dies at once: its lease is already over.
+        let jobs = app.store.claim_validations(&format!("dead-{run}"), now, -1, 10, 10).unwrap();
+        assert_eq!(jobs.iter().filter(|j| j.table.as_str() == "r2").count(), 1, "run {run}: {jobs:?}");
+        assert_eq!(
+            api.get(&format!("{r2}validations/{}/", doomed.body["id"].as_str().unwrap())).await.body["state"],
+            "running"
+        );
+    }
+    let jobs = app.store.claim_validations("dead-3", now, -1, 10, 10).unwrap();
+    assert!(jobs.iter().all(|j| j.table.as_str() != "r2"), "{jobs:?}");
+    let failed = api.get(&format!("{r2}validations/{}/", doomed.body["id"].as_str().unwrap())).await;
+    assert_eq!(
+        (failed.body["state"].as_str(), failed.body["error"]["error_name"].as_str()),
+        (Some("failed"), Some("INTERNAL_ERROR")),
+        "{:?}",
+        failed.body
+    );
+    assert!(failed.body["error"]["message"].as_str().unwrap().contains("interrupted 3 times"), "{:?}", failed.body);
     // Deleted with its table.
     assert_eq!(manager.delete(table).await.status, 204);
     assert_eq!(
@@ -293,4 +343,92 @@ async fn larger_than_memory_spills_and_a_broken_file_fails() {
     assert_eq!(done["error"]["error_name"], "WRONG_DATA_TYPE", "{done}");
     assert!(done["error"]["message"].as_str().unwrap().contains("broken.csv.gz"), "{done}");
     assert!(done.get("report").is_none(), "{done}");
+}
+
+/// A replica that claimed a validation and died leaves it to another once its lease ends;
+/// the webhooks hear of every finished validation (none coalesced away).
+async fn a_dead_replicas_job_is_taken_over_and_each_finish_is_told(db: Db) {
+    use gateway_testkit::{MockProvider, Reply};
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(db) else { return };
+    let second = test_db.alias();
+    let receiver = MockProvider::start(|_| Reply::text(204, ""));
+    let keys = gateway_store::Keyring::ephemeral();
+    let a = s3_app_with(&peer, test_db, false, None, keys.clone()).await;
+    let api = a.api("acme", "manager");
+    let hook = api
+        .put("/webhooks/ops/", json!({"url": format!("{}/hooks", receiver.url), "events": ["table.validated"]}))
+        .await;
+    assert_eq!(hook.status, 200, "{:?}", hook.body);
+    let path = format!("{}/ratings.csv", prefix("takeover"));
+    peer.operator().write(&path, ratings_csv().into_bytes()).await.unwrap();
+    let table = "/connections/S3/tables/r/";
+    let body = json!({"resource": "rating", "connection_table_params": {"path": path},
+                      "resource_params": {"columns_mapping": {"user_id": "uid", "item_id": "sku", "rating": "score"}}});
+    assert_eq!(api.patch(table, body).await.status, 200);
+    // One run that failed, recorded by a replica (no schedule here delivers its event).
+    let v0 = api.post(&format!("{table}validations/"), json!({})).await.body["id"].as_str().unwrap().to_owned();
+    let now = gateway_domain::now_seconds();
+    let jobs = a.store.claim_validations("w", now, 60, 10, 10).unwrap();
+    let failure = json!({"error_name": "RESOURCE_NOT_FOUND", "message": "gone", "error_data": {}});
+    assert!(
+        a.store.finish_validation("w", &jobs[0], Default::default(), &gateway_store::Outcome::Failed(failure)).unwrap()
+    );
+    // Another, claimed by a replica that dies at once (its lease ends in a second).
+    let v1 = api.post(&format!("{table}validations/"), json!({})).await.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(a.store.claim_validations("dead", gateway_domain::now_seconds(), 1, 10, 10).unwrap().len(), 1);
+    assert_eq!(api.get(&format!("{table}validations/{v1}/")).await.body["state"], "running");
+    // A second replica runs the schedule: it takes the job over and runs it whole.
+    let b = TestApp::builder()
+        .on(second)
+        .keys(keys)
+        .allow_private()
+        .provider_url("S3", &peer.endpoint)
+        .schedule(schedule())
+        .spawn()
+        .await
+        .unwrap();
+    let done = finished(&api, &format!("{table}validations/{v1}/")).await;
+    assert_eq!(
+        (done["state"].as_str(), done["report"]["invalid_rows"].as_u64()),
+        (Some("succeeded"), Some(8)),
+        "{done}"
+    );
+    let mut told = Vec::new();
+    for _ in 0..200 {
+        told = receiver
+            .requests()
+            .into_iter()
+            .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+            .filter(|e| e["event"] == "table.validated")
+            .collect();
+        if told.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    told.sort_by_key(|e| e["validation"] != v0.as_str());
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert_eq!((told[0]["validation"].as_str(), told[0].get("rows")), (Some(v0.as_str()), None), "{told:?}");
+    assert_eq!(
+        (
+            told[1]["validation"].as_str(),
+            told[1]["rows"].as_u64(),
+            told[1]["invalid_rows"].as_u64(),
+            told[1]["table"].as_str()
+        ),
+        (Some(v1.as_str()), Some(1000), Some(8), Some("r")),
+        "{told:?}"
+    );
+    drop(b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_dead_replicas_job_is_taken_over_and_each_finish_is_told() {
+    a_dead_replicas_job_is_taken_over_and_each_finish_is_told(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_dead_replicas_job_is_taken_over_and_each_finish_is_told() {
+    a_dead_replicas_job_is_taken_over_and_each_finish_is_told(Db::Postgres).await;
 }

@@ -136,7 +136,9 @@ pub fn start(
         if let Some(row) = found {
             return Ok((view(row)?, false));
         }
-        let id = random_id();
+        // Ids sort by creation: milliseconds first (12 hex digits), then 80 random bits.
+        let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let id = format!("{millis:012x}{}", random_id().get(..20).unwrap_or_default());
         let now = now_seconds();
         diesel::insert_into(v::table)
             .values((
@@ -175,7 +177,8 @@ pub fn get(
     row.map(view).transpose()
 }
 
-/// A page of a table's validations, newest first, and whether more follow.
+/// A page of a table's validations, newest first (ids sort by creation), and whether more
+/// follow.
 pub fn page(
     conn: &mut DbConnection,
     org: &OrganizationId,
@@ -188,7 +191,7 @@ pub fn page(
         .filter(v::organization.eq(org.as_str()))
         .filter(v::connection.eq(kind.as_str()))
         .filter(v::name.eq(name.as_str()))
-        .order((v::created_at.desc(), v::id.desc()))
+        .order(v::id.desc())
         .limit(amt + 1)
         .offset(paging.offset())
         .select(columns())

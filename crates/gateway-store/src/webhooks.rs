@@ -263,7 +263,9 @@ pub(crate) fn enqueue(
     let mut pending: Option<i64> = None;
     let mut n = 0;
     for hook in &hooks {
-        if !subject.is_empty() && coalesce(conn, org, hook, &subject, event)? {
+        // Status changes coalesce; every finished validation is told.
+        let status_change = matches!(event.event, EventName::TableStatusChanged | EventName::ConnectionStatusChanged);
+        if status_change && !subject.is_empty() && coalesce(conn, org, hook, &subject, event)? {
             continue;
         }
         let count = match pending {
