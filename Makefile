@@ -56,6 +56,7 @@ bench:
 	@[ -x .venv/bin/python ] || python3 -m venv .venv
 	@.venv/bin/pip install -q --disable-pip-version-check duckdb || echo "bench: DuckDB not installed: its comparison is skipped"
 	$(CARGO) bench -p gateway-formats --bench sniff
+	$(CARGO) bench -p gateway-engine --bench validate
 	@bash scripts/peers.sh start; trap 'bash scripts/peers.sh stop' EXIT; \
 	$(CARGO) bench -p gateway-blackbox --bench s3_preview
 	bash scripts/api-bench.sh
