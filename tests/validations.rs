@@ -1,7 +1,8 @@
 //! Whole-table validations over HTTP, on SQLite and PostgreSQL, against the S3 peer: a file
 //! with known defects counted exactly (plain, gzip'd and as Parquet), the workflow a user
 //! chains (preview, save, validate, read the report, test again), the refusals, a cancel, a
-//! table larger than the memory cap validated by spilling, and the journal's record.
+//! table larger than the memory cap validated by spilling, the journal's record, a dead
+//! replica's job taken over, and a BigQuery table validated by SQL on the emulator.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -431,4 +432,80 @@ async fn sqlite_a_dead_replicas_job_is_taken_over_and_each_finish_is_told() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_dead_replicas_job_is_taken_over_and_each_finish_is_told() {
     a_dead_replicas_job_is_taken_over_and_each_finish_is_told(Db::Postgres).await;
+}
+
+/// A BigQuery table validated where it lives (the emulator runs the GoogleSQL): the same
+/// rules, counted exactly; a dry run first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
+    use gateway_testkit::{BqPeer, TestKey, TokenServer};
+    use reqwest::Method;
+    let Some(peer) = BqPeer::get() else { return };
+    let dataset = format!("val_{}", std::process::id());
+    peer.call(
+        Method::POST,
+        "/datasets",
+        json!({"datasetReference": {"projectId": peer.project, "datasetId": dataset}}),
+    )
+    .await;
+    let schema = json!({"fields": [{"name": "user_id", "type": "STRING"}, {"name": "item_id", "type": "STRING"},
+                                   {"name": "rating", "type": "STRING"}, {"name": "ts", "type": "INTEGER"}]});
+    let tables = format!("/datasets/{dataset}/tables");
+    peer.call(
+        Method::POST,
+        &tables,
+        json!({"tableReference": {"projectId": peer.project, "datasetId": dataset, "tableId": "ratings"}, "schema": schema}),
+    )
+    .await;
+    let mut rows: Vec<Value> = (1..=10)
+        .map(|i| json!({"json": {"user_id": format!("u{i}"), "item_id": format!("i{i}"), "rating": format!("{}", i % 5), "ts": 1_700_000_000 + i}}))
+        .collect();
+    for (u, i, r) in [
+        (json!(" "), "i11", "3"),
+        (Value::Null, "i12", "3"),
+        (json!("u13"), "i13", "abc"),
+        (json!("u14"), "i14", "x"),
+        (json!("u1"), "i1", "4"),
+        (json!("u1"), "i1", "5"),
+    ] {
+        rows.push(json!({"json": {"user_id": u, "item_id": i, "rating": r, "ts": 1_700_000_000}}));
+    }
+    peer.call(Method::POST, &format!("{tables}/ratings/insertAll"), json!({"rows": rows})).await;
+    let key = TestKey::generate();
+    let token = TokenServer::start(&key, "validator@gateway-tests.iam.gserviceaccount.com");
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("BIGQUERY", &peer.endpoint)
+        .provider_url("GOOGLE_OAUTH", &token.url)
+        .schedule(schedule())
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    let mut creds = key.key_file("validator@gateway-tests.iam.gserviceaccount.com");
+    creds["project_id"] = json!(peer.project);
+    assert_eq!(api.put("/connections/BIGQUERY/", json!({"credentials": creds})).await.status, 200);
+    let table = format!("/connections/BIGQUERY/tables/{dataset}.ratings/");
+    assert_eq!(api.patch(&table, json!({"resource": "rating"})).await.status, 200);
+    let started = api.post(&format!("{table}validations/"), json!({"max_errors": 10})).await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let done = finished(&api, &format!("{table}validations/{}/", started.body["id"].as_str().unwrap())).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let report = &done["report"];
+    assert_eq!(
+        (report["rows"].as_u64(), report["valid_rows"].as_u64(), report["invalid_rows"].as_u64()),
+        (Some(16), Some(10), Some(6)),
+        "{report}"
+    );
+    let mut got = violations(report);
+    got.retain(|v| v.2 > 0);
+    let expected: Vec<(String, String, u64)> =
+        [("duplicate", "user_id+item_id", 2), ("missing", "user_id", 2), ("type", "rating", 2)]
+            .iter()
+            .map(|(r, f, n)| ((*r).to_owned(), (*f).to_owned(), *n))
+            .collect();
+    assert_eq!(got, expected, "{report}");
+    assert_eq!(report["fields"]["user_id"]["type"], "string", "{report}");
+    assert_eq!(report["samples"].as_array().map(Vec::len), Some(6), "one per broken rule of each broken row: {report}");
+    assert_eq!(report["samples"][0]["file"], format!("{}.{dataset}.ratings", peer.project), "{report}");
 }

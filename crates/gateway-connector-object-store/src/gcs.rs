@@ -269,8 +269,8 @@ impl Connector for GcsConnector {
         }
     }
 
-    fn reads_files(&self) -> bool {
-        true
+    fn whole_read(&self) -> gateway_connector::WholeRead {
+        gateway_connector::WholeRead::Files
     }
 
     async fn open_files(

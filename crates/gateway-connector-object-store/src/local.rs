@@ -317,8 +317,8 @@ impl Connector for LocalConnector {
         .await
     }
 
-    fn reads_files(&self) -> bool {
-        true
+    fn whole_read(&self) -> gateway_connector::WholeRead {
+        gateway_connector::WholeRead::Files
     }
 
     async fn open_files(

@@ -456,8 +456,8 @@ impl Connector for S3Connector {
         }
     }
 
-    fn reads_files(&self) -> bool {
-        true
+    fn whole_read(&self) -> gateway_connector::WholeRead {
+        gateway_connector::WholeRead::Files
     }
 
     async fn open_files(

@@ -112,9 +112,26 @@ pub trait Connector: Send + Sync + 'static {
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError>;
 
-    /// Whether [`Connector::open_files`] reads its tables whole (file kinds).
-    fn reads_files(&self) -> bool {
-        false
+    /// How its tables are validated whole: read by the engine ([`Connector::open_files`]),
+    /// run where they live ([`Connector::validate_in_place`]), or not yet.
+    fn whole_read(&self) -> WholeRead {
+        WholeRead::Unsupported
+    }
+
+    /// Runs a validation where the table lives (a warehouse's SQL, in the customer's project)
+    /// and answers its report. Kinds that cannot answer [`ErrorKind::WrongSpecification`] (the
+    /// default).
+    async fn validate_in_place(
+        &self,
+        credentials: Option<&Credentials>,
+        table: &Table,
+        plan: &gateway_domain::ValidationPlan,
+    ) -> Result<gateway_domain::ValidationReport, ConnectorError> {
+        let _ = (credentials, table, plan);
+        Err(ConnectorError::new(
+            ErrorKind::WrongSpecification,
+            format!("{} tables cannot be validated where they live", self.kind()),
+        ))
     }
 
     /// Opens every file of a stored source table for a whole read (a validation): one for a
@@ -131,6 +148,17 @@ pub trait Connector: Send + Sync + 'static {
             format!("{} tables are not files: they cannot be read whole by this gateway yet", self.kind()),
         ))
     }
+}
+
+/// How a kind's tables are validated whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WholeRead {
+    /// Not yet: a validation is refused up front.
+    Unsupported,
+    /// Its files are opened ([`Connector::open_files`]) and read by the engine.
+    Files,
+    /// The provider runs the rules itself ([`Connector::validate_in_place`]).
+    InPlace,
 }
 
 /// One file of a stored table, opened for a whole read: its size known when opened, its bytes

@@ -165,3 +165,41 @@ pub struct ValidationRequest {
 pub const DEFAULT_MAX_ERRORS: u32 = 100;
 /// Samples kept at most.
 pub const MAX_MAX_ERRORS: u32 = 1000;
+
+/// What a validation holds a table to, as data: for sources that run it where the table
+/// lives (a warehouse's SQL) rather than being read whole by the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationPlan {
+    /// The mapped platform fields, each with its source column.
+    pub fields: Vec<PlannedField>,
+    /// The key's platform fields, in order (empty: the resource has none).
+    pub key: Vec<String>,
+    /// Samples kept at most.
+    pub max_errors: usize,
+    /// Rows read at most.
+    pub max_rows: Option<u64>,
+}
+
+/// One platform field of a [`ValidationPlan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedField {
+    /// The platform field (`user_id`, `rating`).
+    pub field: String,
+    /// The source column it is mapped to (dotted for a nested field).
+    pub column: String,
+    /// What `type` holds its values to.
+    pub check: FieldCheck,
+    /// Null, empty or absent breaks `missing`.
+    pub required: bool,
+}
+
+/// What `type` holds a field's values to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldCheck {
+    /// Any text (ids, labels, other fields).
+    Text,
+    /// A finite number (`rating`).
+    Number,
+    /// An instant: epoch seconds (or a finer unit) or RFC 3339 / ISO 8601 text.
+    Timestamp,
+}

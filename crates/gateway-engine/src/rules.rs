@@ -111,6 +111,30 @@ impl Rules {
     }
 
     /// The key's name in a report (`user_id+item_id`).
+    /// The rules as data, for a source that runs them itself (a warehouse's SQL).
+    pub fn plan(&self, max_errors: usize, max_rows: Option<u64>) -> gateway_domain::ValidationPlan {
+        use gateway_domain::{FieldCheck, PlannedField};
+        gateway_domain::ValidationPlan {
+            fields: self
+                .fields
+                .iter()
+                .map(|f| PlannedField {
+                    field: f.field.clone(),
+                    column: f.column.clone(),
+                    check: match f.kind {
+                        FieldKind::Number => FieldCheck::Number,
+                        FieldKind::Timestamp => FieldCheck::Timestamp,
+                        FieldKind::Id | FieldKind::Text => FieldCheck::Text,
+                    },
+                    required: f.required,
+                })
+                .collect(),
+            key: self.key.iter().filter_map(|i| self.fields.get(*i)).map(|f| f.field.clone()).collect(),
+            max_errors,
+            max_rows,
+        }
+    }
+
     pub fn key_name(&self) -> String {
         self.key.iter().filter_map(|i| self.fields.get(*i)).map(|f| f.field.as_str()).collect::<Vec<_>>().join("+")
     }

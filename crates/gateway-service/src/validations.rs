@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use gateway_connector::TableFile;
+use gateway_connector::{TableFile, WholeRead};
 use gateway_domain::{
     ConnectionKind, Credentials, DEFAULT_MAX_ERRORS, ErrorName, MAX_MAX_ERRORS, OrganizationId, Paging, Problem,
     TableName, ValidationProgress, ValidationRequest, ValidationView, ValidationsPage, now_seconds,
@@ -142,10 +142,12 @@ impl Gateway {
             ));
         }
         let connector = self.connector(kind)?;
-        if !connector.reads_files() {
+        if connector.whole_read() == WholeRead::Unsupported {
             return Err(Problem::wrong_field(
                 "connection",
-                format!("validations read file tables (S3, GCS, LOCAL) for now; {kind} tables cannot be validated yet"),
+                format!(
+                    "validations read file tables (S3, GCS, LOCAL) and BigQuery tables for now; {kind} tables cannot be validated yet"
+                ),
             )
             .with("connection", kind.as_str()));
         }
@@ -294,6 +296,19 @@ impl Gateway {
         let credentials =
             conn.map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new)).transpose()?;
         let scrub = |t: &str| crate::scrub(t, connector.as_ref(), credentials.as_ref());
+        let rules = Rules::new(
+            table.resource,
+            &gateway_engine::mapping_of(&table.resource_params),
+            gateway_preview::required_fields(table.resource),
+        );
+        if connector.whole_read() == WholeRead::InPlace {
+            // Bounded by the validation's own time cap (run_validation), not a call's.
+            let plan = rules.plan(job.max_errors as usize, job.max_rows);
+            return connector.validate_in_place(credentials.as_ref(), &table, &plan).await.map_err(|mut e| {
+                e.message = scrub(&e.message);
+                crate::connector_problem(&e)
+            });
+        }
         let open = connector.open_files(credentials.as_ref(), &table);
         let files = self.bounded(job.connection, crate::ProviderStep::InspectTable, open, |_| None).await.map_err(
             |mut e| {
@@ -305,11 +320,6 @@ impl Gateway {
             tracing::error!(dir = %spill_dir.display(), error = %e, "cannot create a validation's spill folder");
             Problem::new(ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
         })?;
-        let rules = Rules::new(
-            table.resource,
-            &gateway_engine::mapping_of(&table.resource_params),
-            gateway_preview::required_fields(table.resource),
-        );
         let engine_job = Job {
             files: files.into_iter().map(|f| Arc::new(FileSource(f)) as Arc<dyn ByteSource>).collect(),
             params: table.connection_table_params.clone(),

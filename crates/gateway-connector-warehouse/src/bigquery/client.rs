@@ -187,6 +187,61 @@ impl Client {
         }
     }
 
+    /// `jobs.query` of `query` billed to `billing`, capped by `max_bytes_billed`, waited for
+    /// (`jobs.getQueryResults` until the job is complete); answers the first page of rows
+    /// (validation queries answer one row, or at most `max_errors`).
+    #[allow(clippy::too_many_arguments, reason = "one call's whole description")]
+    pub async fn query(
+        &self,
+        auth: &GoogleAuth,
+        key: &ServiceAccountKey<'_>,
+        billing: &str,
+        location: Option<&str>,
+        query: &str,
+        max_bytes_billed: u64,
+        what: &str,
+    ) -> Result<Value, ConnectorError> {
+        let mut body = json!({
+            "query": query,
+            "useLegacySql": false,
+            "maximumBytesBilled": max_bytes_billed.to_string(),
+            "timeoutMs": 10000,
+        });
+        if let (Some(l), Some(o)) = (location, body.as_object_mut()) {
+            o.insert("location".into(), json!(l));
+        }
+        let answer = self.call(auth, key, Method::POST, &["projects", billing, "queries"], &[], Some(body)).await?;
+        if !answer.ok() {
+            return Err(failure(&self.api, &answer, what, &query_role(&answer.json(), billing)));
+        }
+        let mut body = answer.json();
+        // A long job answers `jobComplete: false`: its results are waited for, 10 s a call,
+        // for as long as the validation may run (its caller bounds it).
+        while body.at("/jobComplete").as_bool() == Some(false) {
+            let job = body.at("/jobReference/jobId").as_str().unwrap_or_default().to_owned();
+            if job.is_empty() {
+                return Err(ConnectorError::new(
+                    gateway_connector::ErrorKind::Unknown,
+                    format!("BigQuery answered {what} without a job to wait for"),
+                ));
+            }
+            let job_location = body.at("/jobReference/location").as_str().map(str::to_owned);
+            let mut q = vec![("timeoutMs", "10000")];
+            if let Some(l) = job_location.as_deref().or(location) {
+                q.push(("location", l));
+            }
+            let answer = self.call(auth, key, Method::GET, &["projects", billing, "queries", &job], &q, None).await?;
+            if !answer.ok() {
+                return Err(failure(&self.api, &answer, what, &query_role(&answer.json(), billing)));
+            }
+            body = answer.json();
+        }
+        match query_errors(&body, what) {
+            Some(e) => Err(e),
+            None => Ok(body),
+        }
+    }
+
     /// `tables.testIamPermissions`: which of `permissions` the key has on a table.
     pub async fn permissions(
         &self,

@@ -15,7 +15,7 @@ use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
 
 use super::client::Client;
 use super::config::{self, SCOPE};
-use super::rows;
+use super::{rows, validate};
 
 /// What writing recommendations into an existing table needs.
 const WRITE: &str = "bigquery.tables.updateData";
@@ -258,5 +258,53 @@ impl Connector for BigQueryConnector {
         }
         let rows = rows::decode(&data, &schema_fields).into_iter().take(sample_rows).collect();
         Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None })
+    }
+
+    fn whole_read(&self) -> gateway_connector::WholeRead {
+        gateway_connector::WholeRead::InPlace
+    }
+
+    /// The rules as GoogleSQL run in the customer's project (billed to the connection's
+    /// project): a dry run first, refused past `validate::MAX_BYTES_BILLED` (10 GiB); then the
+    /// counting query and the samples query, each capped by `maximumBytesBilled`.
+    async fn validate_in_place(
+        &self,
+        credentials: Option<&Credentials>,
+        table: &Table,
+        plan: &gateway_domain::ValidationPlan,
+    ) -> Result<gateway_domain::ValidationReport, ConnectorError> {
+        let c = credentials
+            .map(Credentials::expose)
+            .ok_or_else(|| ConnectorError::new(ErrorKind::WrongCredentials, "no credentials"))?;
+        let key = ServiceAccountKey::from_credentials(c)?;
+        let billing = text(c, "project_id").unwrap_or_default();
+        let location = text(c, "location");
+        let t = config::table_ref(table, Some(billing), text(c, "dataset")).map_err(wrong_spec)?;
+        let meta =
+            self.client.table(&self.auth, &key, &t).await?.ok_or_else(|| {
+                ConnectorError::new(ErrorKind::ResourceNotFound, format!("BigQuery has no table {t}"))
+            })?;
+        let counts = validate::counts_sql(&t, plan);
+        let what = format!("table {t}'s validation");
+        let dry = self.client.dry_run(&self.auth, &key, billing, location, &counts, &what).await?;
+        let bytes: u64 = dry.at("/totalBytesProcessed").as_str().and_then(|b| b.parse().ok()).unwrap_or(0);
+        if bytes > validate::MAX_BYTES_BILLED {
+            return Err(ConnectorError::new(
+                ErrorKind::WrongSpecification,
+                format!(
+                    "validating {t} would process {bytes} bytes, more than the {} a validation may bill (a LIMIT or max_rows does not lower what BigQuery bills: the columns read are)",
+                    validate::MAX_BYTES_BILLED
+                ),
+            ));
+        }
+        let answer =
+            self.client.query(&self.auth, &key, billing, location, &counts, validate::MAX_BYTES_BILLED, &what).await?;
+        let samples = if plan.max_errors > 0 {
+            let sql = validate::samples_sql(&t, plan);
+            self.client.query(&self.auth, &key, billing, location, &sql, validate::MAX_BYTES_BILLED, &what).await?
+        } else {
+            serde_json::Value::Null
+        };
+        validate::report(&t, plan, meta.at("/schema/fields"), &answer, &samples)
     }
 }

@@ -12,5 +12,6 @@ mod config;
 mod connector;
 pub(crate) mod error;
 mod rows;
+mod validate;
 
 pub use connector::BigQueryConnector;
