@@ -506,6 +506,7 @@ async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
             .collect();
     assert_eq!(got, expected, "{report}");
     assert_eq!(report["fields"]["user_id"]["type"], "string", "{report}");
+    assert_eq!(done["progress"]["rows"], 16, "{done}");
     assert_eq!(report["samples"].as_array().map(Vec::len), Some(6), "one per broken rule of each broken row: {report}");
     assert_eq!(report["samples"][0]["file"], format!("{}.{dataset}.ratings", peer.project), "{report}");
 }

@@ -180,15 +180,24 @@ print(rows, invalid, f"{secs:.3f}", resource.getrusage(resource.RUSAGE_SELF).ru_
 "#;
 
 fn measure(cmd: &mut Command) -> Option<(u64, u64, f64, u64)> {
-    let out = cmd.output().ok()?;
-    if !out.status.success() {
-        println!("  failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+    let out = match cmd.output() {
+        Ok(o) => o,
+        Err(e) => {
+            println!("  failed to start: {e}");
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let parsed = text.lines().rev().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        Some((f.first()?.parse().ok()?, f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+    });
+    if !out.status.success() || parsed.is_none() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        println!("  failed ({}): {}", out.status, err.lines().last().unwrap_or(text.lines().last().unwrap_or("")));
         return None;
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last()?;
-    let f: Vec<&str> = line.split_whitespace().collect();
-    Some((f.first()?.parse().ok()?, f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+    parsed
 }
 
 fn main() {

@@ -271,7 +271,12 @@ impl Gateway {
         if !ours {
             return;
         }
-        let at = snapshot(&progress);
+        let mut at = snapshot(&progress);
+        // A validation run where the table lives reports no progress on the way: its rows
+        // are the report's.
+        if let Outcome::Succeeded(report) = &outcome {
+            at.rows = at.rows.max(report.rows);
+        }
         let (o, j) = (owner.to_owned(), job.clone());
         match self.db(move |s| s.finish_validation(&o, &j, at, &outcome)).await {
             Ok(_) => {}
