@@ -510,3 +510,49 @@ async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
     assert_eq!(report["samples"].as_array().map(Vec::len), Some(6), "one per broken rule of each broken row: {report}");
     assert_eq!(report["samples"][0]["file"], format!("{}.{dataset}.ratings", peer.project), "{report}");
 }
+
+/// A file set validated whole: every file read (markers left out), rows per file, a key
+/// repeated across files found and named in the later file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_set_is_validated_file_by_file() {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(Db::Sqlite) else { return };
+    let app = s3_app(&peer, test_db, true, None).await;
+    let api = app.api("acme", "manager");
+    let dir = prefix("set");
+    let op = peer.operator();
+    for (part, ids) in [(0, 1..=100u32), (1, 101..=250), (2, 251..=300)] {
+        let mut csv = String::from("item_id,title\n");
+        for i in ids {
+            csv.push_str(&format!("sku-{i},item {i}\n"));
+        }
+        if part == 2 {
+            csv.push_str("sku-7,the seventh again\n");
+        }
+        op.write(&format!("{dir}/items/part-{part:05}.csv.gz"), gzip(csv.as_bytes())).await.unwrap();
+    }
+    op.write(&format!("{dir}/items/_SUCCESS"), Vec::<u8>::new()).await.unwrap();
+    let table = "/connections/S3/tables/items/";
+    let body = json!({"resource": "item", "connection_table_params": {"path": format!("{dir}/items/")}});
+    assert_eq!(api.patch(table, body).await.status, 200);
+    let started = api.post(&format!("{table}validations/"), json!({})).await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let done = finished(&api, &format!("{table}validations/{}/", started.body["id"].as_str().unwrap())).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let report = &done["report"];
+    assert_eq!((report["rows"].as_u64(), report["invalid_rows"].as_u64()), (Some(301), Some(1)), "{report}");
+    let files: Vec<(String, u64)> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["file"].as_str().unwrap().to_owned(), f["rows"].as_u64().unwrap()))
+        .collect();
+    let part = |n: u32| format!("{dir}/items/part-{n:05}.csv.gz");
+    assert_eq!(files, [(part(0), 100), (part(1), 150), (part(2), 51)], "{report}");
+    let dup = &report["samples"][0];
+    assert_eq!(
+        (dup["rule"].as_str(), dup["file"].as_str(), dup["row"].as_u64()),
+        (Some("duplicate"), Some(part(2).as_str()), Some(51)),
+        "{report}"
+    );
+}

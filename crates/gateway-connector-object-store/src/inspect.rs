@@ -130,26 +130,25 @@ pub async fn open_files(
     set: Option<(&crate::fileset::Pattern, Vec<crate::fileset::Listed>)>,
     classify: impl Fn(&opendal::Error) -> ConnectorError,
 ) -> Result<Vec<Arc<dyn TableFile>>, ConnectorError> {
-    let paths: Vec<String> = match set {
-        None => vec![path.to_owned()],
-        Some((pattern, listed)) => {
-            let mut paths: Vec<String> = listed.into_iter().map(|f| f.path).collect();
-            if paths.is_empty() {
-                return Err(ConnectorError::new(
-                    ErrorKind::ResourceNotFound,
-                    format!("no file matches '{}' (markers and names starting with _ or . are left out)", pattern.raw),
-                ));
-            }
-            paths.sort();
-            paths
-        }
+    let Some((pattern, mut listed)) = set else {
+        let src = OpendalSource::open(op, path).await.map_err(|e| classify(&e))?;
+        return Ok(vec![Arc::new(ObjectFile::new(src, format!("object '{path}'")))]);
     };
-    let mut files: Vec<Arc<dyn TableFile>> = Vec::with_capacity(paths.len());
-    for p in paths {
-        let src = OpendalSource::open(op.clone(), &p).await.map_err(|e| classify(&e))?;
-        files.push(Arc::new(ObjectFile::new(src, format!("object '{p}'"))));
+    if listed.is_empty() {
+        return Err(ConnectorError::new(
+            ErrorKind::ResourceNotFound,
+            format!("no file matches '{}' (markers and names starting with _ or . are left out)", pattern.raw),
+        ));
     }
-    Ok(files)
+    listed.sort_by(|a, b| a.path.cmp(&b.path));
+    // Sizes as listed: a set of many files is opened without a request per file.
+    Ok(listed
+        .into_iter()
+        .map(|f| {
+            let what = format!("object '{}'", f.path);
+            Arc::new(ObjectFile::new(OpendalSource::sized(op.clone(), &f.path, f.size), what)) as Arc<dyn TableFile>
+        })
+        .collect())
 }
 
 /// Writes and deletes a small probe object beside the table's path. A failed delete is a

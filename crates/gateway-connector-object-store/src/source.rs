@@ -12,6 +12,11 @@ pub struct OpendalSource {
 }
 
 impl OpendalSource {
+    /// An object whose size a listing already said (no stat).
+    pub fn sized(op: Operator, path: &str, size: u64) -> OpendalSource {
+        OpendalSource { op, path: path.to_owned(), size }
+    }
+
     /// Stats the object; the error is opendal's, for the caller to classify.
     pub async fn open(op: Operator, path: &str) -> Result<OpendalSource, opendal::Error> {
         let meta = op.stat(path).await?;

@@ -88,9 +88,9 @@ pub use records::{
 };
 pub use sample::{Column, ColumnType, FileSet, FileStamp, Sample, TablePreview};
 pub use validation::{
-    DEFAULT_MAX_ERRORS, FieldCheck, FieldStats, MAX_MAX_ERRORS, PlannedField, RULES, TimestampStats, ValidationPlan,
-    ValidationProgress, ValidationReport, ValidationRequest, ValidationView, ValidationsPage, Violation,
-    ViolationSample,
+    DEFAULT_MAX_ERRORS, FieldCheck, FieldStats, FileRows, MAX_MAX_ERRORS, PlannedField, RULES, TimestampStats,
+    ValidationPlan, ValidationProgress, ValidationReport, ValidationRequest, ValidationView, ValidationsPage,
+    Violation, ViolationSample,
 };
 
 /// A JSON object, the shape of credentials, metadata and every table parameter.

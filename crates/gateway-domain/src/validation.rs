@@ -106,6 +106,18 @@ pub struct ValidationReport {
     /// The `timestamp` field's values, when it is mapped and has any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<TimestampStats>,
+    /// The rows of each file read, in the order read (file tables; a set's every file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileRows>,
+}
+
+/// The rows one file of a table held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRows {
+    /// Its path (as samples name it).
+    pub file: String,
+    /// Data rows read from it.
+    pub rows: u64,
 }
 
 /// A validation as answered.

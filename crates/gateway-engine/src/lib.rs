@@ -24,7 +24,7 @@ use arrow_array::RecordBatch;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use gateway_domain::{
-    ErrorName, FileFormat, JsonObject, Problem, TimestampStats, ValidationReport, Violation, ViolationSample,
+    ErrorName, FileFormat, FileRows, JsonObject, Problem, TimestampStats, ValidationReport, Violation, ViolationSample,
 };
 use gateway_formats::{FileParams, SniffOptions};
 use read::{Counted, SyncReader, format_error, partitions, with_partitions};
@@ -143,10 +143,13 @@ pub async fn validate(job: Job, progress: Arc<Progress>) -> Result<ValidationRep
     let max_rows = job.max_rows;
     let p = progress.clone();
     let columns = rules.columns();
-    let read = tokio::task::spawn_blocking(move || -> Result<(check::Checker, bool), EngineError> {
+    let read = tokio::task::spawn_blocking(move || -> Result<(check::Checker, bool, Vec<FileRows>), EngineError> {
         let mut truncated = false;
+        let mut per_file: Vec<FileRows> = Vec::new();
         'files: for (index, raw) in files.into_iter().enumerate() {
             let path = raw.name().unwrap_or("").to_owned();
+            per_file.push(FileRows { file: path.clone(), rows: 0 });
+            let before = checker.rows;
             if let Ok(mut n) = names.lock() {
                 n.push(path.clone());
             }
@@ -187,6 +190,9 @@ pub async fn validate(job: Job, progress: Arc<Progress>) -> Result<ValidationRep
                 }
                 let keyed = checker.check(&batch, index as u32, &path)?;
                 p.rows.store(checker.rows, Ordering::Relaxed);
+                if let Some(f) = per_file.last_mut() {
+                    f.rows = checker.rows - before;
+                }
                 if let (Some(tx), Some(keyed)) = (&tx, keyed)
                     && keyed.num_rows() > 0
                     && tx.blocking_send(keyed).is_err()
@@ -200,15 +206,17 @@ pub async fn validate(job: Job, progress: Arc<Progress>) -> Result<ValidationRep
                 }
             }
         }
-        Ok((checker, truncated))
+        Ok((checker, truncated, per_file))
     });
     let read = read.await.map_err(|e| EngineError::Internal(format!("the reader stopped: {e}")))?;
     let dups = match dup_task {
         Some(t) => Some(t.await.map_err(|e| EngineError::Internal(format!("the duplicate stage stopped: {e}")))??),
         None => None,
     };
-    let (checker, truncated) = read?;
-    Ok(report(&checker, dups.unwrap_or_default(), truncated, job.max_errors, &key_name))
+    let (checker, truncated, per_file) = read?;
+    let mut report = report(&checker, dups.unwrap_or_default(), truncated, job.max_errors, &key_name);
+    report.files = per_file;
+    Ok(report)
 }
 
 /// Stage one's tallies and stage two's duplicates as one report.
@@ -278,6 +286,7 @@ fn report(
         samples: samples.into_iter().map(|(_, _, s)| s).collect(),
         fields: c.field_stats().into_iter().collect(),
         timestamp,
+        files: Vec::new(),
     }
 }
 

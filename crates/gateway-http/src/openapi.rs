@@ -148,7 +148,8 @@ fn validations(doc: &mut Value) {
             "column": {"type": "string"}, "type": {"type": "string"}, "nulls": int,
             "distinct": {"type": "integer", "description": "exact up to 10,000 values, a HyperLogLog estimate past it"},
             "min": {}, "max": {}}}},
-        "timestamp": {"type": "object", "properties": {"unit": {"type": "string"}, "min": {"type": "string"}, "max": {"type": "string"}}}}});
+        "timestamp": {"type": "object", "properties": {"unit": {"type": "string"}, "min": {"type": "string"}, "max": {"type": "string"}}},
+        "files": {"type": "array", "description": "file tables: the rows of each file read, in order", "items": {"type": "object", "properties": {"file": {"type": "string"}, "rows": int}}}}});
     schemas["Validation"] = json!({"type": "object", "required": ["id", "connection", "table", "state", "created_timestamp", "progress"], "properties": {
         "id": {"type": "string"}, "connection": {"type": "string"}, "table": {"type": "string"},
         "state": {"type": "string", "enum": states},

@@ -270,6 +270,7 @@ pub fn report(
         samples: kept,
         fields,
         timestamp: None,
+        files: Vec::new(),
     })
 }
 
