@@ -616,3 +616,25 @@ async fn file_sets_by_prefix_and_glob() {
     assert_eq!((r.status, r.body["steps"][1]["name"].as_str()), (200, Some("read_table:daily")), "{:?}", r.body);
     assert!(r.body["steps"][1]["message"].as_str().unwrap().contains("storage.objects.list"), "{:?}", r.body);
 }
+
+/// A file's modification time comes from the store (S3's LastModified): a preview answers
+/// it, and a fresh file under `freshness_hours` is not stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_files_say_when_they_changed() {
+    let Some(peer) = S3Peer::get() else { return };
+    let p = spawn(Some(peer.clone()), None).await;
+    let api = p.app.api("acme", "manager");
+    let creds = s3_credentials(&peer, Some(&peer.bucket));
+    assert_eq!(api.put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+    let dir = prefix("fresh");
+    let before = gateway_domain::now_seconds();
+    peer.operator().write(&format!("{dir}/items.csv"), ITEMS_CSV.as_bytes().to_vec()).await.unwrap();
+    for path in [format!("{dir}/items.csv"), format!("{dir}/")] {
+        let body = json!({"resource": "item", "connection_table_params": {"path": path, "freshness_hours": 1}});
+        let r = api.post("/connections/S3/tables/items/test/", body).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+        let modified = r.body["sample"]["modified_timestamp"].as_i64().unwrap_or_default();
+        assert!((before - 5..=gateway_domain::now_seconds() + 5).contains(&modified), "{path}: {:?}", r.body);
+        assert!(!r.body["warnings"].to_string().contains("stale"), "{path}: {:?}", r.body);
+    }
+}

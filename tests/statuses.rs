@@ -410,14 +410,14 @@ async fn a_verdict_on_what_was_replaced_meanwhile_is_not_recorded_and_the_schedu
     rotated["client_secret"] = json!("rotated-secret");
     assert_eq!(api.put(SHOP, json!({"credentials": rotated})).await.status, 200);
     let status = gateway_domain::TableStatus::WrongCredentials;
-    app.store.set_table_status(&org, kind, &name, Some(&tested_table), status, &actor).unwrap();
+    app.store.set_table_status(&org, kind, &name, Some(&tested_table), status.into(), &actor).unwrap();
     assert_eq!(api.get(table).await.body["status"], "available", "the old params' verdict is not the new ones'");
     let conn_status = gateway_domain::ConnectionStatus::WrongCredentials;
     assert_eq!(app.store.set_connection_status(&org, kind, &tested_creds, conn_status, &actor).unwrap(), None);
     assert!(api.get(SHOP).await.body.get("status").is_none(), "nor the old credentials' verdict the new ones'");
     // The same verdict on what is stored now is recorded.
     let current = app.store.get_table(&org, kind, &name).unwrap().unwrap();
-    app.store.set_table_status(&org, kind, &name, Some(&current), status, &actor).unwrap();
+    app.store.set_table_status(&org, kind, &name, Some(&current), status.into(), &actor).unwrap();
     assert_eq!(api.get(table).await.body["status"], "wrong_credentials");
 
     // A job lost (a replica of an older version wrote the table) and one orphaned are repaired.
@@ -513,4 +513,66 @@ async fn a_panicking_or_hanging_tenant_does_not_stop_the_schedule_for_others_sql
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_or_hanging_tenant_does_not_stop_the_schedule_for_others_postgres() {
     a_panicking_or_hanging_tenant_does_not_stop_the_schedule_for_others(Db::Postgres).await;
+}
+
+/// `freshness_hours`: a recorded test of a source older than that warns and tells webhooks
+/// `table.stale` once; the next test of fresh data tells `table.fresh`. The source's age is
+/// what the provider says (the scripted connector's `modified_at`): no clock is waited on.
+async fn freshness_is_told_once_per_change(db: Db) {
+    let receiver = MockProvider::start(|_| Reply::text(204, ""));
+    let Some(app) = TestApp::builder().db(db).scripted().allow_private().schedule(scheduled(1)).spawn().await else {
+        return;
+    };
+    let api = app.api("acme", "manager");
+    let hook = api.put("/webhooks/ops/", json!({"url": receiver.url, "events": ["table.stale", "table.fresh"]})).await;
+    assert_eq!(hook.status, 200, "{:?}", hook.body);
+    assert_eq!(api.put(SHOP, json!({"credentials": creds()})).await.status, 200);
+    let table = "/connections/SHOPIFY/tables/products/";
+    let now = gateway_domain::now_seconds();
+    let params = |modified: i64| json!({"object": "products", "freshness_hours": 24, "modified_at": modified});
+    let made = api.patch(table, json!({"resource": "item", "connection_table_params": params(now - 30 * 3600)})).await;
+    assert_eq!(made.status, 200, "{:?}", made.body);
+    let tested = api.get(&format!("{table}test/")).await;
+    assert_eq!(tested.status, 200, "{:?}", tested.body);
+    let warnings = tested.body["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w.as_str().unwrap().starts_with("stale: the newest data was modified 30 h ago")),
+        "{warnings:?}"
+    );
+    assert_eq!(tested.body["status"], "available", "stale data is still readable");
+    assert_eq!(tested.body["sample"]["modified_timestamp"], now - 30 * 3600);
+    // Tested again, still stale: nothing more is told.
+    assert_eq!(api.get(&format!("{table}test/")).await.status, 200);
+    // The export resumed.
+    assert_eq!(api.patch(table, json!({"connection_table_params": params(now - 3600)})).await.status, 200);
+    let tested = api.get(&format!("{table}test/")).await;
+    assert!(!tested.body["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().starts_with("stale")));
+    eventually("two freshness events", || async { events(&receiver).len() >= 2 }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once per change (delivered at once, in any order; the audit trail below has the order).
+    let mut told: Vec<String> =
+        events(&receiver).iter().map(|(_, e)| e["event"].as_str().unwrap().to_owned()).collect();
+    told.sort();
+    assert_eq!(told, ["table.fresh", "table.stale"], "once per change");
+    let (_, first) = &events(&receiver)[0];
+    assert_eq!((first["connection"].as_str(), first["table"].as_str()), (Some("SHOPIFY"), Some("products")));
+    let trail = app.api("acme", "root").get("/audit/?amt=64").await;
+    let freshness: Vec<Value> = trail.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "table.freshness")
+        .map(|e| e["fields"].clone())
+        .collect();
+    assert_eq!(freshness, [json!(["fresh"]), json!(["stale"])], "newest first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freshness_is_told_once_per_change_sqlite() {
+    freshness_is_told_once_per_change(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freshness_is_told_once_per_change_postgres() {
+    freshness_is_told_once_per_change(Db::Postgres).await;
 }

@@ -65,8 +65,10 @@ pub async fn source(
     let opts = sniff_options(params, sample_rows)?;
     let Some(pattern) = crate::fileset::Pattern::of(params, path)? else {
         let src = OpendalSource::open(op, path).await.map_err(|e| classify(&e))?;
+        let modified = src.modified;
         let sniffed = sniff(Arc::new(src), &opts).await.map_err(format_error)?;
         return Ok(Inspection {
+            modified,
             detected: sniffed.detected_params(),
             columns: sniffed.columns,
             rows: sniffed.rows,
@@ -117,6 +119,7 @@ pub async fn source_set(
         writable: None,
         bytes_read: sniffed.bytes_read,
         warnings,
+        modified: Some(newest.modified),
         files: Some(set),
     })
 }

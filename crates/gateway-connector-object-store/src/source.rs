@@ -9,18 +9,23 @@ pub struct OpendalSource {
     op: Operator,
     path: String,
     size: u64,
+    /// When the object was last modified, Unix seconds (from its stat).
+    pub modified: Option<i64>,
 }
 
 impl OpendalSource {
     /// An object whose size a listing already said (no stat).
     pub fn sized(op: Operator, path: &str, size: u64) -> OpendalSource {
-        OpendalSource { op, path: path.to_owned(), size }
+        OpendalSource { op, path: path.to_owned(), size, modified: None }
     }
 
     /// Stats the object; the error is opendal's, for the caller to classify.
     pub async fn open(op: Operator, path: &str) -> Result<OpendalSource, opendal::Error> {
         let meta = op.stat(path).await?;
-        Ok(OpendalSource { op, path: path.to_owned(), size: meta.content_length() })
+        let modified = meta.last_modified().and_then(|m| {
+            std::time::SystemTime::from(m).duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as i64)
+        });
+        Ok(OpendalSource { op, path: path.to_owned(), size: meta.content_length(), modified })
     }
 }
 

@@ -63,6 +63,11 @@ pub fn spec(files: Files) -> TableSpec {
                 .read_only(),
         ),
     }
+    params.push(ParamSpec::new(
+        "freshness_hours",
+        ParamType::Integer,
+        "a source whose newest file is older than this many hours (1 to 8760) is stale: its tests warn, webhooks hear table.stale once, then table.fresh",
+    ));
     params.push(ParamSpec::new("options", ParamType::Object(options), "how the file is read"));
     TableSpec::new(params, Resource::ALL)
 }

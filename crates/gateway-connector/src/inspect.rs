@@ -106,6 +106,9 @@ pub struct Inspection {
     pub warnings: Vec<String>,
     /// For a file-set table: what its pattern matched.
     pub files: Option<gateway_domain::FileSet>,
+    /// When the resource last changed, Unix seconds (a file's, a set's newest), where the
+    /// provider says.
+    pub modified: Option<i64>,
 }
 
 impl Inspection {

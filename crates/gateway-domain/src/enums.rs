@@ -316,6 +316,11 @@ wire_enum! {
         /// A validation of a table finished (succeeded or failed): `validation` names it,
         /// `rows` and `invalid_rows` say what it found.
         TableValidated => "table.validated",
+        /// A table with `freshness_hours` went stale: its newest file is older than that (told
+        /// once per staleness, by the test that saw it).
+        TableStale => "table.stale",
+        /// A stale table is fresh again.
+        TableFresh => "table.fresh",
         /// Sent by `POST /webhooks/{id}/test/` only, to try an endpoint.
         Ping => "ping",
     }
@@ -334,6 +339,8 @@ wire_enum! {
         TableDelete => "table.delete",
         /// A validation of a table finished (by `system`, with its id in `fields`).
         TableValidated => "table.validated",
+        /// A table went stale or fresh again (`fields`: `stale` or `fresh`).
+        TableFreshness => "table.freshness",
         /// A connection created or replaced by a PUT.
         ConnectionPut => "connection.put",
         /// A connection's status recorded by a test of its stored credentials.

@@ -48,6 +48,10 @@ pub struct Sample {
     /// For a table that is a set of files (a prefix or a glob): what matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<FileSet>,
+    /// When the source last changed (a file's modification, a set's newest), Unix seconds,
+    /// where the provider says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_timestamp: Option<i64>,
 }
 
 /// The files a file-set table's pattern matches (markers and hidden files left out).

@@ -25,6 +25,10 @@ pub struct FileParams {
     pub path: Option<String>,
     /// LOCAL's upload URL, written by the gateway.
     pub url: Option<String>,
+    /// A recorded test whose newest file is older than this many hours warns, and tells
+    /// webhooks once (`table.stale`, then `table.fresh`).
+    #[validate(range(min = 1, max = 8760, message = "must be a number of hours from 1 to 8760"))]
+    pub freshness_hours: Option<u32>,
     #[serde(default)]
     #[validate(nested)]
     pub options: FileOptions,

@@ -35,6 +35,9 @@ pub struct Preview {
     pub table: Table,
     pub warnings: Vec<String>,
     pub sample: Sample,
+    /// Whether the source is older than its `freshness_hours` (`None`: not watched, or its
+    /// age unknown).
+    pub stale: Option<bool>,
 }
 
 /// Lower-cased with separators dropped: `itemId`, `ITEM-ID` and `item_id` compare equal.
@@ -136,6 +139,7 @@ pub fn apply(mut table: Table, inspection: Inspection) -> Result<Preview, Proble
         }
     }
 
+    let stale = freshness(&table, inspection.modified, gateway_domain::now_seconds(), &mut warnings);
     let rows = inspection.rows.into_iter().take(SAMPLE_ROWS).collect();
     Ok(Preview {
         table,
@@ -145,8 +149,26 @@ pub fn apply(mut table: Table, inspection: Inspection) -> Result<Preview, Proble
             rows,
             bytes_read: inspection.bytes_read,
             files: inspection.files,
+            modified_timestamp: inspection.modified,
         },
+        stale,
     })
+}
+
+/// Whether a source with `connection_table_params.freshness_hours` is older than that at
+/// `now`, warning when it is.
+pub fn freshness(table: &Table, modified: Option<i64>, now: i64, warnings: &mut Vec<String>) -> Option<bool> {
+    let hours = table.connection_table_params.get("freshness_hours").and_then(Value::as_u64)?;
+    let modified = modified?;
+    let age = now.saturating_sub(modified);
+    let stale = age > (hours as i64).saturating_mul(3600);
+    if stale {
+        warnings.push(format!(
+            "stale: the newest data was modified {} h ago, more than freshness_hours ({hours}): has the export stopped?",
+            age / 3600
+        ));
+    }
+    Some(stale)
 }
 
 fn is_numeric(v: &Value) -> bool {

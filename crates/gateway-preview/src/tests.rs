@@ -473,3 +473,17 @@ proptest! {
         let _ = apply(t, insp);
     }
 }
+
+#[test]
+fn freshness_is_judged_against_the_hours_given() {
+    let mut t = with(table(ConnectionKind::S3, Resource::Item), json!({}), json!({"freshness_hours": 24}), json!({}));
+    let now = 1_800_000_000;
+    let mut warnings = Vec::new();
+    assert_eq!(apply::freshness(&t, Some(now - 24 * 3600), now, &mut warnings), Some(false), "exactly 24 h: fresh");
+    assert!(warnings.is_empty());
+    assert_eq!(apply::freshness(&t, Some(now - 24 * 3600 - 1), now, &mut warnings), Some(true));
+    assert!(warnings[0].contains("modified 24 h ago, more than freshness_hours (24)"), "{warnings:?}");
+    assert_eq!(apply::freshness(&t, None, now, &mut warnings), None, "age unknown: not judged");
+    t.connection_table_params.remove("freshness_hours");
+    assert_eq!(apply::freshness(&t, Some(0), now, &mut warnings), None, "not watched");
+}

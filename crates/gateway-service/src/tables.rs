@@ -311,6 +311,7 @@ impl Gateway {
         let awaiting = table.status == TableStatus::Uploading && connector.new_table_status() == TableStatus::Uploading;
         let tested = table.clone();
         let result = self.run_preview(&connector, conn, table).await;
+        let stale = result.as_ref().ok().and_then(|p| p.stale);
         let status = match &result {
             Ok(_) => Some(TableStatus::Available),
             // A table waiting for its file stays `uploading` until it arrives.
@@ -321,7 +322,8 @@ impl Gateway {
         let recorded = match status {
             Some(status) => {
                 let a = actor.clone();
-                self.db(move |s| s.set_table_status(&org, kind, &name, Some(&tested), status, &a))
+                let verdict = gateway_store::Verdict { status, stale };
+                self.db(move |s| s.set_table_status(&org, kind, &name, Some(&tested), verdict, &a))
                     .await
                     .map_err(|p| PreviewFailure::new(p, None))?
             }

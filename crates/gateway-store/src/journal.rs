@@ -80,6 +80,12 @@ pub(crate) enum Change<'a> {
     WebhookDeleted {
         id: &'a WebhookId,
     },
+    /// A watched table went stale (`true`) or fresh again.
+    TableFreshness {
+        kind: ConnectionKind,
+        name: &'a TableName,
+        stale: bool,
+    },
     /// A validation of a table finished; `counts` (rows, invalid rows) when it succeeded.
     TableValidated {
         kind: ConnectionKind,
@@ -105,6 +111,7 @@ impl Change<'_> {
             Change::WebhookSecretRotated { .. } => AuditAction::WebhookRotateSecret,
             Change::WebhookDeleted { .. } => AuditAction::WebhookDelete,
             Change::TableValidated { .. } => AuditAction::TableValidated,
+            Change::TableFreshness { .. } => AuditAction::TableFreshness,
         }
     }
 
@@ -116,7 +123,9 @@ impl Change<'_> {
             | Change::TableStatus { table, .. } => {
                 format!("{}/{}", table.connection, table.name)
             }
-            Change::TableDeleted { kind, name } | Change::TableValidated { kind, name, .. } => {
+            Change::TableDeleted { kind, name }
+            | Change::TableValidated { kind, name, .. }
+            | Change::TableFreshness { kind, name, .. } => {
                 format!("{kind}/{name}")
             }
             Change::ConnectionCreated { kind, .. }
@@ -149,6 +158,7 @@ impl Change<'_> {
             Change::ConnectionResealed { .. } => vec!["credentials".to_owned()],
             Change::WebhookSecretRotated { .. } => vec!["secret".to_owned()],
             // Which validation, and how it ended (no value of the table's).
+            Change::TableFreshness { stale, .. } => vec![if *stale { "stale" } else { "fresh" }.to_owned()],
             Change::TableValidated { validation, state, .. } => {
                 vec![format!("validation {validation}"), format!("state {state}")]
             }
@@ -160,6 +170,10 @@ impl Change<'_> {
 
     /// The event the webhooks hear of it, if any: status changes and finished validations.
     fn event(&self) -> Option<gateway_domain::Event> {
+        if let Change::TableFreshness { kind, name, stale } = self {
+            let event = if *stale { EventName::TableStale } else { EventName::TableFresh };
+            return Some(webhooks::status_event(event, *kind, Some(name), None, None));
+        }
         if let Change::TableValidated { kind, name, validation, counts, .. } = self {
             let mut event = webhooks::status_event(EventName::TableValidated, *kind, Some(name), None, None);
             event.validation = Some((*validation).to_owned());

@@ -26,7 +26,7 @@ pub use db::{Backend, DbConnection, PoolState, Store, StoreOptions};
 pub use error::StoreError;
 pub use journal::Rules;
 pub use seal::{EncryptionKey, Keyring};
-pub use tables::TableFilter;
+pub use tables::{TableFilter, Verdict};
 pub use validations::{Outcome, ValidationJob};
 pub use webhooks::{Attempt, Delivery};
 

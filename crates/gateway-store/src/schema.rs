@@ -26,6 +26,7 @@ diesel::table! {
         status -> Text,
         created_at -> BigInt,
         modified_at -> BigInt,
+        stale_since -> Nullable<BigInt>,
     }
 }
 

@@ -265,9 +265,10 @@ pub fn set_status(
     kind: ConnectionKind,
     name: &TableName,
     tested: Option<&Table>,
-    status: TableStatus,
+    verdict: Verdict,
     actor: &Actor,
 ) -> Result<Option<Table>, StoreError> {
+    let Verdict { status, stale } = verdict;
     write_transaction(conn, |conn| {
         // The row locked like a PATCH's, so neither overwrites the other's status or moves
         // `modified_timestamp` back.
@@ -288,8 +289,36 @@ pub fn set_status(
                 .execute(conn)?;
             journal::record(conn, rules, org, actor, &Change::TableStatus { table: &table, old })?;
         }
+        if let Some(stale) = stale {
+            let row = t::table
+                .filter(t::organization.eq(org.as_str()))
+                .filter(t::connection.eq(kind.as_str()))
+                .filter(t::name.eq(name.as_str()));
+            let since: Option<i64> = row.select(t::stale_since).first(conn)?;
+            // Told once per change: stale from fresh (or unwatched), fresh from stale.
+            if stale != since.is_some() {
+                let value = if stale { Some(now_seconds()) } else { None };
+                diesel::update(row).set(t::stale_since.eq(value)).execute(conn)?;
+                journal::record(conn, rules, org, actor, &Change::TableFreshness { kind, name, stale })?;
+            }
+        }
         Ok(Some(table))
     })
+}
+
+/// What a recorded test found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: TableStatus,
+    /// Whether its data is older than its `freshness_hours` (`None`: not watched, or its age
+    /// unknown: the stored freshness is left as it is).
+    pub stale: Option<bool>,
+}
+
+impl From<TableStatus> for Verdict {
+    fn from(status: TableStatus) -> Verdict {
+        Verdict { status, stale: None }
+    }
 }
 
 /// Deletes a table (its scheduled re-test too); false when there was none.
@@ -366,10 +395,10 @@ impl Store {
         kind: ConnectionKind,
         name: &TableName,
         tested: Option<&Table>,
-        status: TableStatus,
+        verdict: Verdict,
         actor: &Actor,
     ) -> Result<Option<Table>, StoreError> {
-        self.with(|c| set_status(c, self.rules(), org, kind, name, tested, status, actor))
+        self.with(|c| set_status(c, self.rules(), org, kind, name, tested, verdict, actor))
     }
 
     pub fn delete_table(

@@ -44,7 +44,11 @@ impl ScriptedConnector {
                 ],
             ),
             tables: TableSpec::new(
-                vec![ParamSpec::new("object", ParamType::String, "the provider object a table reads or writes")],
+                vec![
+                    ParamSpec::new("object", ParamType::String, "the provider object a table reads or writes"),
+                    ParamSpec::new("freshness_hours", ParamType::Integer, "hours after which the object is stale"),
+                    ParamSpec::new("modified_at", ParamType::Integer, "scripted: when the object last changed"),
+                ],
                 Resource::ALL,
             ),
         }
@@ -146,6 +150,7 @@ impl Connector for ScriptedConnector {
         detected.insert("object".into(), json!(object));
         Ok(Inspection {
             files: None,
+            modified: table.connection_table_params.get("modified_at").and_then(serde_json::Value::as_i64),
             detected,
             columns: vec![
                 col("itemId", ColumnType::String),

@@ -266,6 +266,6 @@ impl Provider for ShopifyConnector {
         let (columns, rows) = gateway_formats::records_sample(rows);
         let mut detected = JsonObject::new();
         detected.insert("object".into(), object.into());
-        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None })
+        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None, modified: None })
     }
 }

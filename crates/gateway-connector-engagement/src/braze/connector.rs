@@ -156,7 +156,16 @@ impl Provider for BrazeConnector {
                         "whether the key may write items (catalogs.update_items) cannot be checked read-only".into(),
                     );
                 }
-                Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None })
+                Ok(Inspection {
+                    detected,
+                    columns,
+                    rows,
+                    writable: None,
+                    bytes_read: 0,
+                    warnings,
+                    files: None,
+                    modified: None,
+                })
             }
             Target::Attribute(name) => {
                 let mut detected = JsonObject::new();

@@ -127,6 +127,7 @@ impl Provider for IterableConnector {
         detected.insert("list_id".into(), list.id.into());
         Ok(Inspection {
             files: None,
+            modified: None,
             detected,
             columns: vec![Column { name: "user_id".into(), ty: ColumnType::String }],
             rows,
@@ -222,6 +223,6 @@ impl Provider for IterableFeedConnector {
         if rows.is_empty() {
             warnings.push(format!("catalog '{name}' has no items yet"));
         }
-        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None })
+        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None, modified: None })
     }
 }

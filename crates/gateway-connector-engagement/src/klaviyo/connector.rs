@@ -165,7 +165,16 @@ impl Provider for KlaviyoConnector {
                 let (columns, rows) = gateway_formats::records_sample(items.iter().map(row));
                 let warnings =
                     if rows.is_empty() { vec!["the catalog has no items yet".to_owned()] } else { Vec::new() };
-                Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None })
+                Ok(Inspection {
+                    detected,
+                    columns,
+                    rows,
+                    writable: None,
+                    bytes_read: 0,
+                    warnings,
+                    files: None,
+                    modified: None,
+                })
             }
             _ => {
                 let group = group(params, table);
@@ -182,7 +191,16 @@ impl Provider for KlaviyoConnector {
                 } else {
                     Vec::new()
                 };
-                Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None })
+                Ok(Inspection {
+                    detected,
+                    columns,
+                    rows,
+                    writable: None,
+                    bytes_read: 0,
+                    warnings,
+                    files: None,
+                    modified: None,
+                })
             }
         }
     }

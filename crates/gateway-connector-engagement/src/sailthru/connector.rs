@@ -57,6 +57,7 @@ impl Provider for SailthruConnector {
         detected.insert("list".into(), name.into());
         Ok(Inspection {
             files: None,
+            modified: None,
             detected,
             columns: vec![Column { name: "email".into(), ty: ColumnType::String }],
             rows: Vec::new(),

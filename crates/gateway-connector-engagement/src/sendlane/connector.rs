@@ -82,6 +82,6 @@ impl Provider for SendlaneConnector {
         let mut detected = JsonObject::new();
         detected.insert("list_id".into(), list_id.into());
         let warnings = if rows.is_empty() { vec![format!("list {list_id} has no contacts yet")] } else { Vec::new() };
-        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None })
+        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None, modified: None })
     }
 }

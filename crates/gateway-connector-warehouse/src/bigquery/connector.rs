@@ -257,7 +257,7 @@ impl Connector for BigQueryConnector {
             warnings.push(format!("REPEATED columns (arrays, shown as JSON): {}", repeated.join(", ")));
         }
         let rows = rows::decode(&data, &schema_fields).into_iter().take(sample_rows).collect();
-        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None })
+        Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None, modified: None })
     }
 
     fn whole_read(&self) -> gateway_connector::WholeRead {

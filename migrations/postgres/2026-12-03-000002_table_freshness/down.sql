@@ -1,0 +1,1 @@
+ALTER TABLE connection_tables DROP COLUMN stale_since;
