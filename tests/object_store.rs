@@ -638,3 +638,35 @@ async fn s3_files_say_when_they_changed() {
         assert!(!r.body["warnings"].to_string().contains("stale"), "{path}: {:?}", r.body);
     }
 }
+
+/// The operator's bound on a set's files (`GATEWAY_FILESET_MAX_FILES`) refuses a larger set,
+/// naming the setting (the same listing serves tests and validations).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_past_the_operators_bound_is_refused_naming_it() {
+    let Some(peer) = S3Peer::get() else { return };
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("S3", &peer.endpoint)
+        .fileset_max_files(2)
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    assert_eq!(
+        api.put("/connections/S3/", json!({"credentials": s3_credentials(&peer, Some(&peer.bucket))})).await.status,
+        200
+    );
+    let dir = prefix("bound");
+    for i in 0..3 {
+        peer.operator().write(&format!("{dir}/part-{i}.csv"), ITEMS_CSV.as_bytes().to_vec()).await.unwrap();
+    }
+    let body = json!({"resource": "item", "connection_table_params": {"path": format!("{dir}/")}});
+    let r = api.post("/connections/S3/tables/parts/test/", body.clone()).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("more than 2 files")
+            && r.body["message"].as_str().unwrap().contains("GATEWAY_FILESET_MAX_FILES"),
+        "{:?}",
+        r.body
+    );
+}

@@ -111,7 +111,8 @@ impl App {
         .map_err(anyhow::Error::msg)
         .context("cannot open the LOCAL storage (GATEWAY_LOCAL_STORAGE_URL)")?;
         tracing::info!(local_storage = local.description(), "LOCAL tables are stored here");
-        let mut registry = registry::registry(&outbound, local).context("cannot register the connectors")?;
+        let mut registry = registry::registry(&outbound, local, settings.fileset_max_files)
+            .context("cannot register the connectors")?;
         if let Some(f) = parts.registry {
             registry = f(registry);
         }

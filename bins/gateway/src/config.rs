@@ -76,6 +76,7 @@ struct FileSettings {
     validation_spill_mb: Option<u64>,
     validation_timeout_secs: Option<u64>,
     validation_retention_days: Option<u32>,
+    fileset_max_files: Option<usize>,
 }
 
 pub struct Settings {
@@ -124,6 +125,8 @@ pub struct Settings {
     pub quotas: gateway_store::Quotas,
     /// Whole-table validations.
     pub validation: gateway_service::ValidationSettings,
+    /// `GATEWAY_FILESET_MAX_FILES`: the most files a file-set table may match.
+    pub fileset_max_files: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -284,6 +287,7 @@ impl Settings {
             ..Default::default()
         };
         let settings = Settings {
+            fileset_max_files: e.parse("GATEWAY_FILESET_MAX_FILES")?.or(f.fileset_max_files).unwrap_or(100_000).max(1),
             validation,
             schedule,
             check_policy,

@@ -17,11 +17,15 @@ use gateway_connector_warehouse::BigQueryConnector;
 /// Every registered connector, each given the one guarded outbound client: every kind of the
 /// contract. (An embedder's registry without a kind stores its connections but answers 501
 /// CONNECTOR_UNAVAILABLE to their test and preview endpoints.)
-pub fn registry(outbound: &OutboundClient, local: LocalConnector) -> Result<Registry, DuplicateConnector> {
+pub fn registry(
+    outbound: &OutboundClient,
+    local: LocalConnector,
+    fileset_max_files: usize,
+) -> Result<Registry, DuplicateConnector> {
     let local = Arc::new(local);
     Ok(Registry::new()
-        .with(Arc::new(S3Connector::new(outbound.clone())))?
-        .with(Arc::new(GcsConnector::new(outbound.clone())))?
+        .with(Arc::new(S3Connector::new(outbound.clone()).with_max_files(fileset_max_files)))?
+        .with(Arc::new(GcsConnector::new(outbound.clone()).with_max_files(fileset_max_files)))?
         .with(local.clone())?
         .with(Arc::new(BrazeConnector::new(outbound.clone())))?
         .with(Arc::new(IterableConnector::new(outbound.clone())))?
@@ -53,7 +57,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let local = LocalConnector::from_url(&dir.path().display().to_string()).unwrap();
         let outbound = OutboundClient::new(OutboundSettings::default()).unwrap();
-        let registry = registry(&outbound, local).unwrap();
+        let registry = registry(&outbound, local, 100_000).unwrap();
         let now = gateway_domain::now_seconds();
         let mut pinned = Vec::new();
         for kind in registry.kinds() {

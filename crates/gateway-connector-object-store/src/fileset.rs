@@ -99,7 +99,10 @@ fn admit(p: &Pattern, path: &str) -> bool {
 fn too_many(p: &Pattern, max: usize) -> ConnectorError {
     ConnectorError::new(
         ErrorKind::WrongSpecification,
-        format!("'{}' matches more than {max} files, the most a file-set table may hold: narrow the pattern", p.raw),
+        format!(
+            "'{}' matches more than {max} files, the most a file-set table may hold (GATEWAY_FILESET_MAX_FILES): narrow the pattern, or ask the operator to raise it",
+            p.raw
+        ),
     )
 }
 
@@ -135,8 +138,10 @@ where
 }
 
 /// One page of an S3 ListObjectsV2 answer: its objects and the next continuation token
-/// (when `IsTruncated`). Bounded text scanning, no XML library: keys are unescaped.
-pub fn parse_list_page(xml: &str) -> (Vec<Listed>, Option<String>) {
+/// (when `IsTruncated`). Bounded text scanning, no XML library: keys are unescaped. A page
+/// that says it is truncated without a token to go on is an error: the set would look
+/// smaller than it is.
+pub fn parse_list_page(xml: &str) -> Result<(Vec<Listed>, Option<String>), ConnectorError> {
     let tag = crate::s3::xml_tag;
     let mut files = Vec::new();
     let mut rest = xml;
@@ -154,8 +159,16 @@ pub fn parse_list_page(xml: &str) -> (Vec<Listed>, Option<String>) {
         rest = after.get(end + "</Contents>".len()..).unwrap_or("");
     }
     let truncated = tag(xml, "IsTruncated").is_some_and(|t| t == "true");
-    let next = if truncated { tag(xml, "NextContinuationToken").map(|t| unescape(&t)) } else { None };
-    (files, next)
+    if !truncated {
+        return Ok((files, None));
+    }
+    match tag(xml, "NextContinuationToken").map(|t| unescape(&t)).filter(|t| !t.is_empty()) {
+        Some(next) => Ok((files, Some(next))),
+        None => Err(ConnectorError::new(
+            ErrorKind::Unavailable,
+            "the store answered a truncated listing (IsTruncated) without a NextContinuationToken: the set cannot be listed whole",
+        )),
+    }
 }
 
 fn unescape(s: &str) -> String {
@@ -302,10 +315,15 @@ mod tests {
         let given = gateway_formats::FileParams { path: Some("e/*.csv".into()), ..Default::default() };
         assert!(Pattern::of(&given, "e/*.csv").unwrap().is_some());
         let xml = "<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a/b&amp;c.csv</Key><LastModified>2026-12-02T15:24:23.000Z</LastModified><Size>42</Size></Contents><NextContinuationToken>t1</NextContinuationToken></ListBucketResult>";
-        let (files, next) = parse_list_page(xml);
+        let (files, next) = parse_list_page(xml).unwrap();
         assert_eq!((files[0].path.as_str(), files[0].size, files[0].modified), ("a/b&c.csv", 42, 1_796_225_063));
         assert_eq!(next.as_deref(), Some("t1"));
-        assert_eq!(parse_list_page("<Contents><Key>x").0.len(), 0, "cut text is no object");
+        assert_eq!(parse_list_page("<Contents><Key>x").unwrap().0.len(), 0, "cut text is no object");
+        // Truncated without a token to go on: not the end of the set, an error.
+        let broken = xml.replace("<NextContinuationToken>t1</NextContinuationToken>", "");
+        let e = parse_list_page(&broken).unwrap_err();
+        assert!(e.message.contains("without a NextContinuationToken"), "{}", e.message);
+        assert!(parse_list_page("<IsTruncated>false</IsTruncated>").unwrap().1.is_none());
         assert_eq!(
             partition_values("e/dt=2026-11-30/h=7/p.csv", "e/"),
             [("dt".into(), "2026-11-30".into()), ("h".into(), "7".into())]

@@ -25,6 +25,8 @@ pub struct GcsConnector {
     api: String,
     /// Service-account key exchange, tokens cached so previews do not exchange on every call.
     auth: GoogleAuth,
+    /// The most files a file-set table may match (`GATEWAY_FILESET_MAX_FILES`).
+    max_files: usize,
 }
 
 impl GcsConnector {
@@ -40,7 +42,14 @@ impl GcsConnector {
             api: outbound.provider_url("GCS").unwrap_or(API).to_owned(),
             auth: GoogleAuth::new(outbound.clone()),
             outbound,
+            max_files: crate::fileset::MAX_FILES,
         }
+    }
+
+    /// The most files a file-set table may match (default [`crate::fileset::MAX_FILES`]).
+    pub fn with_max_files(mut self, max: usize) -> GcsConnector {
+        self.max_files = max.max(1);
+        self
     }
 
     /// objects.list with maxResults=1: the bucket exists and the key may list it.
@@ -100,7 +109,7 @@ impl GcsConnector {
             return inspect::destination(op, &path, |e| error::generic(e, &what)).await;
         }
         let set = crate::fileset::Pattern::of(&params, &path)?.is_some();
-        match inspect::source(op, &path, &params, sample_rows, |e| error::generic(e, &what)).await {
+        match inspect::source(op, &path, &params, sample_rows, self.max_files, |e| error::generic(e, &what)).await {
             Err(e) if e.kind == ErrorKind::ResourceNotFound && !set => {
                 self.list_bucket(&token, &bucket).await?;
                 Err(ConnectorError::new(
@@ -126,7 +135,7 @@ impl GcsConnector {
         let classify = |e: &opendal::Error| error::generic(e, &what);
         match crate::fileset::Pattern::of(&params, &path)? {
             Some(pattern) => {
-                let files = crate::fileset::list(&op, &pattern, crate::fileset::MAX_FILES, &classify).await?;
+                let files = crate::fileset::list(&op, &pattern, self.max_files, &classify).await?;
                 inspect::open_files(op, &path, Some((&pattern, files)), classify).await
             }
             None => inspect::open_files(op, &path, None, classify).await,

@@ -60,6 +60,7 @@ pub async fn source(
     path: &str,
     params: &FileParams,
     sample_rows: usize,
+    max_files: usize,
     classify: impl Fn(&opendal::Error) -> ConnectorError,
 ) -> Result<Inspection, ConnectorError> {
     let opts = sniff_options(params, sample_rows)?;
@@ -78,7 +79,7 @@ pub async fn source(
             files: None,
         });
     };
-    let files = crate::fileset::list(&op, &pattern, crate::fileset::MAX_FILES, &classify).await?;
+    let files = crate::fileset::list(&op, &pattern, max_files, &classify).await?;
     source_set(op, &pattern, &files, params, sample_rows, classify).await
 }
 

@@ -310,7 +310,7 @@ impl Connector for LocalConnector {
                 return Err(not_uploaded());
             }
         }
-        inspect::source(self.op.clone(), &path, &params, sample_rows, |e| match e.kind() {
+        inspect::source(self.op.clone(), &path, &params, sample_rows, crate::fileset::MAX_FILES, |e| match e.kind() {
             opendal::ErrorKind::NotFound => not_uploaded(),
             _ => error::generic(e, &what),
         })

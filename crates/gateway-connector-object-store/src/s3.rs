@@ -42,6 +42,8 @@ pub struct S3Connector {
     outbound: OutboundClient,
     /// The operator's S3-compatible peer (`GATEWAY_PROVIDER_S3_URL`), for S3 and STS.
     peer: Option<String>,
+    /// The most files a file-set table may match (`GATEWAY_FILESET_MAX_FILES`).
+    max_files: usize,
 }
 
 /// The credential fields, read once.
@@ -101,7 +103,14 @@ impl S3Connector {
             tables: table::spec(FILES),
             outbound,
             peer,
+            max_files: crate::fileset::MAX_FILES,
         }
+    }
+
+    /// The most files a file-set table may match (default [`crate::fileset::MAX_FILES`]).
+    pub fn with_max_files(mut self, max: usize) -> S3Connector {
+        self.max_files = max.max(1);
+        self
     }
 
     fn endpoint<'a>(&'a self, c: &'a S3Creds<'_>) -> Option<&'a str> {
@@ -253,7 +262,7 @@ impl S3Connector {
         }
         let (status, region, text) = self.signed(c, "s3", reqwest::Method::GET, &base, &path, &query, None, "").await?;
         if status == 200 {
-            return Ok(crate::fileset::parse_list_page(&text));
+            return crate::fileset::parse_list_page(&text);
         }
         let code = xml_tag(&text, "Code").or_else(|| (status == 301).then(|| "PermanentRedirect".to_owned()));
         Err(error::s3_code(code.as_deref(), region.as_deref(), bucket, None, "s3:ListBucket"))
@@ -431,7 +440,7 @@ impl Connector for S3Connector {
             return inspect::destination(op, &path, |e| error::s3(e, &bucket, Some(&path), "s3:PutObject")).await;
         }
         if let Some(pattern) = crate::fileset::Pattern::of(&params, &path)? {
-            let files = crate::fileset::list_paged(&pattern, crate::fileset::MAX_FILES, |token| {
+            let files = crate::fileset::list_paged(&pattern, self.max_files, |token| {
                 self.list_page(&c, &bucket, &pattern.prefix, token)
             })
             .await?;
@@ -440,9 +449,10 @@ impl Connector for S3Connector {
             })
             .await;
         }
-        let found =
-            inspect::source(op, &path, &params, sample_rows, |e| error::s3(e, &bucket, Some(&path), "s3:GetObject"))
-                .await;
+        let found = inspect::source(op, &path, &params, sample_rows, self.max_files, |e| {
+            error::s3(e, &bucket, Some(&path), "s3:GetObject")
+        })
+        .await;
         match found {
             // A HEAD of a missing object and of an object in a missing bucket look alike.
             Err(e) if e.kind == ErrorKind::ResourceNotFound => match self.list_bucket(&c, &bucket, "").await {
@@ -475,7 +485,7 @@ impl Connector for S3Connector {
         let classify = |e: &opendal::Error| error::s3(e, &bucket, Some(&path), "s3:GetObject");
         match crate::fileset::Pattern::of(&params, &path)? {
             Some(pattern) => {
-                let files = crate::fileset::list_paged(&pattern, crate::fileset::MAX_FILES, |token| {
+                let files = crate::fileset::list_paged(&pattern, self.max_files, |token| {
                     self.list_page(&c, &bucket, &pattern.prefix, token)
                 })
                 .await?;

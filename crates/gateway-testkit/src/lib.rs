@@ -182,6 +182,7 @@ pub struct TestAppBuilder {
     schedule: gateway_service::ScheduleSettings,
     check_policy: gateway_store::CheckPolicy,
     validation_memory_mb: Option<u64>,
+    fileset_max_files: Option<usize>,
 }
 
 impl std::fmt::Debug for TestAppBuilder {
@@ -259,6 +260,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The operator's `GATEWAY_FILESET_MAX_FILES` (100,000 by default).
+    pub fn fileset_max_files(mut self, max: usize) -> Self {
+        self.fileset_max_files = Some(max);
+        self
+    }
+
     /// The operator's `GATEWAY_VALIDATION_MEMORY_MB` (256 by default).
     pub fn validation_memory_mb(mut self, mb: u64) -> Self {
         self.validation_memory_mb = Some(mb);
@@ -293,6 +300,9 @@ impl TestAppBuilder {
         settings.limits = self.limits;
         settings.schedule = self.schedule.clone();
         settings.check_policy = self.check_policy.clone();
+        if let Some(max) = self.fileset_max_files {
+            settings.fileset_max_files = max;
+        }
         if let Some(mb) = self.validation_memory_mb {
             settings.validation.memory_mb = mb;
         }
@@ -362,6 +372,7 @@ impl TestApp {
             schedule: gateway_service::ScheduleSettings { enabled: false, ..Default::default() },
             check_policy: gateway_store::CheckPolicy::default(),
             validation_memory_mb: None,
+            fileset_max_files: None,
         }
     }
 
