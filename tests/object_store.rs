@@ -670,3 +670,39 @@ async fn a_set_past_the_operators_bound_is_refused_naming_it() {
         r.body
     );
 }
+
+/// A set's files are compared with its newest over a bounded sample: a file with another
+/// column or another type is named in `warnings`; the bytes read stay within the budget per
+/// sampled file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_names_the_files_whose_columns_differ() {
+    let Some(peer) = S3Peer::get() else { return };
+    let p = spawn(Some(peer.clone()), None).await;
+    let api = p.app.api("acme", "manager");
+    assert_eq!(
+        api.put("/connections/S3/", json!({"credentials": s3_credentials(&peer, Some(&peer.bucket))})).await.status,
+        200
+    );
+    let dir = prefix("schemas");
+    for i in 0..5 {
+        let text = match i {
+            0 => "item_id,title,price\n1,Hat,cheap\n2,Scarf,dear\n".to_owned(),
+            2 => "item_id,title,price,colour\n1,Hat,9.5,red\n2,Scarf,10,blue\n".to_owned(),
+            _ => ITEMS_CSV.to_owned(),
+        };
+        peer.operator().write(&format!("{dir}/part-{i}.csv"), text.into_bytes()).await.unwrap();
+    }
+    let body = json!({"resource": "item", "connection_table_params": {"path": format!("{dir}/")}});
+    let r = api.post("/connections/S3/tables/parts/test/", body).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let warnings: Vec<String> =
+        r.body["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_owned()).collect();
+    let about = |file: &str| warnings.iter().find(|w| w.starts_with(&format!("{dir}/{file}"))).cloned();
+    assert!(
+        about("part-0.csv").is_some_and(|w| w.contains("'price' is string there, float in the newest")),
+        "{warnings:?}"
+    );
+    assert!(about("part-2.csv").is_some_and(|w| w.contains("extra colour")), "{warnings:?}");
+    assert!(about("part-1.csv").is_none() && about("part-3.csv").is_none(), "{warnings:?}");
+    assert!(r.body["sample"]["bytes_read"].as_u64().unwrap() < 5 * (1 << 20), "{:?}", r.body["sample"]);
+}

@@ -100,29 +100,90 @@ pub async fn source_set(
             format!("no file matches '{}' (markers and names starting with _ or . are left out)", pattern.raw),
         ));
     };
-    let src = OpendalSource::open(op, &newest.path).await.map_err(|e| classify(&e))?;
+    let src = OpendalSource::open(op.clone(), &newest.path).await.map_err(|e| classify(&e))?;
     let sniffed = sniff(Arc::new(src), &opts).await.map_err(|e| {
         let e = format_error(e);
         ConnectorError::new(e.kind, format!("{} (the set's newest file, {})", e.message, newest.path))
     })?;
     let detected = sniffed.detected_params();
+    let mut bytes_read = sniffed.bytes_read;
     let (mut columns, mut rows) = (sniffed.columns, sniffed.rows);
-    crate::fileset::partition_columns(files, &newest, &pattern.prefix, &mut columns, &mut rows);
     let mut warnings = vec![format!(
         "a set of {} file(s), {} bytes: the sample comes from the newest, {}",
         set.count, set.bytes, newest.path
     )];
     warnings.extend(sniffed.warnings);
+    // The schema compared over a bounded sample of the other files (the first and last by
+    // path, two between), each read within the same budget as the newest.
+    let others = compared(files, &newest);
+    let mut opts_other = opts.clone();
+    opts_other.sample_rows = 1;
+    for f in others {
+        let Ok(src) = OpendalSource::open(op.clone(), &f.path).await else {
+            warnings.push(format!("{} could not be opened to compare its columns", f.path));
+            continue;
+        };
+        match sniff(Arc::new(src), &opts_other).await {
+            Ok(other) => {
+                bytes_read += other.bytes_read;
+                if let Some(d) = differs(&columns, &other.columns) {
+                    warnings.push(format!("{} has other columns than the newest file: {d}", f.path));
+                }
+            }
+            Err(e) => warnings.push(format!("{} cannot be read as the newest file is: {e}", f.path)),
+        }
+    }
+    crate::fileset::partition_columns(files, &newest, &pattern.prefix, &mut columns, &mut rows);
     Ok(Inspection {
         detected,
         columns,
         rows,
         writable: None,
-        bytes_read: sniffed.bytes_read,
+        bytes_read,
         warnings,
         modified: Some(newest.modified),
         files: Some(set),
     })
+}
+
+/// Files of a set compared with its newest: the first and last by path and two between, at
+/// most four, never the newest itself.
+fn compared<'a>(
+    files: &'a [crate::fileset::Listed],
+    newest: &crate::fileset::Listed,
+) -> Vec<&'a crate::fileset::Listed> {
+    let mut by_path: Vec<&crate::fileset::Listed> = files.iter().filter(|f| f.path != newest.path).collect();
+    by_path.sort_by(|a, b| a.path.cmp(&b.path));
+    let n = by_path.len();
+    let mut picks: Vec<usize> = [0, n / 3, 2 * n / 3, n.saturating_sub(1)].into_iter().filter(|i| *i < n).collect();
+    picks.dedup();
+    picks.into_iter().filter_map(|i| by_path.get(i).copied()).collect()
+}
+
+/// How another file's columns differ from the newest's, if they do.
+fn differs(newest: &[gateway_domain::Column], other: &[gateway_domain::Column]) -> Option<String> {
+    let mut parts = Vec::new();
+    let missing: Vec<&str> =
+        newest.iter().filter(|c| !other.iter().any(|o| o.name == c.name)).map(|c| c.name.as_str()).collect();
+    if !missing.is_empty() {
+        parts.push(format!("missing {}", missing.join(", ")));
+    }
+    let extra: Vec<&str> =
+        other.iter().filter(|o| !newest.iter().any(|c| c.name == o.name)).map(|o| o.name.as_str()).collect();
+    if !extra.is_empty() {
+        parts.push(format!("extra {}", extra.join(", ")));
+    }
+    for c in newest {
+        if let Some(o) = other.iter().find(|o| o.name == c.name)
+            && o.ty != c.ty
+        {
+            let name = |t: gateway_domain::ColumnType| {
+                serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            };
+            parts.push(format!("'{}' is {} there, {} in the newest", c.name, name(o.ty), name(c.ty)));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Opens a source table's files for a whole read: the object, or each file of the set
