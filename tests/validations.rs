@@ -556,3 +556,73 @@ async fn a_file_set_is_validated_file_by_file() {
         "{report}"
     );
 }
+
+/// A LOCAL table validated after its upload (samples name the table, not the storage path);
+/// before it, the validation fails saying the file has not been uploaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_upload_is_validated() {
+    let app = TestApp::builder().schedule(schedule()).spawn().await.unwrap();
+    let api = app.api("acme", "manager");
+    let table = "/connections/LOCAL/tables/ratings.csv/";
+    let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score"});
+    let r = api.patch(table, json!({"resource": "rating", "resource_params": {"columns_mapping": mapping}})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let url = r.body["connection_table_params"]["url"].as_str().unwrap().to_owned();
+    let early = api.post(&format!("{table}validations/"), json!({})).await;
+    let done = finished(&api, &format!("{table}validations/{}/", early.body["id"].as_str().unwrap())).await;
+    assert_eq!(
+        (done["state"].as_str(), done["error"]["error_name"].as_str()),
+        (Some("failed"), Some("RESOURCE_NOT_FOUND")),
+        "{done}"
+    );
+    assert!(done["error"]["message"].as_str().unwrap().contains("has not been uploaded yet"), "{done}");
+    let put = reqwest::Client::new().put(&url).body(ratings_csv()).send().await.unwrap();
+    assert_eq!(put.status().as_u16(), 200);
+    let started = api.post(&format!("{table}validations/"), json!({})).await;
+    let done = finished(&api, &format!("{table}validations/{}/", started.body["id"].as_str().unwrap())).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(
+        (done["report"]["rows"].as_u64(), done["report"]["invalid_rows"].as_u64()),
+        (Some(1000), Some(8)),
+        "{done}"
+    );
+    assert_eq!(done["report"]["samples"][0]["file"], "ratings.csv", "{done}");
+}
+
+/// A GCS object validated whole (its token exchanged at the local token endpoint).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gcs_object_is_validated() {
+    use gateway_testkit::{GcsPeer, TestKey, TokenServer};
+    let Some(peer) = GcsPeer::get() else { return };
+    let key = TestKey::generate();
+    let email = "loader@gateway-tests.iam.gserviceaccount.com";
+    let token = TokenServer::start(&key, email);
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("GCS", &peer.endpoint)
+        .provider_url("GOOGLE_OAUTH", &token.url)
+        .schedule(schedule())
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    let mut creds = key.key_file(email);
+    creds["bucket"] = json!(peer.bucket);
+    assert_eq!(api.put("/connections/GCS/", json!({"credentials": creds})).await.status, 200);
+    let path = format!("{}/ratings.csv.gz", prefix("gcs"));
+    peer.put(&path, gzip(ratings_csv().as_bytes())).await;
+    let table = "/connections/GCS/tables/ratings/";
+    let body = json!({"resource": "rating", "connection_table_params": {"path": path},
+                      "resource_params": {"columns_mapping": {"user_id": "uid", "item_id": "sku", "rating": "score"}}});
+    assert_eq!(api.patch(table, body).await.status, 200);
+    let started = api.post(&format!("{table}validations/"), json!({})).await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let done = finished(&api, &format!("{table}validations/{}/", started.body["id"].as_str().unwrap())).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(
+        (done["report"]["rows"].as_u64(), done["report"]["invalid_rows"].as_u64()),
+        (Some(1000), Some(8)),
+        "{done}"
+    );
+    assert_eq!(done["report"]["files"][0]["file"], path.as_str(), "{done}");
+}
