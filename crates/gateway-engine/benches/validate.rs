@@ -166,7 +166,7 @@ const DUCKDB: &str = r#"
 import resource, sys, time, duckdb
 path = sys.argv[1]
 con = duckdb.connect()
-con.execute("SET memory_limit = '256MB'; SET threads = 2; SET preserve_insertion_order = false")
+con.execute("SET memory_limit = '256MB'; SET threads = 2; SET preserve_insertion_order = false; SET enable_progress_bar = false")
 src = f"read_parquet('{path}')" if path.endswith(".parquet") else f"read_csv('{path}', header = true, all_varchar = true)"
 started = time.time()
 rows, invalid = con.execute(f"""
@@ -188,9 +188,10 @@ fn measure(cmd: &mut Command) -> Option<(u64, u64, f64, u64)> {
         }
     };
     let text = String::from_utf8_lossy(&out.stdout);
+    // The last four fields of the last line that has them (a progress bar may share it).
     let parsed = text.lines().rev().find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        Some((f.first()?.parse().ok()?, f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+        let f: Vec<&str> = line.split_whitespace().rev().take(4).collect();
+        Some((f.get(3)?.parse().ok()?, f.get(2)?.parse().ok()?, f.get(1)?.parse().ok()?, f.first()?.parse().ok()?))
     });
     if !out.status.success() || parsed.is_none() {
         let err = String::from_utf8_lossy(&out.stderr);
