@@ -233,10 +233,13 @@ impl Gateway {
                     let (o, j, until) = (owner.to_owned(), job.clone(), now_seconds() + settings.lease_secs);
                     match self.db(move |s| s.validation_progress(&o, &j, at, until)).await {
                         Ok(true) => {}
-                        // Cancelled, deleted with its table, or no longer ours: stop.
+                        // Cancelled, deleted with its table, or no longer ours: stop now (a query
+                        // run in place is dropped; the engine stops at its next batch).
                         Ok(false) => {
                             ours = false;
                             progress.cancelled.store(true, Ordering::Relaxed);
+                            work.as_mut().abort();
+                            break Ok(Err(Problem::new(ErrorName::InternalError, "cancelled")));
                         }
                         Err(p) => tracing::warn!(error = %p.message, "cannot record a validation's progress"),
                     }
