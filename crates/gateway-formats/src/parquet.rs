@@ -263,13 +263,16 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
     }
 
     let mut rows = Vec::new();
-    let first = metadata.row_groups().first().filter(|rg| rg.num_rows() > 0);
+    // The first row group holding rows (a writer may leave empty ones before it).
+    let first_index = metadata.row_groups().iter().position(|rg| rg.num_rows() > 0);
+    let first = first_index.and_then(|i| metadata.row_groups().get(i));
     if let Some(rg) = first {
         check_chunks(rg, len)?;
     }
     if let Some(rg) = first {
         let want = opts.sample_rows.min(rg.num_rows() as usize);
-        let index = metadata.offset_index().and_then(|o| o.first());
+        let start = first_index.unwrap_or(0);
+        let index = metadata.offset_index().and_then(|o| o.get(start));
         let has_offsets = index.is_some_and(|i| !i.is_empty());
         // Bytes each leaf column needs for the sample: from its chunk's start (the dictionary)
         // to the end of the last page holding a sampled row; the whole chunk without an index.
@@ -313,12 +316,12 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
         }
         // A first row group with fewer rows than the sample: the next ones, while their
         // chunks of the kept columns fit what is left of the budget.
-        let mut groups = vec![0];
+        let mut groups = vec![start];
         let mut rows_in = rg.num_rows().max(0) as usize;
         let total_rows: usize =
             metadata.row_groups().iter().map(|g| g.num_rows().max(0) as usize).fold(0, usize::saturating_add);
         let want = opts.sample_rows.min(total_rows);
-        for (i, g) in metadata.row_groups().iter().enumerate().skip(1) {
+        for (i, g) in metadata.row_groups().iter().enumerate().skip(start + 1) {
             if rows_in >= want {
                 break;
             }
@@ -370,7 +373,11 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
             }
         }
     } else {
-        warnings.push("the file holds no rows".to_owned());
+        warnings.push(if metadata.file_metadata().num_rows() == 0 {
+            "no data rows: the file's footer says it holds 0 rows".to_owned()
+        } else {
+            "no data rows: the file's row groups hold none".to_owned()
+        });
     }
     budget.charge(used.load(Ordering::Relaxed));
     Ok(ParquetSniff { columns: cols, rows, warnings })

@@ -816,3 +816,14 @@ async fn a_whole_read_names_the_row_it_cannot_read() {
         .to_string();
     assert!(e.contains("data row 1 is longer than"), "{e}");
 }
+
+#[tokio::test]
+async fn a_parquet_footer_of_zero_rows_answers_its_columns_and_says_so() {
+    use arrow_schema::{DataType, Field, Schema};
+    let schema = Arc::new(Schema::new(vec![Field::new("item_id", DataType::Utf8, false)]));
+    let w = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema, None).unwrap();
+    let s = ok(w.into_inner().unwrap(), "empty.parquet").await;
+    assert_eq!(s.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["item_id"]);
+    assert!(s.rows.is_empty());
+    assert!(s.warnings.iter().any(|w| w == "no data rows: the file's footer says it holds 0 rows"), "{:?}", s.warnings);
+}
