@@ -202,6 +202,20 @@ async fn queued_answered_cancelled_and_refusals(db: Db) {
     assert_eq!(manager.patch(table, body).await.status, 200);
     let first = api.post(&format!("{table}validations/"), json!({})).await;
     assert_eq!(first.status, 202, "{:?}", first.body);
+    let location =
+        |r: &gateway_testkit::Resp| r.headers.get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(location(&first), Some(format!("{table}validations/{}/", first.body["id"].as_str().unwrap())));
+    // A name no header could hold as is: its Location is percent-encoded.
+    let odd = "/connections/S3/tables/données 1.csv/";
+    assert_eq!(
+        manager.patch(odd, json!({"resource": "rating", "connection_table_params": {"path": path}})).await.status,
+        200
+    );
+    let r = api.post(&format!("{odd}validations/"), json!({})).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let at = location(&r).unwrap_or_default();
+    assert!(at.starts_with("/connections/S3/tables/donn%C3%A9es%201.csv/validations/"), "{at}");
+    assert_eq!(api.get(&at).await.status, 200, "the Location answers");
     let again = api.post(&format!("{table}validations/"), Value::Null).await;
     assert_eq!((again.status, &again.body["id"]), (200, &first.body["id"]), "the queued one: {:?}", again.body);
     let id = first.body["id"].as_str().unwrap();

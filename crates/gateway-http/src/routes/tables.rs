@@ -110,9 +110,23 @@ pub async fn start_validation(
 ) -> Result<HttpResponse, ApiError> {
     let (kind, name) = path_of(&path)?;
     let (view, new) = state.gateway.start_validation(&caller.org, kind, &name, body.0).await?;
-    let location = format!("/connections/{kind}/tables/{name}/validations/{}/", view.id);
+    // The name percent-encoded: a header holds visible ASCII only, a table name may not.
+    let location = format!("/connections/{kind}/tables/{}/validations/{}/", encode_segment(name.as_str()), view.id);
     let mut answer = if new { HttpResponse::Accepted() } else { HttpResponse::Ok() };
     Ok(answer.insert_header(("Location", location)).json(view))
+}
+
+/// A path segment percent-encoded (RFC 3986: all but the unreserved characters).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `GET .../validations/`: newest first, `?page=&amt=`.
