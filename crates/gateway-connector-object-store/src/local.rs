@@ -293,28 +293,12 @@ impl Connector for LocalConnector {
         if table.resource.is_destination() {
             return inspect::destination(self.op.clone(), &path, |e| error::generic(e, &what)).await;
         }
-        let not_uploaded = || {
-            ConnectorError::new(
-                ErrorKind::ResourceNotFound,
-                format!("{what} has not been uploaded yet: PUT it to the table's connection_table_params.url"),
-            )
-        };
-        // A file older than the table is a deleted namesake's, left by an older gateway: not
-        // this table's (a minute's slack for the storage's clock).
-        if let Ok(meta) = self.op.stat(&path).await
-            && let Some(modified) = meta.last_modified()
-        {
-            let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(table.created_timestamp.max(0) as u64);
-            if std::time::SystemTime::from(modified) + std::time::Duration::from_secs(60) < created {
-                let _ = self.op.delete(&path).await;
-                return Err(not_uploaded());
-            }
+        if self.namesakes(&path, table).await {
+            let _ = self.op.delete(&path).await;
+            return Err(not_uploaded(&what));
         }
-        inspect::source(self.op.clone(), &path, &params, sample_rows, crate::fileset::MAX_FILES, |e| match e.kind() {
-            opendal::ErrorKind::NotFound => not_uploaded(),
-            _ => error::generic(e, &what),
-        })
-        .await
+        inspect::source(self.op.clone(), &path, &params, sample_rows, crate::fileset::MAX_FILES, |e| classify(e, &what))
+            .await
     }
 
     fn whole_read(&self) -> gateway_connector::WholeRead {
@@ -329,52 +313,39 @@ impl Connector for LocalConnector {
         let path = local_path(&table.organization, &table.name)?;
         inspect::params(table, Files::Upload)?;
         let what = format!("the file of LOCAL table '{}'", table.name);
-        let not_uploaded = || {
-            ConnectorError::new(
-                ErrorKind::ResourceNotFound,
-                format!("{what} has not been uploaded yet: PUT it to the table's connection_table_params.url"),
-            )
-        };
-        // As in `inspect_table`: a file older than the table is a deleted namesake's.
-        if let Ok(meta) = self.op.stat(&path).await
-            && let Some(modified) = meta.last_modified()
-        {
-            let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(table.created_timestamp.max(0) as u64);
-            if std::time::SystemTime::from(modified) + std::time::Duration::from_secs(60) < created {
-                return Err(not_uploaded());
-            }
+        if self.namesakes(&path, table).await {
+            return Err(not_uploaded(&what));
         }
-        let mut files = inspect::open_files(self.op.clone(), &path, None, |e| match e.kind() {
-            opendal::ErrorKind::NotFound => not_uploaded(),
-            _ => error::generic(e, &what),
-        })
-        .await?;
+        let src = crate::source::OpendalSource::open(self.op.clone(), &path).await.map_err(|e| classify(&e, &what))?;
         // Reports name the table, not the gateway's own storage path.
-        for f in &mut files {
-            *f = std::sync::Arc::new(Renamed { inner: f.clone(), path: table.name.as_str().to_owned() });
-        }
-        Ok(files)
+        let file = crate::source::ObjectFile::new(src, what).reported_as(table.name.as_str());
+        Ok(vec![std::sync::Arc::new(file)])
     }
 }
 
-/// A file reported under another path.
-struct Renamed {
-    inner: std::sync::Arc<dyn gateway_connector::TableFile>,
-    path: String,
+impl LocalConnector {
+    /// Whether the stored file is a deleted namesake's, left by an older gateway: older than
+    /// the table (a minute's slack for the storage's clock), so not this table's.
+    async fn namesakes(&self, path: &str, table: &Table) -> bool {
+        let Ok(meta) = self.op.stat(path).await else { return false };
+        let Some(modified) = meta.last_modified() else { return false };
+        let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(table.created_timestamp.max(0) as u64);
+        std::time::SystemTime::from(modified) + std::time::Duration::from_secs(60) < created
+    }
 }
 
-#[async_trait::async_trait]
-impl gateway_connector::TableFile for Renamed {
-    fn path(&self) -> &str {
-        &self.path
-    }
+fn not_uploaded(what: &str) -> ConnectorError {
+    ConnectorError::new(
+        ErrorKind::ResourceNotFound,
+        format!("{what} has not been uploaded yet: PUT it to the table's connection_table_params.url"),
+    )
+}
 
-    fn size(&self) -> u64 {
-        self.inner.size()
-    }
-
-    async fn read(&self, start: u64, end: u64) -> Result<bytes::Bytes, ConnectorError> {
-        self.inner.read(start, end).await
+/// A storage failure of a LOCAL table's file: missing is "not uploaded yet".
+fn classify(e: &opendal::Error, what: &str) -> ConnectorError {
+    match e.kind() {
+        opendal::ErrorKind::NotFound => not_uploaded(what),
+        _ => error::generic(e, what),
     }
 }
 

@@ -60,18 +60,27 @@ pub struct ObjectFile {
     source: OpendalSource,
     /// What a failed read is classified as (a message naming the object, never a secret).
     what: String,
+    /// The path reports name it by: the object's, unless told otherwise.
+    reported: String,
 }
 
 impl ObjectFile {
     pub fn new(source: OpendalSource, what: String) -> ObjectFile {
-        ObjectFile { source, what }
+        let reported = source.path.clone();
+        ObjectFile { source, what, reported }
+    }
+
+    /// Reported under another path (a LOCAL table's name, not the storage's path).
+    pub fn reported_as(mut self, path: &str) -> ObjectFile {
+        path.clone_into(&mut self.reported);
+        self
     }
 }
 
 #[async_trait::async_trait]
 impl gateway_connector::TableFile for ObjectFile {
     fn path(&self) -> &str {
-        &self.source.path
+        &self.reported
     }
 
     fn size(&self) -> u64 {

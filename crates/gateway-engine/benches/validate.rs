@@ -7,7 +7,9 @@
 //! that is no number every 100,001 and a repeated key every 1,000,000. Each measurement runs in
 //! a process of its own (this binary with `--one`, DuckDB from the venv's Python), so each
 //! peak RSS is its own; the engine runs with the default memory cap (256 MiB), DuckDB with
-//! `memory_limit = '256MB'` and 2 threads.
+//! `memory_limit = '256MB'` and 2 threads. For looking into a figure, `--one <file>` runs
+//! the engine alone, `BENCH_MEMORY_MB` changes its cap and `BENCH_NO_KEY` leaves the
+//! duplicate stage out.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 

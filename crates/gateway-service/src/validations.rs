@@ -21,7 +21,7 @@ use gateway_domain::{
     ConnectionKind, Credentials, DEFAULT_MAX_ERRORS, ErrorName, MAX_MAX_ERRORS, OrganizationId, Paging, Problem,
     TableName, ValidationProgress, ValidationRequest, ValidationView, ValidationsPage, now_seconds,
 };
-use gateway_engine::{ByteSource, EngineError, FormatError, Job, Limits, Progress, Rules};
+use gateway_engine::{ByteSource, FormatError, Job, Limits, Progress, Rules};
 use gateway_store::{Outcome, ValidationJob};
 use serde_json::{Value, json};
 
@@ -340,13 +340,11 @@ impl Gateway {
                 spill_bytes: settings.spill_mb << 20,
             },
         };
-        gateway_engine::validate(engine_job, progress).await.map_err(|e| match e {
-            EngineError::Source { file, message } => {
-                let mut p = EngineError::Source { file, message: scrub(&message) }.problem();
-                p.message = scrub(&p.message);
-                p
-            }
-            other => other.problem(),
+        // A provider's words reach the message through a read that failed: scrubbed.
+        gateway_engine::validate(engine_job, progress).await.map_err(|e| {
+            let mut p = e.problem();
+            p.message = scrub(&p.message);
+            p
         })
     }
 

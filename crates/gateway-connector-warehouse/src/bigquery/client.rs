@@ -166,25 +166,9 @@ impl Client {
         t: &TableRef,
         limit: usize,
     ) -> Result<Value, ConnectorError> {
-        let mut body = json!({
-            "query": format!("SELECT * FROM `{}`.`{}`.`{}` LIMIT {}", t.project, t.dataset, t.table, limit.clamp(1, 100)),
-            "useLegacySql": false,
-            "maximumBytesBilled": MAX_BYTES_BILLED,
-            "timeoutMs": 10000,
-        });
-        if let (Some(l), Some(o)) = (location, body.as_object_mut()) {
-            o.insert("location".into(), json!(l));
-        }
+        let sql = format!("SELECT * FROM `{}`.`{}`.`{}` LIMIT {}", t.project, t.dataset, t.table, limit.clamp(1, 100));
         let what = format!("table {t}'s sample query");
-        let answer = self.call(auth, key, Method::POST, &["projects", billing, "queries"], &[], Some(body)).await?;
-        if !answer.ok() {
-            return Err(failure(&self.api, &answer, &what, &query_role(&answer.json(), billing)));
-        }
-        let body = answer.json();
-        match query_errors(&body, &what) {
-            Some(e) => Err(e),
-            None => Ok(body),
-        }
+        self.query(auth, key, billing, location, &sql, MAX_BYTES_BILLED, &what).await
     }
 
     /// `jobs.query` of `query` billed to `billing`, capped by `max_bytes_billed`, waited for

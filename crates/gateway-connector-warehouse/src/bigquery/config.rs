@@ -12,7 +12,7 @@ pub const API: &str = "https://bigquery.googleapis.com";
 /// writing.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform.read-only";
 /// The most bytes a view's sample query may bill.
-pub const MAX_BYTES_BILLED: &str = "100000000";
+pub const MAX_BYTES_BILLED: u64 = 100_000_000;
 
 /// Project ids: 6 to 30 lower-case letters, digits and hyphens (a domain-scoped one has a
 /// `domain:` prefix).
