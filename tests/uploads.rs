@@ -205,3 +205,142 @@ async fn uploads_count_against_the_organizations_limits() {
     let other = upload_url(&app, "globex", "r.csv").await;
     assert_eq!(put_file(&other, RATINGS.into()).await.0, 200);
 }
+
+/// `PUT <url>?file=<name>` with `body`.
+async fn put_named(url: &str, file: &str, body: &'static str) -> (u16, serde_json::Value) {
+    let mut u = reqwest::Url::parse(url).unwrap();
+    u.query_pairs_mut().append_pair("file", file);
+    put_file(u.as_str(), body.into()).await
+}
+
+const PART: &str = "user_id,item_id,rating,timestamp\nu1,i1,4.5,2024-05-01T10:00:00Z\nu2,i2,3,2024-05-02T10:00:00Z\n";
+const WIDER: &str = "user_id,item_id,rating,timestamp,extra\nu3,i3,2,2024-05-03T10:00:00Z,x\n";
+
+/// A LOCAL table that is a set: files uploaded by name (Hive partitions included), listed,
+/// previewed and validated as one table under the names they were given, deleted one by one
+/// or all at once; a table holds one unnamed file or a set, never both.
+async fn a_local_set_takes_named_files(db: gateway_testkit::Db) {
+    let Some(test_db) = gateway_testkit::TestDb::create(db) else { return };
+    let schedule = gateway_service::ScheduleSettings {
+        enabled: true,
+        tick: std::time::Duration::from_millis(100),
+        ..Default::default()
+    };
+    let app = TestApp::builder().on(test_db).schedule(schedule).spawn().await.unwrap();
+    let dir = app.local_dir.as_ref().unwrap().path().to_owned();
+    let api = app.api("acme", "manager");
+    let table = "/connections/LOCAL/tables/ratings/";
+    let files = "/connections/LOCAL/tables/ratings/files/";
+    let url = upload_url(&app, "acme", "ratings").await;
+
+    let (status, body) = put_named(&url, "dt=2026-12-01/part-0.csv", PART).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("available")), "{body}");
+    assert_eq!(body["sample"]["files"]["count"], 1, "{body}");
+    assert_eq!(body["sample"]["files"]["partitions"], json!(["dt"]), "{body}");
+    assert_eq!(body["warnings"][0], format!("uploaded {} bytes as 'dt=2026-12-01/part-0.csv'", PART.len()));
+    assert_eq!(put_named(&url, "dt=2026-12-02/part-1.csv", PART).await.0, 200);
+    let (status, body) = put_named(&url, "dt=2026-12-03/part-2.csv", WIDER).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sample"]["files"]["count"], 3, "{body}");
+    assert_eq!(body["sample"]["files"]["newest"]["path"], "dt=2026-12-03/part-2.csv", "named as uploaded: {body}");
+    let warnings = body["warnings"].to_string();
+    assert!(
+        warnings.contains("dt=2026-12-01/part-0.csv has other columns than the newest file: missing extra"),
+        "{body}"
+    );
+    assert!(!warnings.contains(".sets"), "the storage's layout is not shown: {body}");
+
+    // A table that is a set takes named files only; markers and hidden names are refused.
+    let (status, body) = put_file(&url, PART.into()).await;
+    assert_eq!(
+        (status, body["error_name"].as_str(), body["error_data"]["field"].as_str()),
+        (400, Some("WRONG_DATA_TYPE"), Some("file")),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("is a set of named files"), "{body}");
+    for bad in ["_SUCCESS", ".hidden", "a/../b", ""] {
+        let (status, body) = put_named(&url, bad, PART).await;
+        assert_eq!((status, body["error_data"]["field"].as_str()), (400, Some("file")), "{bad:?}: {body}");
+    }
+
+    // Listed by name, paged.
+    let r = api.get(&format!("{files}?amt=2")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!((r.body["count"].as_u64(), r.body["has_next"].as_bool()), (Some(3), Some(true)), "{:?}", r.body);
+    let names: Vec<&str> = r.body["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert_eq!(names, ["dt=2026-12-01/part-0.csv", "dt=2026-12-02/part-1.csv"]);
+    assert_eq!(r.body["bytes"].as_u64(), Some((2 * PART.len() + WIDER.len()) as u64));
+    assert_eq!(api.get(&format!("{files}?page=2&amt=2")).await.body["files"][0]["file"], "dt=2026-12-03/part-2.csv");
+
+    // Validated whole: every file, by the name it was uploaded under.
+    let started = api.post(&format!("{table}validations/"), json!({})).await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let location = format!("{table}validations/{}/", started.body["id"].as_str().unwrap());
+    let done = loop {
+        let r = api.get(&location).await;
+        if ["succeeded", "failed"].contains(&r.body["state"].as_str().unwrap_or("")) {
+            break r.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let per_file: Vec<(String, u64)> = done["report"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["file"].as_str().unwrap().to_owned(), f["rows"].as_u64().unwrap()))
+        .collect();
+    let expected = [("dt=2026-12-01/part-0.csv", 2), ("dt=2026-12-02/part-1.csv", 2), ("dt=2026-12-03/part-2.csv", 1)];
+    assert_eq!(per_file, expected.map(|(f, n)| (f.to_owned(), n)), "{done}");
+
+    // Deleted one by one: the table is tested again on what remains.
+    let r = api.delete(&format!("{files}?file=dt=2026-12-03/part-2.csv")).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(api.get(files).await.body["count"], 2);
+    let r = api.delete(&format!("{files}?file=dt=2026-12-03/part-2.csv")).await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+    let r = api.delete(files).await;
+    assert_eq!((r.status, r.field()), (400, "file"), "neither file nor all: nothing deleted: {:?}", r.body);
+    assert_eq!(api.get(files).await.body["count"], 2);
+
+    // Emptied: back to uploading; then one unnamed file, which a named one may not join.
+    assert_eq!(api.delete(&format!("{files}?all=true")).await.status, 204);
+    let r = api.get(table).await;
+    assert_eq!(r.body["status"], "uploading", "{:?}", r.body);
+    assert_eq!(api.get(files).await.body["count"], 0);
+    let (status, body) = put_file(&url, PART.into()).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("available")), "{body}");
+    let r = api.get(files).await;
+    assert_eq!(
+        (r.body["count"].as_u64(), &r.body["files"][0]["file"]),
+        (Some(1), &serde_json::Value::Null),
+        "{:?}",
+        r.body
+    );
+    let (status, body) = put_named(&url, "part-9.csv", PART).await;
+    assert_eq!((status, body["error_data"]["field"].as_str()), (400, Some("file")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("holds one file uploaded without a name"), "{body}");
+
+    // Another organization sees none of it; other kinds hold no uploaded files.
+    let r = app.api("evil", "manager").get(files).await;
+    assert_eq!((r.status, r.error_name()), (404, "TABLE_NOT_FOUND"));
+    let r = api.get("/connections/S3/tables/ratings/files/").await;
+    assert_eq!((r.status, r.field()), (400, "connection"), "{:?}", r.body);
+
+    // A deleted table takes its set along.
+    assert_eq!(api.delete(&format!("{files}?all=true")).await.status, 204);
+    assert_eq!(put_named(&url, "part-0.csv", PART).await.0, 200);
+    assert!(dir.join(".sets/acme/ratings/part-0.csv").exists());
+    assert_eq!(api.delete(table).await.status, 204);
+    assert!(!dir.join(".sets/acme/ratings").exists(), "the set's folder is deleted with the table");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_local_set_takes_named_files() {
+    a_local_set_takes_named_files(gateway_testkit::Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_local_set_takes_named_files() {
+    a_local_set_takes_named_files(gateway_testkit::Db::Postgres).await;
+}

@@ -22,7 +22,7 @@ pub fn registry(
     local: LocalConnector,
     fileset_max_files: usize,
 ) -> Result<Registry, DuplicateConnector> {
-    let local = Arc::new(local);
+    let local = Arc::new(local.with_max_files(fileset_max_files));
     Ok(Registry::new()
         .with(Arc::new(S3Connector::new(outbound.clone()).with_max_files(fileset_max_files)))?
         .with(Arc::new(GcsConnector::new(outbound.clone()).with_max_files(fileset_max_files)))?

@@ -189,4 +189,16 @@ async fn an_upload_through_one_replica_previews_through_the_other() {
         .unwrap();
     assert_eq!(preview["status"], "available", "{preview}");
     assert_eq!(preview["sample"]["rows"][1]["rating"], "3");
+
+    // A set on the shared store: emptied through one replica, a named file uploaded, listed
+    // through the other (the store's listings are signed as S3 canonicalizes them).
+    let files = "connections/LOCAL/tables/ratings.csv/files/";
+    let r = client.delete(format!("{b}/{files}?all=true")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 204, "{:?}", r.text().await);
+    let r = client.put(format!("{url}?file=dt=2026-12-01/part-0.csv")).body(ratings).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let listed: serde_json::Value =
+        client.get(format!("{b}/{files}")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["files"][0]["file"], "dt=2026-12-01/part-0.csv", "{listed}");
+    assert_eq!(listed["count"], 1, "{listed}");
 }

@@ -133,6 +133,8 @@ impl Client {
         ("get", "/connections/{connection}/tables/{name}/validations/", "list_validations"),
         ("get", "/connections/{connection}/tables/{name}/validations/{id}/", "get_validation"),
         ("delete", "/connections/{connection}/tables/{name}/validations/{id}/", "cancel_validation"),
+        ("get", "/connections/{connection}/tables/{name}/files/", "list_files"),
+        ("delete", "/connections/{connection}/tables/{name}/files/", "delete_files"),
         ("get", "/tables/", "filter_tables"),
         ("put", "/uploads/{token}", "upload"),
         ("get", "/webhooks/", "list_webhooks"),
@@ -318,6 +320,33 @@ impl Client {
         self.call::<Value>(Method::DELETE, url, None).await.map(|_| ())
     }
 
+    /// A LOCAL table's uploaded files by name.
+    pub async fn list_files(
+        &self,
+        kind: ConnectionKind,
+        name: &TableName,
+        paging: Paging,
+    ) -> Result<gateway_domain::UploadedFiles, ClientError> {
+        let query = vec![("page", paging.page().to_string()), ("amt", paging.amt().to_string())];
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "files"], &query)?;
+        self.call(Method::GET, url, None).await
+    }
+
+    /// Deletes one file of a LOCAL table's set (`Some`), or every file it holds (`None`).
+    pub async fn delete_files(
+        &self,
+        kind: ConnectionKind,
+        name: &TableName,
+        file: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let query = match file {
+            Some(f) => vec![("file", f.to_owned())],
+            None => vec![("all", "true".to_owned())],
+        };
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "files"], &query)?;
+        self.call::<Value>(Method::DELETE, url, None).await.map(|_| ())
+    }
+
     /// Tests the stored table and records its status.
     pub async fn test_table(&self, kind: ConnectionKind, name: &TableName) -> Result<TablePreview, ClientError> {
         let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "test"], &[])?;
@@ -400,6 +429,23 @@ impl Client {
     /// Uploads a LOCAL table's file to the URL its PATCH answered; answers its preview.
     pub async fn upload(&self, url: &str, body: impl Into<reqwest::Body>) -> Result<TablePreview, ClientError> {
         let url = Url::parse(url).map_err(|e| ClientError::Invalid(format!("not an upload URL: {e}")))?;
+        self.put_upload(url, body).await
+    }
+
+    /// Uploads one file of a LOCAL table's set under `file` (added, or replacing the one of
+    /// that name) to the URL the table's PATCH answered.
+    pub async fn upload_file(
+        &self,
+        url: &str,
+        file: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Result<TablePreview, ClientError> {
+        let mut url = Url::parse(url).map_err(|e| ClientError::Invalid(format!("not an upload URL: {e}")))?;
+        url.query_pairs_mut().append_pair("file", file);
+        self.put_upload(url, body).await
+    }
+
+    async fn put_upload(&self, url: Url, body: impl Into<reqwest::Body>) -> Result<TablePreview, ClientError> {
         let res = self
             .http
             .put(url)

@@ -35,6 +35,9 @@ pub struct Pattern {
     pub prefix: String,
     /// `None`: everything under the prefix.
     matcher: Option<globset::GlobMatcher>,
+    /// Bytes of a path left out where it is shown: none for a bucket's objects (their keys
+    /// are the customer's), the prefix for LOCAL sets (the gateway's own storage layout).
+    shown_from: usize,
 }
 
 /// Whether a path names a set rather than one object.
@@ -70,7 +73,19 @@ impl Pattern {
             })?;
             Some(glob.compile_matcher())
         };
-        Ok(Some(Pattern { raw: path.to_owned(), prefix, matcher }))
+        Ok(Some(Pattern { raw: path.to_owned(), prefix, matcher, shown_from: 0 }))
+    }
+
+    /// Every file under `prefix` (a folder of the gateway's own storage), shown by its path
+    /// below it; `raw` is what messages call the set.
+    pub fn folder(prefix: String, raw: String) -> Pattern {
+        let shown_from = prefix.len();
+        Pattern { raw, prefix, matcher: None, shown_from }
+    }
+
+    /// A listed path as answers and messages show it.
+    pub fn show<'a>(&self, path: &'a str) -> &'a str {
+        path.get(self.shown_from..).unwrap_or(path)
     }
 
     fn matches(&self, path: &str) -> bool {
@@ -226,11 +241,11 @@ fn seconds(t: opendal::raw::Timestamp) -> i64 {
 }
 
 /// The newest file (latest modification, then the greatest path) and the set's summary.
-pub fn summary(files: &[Listed], prefix: &str) -> Option<(Listed, FileSet)> {
+pub fn summary(files: &[Listed], p: &Pattern) -> Option<(Listed, FileSet)> {
     let newest = files.iter().max_by(|a, b| (a.modified, &a.path).cmp(&(b.modified, &b.path)))?.clone();
     let oldest = files.iter().min_by(|a, b| (a.modified, &a.path).cmp(&(b.modified, &b.path)))?;
-    let stamp = |f: &Listed| FileStamp { path: f.path.clone(), modified_timestamp: f.modified };
-    let partitions = partition_values(&newest.path, prefix).into_iter().map(|(k, _)| k).collect();
+    let stamp = |f: &Listed| FileStamp { path: p.show(&f.path).to_owned(), modified_timestamp: f.modified };
+    let partitions = partition_values(&newest.path, &p.prefix).into_iter().map(|(k, _)| k).collect();
     let set = FileSet {
         count: files.len() as u64,
         bytes: files.iter().map(|f| f.size).fold(0, u64::saturating_add),

@@ -94,7 +94,7 @@ pub async fn source_set(
     classify: impl Fn(&opendal::Error) -> ConnectorError,
 ) -> Result<Inspection, ConnectorError> {
     let opts = sniff_options(params, sample_rows)?;
-    let Some((newest, set)) = crate::fileset::summary(files, &pattern.prefix) else {
+    let Some((newest, set)) = crate::fileset::summary(files, pattern) else {
         return Err(ConnectorError::new(
             ErrorKind::ResourceNotFound,
             format!("no file matches '{}' (markers and names starting with _ or . are left out)", pattern.raw),
@@ -103,14 +103,14 @@ pub async fn source_set(
     let src = OpendalSource::open(op.clone(), &newest.path).await.map_err(|e| classify(&e))?;
     let sniffed = sniff(Arc::new(src), &opts).await.map_err(|e| {
         let e = format_error(e);
-        ConnectorError::new(e.kind, format!("{} (the set's newest file, {})", e.message, newest.path))
+        ConnectorError::new(e.kind, format!("{} (the set's newest file, {})", e.message, pattern.show(&newest.path)))
     })?;
     let detected = sniffed.detected_params();
     let mut bytes_read = sniffed.bytes_read;
     let (mut columns, mut rows) = (sniffed.columns, sniffed.rows);
     let mut warnings = vec![format!(
         "a set of {} file(s), {} bytes: the sample comes from the newest, {}",
-        set.count, set.bytes, newest.path
+        set.count, set.bytes, set.newest.path
     )];
     warnings.extend(sniffed.warnings);
     // The schema compared over a bounded sample of the other files (the first and last by
@@ -120,17 +120,17 @@ pub async fn source_set(
     opts_other.sample_rows = 1;
     for f in others {
         let Ok(src) = OpendalSource::open(op.clone(), &f.path).await else {
-            warnings.push(format!("{} could not be opened to compare its columns", f.path));
+            warnings.push(format!("{} could not be opened to compare its columns", pattern.show(&f.path)));
             continue;
         };
         match sniff(Arc::new(src), &opts_other).await {
             Ok(other) => {
                 bytes_read += other.bytes_read;
                 if let Some(d) = differs(&columns, &other.columns) {
-                    warnings.push(format!("{} has other columns than the newest file: {d}", f.path));
+                    warnings.push(format!("{} has other columns than the newest file: {d}", pattern.show(&f.path)));
                 }
             }
-            Err(e) => warnings.push(format!("{} cannot be read as the newest file is: {e}", f.path)),
+            Err(e) => warnings.push(format!("{} cannot be read as the newest file is: {e}", pattern.show(&f.path))),
         }
     }
     crate::fileset::partition_columns(files, &newest, &pattern.prefix, &mut columns, &mut rows);
@@ -210,8 +210,10 @@ pub async fn open_files(
     Ok(listed
         .into_iter()
         .map(|f| {
-            let what = format!("object '{}'", f.path);
-            Arc::new(ObjectFile::new(OpendalSource::sized(op.clone(), &f.path, f.size), what)) as Arc<dyn TableFile>
+            let shown = pattern.show(&f.path);
+            let what = format!("object '{shown}'");
+            let file = ObjectFile::new(OpendalSource::sized(op.clone(), &f.path, f.size), what).reported_as(shown);
+            Arc::new(file) as Arc<dyn TableFile>
         })
         .collect())
 }

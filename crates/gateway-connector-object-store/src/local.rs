@@ -3,12 +3,15 @@
 //! `s3://bucket/prefix` or `gs://bucket/prefix` where several replicas run (credentials from
 //! the process environment, as the cloud SDKs read them).
 
+use futures_util::TryStreamExt;
 use gateway_connector::{
-    Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Inspection, Step, TableSpec, UploadWriter,
-    Uploads,
+    Connector, ConnectorError, CredentialCheck, CredentialSpec, ErrorKind, Holding, Inspection, SetFile, Step,
+    TableSpec, UploadWriter, Uploads,
 };
-use gateway_domain::{ConnectionKind, Credentials, OrganizationId, Problem, Table, TableName};
+use gateway_domain::{ConnectionKind, Credentials, OrganizationId, Problem, Table, TableName, UploadedFile};
 use opendal::Operator;
+
+use crate::fileset::{Listed, Pattern};
 
 use crate::table::Files;
 use crate::{error, inspect, table};
@@ -21,6 +24,8 @@ pub struct LocalConnector {
     description: String,
     /// The folder, for a folder storage: its files are made private to the gateway's user.
     folder: Option<std::path::PathBuf>,
+    /// The most files a table's set may hold.
+    max_files: usize,
 }
 
 /// A path segment for an organization, one per organization (injective): its id when plainly
@@ -39,9 +44,11 @@ fn org_segment(org: &OrganizationId) -> String {
 /// with a dot), one subfolder per organization.
 const UPLOADING: &str = ".uploading";
 
-/// Where a LOCAL table's file lives: `<org>/<name>`. Names are already free of `/` and
-/// control characters; `.` and `..` are refused here so nothing escapes the prefix.
-pub fn local_path(org: &OrganizationId, name: &TableName) -> Result<String, ConnectorError> {
+/// Where the sets of files live: `.sets/<org>/<name>/<file>`, a folder no organization's
+/// segment can be (it starts with a dot), so a set never meets a table's one file.
+const SETS: &str = ".sets";
+
+fn checked_name(name: &TableName) -> Result<&str, ConnectorError> {
     let n = name.as_str();
     if n == "." || n == ".." {
         return Err(ConnectorError::new(
@@ -49,7 +56,20 @@ pub fn local_path(org: &OrganizationId, name: &TableName) -> Result<String, Conn
             format!("'{n}' cannot name a LOCAL table's file"),
         ));
     }
-    Ok(format!("{}/{n}", org_segment(org)))
+    Ok(n)
+}
+
+/// Where a LOCAL table's one file lives: `<org>/<name>`. Names are already free of `/` and
+/// control characters; `.` and `..` are refused here so nothing escapes the prefix.
+pub fn local_path(org: &OrganizationId, name: &TableName) -> Result<String, ConnectorError> {
+    Ok(format!("{}/{}", org_segment(org), checked_name(name)?))
+}
+
+/// The folder of a LOCAL table's set of files: `.sets/<org>/<name>/`. Its files' names
+/// ([`SetFile`]) have no `.` or `..` segment, so nothing escapes it either.
+fn set_pattern(org: &OrganizationId, name: &TableName) -> Result<Pattern, ConnectorError> {
+    let prefix = format!("{SETS}/{}/{}/", org_segment(org), checked_name(name)?);
+    Ok(Pattern::folder(prefix, format!("{name}/*")))
 }
 
 impl LocalConnector {
@@ -102,7 +122,14 @@ impl LocalConnector {
             op,
             description,
             folder,
+            max_files: crate::fileset::MAX_FILES,
         })
+    }
+
+    /// The most files a table's set may hold (default [`crate::fileset::MAX_FILES`]).
+    pub fn with_max_files(mut self, max: usize) -> LocalConnector {
+        self.max_files = max.max(1);
+        self
     }
 
     pub fn description(&self) -> &str {
@@ -200,8 +227,16 @@ impl UploadWriter for LocalWriter {
 
 #[async_trait::async_trait]
 impl Uploads for LocalConnector {
-    async fn open(&self, org: &OrganizationId, name: &TableName) -> Result<Box<dyn UploadWriter>, ConnectorError> {
-        let path = local_path(org, name)?;
+    async fn open(
+        &self,
+        org: &OrganizationId,
+        name: &TableName,
+        file: Option<&SetFile>,
+    ) -> Result<Box<dyn UploadWriter>, ConnectorError> {
+        let path = match file {
+            None => local_path(org, name)?,
+            Some(f) => format!("{}{f}", set_pattern(org, name)?.prefix),
+        };
         let temporary = format!("{UPLOADING}/{}/{}", org_segment(org), uuid::Uuid::new_v4().simple());
         let writer = self.op.writer_with(&temporary).await.map_err(|e| error::generic(&e, "the LOCAL storage"))?;
         Ok(Box::new(LocalWriter {
@@ -215,9 +250,72 @@ impl Uploads for LocalConnector {
         }))
     }
 
+    async fn holding(&self, org: &OrganizationId, name: &TableName) -> Result<Holding, ConnectorError> {
+        if self.has_set(org, name).await? {
+            return Ok(Holding::Set);
+        }
+        match self.op.stat(&local_path(org, name)?).await {
+            Ok(_) => Ok(Holding::One),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Holding::Nothing),
+            Err(e) => Err(error::generic(&e, "the LOCAL storage")),
+        }
+    }
+
+    fn max_files(&self) -> usize {
+        self.max_files
+    }
+
+    async fn files(&self, org: &OrganizationId, name: &TableName) -> Result<Vec<UploadedFile>, ConnectorError> {
+        let pattern = set_pattern(org, name)?;
+        let set = self.set_files(&pattern).await?;
+        if !set.is_empty() {
+            let mut files: Vec<UploadedFile> = set
+                .into_iter()
+                .map(|f| UploadedFile {
+                    file: Some(pattern.show(&f.path).to_owned()),
+                    size: f.size,
+                    modified_timestamp: f.modified,
+                })
+                .collect();
+            files.sort_by(|a, b| a.file.cmp(&b.file));
+            return Ok(files);
+        }
+        match crate::source::OpendalSource::open(self.op.clone(), &local_path(org, name)?).await {
+            Ok(one) => Ok(vec![UploadedFile {
+                file: None,
+                size: one.content_length(),
+                modified_timestamp: one.modified.unwrap_or(0),
+            }]),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(error::generic(&e, "the LOCAL storage")),
+        }
+    }
+
+    async fn delete_file(
+        &self,
+        org: &OrganizationId,
+        name: &TableName,
+        file: &SetFile,
+    ) -> Result<bool, ConnectorError> {
+        let path = format!("{}{file}", set_pattern(org, name)?.prefix);
+        let failed = |e: opendal::Error| error::generic(&e, "the LOCAL storage");
+        match self.op.stat(&path).await {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(failed(e)),
+        }
+        self.op.delete(&path).await.map_err(failed)?;
+        Ok(true)
+    }
+
     async fn remove(&self, org: &OrganizationId, name: &TableName) -> Result<(), ConnectorError> {
-        let path = local_path(org, name)?;
-        self.op.delete(&path).await.map_err(|e| error::generic(&e, "the LOCAL storage"))
+        let failed = |e: opendal::Error| error::generic(&e, "the LOCAL storage");
+        self.op.delete(&local_path(org, name)?).await.map_err(failed)?;
+        match self.op.delete_with(&set_pattern(org, name)?.prefix).recursive(true).await {
+            Err(e) if e.kind() != opendal::ErrorKind::NotFound => Err(failed(e)),
+            _ => Ok(()),
+        }
     }
 
     async fn sweep(&self, older_than: std::time::Duration) -> Result<usize, ConnectorError> {
@@ -293,6 +391,12 @@ impl Connector for LocalConnector {
         if table.resource.is_destination() {
             return inspect::destination(self.op.clone(), &path, |e| error::generic(e, &what)).await;
         }
+        let pattern = set_pattern(&table.organization, &table.name)?;
+        let set = self.set_files(&pattern).await?;
+        if !set.is_empty() {
+            return inspect::source_set(self.op.clone(), &pattern, &set, &params, sample_rows, |e| classify(e, &what))
+                .await;
+        }
         if self.namesakes(&path, table).await {
             let _ = self.op.delete(&path).await;
             return Err(not_uploaded(&what));
@@ -313,6 +417,11 @@ impl Connector for LocalConnector {
         let path = local_path(&table.organization, &table.name)?;
         inspect::params(table, Files::Upload)?;
         let what = format!("the file of LOCAL table '{}'", table.name);
+        let pattern = set_pattern(&table.organization, &table.name)?;
+        let set = self.set_files(&pattern).await?;
+        if !set.is_empty() {
+            return inspect::open_files(self.op.clone(), &path, Some((&pattern, set)), |e| classify(e, &what)).await;
+        }
         if self.namesakes(&path, table).await {
             return Err(not_uploaded(&what));
         }
@@ -324,6 +433,41 @@ impl Connector for LocalConnector {
 }
 
 impl LocalConnector {
+    /// The files of a table's set, bounded; none when it has no set.
+    async fn set_files(&self, pattern: &Pattern) -> Result<Vec<Listed>, ConnectorError> {
+        let what = "the LOCAL storage's files of a set";
+        match crate::fileset::list(&self.op, pattern, self.max_files, |e| error::generic(e, what)).await {
+            Err(_) if !self.has_set_prefix(pattern).await => Ok(Vec::new()),
+            other => other,
+        }
+    }
+
+    /// Whether the set's folder exists (a store answers a missing folder's listing with an
+    /// error or nothing).
+    async fn has_set_prefix(&self, pattern: &Pattern) -> bool {
+        self.op.exists(&pattern.prefix).await.unwrap_or(false)
+    }
+
+    /// Whether a table's set holds at least one file (read without listing it all).
+    async fn has_set(&self, org: &OrganizationId, name: &TableName) -> Result<bool, ConnectorError> {
+        let pattern = set_pattern(org, name)?;
+        let failed = |e: opendal::Error| error::generic(&e, "the LOCAL storage");
+        let mut lister = match self.op.lister_with(&pattern.prefix).recursive(true).await {
+            Ok(l) => l,
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(failed(e)),
+        };
+        loop {
+            match lister.try_next().await {
+                Ok(Some(entry)) if !entry.path().ends_with('/') => return Ok(true),
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(false),
+                Err(e) if e.kind() == opendal::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(failed(e)),
+            }
+        }
+    }
+
     /// Whether the stored file is a deleted namesake's, left by an older gateway: older than
     /// the table (a minute's slack for the storage's clock), so not this table's.
     async fn namesakes(&self, path: &str, table: &Table) -> bool {
@@ -369,7 +513,7 @@ mod tests {
         let local = LocalConnector::from_url(&dir.display().to_string()).unwrap();
         let org = OrganizationId::parse("acme").unwrap();
         let name = TableName::parse("t.csv").unwrap();
-        let mut w = local.open(&org, &name).await.unwrap();
+        let mut w = local.open(&org, &name, None).await.unwrap();
         w.write(bytes::Bytes::from_static(b"a,b\n")).await.unwrap();
         std::mem::forget(w); // as a crash leaves it
         let temp = dir.join(".uploading/acme");

@@ -27,6 +27,11 @@ impl OpendalSource {
         });
         Ok(OpendalSource { op, path: path.to_owned(), size: meta.content_length(), modified })
     }
+
+    /// The object's size, bytes.
+    pub fn content_length(&self) -> u64 {
+        self.size
+    }
 }
 
 #[async_trait::async_trait]

@@ -34,7 +34,7 @@ pub use outbound::{OutboundClient, OutboundSettings};
 pub use registry::{DuplicateConnector, Registry};
 pub use spec::{CredentialSpec, FieldSpec, FieldType, HostRule, Shape, looks_secret};
 pub use table_spec::{ParamSpec, ParamType, TableSpec, validation_problem};
-pub use uploads::{UploadWriter, Uploads};
+pub use uploads::{Holding, SetFile, UploadWriter, Uploads};
 /// The `validator` crate, for connectors' typed table parameters (`#[derive(Validate)]`).
 pub use validator;
 

@@ -18,8 +18,24 @@ struct GuardedTransport {
     inner: ReqwestTransport,
 }
 
+/// The query spelt with every `/` as `%2F`. opendal leaves `/` bare in a listing's `prefix`;
+/// SigV4 signs the canonical `%2F` (the query decoded, then encoded), so a server that
+/// canonicalizes the query as received (moto) refused every listing with
+/// SignatureDoesNotMatch. RFC 3986 lets a query hold either spelling and servers decode both
+/// alike, so the request means the same and its signature still holds.
+fn slashes_encoded(uri: &http::Uri) -> Option<http::Uri> {
+    let query = uri.query().filter(|q| q.contains('/'))?;
+    let path = uri.path();
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = format!("{path}?{}", query.replace('/', "%2F")).parse().ok();
+    http::Uri::from_parts(parts).ok()
+}
+
 impl HttpTransport for GuardedTransport {
-    async fn fetch(&self, req: http::Request<Buffer>) -> opendal::Result<http::Response<HttpBody>> {
+    async fn fetch(&self, mut req: http::Request<Buffer>) -> opendal::Result<http::Response<HttpBody>> {
+        if let Some(uri) = slashes_encoded(req.uri()) {
+            *req.uri_mut() = uri;
+        }
         let url = reqwest::Url::parse(&req.uri().to_string())
             .map_err(|_| opendal::Error::new(opendal::ErrorKind::Unexpected, "the request URL is not valid"))?;
         if let Err(refused) = self.outbound.check(&url) {
@@ -58,4 +74,16 @@ pub fn transport(outbound: &OutboundClient) -> HttpTransporter {
 /// An operator whose every HTTP request goes through the guard.
 pub fn operator(op: opendal::Operator, outbound: &OutboundClient) -> opendal::Operator {
     op.with_context(opendal::OperationContext::new().with_http_transport(transport(outbound)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_slashes_are_encoded_and_nothing_else_changes() {
+        let uri: http::Uri = "http://h:9/b?list-type=2&prefix=a/.sets/x%20y/".parse().unwrap();
+        let fixed = super::slashes_encoded(&uri).unwrap();
+        assert_eq!(fixed.to_string(), "http://h:9/b?list-type=2&prefix=a%2F.sets%2Fx%20y%2F");
+        let plain: http::Uri = "http://h/b/k/e/y?uploadId=1".parse().unwrap();
+        assert!(super::slashes_encoded(&plain).is_none(), "the path keeps its slashes");
+    }
 }

@@ -78,6 +78,33 @@ pub struct FileStamp {
     pub modified_timestamp: i64,
 }
 
+/// One uploaded file of a LOCAL table, as `GET .../tables/{name}/files/` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct UploadedFile {
+    /// Its name in the table's set (`PUT <url>?file=`); `null` for the one file of a table
+    /// uploaded without a name.
+    pub file: Option<String>,
+    /// Bytes.
+    pub size: u64,
+    /// When it was last written, Unix seconds.
+    pub modified_timestamp: i64,
+}
+
+/// `GET .../tables/{name}/files/`: a LOCAL table's uploaded files by name, paged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct UploadedFiles {
+    /// Files the table holds.
+    pub count: u64,
+    /// Their sizes, summed.
+    pub bytes: u64,
+    /// Whether another page holds more.
+    pub has_next: bool,
+    /// The page after this one.
+    pub next_page: u32,
+    /// At most `amt` files, by name.
+    pub files: Vec<UploadedFile>,
+}
+
 /// `POST|GET /connections/{connection}/tables/{name}/test/`: the merged table with defaults
 /// filled and mappings inferred, the warnings, and a sample of the source.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]

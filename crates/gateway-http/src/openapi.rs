@@ -67,6 +67,8 @@ const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("get", "/connections/{connection}/tables/{name}/validations/", "list_validations"),
     ("get", "/connections/{connection}/tables/{name}/validations/{id}/", "get_validation"),
     ("delete", "/connections/{connection}/tables/{name}/validations/{id}/", "cancel_validation"),
+    ("get", "/connections/{connection}/tables/{name}/files/", "list_files"),
+    ("delete", "/connections/{connection}/tables/{name}/files/", "delete_files"),
     ("get", "/tables/", "filter_tables"),
     ("put", "/uploads/{token}", "upload"),
     ("get", "/webhooks/", "list_webhooks"),
@@ -168,10 +170,26 @@ fn validations(doc: &mut Value) {
         json!({"type": "integer", "description": "table.validated, succeeded: rows breaking a rule"});
 }
 
+/// A LOCAL table's uploaded files: list and delete.
+fn files(doc: &mut Value) {
+    doc["paths"]["/connections/{connection}/tables/{name}/files/"] = json!({
+        "get": op("A LOCAL table's uploaded files by name (its one file has file null)", "tables", &["anyConnection", "name", "page", "amt"], None, (200, "UploadedFiles"), &[400, 404, 501, 503]),
+        "delete": op("Delete one file of a LOCAL table's set (?file=) or every file it holds (?all=true); the table is then tested again, or uploading when empty", "tables", &["anyConnection", "name", "setFile", "allFiles"], None, (204, ""), &[400, 404, 429, 501, 503]),
+    });
+    doc["components"]["parameters"]["setFile"] = json!({"name": "file", "in": "query", "required": false, "description": "the file of the set to delete", "schema": {"type": "string", "minLength": 1, "maxLength": 1024}});
+    doc["components"]["parameters"]["allFiles"] = json!({"name": "all", "in": "query", "required": false, "description": "true: delete every file of the table (exclusive with file)", "schema": {"type": "boolean"}});
+    let int = json!({"type": "integer", "minimum": 0});
+    doc["components"]["schemas"]["UploadedFiles"] = json!({"type": "object", "required": ["count", "bytes", "has_next", "next_page", "files"], "properties": {
+        "count": int, "bytes": int, "has_next": {"type": "boolean"}, "next_page": {"type": "integer"},
+        "files": {"type": "array", "items": {"type": "object", "required": ["file", "size", "modified_timestamp"], "properties": {
+            "file": {"type": ["string", "null"]}, "size": int, "modified_timestamp": {"type": "integer"}}}}}});
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut doc = base();
     validations(&mut doc);
+    files(&mut doc);
     for (method, path, id) in OPERATION_IDS {
         if let Some(op) = doc["paths"].get_mut(*path).and_then(|p| p.get_mut(*method)) {
             op["operationId"] = Value::from(*id);
@@ -248,7 +266,8 @@ fn base() -> Value {
             "/tables/": {"get": op("Filter tables (by page, or by the previous answer's next_cursor)", "tables", &["connectionFilter", "resourceFilter", "page", "amt", "cursor"], None, (200, "TablesPage"), &[400, 503])},
             "/uploads/{token}": {"put": {
                 "summary": "Upload a LOCAL table's file (the URL PATCH answered; no bearer token)", "tags": ["tables"], "security": [],
-                "parameters": [{"name": "token", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "parameters": [{"name": "token", "in": "path", "required": true, "schema": {"type": "string"}},
+                               {"name": "file", "in": "query", "required": false, "description": "one file of the table's set, added or replaced ('/'-separated segments, none starting with '.' or '_'); without it, the table's one file. A table holds one or the other.", "schema": {"type": "string", "minLength": 1, "maxLength": 1024}}],
                 "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
                 "responses": {"200": {"description": "uploaded and available", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TablePreview"}}}},
                               "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},

@@ -6,7 +6,11 @@
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use gateway_domain::{ErrorName, OrganizationId, Problem, Table, TableName, TablePreview, now_seconds};
+use gateway_connector::{Holding, SetFile, Uploads};
+use gateway_domain::{
+    ConnectionKind, ErrorName, OrganizationId, Paging, Problem, Table, TableName, TablePreview, TableStatus,
+    UploadedFiles, now_seconds,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -127,10 +131,13 @@ pub(crate) fn upload_url(
 impl Gateway {
     /// Receives a table's file: the token checked, the body streamed into the platform's
     /// storage within the size limit (`declared` is the Content-Length, refused early when
-    /// over), then the table previewed and its status recorded.
+    /// over), then the table previewed and its status recorded. `file` (`?file=`) names one
+    /// file of the table's set, added or replaced; without it the upload is the table's one
+    /// file. A table holds one or the other: mixing them is refused (`field` = `file`).
     pub async fn receive_upload<S, E>(
         &self,
         token: &str,
+        file: Option<&str>,
         declared: Option<u64>,
         mut body: S,
     ) -> Result<TablePreview, Problem>
@@ -139,6 +146,7 @@ impl Gateway {
         E: std::fmt::Display,
     {
         let (org, name) = verify(&self.settings().upload_key, token)?;
+        let file = file.map(SetFile::parse).transpose()?;
         let storage = self.registry().uploads().cloned().ok_or_else(|| {
             Problem::new(ErrorName::ConnectorUnavailable, "this gateway has no LOCAL storage to upload to")
         })?;
@@ -173,7 +181,8 @@ impl Gateway {
         // its uploads in flight (how many, how many bytes) are held to the operator's limits.
         self.inner.limits.count(&org)?;
         let mut uploading = self.inner.limits.upload(&org)?;
-        let mut writer = storage.open(&org, &name).await.map_err(|e| crate::connector_problem(&e))?;
+        self.check_holding(storage.as_ref(), &org, &name, file.as_ref()).await?;
+        let mut writer = storage.open(&org, &name, file.as_ref()).await.map_err(|e| crate::connector_problem(&e))?;
         let mut total: u64 = 0;
         let idle = self.settings().upload_idle_timeout;
         loop {
@@ -215,7 +224,133 @@ impl Gateway {
         tracing::info!(table = %name, bytes = size, "LOCAL file uploaded");
         let _admitted = self.inner.limits.admit_counted(&org, self.settings().connector_timeout).await?;
         let actor = gateway_domain::Actor::system("upload");
-        self.preview_and_record(None, table, vec![format!("uploaded {size} bytes")], &actor).await
+        let note = match &file {
+            None => format!("uploaded {size} bytes"),
+            Some(f) => format!("uploaded {size} bytes as '{f}'"),
+        };
+        self.preview_and_record(None, table, vec![note], &actor).await
+    }
+
+    /// An upload that fits what the table holds: a named file into a set (within the set's
+    /// bound unless it replaces one), an unnamed one into a table that is not a set.
+    async fn check_holding(
+        &self,
+        storage: &dyn Uploads,
+        org: &OrganizationId,
+        name: &TableName,
+        file: Option<&SetFile>,
+    ) -> Result<(), Problem> {
+        let holding = storage.holding(org, name).await.map_err(|e| crate::connector_problem(&e))?;
+        let files_url = format!("/connections/LOCAL/tables/{name}/files/");
+        match (file, holding) {
+            (Some(_), Holding::One) => Err(Problem::wrong_field(
+                "file",
+                format!(
+                    "LOCAL table '{name}' holds one file uploaded without a name: DELETE {files_url} to empty it before uploading named files"
+                ),
+            )),
+            (None, Holding::Set) => Err(Problem::wrong_field(
+                "file",
+                format!(
+                    "LOCAL table '{name}' is a set of named files: name this one with ?file=, or DELETE {files_url} to empty it first"
+                ),
+            )),
+            (Some(f), Holding::Set) => {
+                let files = storage.files(org, name).await.map_err(|e| crate::connector_problem(&e))?;
+                let max = storage.max_files();
+                let replaces = files.iter().any(|u| u.file.as_deref() == Some(f.as_str()));
+                if files.len() >= max && !replaces {
+                    return Err(Problem::quota(
+                        "files in LOCAL table's set",
+                        "GATEWAY_FILESET_MAX_FILES",
+                        i64::try_from(max).unwrap_or(i64::MAX),
+                        "delete files of the set, or replace one by uploading under its name",
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A LOCAL table's uploaded files, by name, paged (`?page=&amt=`).
+    pub async fn list_files(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+        paging: Paging,
+    ) -> Result<UploadedFiles, Problem> {
+        let storage = self.local_table_storage(org, kind, name).await?;
+        let files = storage.files(org, name).await.map_err(|e| crate::connector_problem(&e))?;
+        let (count, bytes) = (files.len() as u64, files.iter().map(|f| f.size).fold(0, u64::saturating_add));
+        let skip = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
+        let amt = paging.amt() as usize;
+        let has_next = files.len() > skip.saturating_add(amt);
+        let files = files.into_iter().skip(skip).take(amt).collect();
+        Ok(UploadedFiles { count, bytes, has_next, next_page: paging.page() + 1, files })
+    }
+
+    /// Deletes one file of a LOCAL table's set (`file`), or every file it holds (none); then
+    /// records what the table now is: previewed again, or `uploading` when it holds nothing.
+    /// An unknown file is RESOURCE_NOT_FOUND naming it.
+    pub async fn delete_files(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+        file: Option<&str>,
+        actor: &gateway_domain::Actor,
+    ) -> Result<(), Problem> {
+        let file = file.map(SetFile::parse).transpose()?;
+        let storage = self.local_table_storage(org, kind, name).await?;
+        let failed = |e: gateway_connector::ConnectorError| crate::connector_problem(&e);
+        match &file {
+            Some(f) => {
+                if !storage.delete_file(org, name, f).await.map_err(failed)? {
+                    return Err(Problem::new(
+                        ErrorName::ResourceNotFound,
+                        format!("LOCAL table '{name}' holds no file '{f}'"),
+                    )
+                    .with("file", f.as_str()));
+                }
+            }
+            None => storage.remove(org, name).await.map_err(failed)?,
+        }
+        tracing::info!(table = %name, file = file.as_ref().map(SetFile::as_str), "LOCAL file(s) deleted");
+        let table =
+            self.load_table(org, kind, name).await?.ok_or_else(|| crate::tables::table_not_found(kind, name))?;
+        if storage.holding(org, name).await.map_err(failed)? == Holding::Nothing {
+            let (o, n, a) = (org.clone(), name.clone(), actor.clone());
+            let verdict = gateway_store::Verdict { status: TableStatus::Uploading, stale: None };
+            self.db(move |s| s.set_table_status(&o, kind, &n, Some(&table), verdict, &a)).await?;
+            return Ok(());
+        }
+        // What remains is previewed and its verdict recorded, pass or fail: the delete itself
+        // succeeded. (Past the organization's limits the schedule's next test records it.)
+        if let Ok(_admitted) = self.inner.limits.admit(org, self.settings().connector_timeout).await {
+            let _ = self.preview_and_record(None, table, Vec::new(), actor).await;
+        }
+        Ok(())
+    }
+
+    /// The LOCAL storage of a stored LOCAL table; WRONG_DATA_TYPE for another kind.
+    async fn local_table_storage(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+    ) -> Result<std::sync::Arc<dyn Uploads>, Problem> {
+        if kind != ConnectionKind::Local {
+            return Err(Problem::wrong_field(
+                "connection",
+                format!("only LOCAL tables hold uploaded files; {kind} tables are read where they are"),
+            ));
+        }
+        self.load_table(org, kind, name).await?.ok_or_else(|| crate::tables::table_not_found(kind, name))?;
+        self.registry().uploads().cloned().ok_or_else(|| {
+            Problem::new(ErrorName::ConnectorUnavailable, "this gateway has no LOCAL storage to upload to")
+        })
     }
 }
 

@@ -62,6 +62,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(tables::get_validation))
                 .route(web::delete().to(tables::cancel_validation)),
         )
+        .service(
+            resource("/connections/{connection}/tables/{name}/files", "GET, DELETE")
+                .route(web::get().to(tables::list_files))
+                .route(web::delete().to(tables::delete_files)),
+        )
         .service(resource("/tables", "GET").route(web::get().to(tables::filter)))
         .service(resource("/uploads/{token}", "PUT").route(web::put().to(uploads::put)))
         .service(resource("/webhooks", "GET").route(web::get().to(webhooks::list)))

@@ -165,3 +165,38 @@ pub async fn cancel_validation(
     state.gateway.cancel_validation(&caller.org, kind, &name, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `GET .../tables/{name}/files/`: a LOCAL table's uploaded files by name, `?page=&amt=`.
+pub async fn list_files(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, name) = path_of(&path)?;
+    let q = extract::query(&req, &["page", "amt"])?;
+    let paging = Paging::parse(extract::param(&q, "page"), extract::param(&q, "amt"))?;
+    Ok(HttpResponse::Ok().json(state.gateway.list_files(&caller.org, kind, &name, paging).await?))
+}
+
+/// `DELETE .../tables/{name}/files/?file=<name>` deletes one file of a LOCAL table's set;
+/// `?all=true` every file it holds (204). Neither is refused: a forgotten `file` never
+/// empties a table.
+pub async fn delete_files(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, name) = path_of(&path)?;
+    let q = extract::query(&req, &["file", "all"])?;
+    let (file, all) = (extract::param(&q, "file"), extract::flag(&q, "all")?);
+    if file.is_some() == all {
+        return Err(ApiError(gateway_domain::Problem::wrong_field(
+            "file",
+            "name the file to delete with ?file=<name>, or delete every file of the table with ?all=true (not both)",
+        )));
+    }
+    state.gateway.delete_files(&caller.org, kind, &name, file, &caller.actor()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,4 +1,5 @@
-//! `PUT /uploads/{token}`: a LOCAL table's file, streamed to `gateway-service`.
+//! `PUT /uploads/{token}` (`?file=<name>` for one file of a set): a LOCAL table's file,
+//! streamed to `gateway-service`.
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 
@@ -12,5 +13,7 @@ pub async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    Ok(HttpResponse::Ok().json(state.gateway.receive_upload(&token, declared, payload).await?))
+    let q = crate::extract::query(&req, &["file"])?;
+    let file = crate::extract::param(&q, "file");
+    Ok(HttpResponse::Ok().json(state.gateway.receive_upload(&token, file, declared, payload).await?))
 }
