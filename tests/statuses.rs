@@ -576,3 +576,117 @@ async fn freshness_is_told_once_per_change_sqlite() {
 async fn freshness_is_told_once_per_change_postgres() {
     freshness_is_told_once_per_change(Db::Postgres).await;
 }
+
+/// Schema history and drift: each recorded test keeps the columns it saw when they changed;
+/// an added unmapped column is recorded and warned (still available), a mapped rating turned
+/// to text and a mapped column renamed make the table `wrong_specification` naming the
+/// field; webhooks hear `table.schema_changed` with names and types only; the history goes
+/// with the table.
+async fn schema_drift_is_kept_judged_and_told(db: Db) {
+    let receiver = MockProvider::start(|_| Reply::text(204, ""));
+    let Some(app) = TestApp::builder().db(db).allow_private().schedule(scheduled(1)).spawn().await else {
+        return;
+    };
+    let api = app.api("acme", "manager");
+    let hook = api.put("/webhooks/ops/", json!({"url": receiver.url, "events": ["table.schema_changed"]})).await;
+    assert_eq!(hook.status, 200, "{:?}", hook.body);
+    let table = "/connections/LOCAL/tables/ratings.csv/";
+    let schema = format!("{table}schema/");
+    let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score"});
+    let made = api.patch(table, json!({"resource": "rating", "resource_params": {"columns_mapping": mapping}})).await;
+    assert_eq!(made.status, 200, "{:?}", made.body);
+    assert_eq!(api.get(&schema).await.body, json!({"current": null, "history": [], "has_next": false, "next_page": 2}));
+    let url = made.body["connection_table_params"]["url"].as_str().unwrap().to_owned();
+    let upload = |body: &'static str| {
+        let url = url.clone();
+        async move {
+            let r = reqwest::Client::new().put(&url).body(body).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let col = |name: &str, ty: &str| json!({"name": name, "type": ty});
+
+    let (status, body) = upload("uid,sku,score\nu1,i1,4.5\nu2,i2,3.5\n").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("available")), "{body}");
+    let first = api.get(&schema).await.body;
+    assert_eq!(first["current"]["columns"], json!([col("uid", "string"), col("sku", "string"), col("score", "float")]));
+    assert_eq!(first["history"][0]["added"], json!([]), "the first schema seen is no change: {first}");
+    // Tested again unchanged: nothing new kept.
+    assert_eq!(api.get(&format!("{table}test/")).await.status, 200);
+    assert_eq!(api.get(&schema).await.body["history"].as_array().unwrap().len(), 1);
+
+    // An unmapped column added: kept and warned, still available.
+    let (status, body) = upload("uid,sku,score,note\nu1,i1,4.5,ok\n").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("available")), "{body}");
+    assert!(
+        body["warnings"].to_string().contains("the columns changed since the last recorded test: added note"),
+        "{body}"
+    );
+    let h = api.get(&schema).await.body;
+    assert_eq!(h["history"][0]["added"], json!([col("note", "string")]), "{h}");
+
+    // The mapped rating turned to text: the table fails naming the field and both types.
+    let (status, body) = upload("uid,sku,score,note\nu1,i1,good,ok\n").await;
+    assert_eq!((status, body["error_data"]["status"].as_str()), (400, Some("wrong_specification")), "{body}");
+    assert_eq!(body["error_data"]["field"], "resource_params.columns_mapping.rating", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("'rating' is mapped to column 'score', which was float and is now string"),
+        "{body}"
+    );
+    let h = api.get(&schema).await.body;
+    assert_eq!(h["history"][0]["changed"], json!([{"name": "score", "from": "float", "to": "string"}]), "{h}");
+
+    // A mapped column renamed: failed naming the field, the rename kept as removed + added.
+    let (status, body) = upload("uid,product_id,score,note\nu1,i1,4.5,ok\n").await;
+    assert_eq!((status, body["error_data"]["status"].as_str()), (400, Some("wrong_specification")), "{body}");
+    assert_eq!(body["error_data"]["field"], "resource_params.columns_mapping.item_id", "{body}");
+    let h = api.get(&schema).await.body;
+    assert_eq!(h["history"][0]["removed"], json!([col("sku", "string")]), "{h}");
+    assert_eq!(h["history"][0]["added"], json!([col("product_id", "string")]), "{h}");
+    assert_eq!(h["current"]["columns"][1], col("product_id", "string"));
+    assert_eq!(api.get(table).await.body["status"], "wrong_specification");
+    let page = api.get(&format!("{schema}?amt=2")).await.body;
+    assert_eq!((page["history"].as_array().unwrap().len(), page["has_next"].as_bool()), (2, Some(true)), "{page}");
+    assert_eq!(api.get(&format!("{schema}?page=3&amt=2")).await.body["current"], h["current"], "current on every page");
+
+    // Told three times, names and types only.
+    eventually("three schema events", || async { events(&receiver).len() >= 3 }).await;
+    let told: Vec<Value> = events(&receiver).into_iter().map(|(_, e)| e).collect();
+    assert!(told.iter().all(|e| e["event"] == "table.schema_changed" && e["table"] == "ratings.csv"), "{told:?}");
+    assert!(
+        told.iter().any(|e| e["changed"] == json!([{"name": "score", "from": "float", "to": "string"}])),
+        "{told:?}"
+    );
+    assert!(!serde_json::to_string(&told).unwrap().contains("good"), "never a value: {told:?}");
+    let trail = app.api("acme", "root").get("/audit/?amt=64").await;
+    let schema_entries: Vec<&Value> =
+        trail.body["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "table.schema").collect();
+    assert_eq!(schema_entries.len(), 3, "{:?}", trail.body);
+    // (score reads as a number again in the last file: changed back.)
+    assert_eq!(
+        schema_entries[0]["fields"],
+        json!(["added product_id", "removed sku", "changed score"]),
+        "{:?}",
+        schema_entries[0]
+    );
+
+    // Gone with the table.
+    assert_eq!(api.delete(table).await.status, 204);
+    assert_eq!(api.get(&schema).await.status, 404);
+    assert_eq!(api.patch(table, json!({"resource": "rating"})).await.status, 200);
+    assert_eq!(api.get(&schema).await.body["history"], json!([]), "a new table starts a new history");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_schema_drift_is_kept_judged_and_told() {
+    schema_drift_is_kept_judged_and_told(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schema_drift_is_kept_judged_and_told() {
+    schema_drift_is_kept_judged_and_told(Db::Postgres).await;
+}

@@ -362,3 +362,36 @@ fn sqlite_the_outbox_is_fair_bounded_and_coalesced() {
 fn postgres_the_outbox_is_fair_bounded_and_coalesced() {
     the_outbox_is_fair_bounded_and_coalesced(Db::Postgres);
 }
+
+/// The schema history's pruning deletes replaced schemas past the retention and keeps each
+/// table's newest, however old.
+async fn schema_pruning_keeps_the_newest(db: Db) {
+    let Some(test_db) = TestDb::create(db) else { return };
+    let url = test_db.url.clone();
+    let app = TestApp::builder().on(test_db).spawn().await.unwrap();
+    let api = app.api("acme", "manager");
+    let table = "/connections/LOCAL/tables/t.csv/";
+    let made = api.patch(table, json!({"resource": "item"})).await;
+    let upload = made.body["connection_table_params"]["url"].as_str().unwrap().to_owned();
+    for body in ["item_id\ni1\n", "item_id,a\ni1,x\n", "item_id,a,b\ni1,x,y\n"] {
+        let r = reqwest::Client::new().put(&upload).body(body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(api.get(&format!("{table}schema/")).await.body["history"].as_array().unwrap().len(), 3);
+    let store = Store::open(&url, &StoreOptions::default(), Keyring::ephemeral()).unwrap();
+    assert_eq!(store.prune_schemas(0).unwrap(), 0, "nothing is older than the epoch");
+    assert_eq!(store.prune_schemas(gateway_domain::now_seconds() + 10).unwrap(), 2);
+    let left = api.get(&format!("{table}schema/")).await.body;
+    assert_eq!(left["history"].as_array().unwrap().len(), 1, "{left}");
+    assert_eq!(left["current"]["columns"].as_array().unwrap().len(), 3, "the newest is kept: {left}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_schema_pruning_keeps_the_newest() {
+    schema_pruning_keeps_the_newest(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schema_pruning_keeps_the_newest() {
+    schema_pruning_keeps_the_newest(Db::Postgres).await;
+}

@@ -70,6 +70,7 @@ struct FileSettings {
     org_upload_bytes: Option<u64>,
     scheduler_tick_ms: Option<u64>,
     audit_retention_days: Option<u32>,
+    schema_retention_days: Option<u32>,
     validation_concurrency: Option<usize>,
     org_validations: Option<usize>,
     validation_memory_mb: Option<u64>,
@@ -264,6 +265,7 @@ impl Settings {
                 .or(f.delivery_org_concurrency)
                 .unwrap_or(4),
             audit_retention_days: e.parse("GATEWAY_AUDIT_RETENTION_DAYS")?.or(f.audit_retention_days).unwrap_or(365),
+            schema_retention_days: e.parse("GATEWAY_SCHEMA_RETENTION_DAYS")?.or(f.schema_retention_days).unwrap_or(365),
             ..Default::default()
         };
         let quota = |name: &str, file: Option<u64>, default: u64| -> Result<i64> {

@@ -133,6 +133,7 @@ impl Client {
         ("get", "/connections/{connection}/tables/{name}/validations/", "list_validations"),
         ("get", "/connections/{connection}/tables/{name}/validations/{id}/", "get_validation"),
         ("delete", "/connections/{connection}/tables/{name}/validations/{id}/", "cancel_validation"),
+        ("get", "/connections/{connection}/tables/{name}/schema/", "schema_history"),
         ("get", "/connections/{connection}/tables/{name}/files/", "list_files"),
         ("delete", "/connections/{connection}/tables/{name}/files/", "delete_files"),
         ("get", "/tables/", "filter_tables"),
@@ -318,6 +319,18 @@ impl Client {
     pub async fn cancel_validation(&self, kind: ConnectionKind, name: &TableName, id: &str) -> Result<(), ClientError> {
         let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "validations", id], &[])?;
         self.call::<Value>(Method::DELETE, url, None).await.map(|_| ())
+    }
+
+    /// The schemas recorded tests saw of a table, newest first.
+    pub async fn schema_history(
+        &self,
+        kind: ConnectionKind,
+        name: &TableName,
+        paging: Paging,
+    ) -> Result<gateway_domain::SchemaHistory, ClientError> {
+        let query = vec![("page", paging.page().to_string()), ("amt", paging.amt().to_string())];
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "schema"], &query)?;
+        self.call(Method::GET, url, None).await
     }
 
     /// A LOCAL table's uploaded files by name.

@@ -321,6 +321,9 @@ wire_enum! {
         TableStale => "table.stale",
         /// A stale table is fresh again.
         TableFresh => "table.fresh",
+        /// A recorded test saw the table's columns change: `added`, `removed`, `changed`
+        /// (names and types only).
+        TableSchemaChanged => "table.schema_changed",
         /// Sent by `POST /webhooks/{id}/test/` only, to try an endpoint.
         Ping => "ping",
     }
@@ -341,6 +344,9 @@ wire_enum! {
         TableValidated => "table.validated",
         /// A table went stale or fresh again (`fields`: `stale` or `fresh`).
         TableFreshness => "table.freshness",
+        /// A recorded test saw the table's columns change (by `system` or the tester;
+        /// `fields`: `added a`, `removed b`, `changed c`).
+        TableSchema => "table.schema",
         /// A connection created or replaced by a PUT.
         ConnectionPut => "connection.put",
         /// A connection's status recorded by a test of its stored credentials.

@@ -86,7 +86,10 @@ pub use records::{
     CheckStep, Connection, ConnectionView, ConnectionsList, Credentials, CredentialsCheck, MASK, Table, TableSummary,
     TableView, TablesList, TablesPage, now_seconds,
 };
-pub use sample::{Column, ColumnType, FileSet, FileStamp, Sample, TablePreview, UploadedFile, UploadedFiles};
+pub use sample::{
+    Column, ColumnChange, ColumnType, FileSet, FileStamp, Sample, SchemaCurrent, SchemaDiff, SchemaEntry,
+    SchemaHistory, TablePreview, UploadedFile, UploadedFiles,
+};
 pub use validation::{
     DEFAULT_MAX_ERRORS, FieldCheck, FieldStats, FileRows, MAX_MAX_ERRORS, PlannedField, RULES, TimestampStats,
     ValidationPlan, ValidationProgress, ValidationReport, ValidationRequest, ValidationView, ValidationsPage,

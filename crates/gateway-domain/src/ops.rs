@@ -291,6 +291,10 @@ pub struct Event {
     /// Rows breaking a rule (`table.validated`, when it succeeded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invalid_rows: Option<u64>,
+    /// `table.schema_changed`: the columns `added`, `removed` and `changed` (names and types,
+    /// never a value).
+    #[serde(default, flatten)]
+    pub schema: Option<crate::SchemaDiff>,
     /// When it happened, Unix seconds.
     pub at: i64,
 }

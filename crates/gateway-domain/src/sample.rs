@@ -116,3 +116,83 @@ pub struct TablePreview {
     /// `sample`: the columns and a few rows. Read-only: ignored in a PATCH body.
     pub sample: Sample,
 }
+
+/// A column whose type changed between two observed schemas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ColumnChange {
+    /// The column's name.
+    pub name: String,
+    /// Its type before.
+    pub from: ColumnType,
+    /// Its type now.
+    pub to: ColumnType,
+}
+
+/// How a table's observed columns changed: by name, in the order the new schema has them
+/// (removed ones in the old order).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SchemaDiff {
+    /// Columns the new schema has and the old had not.
+    pub added: Vec<Column>,
+    /// Columns the old schema had and the new has not.
+    pub removed: Vec<Column>,
+    /// Columns of both whose type changed.
+    pub changed: Vec<ColumnChange>,
+}
+
+impl SchemaDiff {
+    /// The change from `old` to `new`.
+    pub fn between(old: &[Column], new: &[Column]) -> SchemaDiff {
+        let added = new.iter().filter(|c| !old.iter().any(|o| o.name == c.name)).cloned().collect();
+        let removed = old.iter().filter(|o| !new.iter().any(|c| c.name == o.name)).cloned().collect();
+        let changed = new
+            .iter()
+            .filter_map(|c| {
+                let o = old.iter().find(|o| o.name == c.name)?;
+                (o.ty != c.ty).then(|| ColumnChange { name: c.name.clone(), from: o.ty, to: c.ty })
+            })
+            .collect();
+        SchemaDiff { added, removed, changed }
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// One observed schema of a table, as `GET .../tables/{name}/schema/` lists it: when a
+/// recorded test first saw it, its columns, and how it differs from the one before (empty for
+/// the first one seen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SchemaEntry {
+    /// When a recorded test first saw it, Unix seconds.
+    pub at: i64,
+    /// Its columns, as the test saw them.
+    pub columns: Vec<Column>,
+    /// How it differs from the schema before.
+    #[serde(flatten)]
+    pub diff: SchemaDiff,
+}
+
+/// `GET .../tables/{name}/schema/`: the current schema and the history, newest first, paged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SchemaHistory {
+    /// The newest observed schema (`null` before any recorded test saw columns).
+    pub current: Option<SchemaCurrent>,
+    /// Every observed schema, newest first (the current one leads page 1).
+    pub history: Vec<SchemaEntry>,
+    /// Whether another page holds more.
+    pub has_next: bool,
+    /// The page after this one.
+    pub next_page: u32,
+}
+
+/// The newest observed schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SchemaCurrent {
+    /// When a recorded test first saw it, Unix seconds.
+    pub at: i64,
+    /// Its columns.
+    pub columns: Vec<Column>,
+}

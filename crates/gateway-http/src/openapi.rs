@@ -67,6 +67,7 @@ const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("get", "/connections/{connection}/tables/{name}/validations/", "list_validations"),
     ("get", "/connections/{connection}/tables/{name}/validations/{id}/", "get_validation"),
     ("delete", "/connections/{connection}/tables/{name}/validations/{id}/", "cancel_validation"),
+    ("get", "/connections/{connection}/tables/{name}/schema/", "schema_history"),
     ("get", "/connections/{connection}/tables/{name}/files/", "list_files"),
     ("delete", "/connections/{connection}/tables/{name}/files/", "delete_files"),
     ("get", "/tables/", "filter_tables"),
@@ -170,6 +171,27 @@ fn validations(doc: &mut Value) {
         json!({"type": "integer", "description": "table.validated, succeeded: rows breaking a rule"});
 }
 
+/// Schema history: its path and schemas; the event's fields.
+fn schema_history(doc: &mut Value) {
+    doc["paths"]["/connections/{connection}/tables/{name}/schema/"] = json!({
+        "get": op("The schemas recorded tests saw of a table, newest first (a row each time its columns changed)", "tables", &["anyConnection", "name", "page", "amt"], None, (200, "SchemaHistory"), &[400, 404, 503]),
+    });
+    let columns = json!({"type": "array", "items": {"$ref": "#/components/schemas/Column"}});
+    let changed = json!({"type": "array", "items": {"type": "object", "required": ["name", "from", "to"], "properties": {
+        "name": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}}}});
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Column"] = json!({"type": "object", "required": ["name", "type"], "properties": {"name": {"type": "string"},
+        "type": {"type": "string", "enum": ["string", "integer", "float", "boolean", "timestamp", "json"]}}});
+    schemas["SchemaHistory"] = json!({"type": "object", "required": ["current", "history", "has_next", "next_page"], "properties": {
+        "current": {"type": ["object", "null"], "properties": {"at": {"type": "integer"}, "columns": columns}},
+        "history": {"type": "array", "items": {"type": "object", "required": ["at", "columns", "added", "removed", "changed"], "properties": {
+            "at": {"type": "integer"}, "columns": columns, "added": columns, "removed": columns, "changed": changed}}},
+        "has_next": {"type": "boolean"}, "next_page": {"type": "integer"}}});
+    schemas["Event"]["properties"]["added"] = json!({"description": "table.schema_changed: columns added (name, type)", "type": "array", "items": {"$ref": "#/components/schemas/Column"}});
+    schemas["Event"]["properties"]["removed"] = json!({"description": "table.schema_changed: columns removed", "type": "array", "items": {"$ref": "#/components/schemas/Column"}});
+    schemas["Event"]["properties"]["changed"] = json!({"description": "table.schema_changed: columns whose type changed", "type": "array", "items": changed["items"].clone()});
+}
+
 /// A LOCAL table's uploaded files: list and delete.
 fn files(doc: &mut Value) {
     doc["paths"]["/connections/{connection}/tables/{name}/files/"] = json!({
@@ -190,6 +212,7 @@ pub fn document() -> Value {
     let mut doc = base();
     validations(&mut doc);
     files(&mut doc);
+    schema_history(&mut doc);
     for (method, path, id) in OPERATION_IDS {
         if let Some(op) = doc["paths"].get_mut(*path).and_then(|p| p.get_mut(*method)) {
             op["operationId"] = Value::from(*id);

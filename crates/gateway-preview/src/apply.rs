@@ -2,7 +2,7 @@
 //! checked against the source's columns, warnings and a sample.
 
 use gateway_connector::Inspection;
-use gateway_domain::{JsonObject, Problem, Resource, Sample, Table};
+use gateway_domain::{Column, ColumnType, JsonObject, Problem, Resource, Sample, Table};
 use serde_json::Value;
 
 /// How many sample rows a preview answers at most.
@@ -177,4 +177,47 @@ fn is_numeric(v: &Value) -> bool {
         Value::String(s) => s.trim().parse::<f64>().is_ok(),
         _ => false,
     }
+}
+
+/// Whether a mapped column's new type breaks what its platform field needs, the schema
+/// having drifted from `old` to `new`: `rating` no longer a number, `timestamp` no longer a
+/// time (epoch numbers or ISO 8601). A problem on `resource_params.columns_mapping.<field>`
+/// naming the field, the column and both types. (A mapped column removed is refused by
+/// [`apply`] already.)
+pub fn drift(table: &Table, old: &[Column], new: &[Column]) -> Option<Problem> {
+    if table.resource.is_destination() {
+        return None;
+    }
+    let mapping = table.resource_params.get("columns_mapping")?.as_object()?;
+    let numeric = |t: ColumnType| matches!(t, ColumnType::Integer | ColumnType::Float);
+    let time = |t: ColumnType| matches!(t, ColumnType::Integer | ColumnType::Float | ColumnType::Timestamp);
+    let name =
+        |t: ColumnType| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    for (field, column) in mapping {
+        let Some(column) = column.as_str() else { continue };
+        let (Some(o), Some(n)) = (old.iter().find(|c| c.name == column), new.iter().find(|c| c.name == column)) else {
+            continue;
+        };
+        let (ok, needs): (fn(ColumnType) -> bool, &str) = match field.as_str() {
+            "rating" => (numeric, "a number"),
+            "timestamp" => (time, "a time (epoch seconds or ISO 8601)"),
+            _ => continue,
+        };
+        if ok(o.ty) && !ok(n.ty) {
+            return Some(
+                Problem::wrong_field(
+                    format!("resource_params.columns_mapping.{field}"),
+                    format!(
+                        "'{field}' is mapped to column '{column}', which was {} and is now {}: the platform needs {needs}; fix the source or map '{field}' to another column",
+                        name(o.ty),
+                        name(n.ty)
+                    ),
+                )
+                .with("column", column)
+                .with("from", name(o.ty))
+                .with("to", name(n.ty)),
+            );
+        }
+    }
+    None
 }

@@ -58,6 +58,9 @@ pub struct ScheduleSettings {
     pub temporary_retries: i32,
     /// Days the audit trail keeps an entry; 0 keeps them for ever.
     pub audit_retention_days: u32,
+    /// Days a replaced schema stays in a table's history (each table's newest is always
+    /// kept); 0 keeps them for ever.
+    pub schema_retention_days: u32,
 }
 
 impl Default for ScheduleSettings {
@@ -73,6 +76,7 @@ impl Default for ScheduleSettings {
             delivery_org_concurrency: 4,
             temporary_retries: 3,
             audit_retention_days: 365,
+            schema_retention_days: 365,
         }
     }
 }
@@ -274,6 +278,7 @@ impl Gateway {
         let now = now_seconds();
         let days = i64::from(settings.audit_retention_days);
         let validation_days = i64::from(self.settings().validation.retention_days);
+        let schema_days = i64::from(settings.schema_retention_days);
         let result = self
             .db(move |s| {
                 s.reconcile_checks()?;
@@ -282,12 +287,19 @@ impl Gateway {
                 let deliveries = s.prune_deliveries(now - 7 * 86_400)?;
                 let validations =
                     if validation_days > 0 { s.prune_validations(now - validation_days * 86_400)? } else { 0 };
-                Ok((audit, deliveries, validations))
+                let schemas = if schema_days > 0 { s.prune_schemas(now - schema_days * 86_400)? } else { 0 };
+                Ok((audit, deliveries, validations, schemas))
             })
             .await;
         match result {
-            Ok((audit, deliveries, validations)) if audit + deliveries + validations > 0 => {
-                tracing::info!(audit, deliveries, validations, "pruned the audit trail, deliveries and validations");
+            Ok((audit, deliveries, validations, schemas)) if audit + deliveries + validations + schemas > 0 => {
+                tracing::info!(
+                    audit,
+                    deliveries,
+                    validations,
+                    schemas,
+                    "pruned the audit trail, deliveries, validations and schema history"
+                );
             }
             Ok(_) => {}
             Err(p) => tracing::warn!(error = %p.message, "cannot prune the audit trail"),

@@ -17,6 +17,22 @@ pub(crate) fn table_not_found(kind: ConnectionKind, name: &TableName) -> Problem
         .with("name", name.as_str())
 }
 
+/// What a test that still passes says of columns changed since the last recorded one.
+fn schema_warning(diff: &gateway_domain::SchemaDiff) -> Option<String> {
+    let names = |cs: &[gateway_domain::Column]| cs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    let mut parts = Vec::new();
+    if !diff.added.is_empty() {
+        parts.push(format!("added {}", names(&diff.added)));
+    }
+    if !diff.removed.is_empty() {
+        parts.push(format!("removed {}", names(&diff.removed)));
+    }
+    if !diff.changed.is_empty() {
+        parts.push(format!("retyped {}", diff.changed.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    (!parts.is_empty()).then(|| format!("the columns changed since the last recorded test: {}", parts.join("; ")))
+}
+
 fn preview_body(preview: Preview) -> TablePreview {
     let mut view = TableView::from(preview.table);
     view.warnings = preview.warnings;
@@ -49,15 +65,31 @@ pub(crate) struct PreviewFailure {
     pub problem: Problem,
     pub status: Option<TableStatus>,
     pub provider: Option<(gateway_connector::ErrorKind, Option<std::time::Duration>)>,
+    /// The source's columns, when it was read but the table does not fit them (a mapped
+    /// column gone): the schema history keeps them all the same.
+    pub columns: Option<Vec<gateway_domain::Column>>,
 }
 
 impl PreviewFailure {
     fn new(problem: Problem, status: Option<TableStatus>) -> Self {
-        PreviewFailure { problem, status, provider: None }
+        PreviewFailure { problem, status, provider: None, columns: None }
     }
 }
 
 impl Gateway {
+    /// The schemas recorded tests saw of a table, newest first, paged.
+    pub async fn schema_history(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+        paging: gateway_domain::Paging,
+    ) -> Result<gateway_domain::SchemaHistory, Problem> {
+        self.load_table(org, kind, name).await?.ok_or_else(|| table_not_found(kind, name))?;
+        let (o, n) = (org.clone(), name.clone());
+        self.db(move |s| s.schema_history(&o, kind, &n, paging)).await
+    }
+
     pub async fn get_table(
         &self,
         org: &OrganizationId,
@@ -260,6 +292,7 @@ impl Gateway {
                 .with("retry_after", 5),
                 status: None,
                 provider: Some((gateway_connector::ErrorKind::RateLimited, None)),
+                columns: None,
             }
         })?;
         let inspect = connector.inspect_table(credentials.as_ref(), &table, SAMPLE_ROWS);
@@ -273,14 +306,17 @@ impl Gateway {
                     problem: crate::connector_problem(&e),
                     status: Some(gateway_preview::status_for(e.kind)),
                     provider: Some((e.kind, e.retry_after)),
+                    columns: None,
                 }
             })?;
         self.metrics().preview_bytes(table.connection, inspection.bytes_read);
         for w in &mut inspection.warnings {
             *w = scrub(w);
         }
+        let columns =
+            (!table.resource.is_destination() && !inspection.columns.is_empty()).then(|| inspection.columns.clone());
         gateway_preview::apply(table, inspection)
-            .map_err(|p| PreviewFailure::new(p, Some(TableStatus::WrongSpecification)))
+            .map_err(|p| PreviewFailure { columns, ..PreviewFailure::new(p, Some(TableStatus::WrongSpecification)) })
     }
 
     /// Previews a stored table and records the outcome as its status; answers the preview, or
@@ -310,8 +346,32 @@ impl Gateway {
         let connector = self.connector(kind).map_err(|p| PreviewFailure::new(p, None))?;
         let awaiting = table.status == TableStatus::Uploading && connector.new_table_status() == TableStatus::Uploading;
         let tested = table.clone();
-        let result = self.run_preview(&connector, conn, table).await;
+        let mut result = self.run_preview(&connector, conn, table).await;
         let stale = result.as_ref().ok().and_then(|p| p.stale);
+        let columns = match &result {
+            Ok(p) if !p.table.resource.is_destination() && !p.sample.columns.is_empty() => {
+                Some(p.sample.columns.clone())
+            }
+            Ok(_) => None,
+            Err(f) => f.columns.clone(),
+        };
+        // A mapped column retyped past what its platform field needs fails the table, as a
+        // mapped column removed does.
+        if let (Ok(preview), Some(new)) = (&mut result, &columns) {
+            let (o, n) = (org.clone(), name.clone());
+            let last =
+                self.db(move |s| s.latest_schema(&o, kind, &n)).await.map_err(|p| PreviewFailure::new(p, None))?;
+            if let Some(old) = last {
+                if let Some(problem) = gateway_preview::drift(&preview.table, &old, new) {
+                    result = Err(PreviewFailure {
+                        columns: columns.clone(),
+                        ..PreviewFailure::new(problem, Some(TableStatus::WrongSpecification))
+                    });
+                } else if let Some(w) = schema_warning(&gateway_domain::SchemaDiff::between(&old, new)) {
+                    preview.warnings.push(w);
+                }
+            }
+        }
         let status = match &result {
             Ok(_) => Some(TableStatus::Available),
             // A table waiting for its file stays `uploading` until it arrives.
@@ -322,7 +382,7 @@ impl Gateway {
         let recorded = match status {
             Some(status) => {
                 let a = actor.clone();
-                let verdict = gateway_store::Verdict { status, stale };
+                let verdict = gateway_store::Verdict { status, stale, columns };
                 self.db(move |s| s.set_table_status(&org, kind, &name, Some(&tested), verdict, &a))
                     .await
                     .map_err(|p| PreviewFailure::new(p, None))?

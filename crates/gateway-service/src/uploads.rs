@@ -322,7 +322,7 @@ impl Gateway {
             self.load_table(org, kind, name).await?.ok_or_else(|| crate::tables::table_not_found(kind, name))?;
         if storage.holding(org, name).await.map_err(failed)? == Holding::Nothing {
             let (o, n, a) = (org.clone(), name.clone(), actor.clone());
-            let verdict = gateway_store::Verdict { status: TableStatus::Uploading, stale: None };
+            let verdict = gateway_store::Verdict::from(TableStatus::Uploading);
             self.db(move |s| s.set_table_status(&o, kind, &n, Some(&table), verdict, &a)).await?;
             return Ok(());
         }

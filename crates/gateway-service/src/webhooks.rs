@@ -102,6 +102,7 @@ impl Gateway {
             validation: None,
             rows: None,
             invalid_rows: None,
+            schema: None,
             at: now_seconds(),
         };
         let body = serde_json::to_vec(&event).unwrap_or_default();

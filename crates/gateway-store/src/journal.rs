@@ -11,7 +11,7 @@ use gateway_domain::{
 
 use crate::checks::{self, CheckPolicy};
 use crate::db::DbConnection;
-use crate::{Quotas, StoreError, audit, validations, webhooks};
+use crate::{Quotas, StoreError, audit, schemas, validations, webhooks};
 
 /// The operator's rules a change is recorded under: when its re-tests fall due, and what an
 /// organization may keep. [`Store::rules`](crate::Store::rules) answers the store's own.
@@ -86,6 +86,12 @@ pub(crate) enum Change<'a> {
         name: &'a TableName,
         stale: bool,
     },
+    /// A recorded test saw a table's columns change.
+    TableSchema {
+        kind: ConnectionKind,
+        name: &'a TableName,
+        diff: &'a gateway_domain::SchemaDiff,
+    },
     /// A validation of a table finished; `counts` (rows, invalid rows) when it succeeded.
     TableValidated {
         kind: ConnectionKind,
@@ -112,6 +118,7 @@ impl Change<'_> {
             Change::WebhookDeleted { .. } => AuditAction::WebhookDelete,
             Change::TableValidated { .. } => AuditAction::TableValidated,
             Change::TableFreshness { .. } => AuditAction::TableFreshness,
+            Change::TableSchema { .. } => AuditAction::TableSchema,
         }
     }
 
@@ -125,7 +132,8 @@ impl Change<'_> {
             }
             Change::TableDeleted { kind, name }
             | Change::TableValidated { kind, name, .. }
-            | Change::TableFreshness { kind, name, .. } => {
+            | Change::TableFreshness { kind, name, .. }
+            | Change::TableSchema { kind, name, .. } => {
                 format!("{kind}/{name}")
             }
             Change::ConnectionCreated { kind, .. }
@@ -159,6 +167,14 @@ impl Change<'_> {
             Change::WebhookSecretRotated { .. } => vec!["secret".to_owned()],
             // Which validation, and how it ended (no value of the table's).
             Change::TableFreshness { stale, .. } => vec![if *stale { "stale" } else { "fresh" }.to_owned()],
+            // Column names, as the columns are the table's own fields (never a value).
+            Change::TableSchema { diff, .. } => diff
+                .added
+                .iter()
+                .map(|c| format!("added {}", c.name))
+                .chain(diff.removed.iter().map(|c| format!("removed {}", c.name)))
+                .chain(diff.changed.iter().map(|c| format!("changed {}", c.name)))
+                .collect(),
             Change::TableValidated { validation, state, .. } => {
                 vec![format!("validation {validation}"), format!("state {state}")]
             }
@@ -173,6 +189,11 @@ impl Change<'_> {
         if let Change::TableFreshness { kind, name, stale } = self {
             let event = if *stale { EventName::TableStale } else { EventName::TableFresh };
             return Some(webhooks::status_event(event, *kind, Some(name), None, None));
+        }
+        if let Change::TableSchema { kind, name, diff } = self {
+            let mut event = webhooks::status_event(EventName::TableSchemaChanged, *kind, Some(name), None, None);
+            event.schema = Some((*diff).clone());
+            return Some(event);
         }
         if let Change::TableValidated { kind, name, validation, counts, .. } = self {
             let mut event = webhooks::status_event(EventName::TableValidated, *kind, Some(name), None, None);
@@ -237,11 +258,13 @@ pub(crate) fn record(
         Change::TableDeleted { kind, name } => {
             checks::unschedule(conn, org, *kind, Some(name))?;
             validations::delete_of(conn, org, *kind, Some(name))?;
+            schemas::delete_of(conn, org, *kind, Some(name))?;
         }
         // The connection's job and its tables', and their validations.
         Change::ConnectionDeleted { kind, .. } => {
             checks::unschedule(conn, org, *kind, None)?;
             validations::delete_of(conn, org, *kind, None)?;
+            schemas::delete_of(conn, org, *kind, None)?;
         }
         _ => {}
     }

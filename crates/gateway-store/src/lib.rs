@@ -17,6 +17,7 @@ mod seal;
 
 pub mod checks;
 pub mod connections;
+pub mod schemas;
 pub mod tables;
 pub mod validations;
 pub mod webhooks;

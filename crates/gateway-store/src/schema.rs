@@ -110,3 +110,15 @@ diesel::table! {
         lease_until -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    table_schemas (organization, connection, name, seq) {
+        organization -> Text,
+        connection -> Text,
+        name -> Text,
+        seq -> BigInt,
+        at -> BigInt,
+        observed -> Text,
+        diff -> Text,
+    }
+}

@@ -268,7 +268,7 @@ pub fn set_status(
     verdict: Verdict,
     actor: &Actor,
 ) -> Result<Option<Table>, StoreError> {
-    let Verdict { status, stale } = verdict;
+    let Verdict { status, stale, columns } = verdict;
     write_transaction(conn, |conn| {
         // The row locked like a PATCH's, so neither overwrites the other's status or moves
         // `modified_timestamp` back.
@@ -302,22 +302,30 @@ pub fn set_status(
                 journal::record(conn, rules, org, actor, &Change::TableFreshness { kind, name, stale })?;
             }
         }
+        if let Some(columns) = columns.as_deref().filter(|c| !c.is_empty())
+            && let Some(diff) = crate::schemas::observe(conn, org, kind, name, columns)?
+        {
+            journal::record(conn, rules, org, actor, &Change::TableSchema { kind, name, diff: &diff })?;
+        }
         Ok(Some(table))
     })
 }
 
 /// What a recorded test found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub status: TableStatus,
     /// Whether its data is older than its `freshness_hours` (`None`: not watched, or its age
     /// unknown: the stored freshness is left as it is).
     pub stale: Option<bool>,
+    /// The columns it saw (`None`: none seen, e.g. the source could not be read): kept in the
+    /// schema history when they differ from the last kept, and told as `table.schema_changed`.
+    pub columns: Option<Vec<gateway_domain::Column>>,
 }
 
 impl From<TableStatus> for Verdict {
     fn from(status: TableStatus) -> Verdict {
-        Verdict { status, stale: None }
+        Verdict { status, stale: None, columns: None }
     }
 }
 

@@ -366,6 +366,7 @@ pub(crate) fn status_event(
         validation: None,
         rows: None,
         invalid_rows: None,
+        schema: None,
         at: now_seconds(),
     }
 }

@@ -63,6 +63,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(tables::cancel_validation)),
         )
         .service(
+            resource("/connections/{connection}/tables/{name}/schema", "GET")
+                .route(web::get().to(tables::schema_history)),
+        )
+        .service(
             resource("/connections/{connection}/tables/{name}/files", "GET, DELETE")
                 .route(web::get().to(tables::list_files))
                 .route(web::delete().to(tables::delete_files)),

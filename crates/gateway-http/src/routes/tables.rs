@@ -200,3 +200,16 @@ pub async fn delete_files(
     state.gateway.delete_files(&caller.org, kind, &name, file, &caller.actor()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `GET .../tables/{name}/schema/`: the schemas recorded tests saw, newest first, `?page=&amt=`.
+pub async fn schema_history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, name) = path_of(&path)?;
+    let q = extract::query(&req, &["page", "amt"])?;
+    let paging = Paging::parse(extract::param(&q, "page"), extract::param(&q, "amt"))?;
+    Ok(HttpResponse::Ok().json(state.gateway.schema_history(&caller.org, kind, &name, paging).await?))
+}

@@ -1,0 +1,15 @@
+-- The schemas recorded tests observed, one row each time a table's columns differ from the
+-- last row's: seq counts per table from 1; observed (the columns, [{name, type}]) and diff ({added,
+-- removed, changed}) are JSON. Deleted with the table; kept GATEWAY_SCHEMA_RETENTION_DAYS
+-- (the newest row of each table always).
+CREATE TABLE table_schemas (
+    organization TEXT NOT NULL,
+    connection TEXT NOT NULL,
+    name TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    observed TEXT NOT NULL,
+    diff TEXT NOT NULL,
+    PRIMARY KEY (organization, connection, name, seq)
+);
+CREATE INDEX table_schemas_by_age ON table_schemas (at);
