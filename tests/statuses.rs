@@ -690,3 +690,72 @@ async fn sqlite_schema_drift_is_kept_judged_and_told() {
 async fn postgres_schema_drift_is_kept_judged_and_told() {
     schema_drift_is_kept_judged_and_told(Db::Postgres).await;
 }
+
+/// A file rewritten in the S3 peer: the schedule's re-test sees its mapped timestamp go from
+/// epoch seconds to milliseconds (warned, kept in the history, told), then a mapped column
+/// renamed (the table fails naming the field).
+async fn a_rewritten_s3_file_drifts(db: Db) {
+    let Some(peer) = gateway_testkit::S3Peer::get() else { return };
+    let receiver = MockProvider::start(|_| Reply::text(204, ""));
+    let Some(app) = TestApp::builder()
+        .db(db)
+        .allow_private()
+        .provider_url("S3", &peer.endpoint)
+        .schedule(scheduled(1))
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let api = app.api("acme", "manager");
+    let hook = api.put("/webhooks/ops/", json!({"url": receiver.url, "events": ["table.schema_changed"]})).await;
+    assert_eq!(hook.status, 200, "{:?}", hook.body);
+    let creds = json!({"aws_access_key_id": peer.key_id, "aws_secret_access_key": peer.secret, "bucket": peer.bucket});
+    assert_eq!(api.put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+    let path = format!("drift-{}-{}/ratings.csv", std::process::id(), gateway_domain::now_seconds());
+    let op = peer.operator();
+    op.write(&path, "uid,sku,score,ts\nu1,i1,4.5,1764547200\nu2,i2,3,1764547260\n").await.unwrap();
+    let table = "/connections/S3/tables/ratings/";
+    let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score", "timestamp": "ts"});
+    let body = json!({"resource": "rating", "connection_table_params": {"path": path}, "resource_params": {"columns_mapping": mapping}});
+    assert_eq!(api.patch(table, body).await.status, 200);
+    let tested = api.get(&format!("{table}test/")).await;
+    assert_eq!(tested.body["status"], "available", "{:?}", tested.body);
+    assert_eq!(api.get(&format!("{table}schema/")).await.body["history"][0]["unit"], "seconds");
+
+    op.write(&path, "uid,sku,score,ts\nu1,i1,4.5,1764547200000\nu2,i2,3,1764547260000\n").await.unwrap();
+    let tested = api.get(&format!("{table}test/")).await;
+    assert_eq!(tested.body["status"], "available", "a unit change warns: {:?}", tested.body);
+    let warnings = tested.body["warnings"].to_string();
+    assert!(
+        warnings.contains("the mapped timestamp now holds milliseconds since the epoch where it held seconds"),
+        "{warnings}"
+    );
+    let h = api.get(&format!("{table}schema/")).await.body;
+    assert_eq!(h["history"][0]["timestamp_unit"], json!({"from": "seconds", "to": "milliseconds"}), "{h}");
+    assert_eq!(h["history"][0]["added"], json!([]), "{h}");
+
+    // Renamed, and found by the schedule's re-test (not a request of the customer's).
+    op.write(&path, "uid,product_id,score,ts\nu1,i1,4.5,1764547200000\n").await.unwrap();
+    app.store.batch_execute("UPDATE scheduled_checks SET due_at = 0").unwrap();
+    eventually("the re-test to fail the table", || async {
+        api.get(table).await.body["status"] == "wrong_specification"
+    })
+    .await;
+    let h = api.get(&format!("{table}schema/")).await.body;
+    assert_eq!(h["history"][0]["removed"], json!([{"name": "sku", "type": "string"}]), "{h}");
+    eventually("two schema events", || async { events(&receiver).len() >= 2 }).await;
+    let told: Vec<Value> = events(&receiver).into_iter().map(|(_, e)| e).collect();
+    assert!(told.iter().any(|e| e["timestamp_unit"]["to"] == "milliseconds"), "{told:?}");
+    assert!(told.iter().any(|e| e["removed"][0]["name"] == "sku"), "{told:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_rewritten_s3_file_drifts() {
+    a_rewritten_s3_file_drifts(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_rewritten_s3_file_drifts() {
+    a_rewritten_s3_file_drifts(Db::Postgres).await;
+}

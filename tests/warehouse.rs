@@ -244,3 +244,61 @@ async fn bigquery_keys_tables_views_and_destinations() {
     let r = api.patch(&table("x"), json!({"resource": "item", "connection_table_params": {"dataset": "a-b"}})).await;
     assert_eq!((r.status, r.field()), (400, "connection_table_params.dataset"));
 }
+
+/// A BigQuery table whose column is dropped (the table made again without it): the next
+/// recorded test keeps the new schema, warns, and the history names the column removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bigquery_column_dropped_is_kept_in_the_schema_history() {
+    let Some(peer) = BqPeer::get() else { return };
+    let dataset = format!("drift_{}", std::process::id());
+    peer.call(
+        Method::POST,
+        "/datasets",
+        json!({"datasetReference": {"projectId": peer.project, "datasetId": dataset}}),
+    )
+    .await;
+    let tables = format!("/datasets/{dataset}/tables");
+    let make = |fields: Value| {
+        let (peer, tables, dataset) = (peer.clone(), tables.clone(), dataset.clone());
+        async move {
+            let reference = json!({"projectId": peer.project, "datasetId": dataset, "tableId": "events"});
+            peer.call(Method::POST, &tables, json!({"tableReference": reference, "schema": {"fields": fields}})).await;
+            let row = json!({"user_id": "u1", "item_id": "i1", "channel": "email"});
+            peer.call(Method::POST, &format!("{tables}/events/insertAll"), json!({"rows": [{"json": row}]})).await;
+        }
+    };
+    let user = json!({"name": "user_id", "type": "STRING"});
+    let item = json!({"name": "item_id", "type": "STRING"});
+    make(json!([user, item, {"name": "channel", "type": "STRING"}])).await;
+    let key = TestKey::generate();
+    let token = TokenServer::start(&key, SA);
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("BIGQUERY", &peer.endpoint)
+        .provider_url("GOOGLE_OAUTH", &token.url)
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    let mut creds = key.key_file(SA);
+    creds["project_id"] = json!(peer.project);
+    assert_eq!(api.put("/connections/BIGQUERY/", json!({"credentials": creds})).await.status, 200);
+    let t = table(&format!("{dataset}.events"));
+    assert_eq!(api.patch(&t, json!({"resource": "item"})).await.status, 200);
+    let r = api.get(&format!("{t}test/")).await;
+    assert_eq!(r.body["status"], "available", "{:?}", r.body);
+    assert_eq!(api.get(&format!("{t}schema/")).await.body["current"]["columns"].as_array().map(Vec::len), Some(3));
+
+    peer.call(Method::DELETE, &format!("{tables}/events"), Value::Null).await;
+    make(json!([user, item])).await;
+    let r = api.get(&format!("{t}test/")).await;
+    assert_eq!(r.body["status"], "available", "an unmapped column dropped keeps the status: {:?}", r.body);
+    assert!(
+        r.body["warnings"].to_string().contains("the columns changed since the last recorded test: removed channel"),
+        "{:?}",
+        r.body
+    );
+    let h = api.get(&format!("{t}schema/")).await.body;
+    assert_eq!(h["history"][0]["removed"], json!([{"name": "channel", "type": "string"}]), "{h}");
+    assert_eq!(h["history"].as_array().map(Vec::len), Some(2), "{h}");
+}

@@ -88,7 +88,7 @@ pub use records::{
 };
 pub use sample::{
     Column, ColumnChange, ColumnType, FileSet, FileStamp, Sample, SchemaCurrent, SchemaDiff, SchemaEntry,
-    SchemaHistory, TablePreview, UploadedFile, UploadedFiles,
+    SchemaHistory, TablePreview, UnitChange, UploadedFile, UploadedFiles, epoch_unit,
 };
 pub use validation::{
     DEFAULT_MAX_ERRORS, FieldCheck, FieldStats, FileRows, MAX_MAX_ERRORS, PlannedField, RULES, TimestampStats,

@@ -138,6 +138,31 @@ pub struct SchemaDiff {
     pub removed: Vec<Column>,
     /// Columns of both whose type changed.
     pub changed: Vec<ColumnChange>,
+    /// The mapped timestamp's epoch unit, when the sample showed it change (seconds to
+    /// milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_unit: Option<UnitChange>,
+}
+
+/// A timestamp's epoch unit before and now (`seconds`, `milliseconds`, `microseconds`,
+/// `nanoseconds`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct UnitChange {
+    /// The unit before.
+    pub from: String,
+    /// The unit now.
+    pub to: String,
+}
+
+/// The epoch unit of a number of a timestamp, by its magnitude as of this century: seconds
+/// below 10^11, milliseconds below 10^14, microseconds below 10^17, else nanoseconds.
+pub fn epoch_unit(v: f64) -> &'static str {
+    match v.abs() {
+        a if a < 1e11 => "seconds",
+        a if a < 1e14 => "milliseconds",
+        a if a < 1e17 => "microseconds",
+        _ => "nanoseconds",
+    }
 }
 
 impl SchemaDiff {
@@ -152,12 +177,12 @@ impl SchemaDiff {
                 (o.ty != c.ty).then(|| ColumnChange { name: c.name.clone(), from: o.ty, to: c.ty })
             })
             .collect();
-        SchemaDiff { added, removed, changed }
+        SchemaDiff { added, removed, changed, timestamp_unit: None }
     }
 
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty() && self.timestamp_unit.is_none()
     }
 }
 
@@ -170,6 +195,9 @@ pub struct SchemaEntry {
     pub at: i64,
     /// Its columns, as the test saw them.
     pub columns: Vec<Column>,
+    /// The mapped timestamp's epoch unit, as the sample showed it (numbers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
     /// How it differs from the schema before.
     #[serde(flatten)]
     pub diff: SchemaDiff,

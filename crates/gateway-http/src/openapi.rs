@@ -185,10 +185,13 @@ fn schema_history(doc: &mut Value) {
     schemas["SchemaHistory"] = json!({"type": "object", "required": ["current", "history", "has_next", "next_page"], "properties": {
         "current": {"type": ["object", "null"], "properties": {"at": {"type": "integer"}, "columns": columns}},
         "history": {"type": "array", "items": {"type": "object", "required": ["at", "columns", "added", "removed", "changed"], "properties": {
-            "at": {"type": "integer"}, "columns": columns, "added": columns, "removed": columns, "changed": changed}}},
+            "at": {"type": "integer"}, "columns": columns, "unit": {"type": "string", "description": "the mapped timestamp's epoch unit, as the sample showed it"},
+            "added": columns, "removed": columns, "changed": changed,
+            "timestamp_unit": {"type": "object", "properties": {"from": {"type": "string"}, "to": {"type": "string"}}}}}},
         "has_next": {"type": "boolean"}, "next_page": {"type": "integer"}}});
     schemas["Event"]["properties"]["added"] = json!({"description": "table.schema_changed: columns added (name, type)", "type": "array", "items": {"$ref": "#/components/schemas/Column"}});
     schemas["Event"]["properties"]["removed"] = json!({"description": "table.schema_changed: columns removed", "type": "array", "items": {"$ref": "#/components/schemas/Column"}});
+    schemas["Event"]["properties"]["timestamp_unit"] = json!({"description": "table.schema_changed: the mapped timestamp's epoch unit, when it changed", "type": "object", "properties": {"from": {"type": "string"}, "to": {"type": "string"}}});
     schemas["Event"]["properties"]["changed"] = json!({"description": "table.schema_changed: columns whose type changed", "type": "array", "items": changed["items"].clone()});
 }
 

@@ -221,3 +221,17 @@ pub fn drift(table: &Table, old: &[Column], new: &[Column]) -> Option<Problem> {
     }
     None
 }
+
+/// The epoch unit of the mapped `timestamp` column, when every sample value of it is a number
+/// (or a number in text): by the magnitude of the first ([`gateway_domain::epoch_unit`]).
+pub fn timestamp_unit(preview: &Preview) -> Option<&'static str> {
+    let column = preview.table.resource_params.get("columns_mapping")?.get("timestamp")?.as_str()?;
+    let mut numbers =
+        preview.sample.rows.iter().filter_map(|r| r.get(column)).filter(|v| !v.is_null()).map(|v| match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+            _ => None,
+        });
+    let first = numbers.next()??;
+    numbers.all(|n| n.is_some()).then(|| gateway_domain::epoch_unit(first))
+}

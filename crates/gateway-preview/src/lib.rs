@@ -11,7 +11,7 @@ mod apply;
 mod check;
 mod merge;
 
-pub use apply::{Preview, SAMPLE_ROWS, apply, drift, required_fields};
+pub use apply::{Preview, SAMPLE_ROWS, apply, drift, required_fields, timestamp_unit};
 pub use check::check;
 pub use merge::merge;
 

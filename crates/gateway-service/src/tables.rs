@@ -30,7 +30,16 @@ fn schema_warning(diff: &gateway_domain::SchemaDiff) -> Option<String> {
     if !diff.changed.is_empty() {
         parts.push(format!("retyped {}", diff.changed.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")));
     }
-    (!parts.is_empty()).then(|| format!("the columns changed since the last recorded test: {}", parts.join("; ")))
+    let mut warning =
+        (!parts.is_empty()).then(|| format!("the columns changed since the last recorded test: {}", parts.join("; ")));
+    if let Some(u) = &diff.timestamp_unit {
+        let unit = format!(
+            "the mapped timestamp now holds {} since the epoch where it held {}: check the export",
+            u.to, u.from
+        );
+        warning = Some(warning.map_or(unit.clone(), |w| format!("{w}; {unit}")));
+    }
+    warning
 }
 
 fn preview_body(preview: Preview) -> TablePreview {
@@ -348,6 +357,7 @@ impl Gateway {
         let tested = table.clone();
         let mut result = self.run_preview(&connector, conn, table).await;
         let stale = result.as_ref().ok().and_then(|p| p.stale);
+        let unit = result.as_ref().ok().and_then(gateway_preview::timestamp_unit).map(str::to_owned);
         let columns = match &result {
             Ok(p) if !p.table.resource.is_destination() && !p.sample.columns.is_empty() => {
                 Some(p.sample.columns.clone())
@@ -356,22 +366,29 @@ impl Gateway {
             Err(f) => f.columns.clone(),
         };
         // A mapped column retyped past what its platform field needs fails the table, as a
-        // mapped column removed does.
+        // mapped column removed does; other changes are warned.
         if let (Ok(preview), Some(new)) = (&mut result, &columns) {
             let (o, n) = (org.clone(), name.clone());
             let last =
                 self.db(move |s| s.latest_schema(&o, kind, &n)).await.map_err(|p| PreviewFailure::new(p, None))?;
             if let Some(old) = last {
-                if let Some(problem) = gateway_preview::drift(&preview.table, &old, new) {
+                if let Some(problem) = gateway_preview::drift(&preview.table, &old.columns, new) {
                     result = Err(PreviewFailure {
                         columns: columns.clone(),
                         ..PreviewFailure::new(problem, Some(TableStatus::WrongSpecification))
                     });
-                } else if let Some(w) = schema_warning(&gateway_domain::SchemaDiff::between(&old, new)) {
-                    preview.warnings.push(w);
+                } else {
+                    let mut diff = gateway_domain::SchemaDiff::between(&old.columns, new);
+                    if let (Some(from), Some(to)) = (&old.unit, &unit)
+                        && from != to
+                    {
+                        diff.timestamp_unit = Some(gateway_domain::UnitChange { from: from.clone(), to: to.clone() });
+                    }
+                    preview.warnings.extend(schema_warning(&diff));
                 }
             }
         }
+        let schema = columns.map(|columns| gateway_store::schemas::Observed { columns, unit });
         let status = match &result {
             Ok(_) => Some(TableStatus::Available),
             // A table waiting for its file stays `uploading` until it arrives.
@@ -382,7 +399,7 @@ impl Gateway {
         let recorded = match status {
             Some(status) => {
                 let a = actor.clone();
-                let verdict = gateway_store::Verdict { status, stale, columns };
+                let verdict = gateway_store::Verdict { status, stale, schema };
                 self.db(move |s| s.set_table_status(&org, kind, &name, Some(&tested), verdict, &a))
                     .await
                     .map_err(|p| PreviewFailure::new(p, None))?

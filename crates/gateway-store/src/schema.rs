@@ -119,6 +119,7 @@ diesel::table! {
         seq -> BigInt,
         at -> BigInt,
         observed -> Text,
+        unit -> Nullable<Text>,
         diff -> Text,
     }
 }

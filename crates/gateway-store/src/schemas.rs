@@ -6,7 +6,7 @@
 use diesel::prelude::*;
 use gateway_domain::{
     Column, ConnectionKind, OrganizationId, Paging, SchemaCurrent, SchemaDiff, SchemaEntry, SchemaHistory, TableName,
-    now_seconds,
+    UnitChange, now_seconds,
 };
 
 use crate::StoreError;
@@ -17,14 +17,23 @@ fn corrupt(e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("a stored schema is not valid JSON: {e}"))
 }
 
-type Row = (i64, i64, String, String);
+type Row = (i64, i64, String, Option<String>, String);
 
-fn entry((_, at, columns, diff): Row) -> Result<SchemaEntry, StoreError> {
+fn entry((_, at, columns, unit, diff): Row) -> Result<SchemaEntry, StoreError> {
     Ok(SchemaEntry {
         at,
         columns: serde_json::from_str(&columns).map_err(corrupt)?,
+        unit,
         diff: serde_json::from_str(&diff).map_err(corrupt)?,
     })
+}
+
+/// What a recorded test saw of a table's schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub columns: Vec<Column>,
+    /// The mapped timestamp's epoch unit, as the sample showed it (numbers only).
+    pub unit: Option<String>,
 }
 
 /// The newest schema kept for a table.
@@ -39,7 +48,7 @@ pub fn latest(
         .filter(s::connection.eq(kind.as_str()))
         .filter(s::name.eq(name.as_str()))
         .order(s::seq.desc())
-        .select((s::seq, s::at, s::observed, s::diff))
+        .select((s::seq, s::at, s::observed, s::unit, s::diff))
         .first(conn)
         .optional()?;
     row.map(|r| {
@@ -58,12 +67,30 @@ pub(crate) fn observe(
     org: &OrganizationId,
     kind: ConnectionKind,
     name: &TableName,
-    columns: &[Column],
+    observed: &Observed,
 ) -> Result<Option<SchemaDiff>, StoreError> {
     let last = latest(conn, org, kind, name)?;
     let diff = match &last {
-        Some((_, old)) => {
-            let d = SchemaDiff::between(&old.columns, columns);
+        Some((seq, old)) => {
+            let mut d = SchemaDiff::between(&old.columns, &observed.columns);
+            match (&old.unit, &observed.unit) {
+                (Some(from), Some(to)) if from != to => {
+                    d.timestamp_unit = Some(UnitChange { from: from.clone(), to: to.clone() });
+                }
+                // A unit seen for the first time completes the schema it belongs to.
+                (None, Some(unit)) if d.is_empty() => {
+                    diesel::update(
+                        s::table
+                            .filter(s::organization.eq(org.as_str()))
+                            .filter(s::connection.eq(kind.as_str()))
+                            .filter(s::name.eq(name.as_str()))
+                            .filter(s::seq.eq(seq)),
+                    )
+                    .set(s::unit.eq(unit))
+                    .execute(conn)?;
+                }
+                _ => {}
+            }
             if d.is_empty() {
                 return Ok(None);
             }
@@ -71,6 +98,7 @@ pub(crate) fn observe(
         }
         None => SchemaDiff::default(),
     };
+    let columns = &observed.columns;
     let seq = last.as_ref().map_or(1, |(seq, _)| seq + 1);
     diesel::insert_into(s::table)
         .values((
@@ -80,6 +108,7 @@ pub(crate) fn observe(
             s::seq.eq(seq),
             s::at.eq(now_seconds()),
             s::observed.eq(serde_json::to_string(columns).map_err(corrupt)?),
+            s::unit.eq(observed.unit.as_deref()),
             s::diff.eq(serde_json::to_string(&diff).map_err(corrupt)?),
         ))
         .execute(conn)?;
@@ -102,7 +131,7 @@ pub fn history(
         .order(s::seq.desc())
         .limit(amt + 1)
         .offset(paging.offset())
-        .select((s::seq, s::at, s::observed, s::diff))
+        .select((s::seq, s::at, s::observed, s::unit, s::diff))
         .load(conn)?;
     let has_next = rows.len() as i64 > amt;
     rows.truncate(paging.amt() as usize);
@@ -160,8 +189,8 @@ impl Store {
         org: &OrganizationId,
         kind: ConnectionKind,
         name: &TableName,
-    ) -> Result<Option<Vec<Column>>, StoreError> {
-        self.with(|c| latest(c, org, kind, name).map(|l| l.map(|(_, e)| e.columns)))
+    ) -> Result<Option<SchemaEntry>, StoreError> {
+        self.with(|c| latest(c, org, kind, name).map(|l| l.map(|(_, e)| e)))
     }
 
     /// Deletes replaced schemas older than `before`; answers how many.

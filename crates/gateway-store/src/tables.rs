@@ -268,7 +268,7 @@ pub fn set_status(
     verdict: Verdict,
     actor: &Actor,
 ) -> Result<Option<Table>, StoreError> {
-    let Verdict { status, stale, columns } = verdict;
+    let Verdict { status, stale, schema } = verdict;
     write_transaction(conn, |conn| {
         // The row locked like a PATCH's, so neither overwrites the other's status or moves
         // `modified_timestamp` back.
@@ -302,8 +302,8 @@ pub fn set_status(
                 journal::record(conn, rules, org, actor, &Change::TableFreshness { kind, name, stale })?;
             }
         }
-        if let Some(columns) = columns.as_deref().filter(|c| !c.is_empty())
-            && let Some(diff) = crate::schemas::observe(conn, org, kind, name, columns)?
+        if let Some(observed) = schema.as_ref().filter(|o| !o.columns.is_empty())
+            && let Some(diff) = crate::schemas::observe(conn, org, kind, name, observed)?
         {
             journal::record(conn, rules, org, actor, &Change::TableSchema { kind, name, diff: &diff })?;
         }
@@ -318,14 +318,14 @@ pub struct Verdict {
     /// Whether its data is older than its `freshness_hours` (`None`: not watched, or its age
     /// unknown: the stored freshness is left as it is).
     pub stale: Option<bool>,
-    /// The columns it saw (`None`: none seen, e.g. the source could not be read): kept in the
-    /// schema history when they differ from the last kept, and told as `table.schema_changed`.
-    pub columns: Option<Vec<gateway_domain::Column>>,
+    /// The schema it saw (`None`: none seen, e.g. the source could not be read): kept in the
+    /// schema history when it differs from the last kept, and told as `table.schema_changed`.
+    pub schema: Option<crate::schemas::Observed>,
 }
 
 impl From<TableStatus> for Verdict {
     fn from(status: TableStatus) -> Verdict {
-        Verdict { status, stale: None, columns: None }
+        Verdict { status, stale: None, schema: None }
     }
 }
 
