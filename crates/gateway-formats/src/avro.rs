@@ -6,6 +6,7 @@ use gateway_domain::{Column, ColumnType, JsonObject};
 use serde_json::Value;
 
 use crate::FormatError;
+use crate::avro_blocks::{Bounded, MAX_SAMPLE_BLOCK_BYTES};
 use crate::values::flatten_columns;
 
 pub struct AvroSniff {
@@ -104,13 +105,14 @@ pub(crate) fn hex_bytes(v: apache_avro::types::Value) -> apache_avro::types::Val
     }
 }
 
-/// The largest length or count the decoder may allocate for. A sample never holds a value
-/// larger than the read budget, and a crafted count must not reserve gigabytes.
-pub(crate) const MAX_AVRO_ALLOCATION: usize = 1 << 20;
+/// The largest length or count apache-avro may allocate for: a block as
+/// [`crate::avro_blocks::Bounded`] passes it on inflated, and so the bound of a string or bytes
+/// value too (a crafted count must not reserve gigabytes). One setting per process.
+pub(crate) const MAX_AVRO_ALLOCATION: usize = crate::avro_blocks::MAX_BLOCK_BYTES;
 
 pub fn sniff(bytes: &[u8], complete: bool, sample_rows: usize) -> Result<AvroSniff, FormatError> {
     apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION);
-    let reader = apache_avro::Reader::new(bytes).map_err(|e| {
+    let reader = apache_avro::Reader::new(Bounded::new(bytes, MAX_SAMPLE_BLOCK_BYTES)).map_err(|e| {
         if complete {
             FormatError::Avro(format!("its header cannot be read: {e}"))
         } else {

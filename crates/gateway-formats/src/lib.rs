@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), deny(clippy::string_slice, clippy::indexing_slicing))]
 
 mod avro;
+mod avro_blocks;
 mod budget;
 mod compression;
 #[cfg(test)]
@@ -278,7 +279,8 @@ fn content_kind(head: &[u8]) -> String {
 #[cfg(test)]
 mod tests;
 
-/// What the fuzz targets (`gateway-fuzz`) reach beside [`sniff`]: the Parquet page walk.
+/// What the fuzz targets (`gateway-fuzz`) reach beside [`sniff`]: the Parquet page walk and
+/// the Avro block re-framing.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
@@ -290,5 +292,12 @@ pub mod fuzzing {
         {
             let _ = crate::pages::check(data, codec, 1 << 20);
         }
+    }
+
+    /// Reads fuzzed bytes as an Avro container re-framed block by block under a 64 KiB bound.
+    pub fn avro_blocks(data: &[u8]) {
+        use std::io::Read;
+        let mut out = Vec::new();
+        let _ = crate::avro_blocks::Bounded::new(data, 64 * 1024).take(8 << 20).read_to_end(&mut out);
     }
 }

@@ -784,6 +784,74 @@ async fn a_whole_read_of_json_lines_avro_and_parquet() {
     assert_eq!(rows[9_999], (10_000, vec![Some("i9999".into()), None]));
 }
 
+/// One record holding a string of `len` bytes, in a container of that codec.
+fn avro_one_long_string(codec: apache_avro::Codec, len: usize) -> Vec<u8> {
+    let schema = apache_avro::Schema::parse_str(
+        r#"{"type": "record", "name": "r", "fields": [{"name": "item_id", "type": "string"}, {"name": "text", "type": "string"}]}"#,
+    )
+    .unwrap();
+    let mut w = apache_avro::Writer::with_codec(&schema, Vec::new(), codec);
+    let mut r = apache_avro::types::Record::new(w.schema()).unwrap();
+    r.put("item_id", "i1");
+    r.put("text", "a".repeat(len));
+    w.append(r).unwrap();
+    w.into_inner().unwrap()
+}
+
+#[tokio::test]
+async fn avro_blocks_inflate_under_a_bound_and_past_a_mebibyte() {
+    use apache_avro::Codec;
+    // A block of 3 MiB inflated (one long value) reads with every codec: apache-avro alone caps
+    // a block at its allocation limit, which had been 1 MiB.
+    for codec in [
+        Codec::Null,
+        Codec::Deflate(Default::default()),
+        Codec::Snappy,
+        Codec::Zstandard(Default::default()),
+        Codec::Bzip2(Default::default()),
+    ] {
+        let bytes = avro_one_long_string(codec, 3 << 20);
+        let layout = match codec {
+            // 3 MiB uncompressed is past the preview's budget: the whole read alone is shown.
+            Codec::Null => crate::Layout {
+                format: FileFormat::Avro,
+                compression: Compression::None,
+                options: serde_json::Map::new(),
+                columns: wanted(&["item_id", "text"]),
+            },
+            _ => ok(bytes.clone(), "big.avro").await.layout(),
+        };
+        let rows = whole_rows(
+            crate::decode(Box::new(std::io::Cursor::new(bytes)), &layout, &wanted(&["item_id", "text"])).unwrap(),
+        );
+        assert_eq!(rows.len(), 1, "{codec:?}");
+        assert_eq!(rows[0].1[1].as_deref().map(str::len), Some(3 << 20), "{codec:?}");
+    }
+    // A deflate block of ~20 KB inflating to 20 MiB is refused by name, in a preview and a
+    // whole read, before it is held.
+    let bomb = avro_one_long_string(Codec::Deflate(Default::default()), 20 << 20);
+    assert!(bomb.len() < 100_000, "{}", bomb.len());
+    let e = err(bomb.clone(), "bomb.avro", SniffOptions::default()).await.to_string();
+    assert!(e.contains("inflates to more than 8388608 bytes"), "{e}");
+    let layout = crate::Layout {
+        format: FileFormat::Avro,
+        compression: Compression::None,
+        options: serde_json::Map::new(),
+        columns: wanted(&["item_id", "text"]),
+    };
+    let e = match crate::decode(Box::new(std::io::Cursor::new(bomb)), &layout, &wanted(&["text"])) {
+        Err(e) => e.to_string(),
+        Ok(mut batches) => batches.next().unwrap().unwrap_err().to_string(),
+    };
+    assert!(e.contains("inflates to more than 16777216 bytes"), "{e}");
+    // A snappy block whose checksum is wrong is corrupt, not silently read.
+    let mut bytes = avro_one_long_string(Codec::Snappy, 1000);
+    let at = bytes.len() - 17; // the checksum's last byte, before the sync marker
+    bytes[at] ^= 0xff;
+    let e = err(bytes, "crc.avro", SniffOptions::default()).await.to_string();
+    assert!(e.contains("checksum"), "{e}");
+}
+
 #[tokio::test]
 async fn a_whole_read_names_the_row_it_cannot_read() {
     let mut text = b"item_id,title\n1,a\n2,".to_vec();

@@ -164,8 +164,8 @@ pub fn decode(raw: Box<dyn Read + Send>, layout: &Layout, wanted: &[String]) -> 
             let lines = BufReader::with_capacity(64 * 1024, guarded(reader));
             Ok(json_lines(lines, wanted, schema, since.clone(), compression))
         }
-        // Avro: every length apache-avro decodes (a block, a string) is capped at
-        // `MAX_AVRO_ALLOCATION`; what a block's codec inflates to is not (docs/security.md).
+        // Avro: each block is inflated under a bound before apache-avro decodes it, and every
+        // length it decodes (a block, a string) is capped by the same bound.
         FileFormat::Avro => avro(reader, wanted, schema),
         FileFormat::Parquet => Err(FormatError::CompressedColumnar(FileFormat::Parquet)),
     }
@@ -379,8 +379,8 @@ fn json_lines(
 
 fn avro(reader: Box<dyn Read + Send>, wanted: &[String], schema: SchemaRef) -> Result<Batches, FormatError> {
     apache_avro::util::max_allocation_bytes(crate::avro::MAX_AVRO_ALLOCATION);
-    let avro =
-        apache_avro::Reader::new(reader).map_err(|e| FormatError::Avro(format!("its header cannot be read: {e}")))?;
+    let avro = apache_avro::Reader::new(crate::avro_blocks::Bounded::new(reader, crate::avro_blocks::MAX_BLOCK_BYTES))
+        .map_err(|e| FormatError::Avro(format!("its header cannot be read: {e}")))?;
     let wanted_owned = wanted.to_vec();
     let mut records = avro.into_iter();
     let (mut row, mut done) = (0u64, false);

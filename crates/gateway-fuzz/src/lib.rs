@@ -22,6 +22,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "sniff", run: sniff },
     Target { name: "whole", run: whole },
     Target { name: "parquet_pages", run: gateway_formats::fuzzing::page_headers },
+    Target { name: "avro_blocks", run: gateway_formats::fuzzing::avro_blocks },
     Target { name: "s3_answers", run: gateway_connector_object_store::fuzzing::s3_answers },
     Target { name: "provider_answers", run: provider_answers },
     Target { name: "tokens", run: tokens },
