@@ -9,6 +9,10 @@
 
 use std::io::{self, Read};
 
+use gateway_domain::Compression;
+
+use crate::FormatError;
+
 /// The most bytes one block of a whole read may inflate to (writers flush blocks of tens of
 /// kilobytes to a few megabytes; a block is decoded whole, so this bounds its memory), and the
 /// most apache-avro may allocate for one length.
@@ -178,16 +182,19 @@ impl<R: Read> Bounded<R> {
     fn inflate(&self, data: Vec<u8>) -> io::Result<Vec<u8>> {
         let max = self.max_block;
         let too_large = || invalid(format!("a block inflates to more than {max} bytes, the most one may"));
-        let bounded = |r: &mut dyn Read| -> io::Result<Vec<u8>> {
-            let mut out = Vec::new();
-            r.take(max as u64 + 1).read_to_end(&mut out)?;
-            if out.len() > max { Err(too_large()) } else { Ok(out) }
+        // The file formats' capped decompression, one byte past the bound to tell "past it".
+        let capped = |kind: Compression, name: &str| match crate::compression::decompress(kind, &data, true, max + 1) {
+            Ok((out, _)) if out.len() > max => Err(too_large()),
+            Ok((out, _)) => Ok(out),
+            Err(FormatError::Corrupt(_, why)) => Err(invalid(format!("a {name} block is corrupt: {why}"))),
+            Err(e) => Err(invalid(format!("a {name} block: {e}"))),
         };
         match self.codec {
             Codec::Null => Ok(data),
-            Codec::Deflate => bounded(&mut flate2::read::DeflateDecoder::new(data.as_slice())),
-            Codec::Zstandard => bounded(&mut zstd::stream::read::Decoder::new(data.as_slice())?),
-            Codec::Bzip2 => bounded(&mut bzip2::read::BzDecoder::new(data.as_slice())),
+            // Zip's entries are raw deflate, as Avro's deflate blocks are.
+            Codec::Deflate => capped(Compression::Zip, "deflate"),
+            Codec::Zstandard => capped(Compression::Zstd, "zstandard"),
+            Codec::Bzip2 => capped(Compression::Bz2, "bzip2"),
             Codec::Snappy => {
                 // Snappy's raw block, then the CRC-32 (big-endian) of the inflated bytes.
                 let (body, crc) = data
@@ -231,8 +238,8 @@ impl<R: Read> Read for Bounded<R> {
             let pending = self.out.get(self.pos..).unwrap_or_default();
             if !pending.is_empty() {
                 let n = buf.len().min(pending.len());
-                for (to, from) in buf.iter_mut().zip(pending) {
-                    *to = *from;
+                if let (Some(to), Some(from)) = (buf.get_mut(..n), pending.get(..n)) {
+                    to.copy_from_slice(from);
                 }
                 self.pos += n;
                 return Ok(n);
