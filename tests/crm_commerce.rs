@@ -187,6 +187,69 @@ async fn salesforce_token_api_and_sobjects() {
     assert_eq!((r.status, r.field()), (400, "connection_table_params.object"));
 }
 
+/// A SaaS object's schema history: an sObject whose describe gains a field and loses an
+/// unmapped one between two tests keeps both schemas (added and removed, the status kept,
+/// warned); a mapped field gone then fails the table naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesforce_objects_fields_are_kept_in_the_schema_history() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU8, Ordering};
+    let stage = Arc::new(AtomicU8::new(0));
+    let seen = stage.clone();
+    let mock = MockProvider::start(move |r| {
+        let contact = r.path.ends_with("/sobjects/Contact/describe/");
+        if !contact && !r.path.ends_with("/query/") {
+            return salesforce(r);
+        }
+        // The documented shapes, the fields as each stage has them.
+        let fields: &[(&str, &str)] = match seen.load(Ordering::SeqCst) {
+            0 => &[("Id", "id"), ("Email", "email"), ("Birthdate", "date")],
+            1 => &[("Id", "id"), ("Email", "email"), ("Phone", "phone")],
+            _ => &[("Email", "email"), ("Phone", "phone")],
+        };
+        if contact {
+            let fields: Vec<Value> = fields.iter().map(|(n, t)| json!({"name": n, "type": t})).collect();
+            return Reply::json(200, json!({"name": "Contact", "fields": fields}));
+        }
+        let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+        if r.param("q") != Some(format!("SELECT {} FROM Contact LIMIT 10", names.join(", "))) {
+            return Reply::unexpected("a query of the described fields", r);
+        }
+        let record: serde_json::Map<String, Value> =
+            names.iter().map(|n| ((*n).to_owned(), json!(format!("{n}-1")))).collect();
+        Reply::json(200, json!({"done": true, "totalSize": 1, "records": [record]}))
+    });
+    let app = app_with("SALESFORCE", &mock).await;
+    let api = app.api("acme", "manager");
+    let creds = json!({"domain": "acme", "client_id": "sf-app", "client_secret": "sf-secret"});
+    assert_eq!(api.put("/connections/SALESFORCE/", json!({"credentials": creds})).await.status, 200);
+    let contact = table("SALESFORCE", "Contact");
+    let body = json!({"resource": "user", "resource_params": {"columns_mapping": {"user_id": "Id"}}});
+    assert_eq!(api.patch(&contact, body).await.status, 200);
+    let test = || async { api.get(&format!("{contact}test/")).await };
+    assert_eq!(test().await.body["status"], "available");
+    let h = api.get(&format!("{contact}schema/")).await.body;
+    let names: Vec<&str> =
+        h["current"]["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Id", "Email", "Birthdate"], "{h}");
+
+    stage.store(1, Ordering::SeqCst);
+    let r = test().await;
+    assert_eq!(r.body["status"], "available", "unmapped fields changed: {:?}", r.body);
+    assert!(r.body["warnings"].to_string().contains("added Phone"), "{:?}", r.body);
+    let h = api.get(&format!("{contact}schema/")).await.body;
+    assert_eq!(h["history"][0]["added"], json!([{"name": "Phone", "type": "string"}]), "{h}");
+    assert_eq!(h["history"][0]["removed"], json!([{"name": "Birthdate", "type": "timestamp"}]), "{h}");
+
+    stage.store(2, Ordering::SeqCst);
+    let r = test().await;
+    assert_eq!((r.status, r.body["error_data"]["status"].as_str()), (400, Some("wrong_specification")), "{:?}", r.body);
+    assert_eq!(r.field(), "resource_params.columns_mapping.user_id", "{:?}", r.body);
+    let h = api.get(&format!("{contact}schema/")).await.body;
+    assert_eq!(h["history"][0]["removed"], json!([{"name": "Id", "type": "string"}]), "{h}");
+    assert_eq!(h["history"].as_array().map(Vec::len), Some(3), "{h}");
+}
+
 // ---- Shopify
 
 /// Shopify as documented today. Tokens: the client-credentials grant of a Dev Dashboard app

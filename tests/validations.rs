@@ -448,6 +448,77 @@ async fn postgres_a_dead_replicas_job_is_taken_over_and_each_finish_is_told() {
     a_dead_replicas_job_is_taken_over_and_each_finish_is_told(Db::Postgres).await;
 }
 
+/// A validation keeps the schema its table shows as it starts (judging nothing: the status
+/// stays), audited by the system; a mapped rating it saw turn to text then fails the next test,
+/// judged against the history it kept.
+async fn a_validation_keeps_the_schema_it_sees(db: Db) {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(db) else { return };
+    let app = s3_app(&peer, test_db, true, None).await;
+    let api = app.api("acme", "manager");
+    let path = format!("{}/ratings.csv", prefix("validated-schema"));
+    let op = peer.operator();
+    op.write(&path, "uid,sku,score\nu1,i1,4.5\nu2,i2,3\n").await.unwrap();
+    let table = "/connections/S3/tables/ratings/";
+    let schema = format!("{table}schema/");
+    let body = json!({"resource": "rating", "connection_table_params": {"path": path},
+                      "resource_params": {"columns_mapping": {"user_id": "uid", "item_id": "sku", "rating": "score"}}});
+    let saved = api.patch(table, body).await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    assert_eq!(api.get(&format!("{table}test/")).await.body["status"], "available");
+    assert_eq!(api.get(&schema).await.body["history"].as_array().unwrap().len(), 1);
+    let validate = || async {
+        let started = api.post(&format!("{table}validations/"), json!({})).await;
+        assert_eq!(started.status, 202, "{:?}", started.body);
+        finished(&api, &format!("{table}validations/{}/", started.body["id"].as_str().unwrap())).await
+    };
+    let col = |name: &str, ty: &str| json!({"name": name, "type": ty});
+
+    // An unmapped column added behind the gateway's back: the validation keeps it.
+    op.write(&path, "uid,sku,score,note\nu1,i1,4.5,a\nu2,i2,3,b\n").await.unwrap();
+    assert_eq!(validate().await["state"], "succeeded");
+    let h = api.get(&schema).await.body;
+    assert_eq!(h["history"][0]["added"], json!([col("note", "string")]), "{h}");
+    assert_eq!(h["current"]["columns"].as_array().map(Vec::len), Some(4), "{h}");
+
+    // The mapped rating turned to text: kept, the status left as it is by the validation...
+    op.write(&path, "uid,sku,score,note\nu1,i1,good,a\nu2,i2,bad,b\n").await.unwrap();
+    let done = validate().await;
+    assert_eq!(done["report"]["invalid_rows"], 2, "{done}");
+    let h = api.get(&schema).await.body;
+    assert_eq!(h["history"][0]["changed"], json!([{"name": "score", "from": "float", "to": "string"}]), "{h}");
+    assert_eq!(api.get(table).await.body["status"], "available");
+    // ...and the next test fails it, though the schema it sees is the one last kept.
+    let tested = api.get(&format!("{table}test/")).await;
+    assert_eq!((tested.status, tested.body["error_data"]["status"].as_str()), (400, Some("wrong_specification")));
+    assert!(
+        tested.body["message"].as_str().unwrap().contains("which was float and is now string"),
+        "{:?}",
+        tested.body
+    );
+    assert_eq!(api.get(&schema).await.body["history"].as_array().unwrap().len(), 3, "nothing new to keep");
+    let trail = app.api("acme", "root").get("/audit/?amt=64").await;
+    let by: Vec<(&Value, &Value)> = trail.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "table.schema")
+        .map(|e| (&e["role"], &e["sub"]))
+        .collect();
+    assert_eq!(by.len(), 2, "{:?}", trail.body);
+    assert!(by.iter().all(|(role, sub)| *role == "system" && *sub == "validation"), "{by:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_validation_keeps_the_schema_it_sees() {
+    a_validation_keeps_the_schema_it_sees(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_validation_keeps_the_schema_it_sees() {
+    a_validation_keeps_the_schema_it_sees(Db::Postgres).await;
+}
+
 /// A BigQuery table validated where it lives (the emulator runs the GoogleSQL): the same
 /// rules, counted exactly; a dry run first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -179,12 +179,14 @@ fn is_numeric(v: &Value) -> bool {
     }
 }
 
-/// Whether a mapped column's new type breaks what its platform field needs, the schema
-/// having drifted from `old` to `new`: `rating` no longer a number, `timestamp` no longer a
-/// time (epoch numbers or ISO 8601). A problem on `resource_params.columns_mapping.<field>`
-/// naming the field, the column and both types. (A mapped column removed is refused by
-/// [`apply`] already.)
-pub fn drift(table: &Table, old: &[Column], new: &[Column]) -> Option<Problem> {
+/// Whether a mapped column's type breaks what its platform field needs, the schema having
+/// drifted to `new` from one kept in `history` (newest first): `rating` no longer a number,
+/// `timestamp` no longer a time (epoch numbers or ISO 8601). A column fit in any kept schema
+/// and unfit now fails on every test until it is fit again (a column that never was fit is
+/// warned by [`apply`], as on the first test). A problem on
+/// `resource_params.columns_mapping.<field>` naming the field, the column, the type it last
+/// had fit and the one it has now. (A mapped column removed is refused by [`apply`] already.)
+pub fn drift(table: &Table, history: &[Vec<Column>], new: &[Column]) -> Option<Problem> {
     if table.resource.is_destination() {
         return None;
     }
@@ -195,29 +197,31 @@ pub fn drift(table: &Table, old: &[Column], new: &[Column]) -> Option<Problem> {
         |t: ColumnType| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     for (field, column) in mapping {
         let Some(column) = column.as_str() else { continue };
-        let (Some(o), Some(n)) = (old.iter().find(|c| c.name == column), new.iter().find(|c| c.name == column)) else {
-            continue;
-        };
+        let Some(n) = new.iter().find(|c| c.name == column) else { continue };
         let (ok, needs): (fn(ColumnType) -> bool, &str) = match field.as_str() {
             "rating" => (numeric, "a number"),
             "timestamp" => (time, "a time (epoch seconds or ISO 8601)"),
             _ => continue,
         };
-        if ok(o.ty) && !ok(n.ty) {
-            return Some(
-                Problem::wrong_field(
-                    format!("resource_params.columns_mapping.{field}"),
-                    format!(
-                        "'{field}' is mapped to column '{column}', which was {} and is now {}: the platform needs {needs}; fix the source or map '{field}' to another column",
-                        name(o.ty),
-                        name(n.ty)
-                    ),
-                )
-                .with("column", column)
-                .with("from", name(o.ty))
-                .with("to", name(n.ty)),
-            );
+        if ok(n.ty) {
+            continue;
         }
+        let Some(o) = history.iter().find_map(|cols| cols.iter().find(|c| c.name == column && ok(c.ty))) else {
+            continue;
+        };
+        return Some(
+            Problem::wrong_field(
+                format!("resource_params.columns_mapping.{field}"),
+                format!(
+                    "'{field}' is mapped to column '{column}', which was {} and is now {}: the platform needs {needs}; fix the source or map '{field}' to another column",
+                    name(o.ty),
+                    name(n.ty)
+                ),
+            )
+            .with("column", column)
+            .with("from", name(o.ty))
+            .with("to", name(n.ty)),
+        );
     }
     None
 }

@@ -11,6 +11,10 @@ use serde_json::Value;
 
 use crate::{Gateway, connection_not_found, uploads};
 
+/// Kept schemas a test's drift is judged against (newest first): a mapped column fit in any
+/// of them and unfit now fails the table.
+const SCHEMAS_JUDGED: i64 = 64;
+
 pub(crate) fn table_not_found(kind: ConnectionKind, name: &TableName) -> Problem {
     Problem::new(ErrorName::TableNotFound, format!("no table '{name}' on connection {kind}"))
         .with("connection", kind.as_str())
@@ -341,6 +345,32 @@ impl Gateway {
         self.preview_and_record_with(conn, table, notes, actor, true).await.map_err(|f| f.problem)
     }
 
+    /// Keeps the schema a table shows now without judging it (a validation's look: its status
+    /// is left as it is), seen by the inspection a test makes so that the two never disagree;
+    /// told and audited as a test's change. A table that cannot be inspected keeps nothing
+    /// (its validation answers why).
+    pub(crate) async fn observe_schema(&self, conn: Option<&Connection>, table: Table, actor: &Actor) {
+        if table.resource.is_destination() {
+            return;
+        }
+        let Ok(connector) = self.connector(table.connection) else { return };
+        let tested = table.clone();
+        let result = self.run_preview(&connector, conn, table).await;
+        let (columns, unit) = match &result {
+            Ok(p) => (p.sample.columns.clone(), gateway_preview::timestamp_unit(p).map(str::to_owned)),
+            Err(f) => (f.columns.clone().unwrap_or_default(), None),
+        };
+        if columns.is_empty() {
+            return;
+        }
+        let observed = gateway_store::schemas::Observed { columns, unit };
+        let actor = actor.clone();
+        let (org, kind, name) = (tested.organization.clone(), tested.connection, tested.name.clone());
+        if let Err(p) = self.db(move |s| s.observe_table_schema(&org, kind, &name, &tested, &observed, &actor)).await {
+            tracing::warn!(error = %p.message, "cannot keep a validated table's schema");
+        }
+    }
+
     /// [`Gateway::preview_and_record`], keeping the failure whole; with `record_temporary`
     /// false, a temporary provider failure (timeout, rate limit, outage) records nothing.
     pub(crate) async fn preview_and_record_with(
@@ -366,13 +396,16 @@ impl Gateway {
             Err(f) => f.columns.clone(),
         };
         // A mapped column retyped past what its platform field needs fails the table, as a
-        // mapped column removed does; other changes are warned.
+        // mapped column removed does, until it is fit again; other changes are warned.
         if let (Ok(preview), Some(new)) = (&mut result, &columns) {
             let (o, n) = (org.clone(), name.clone());
-            let last =
-                self.db(move |s| s.latest_schema(&o, kind, &n)).await.map_err(|p| PreviewFailure::new(p, None))?;
-            if let Some(old) = last {
-                if let Some(problem) = gateway_preview::drift(&preview.table, &old.columns, new) {
+            let kept = self
+                .db(move |s| s.recent_schemas(&o, kind, &n, SCHEMAS_JUDGED))
+                .await
+                .map_err(|p| PreviewFailure::new(p, None))?;
+            let history: Vec<Vec<gateway_domain::Column>> = kept.iter().map(|e| e.columns.clone()).collect();
+            if let Some(old) = kept.into_iter().next() {
+                if let Some(problem) = gateway_preview::drift(&preview.table, &history, new) {
                     result = Err(PreviewFailure {
                         columns: columns.clone(),
                         ..PreviewFailure::new(problem, Some(TableStatus::WrongSpecification))

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use gateway_connector::{TableFile, WholeRead};
 use gateway_domain::{
-    ConnectionKind, Credentials, DEFAULT_MAX_ERRORS, ErrorName, MAX_MAX_ERRORS, OrganizationId, Paging, Problem,
+    Actor, ConnectionKind, Credentials, DEFAULT_MAX_ERRORS, ErrorName, MAX_MAX_ERRORS, OrganizationId, Paging, Problem,
     TableName, ValidationProgress, ValidationRequest, ValidationView, ValidationsPage, now_seconds,
 };
 use gateway_engine::{ByteSource, FormatError, Job, Limits, Progress, Rules};
@@ -301,9 +301,13 @@ impl Gateway {
             .ok_or_else(|| table_not_found(job.connection, &job.table))?;
         let connector = self.connector(job.connection)?;
         let conn = self.load_connection(&job.organization, job.connection).await?;
-        let credentials =
-            conn.map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new)).transpose()?;
+        let credentials = conn
+            .as_ref()
+            .map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new))
+            .transpose()?;
         let scrub = |t: &str| crate::scrub(t, connector.as_ref(), credentials.as_ref());
+        // The schema the table shows as its validation starts joins its history.
+        self.observe_schema(conn.as_ref(), table.clone(), &Actor::system("validation")).await;
         let rules = Rules::new(
             table.resource,
             &gateway_engine::mapping_of(&table.resource_params),

@@ -115,6 +115,27 @@ pub(crate) fn observe(
     Ok(last.map(|_| diff))
 }
 
+/// The columns of a table's kept schemas, newest first, at most `limit`: what drift is
+/// judged against (a mapped column fit for its field in any of them and unfit now fails the
+/// table, on every test until it is fit again, not only on the test that saw it change).
+pub fn recent(
+    conn: &mut DbConnection,
+    org: &OrganizationId,
+    kind: ConnectionKind,
+    name: &TableName,
+    limit: i64,
+) -> Result<Vec<SchemaEntry>, StoreError> {
+    let rows: Vec<Row> = s::table
+        .filter(s::organization.eq(org.as_str()))
+        .filter(s::connection.eq(kind.as_str()))
+        .filter(s::name.eq(name.as_str()))
+        .order(s::seq.desc())
+        .limit(limit)
+        .select((s::seq, s::at, s::observed, s::unit, s::diff))
+        .load(conn)?;
+    rows.into_iter().map(entry).collect()
+}
+
 /// A table's schemas, newest first.
 pub fn history(
     conn: &mut DbConnection,
@@ -191,6 +212,17 @@ impl Store {
         name: &TableName,
     ) -> Result<Option<SchemaEntry>, StoreError> {
         self.with(|c| latest(c, org, kind, name).map(|l| l.map(|(_, e)| e)))
+    }
+
+    /// A table's kept schemas, newest first, at most `limit` (see [`recent`]).
+    pub fn recent_schemas(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+        limit: i64,
+    ) -> Result<Vec<SchemaEntry>, StoreError> {
+        self.with(|c| recent(c, org, kind, name, limit))
     }
 
     /// Deletes replaced schemas older than `before`; answers how many.

@@ -302,12 +302,54 @@ pub fn set_status(
                 journal::record(conn, rules, org, actor, &Change::TableFreshness { kind, name, stale })?;
             }
         }
-        if let Some(observed) = schema.as_ref().filter(|o| !o.columns.is_empty())
-            && let Some(diff) = crate::schemas::observe(conn, org, kind, name, observed)?
-        {
-            journal::record(conn, rules, org, actor, &Change::TableSchema { kind, name, diff: &diff })?;
+        if let Some(observed) = &schema {
+            keep_schema(conn, rules, org, kind, name, observed, actor)?;
         }
         Ok(Some(table))
+    })
+}
+
+/// Keeps a schema seen (when it differs from the last kept), audited and told as a change.
+fn keep_schema(
+    conn: &mut DbConnection,
+    rules: Rules<'_>,
+    org: &OrganizationId,
+    kind: ConnectionKind,
+    name: &TableName,
+    observed: &crate::schemas::Observed,
+    actor: &Actor,
+) -> Result<(), StoreError> {
+    if !observed.columns.is_empty()
+        && let Some(diff) = crate::schemas::observe(conn, org, kind, name, observed)?
+    {
+        journal::record(conn, rules, org, actor, &Change::TableSchema { kind, name, diff: &diff })?;
+    }
+    Ok(())
+}
+
+/// Keeps the schema a look at the table saw that judges nothing (a validation's), its status
+/// left as it is; nothing kept when the table is gone or a PATCH since changed what `tested`
+/// describes. True when the table was still the one looked at.
+#[allow(clippy::too_many_arguments, reason = "a repository function: the connection, the rules, and what is recorded")]
+pub fn observe_schema(
+    conn: &mut DbConnection,
+    rules: Rules<'_>,
+    org: &OrganizationId,
+    kind: ConnectionKind,
+    name: &TableName,
+    tested: &Table,
+    observed: &crate::schemas::Observed,
+    actor: &Actor,
+) -> Result<bool, StoreError> {
+    write_transaction(conn, |conn| {
+        lock_row(conn, org, kind, name)?;
+        match get(conn, org, kind, name)? {
+            Some(table) if same_params(tested, &table) => {
+                keep_schema(conn, rules, org, kind, name, observed, actor)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     })
 }
 
@@ -407,6 +449,19 @@ impl Store {
         actor: &Actor,
     ) -> Result<Option<Table>, StoreError> {
         self.with(|c| set_status(c, self.rules(), org, kind, name, tested, verdict, actor))
+    }
+
+    /// Keeps a schema seen without judging the table (see [`observe_schema`]).
+    pub fn observe_table_schema(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+        tested: &Table,
+        observed: &crate::schemas::Observed,
+        actor: &Actor,
+    ) -> Result<bool, StoreError> {
+        self.with(|c| observe_schema(c, self.rules(), org, kind, name, tested, observed, actor))
     }
 
     pub fn delete_table(
