@@ -571,7 +571,9 @@ async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
     creds["project_id"] = json!(peer.project);
     assert_eq!(api.put("/connections/BIGQUERY/", json!({"credentials": creds})).await.status, 200);
     let table = format!("/connections/BIGQUERY/tables/{dataset}.ratings/");
-    assert_eq!(api.patch(&table, json!({"resource": "rating"})).await.status, 200);
+    let mapping = json!({"timestamp": "ts"});
+    let saved = api.patch(&table, json!({"resource": "rating", "resource_params": {"columns_mapping": mapping}})).await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
     let started = api.post(&format!("{table}validations/"), json!({"max_errors": 10})).await;
     assert_eq!(started.status, 202, "{:?}", started.body);
     let done = finished(&api, &format!("{table}validations/{}/", started.body["id"].as_str().unwrap())).await;
@@ -591,6 +593,12 @@ async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
             .collect();
     assert_eq!(got, expected, "{report}");
     assert_eq!(report["fields"]["user_id"]["type"], "string", "{report}");
+    // The mapped timestamp's form and range, as a file's would be reported.
+    assert_eq!(
+        report["timestamp"],
+        json!({"unit": "seconds", "min": "2023-11-14T22:13:20Z", "max": "2023-11-14T22:13:30Z"}),
+        "{report}"
+    );
     assert_eq!(done["progress"]["rows"], 16, "{done}");
     assert_eq!(report["samples"].as_array().map(Vec::len), Some(6), "one per broken rule of each broken row: {report}");
     assert_eq!(report["samples"][0]["file"], format!("{}.{dataset}.ratings", peer.project), "{report}");

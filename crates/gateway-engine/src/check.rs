@@ -103,11 +103,7 @@ pub fn parse_timestamp(s: &str) -> Option<(i128, Unit)> {
 
 /// Nanoseconds since the epoch as RFC 3339 in UTC (whole seconds).
 pub fn rfc3339(nanos: i128) -> String {
-    let secs = nanos.div_euclid(1_000_000_000) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = gateway_domain::civil::civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    gateway_domain::civil::rfc3339(nanos.div_euclid(1_000_000_000) as i64)
 }
 
 pub(crate) fn cut(s: &str) -> String {

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use gateway_connector::api::JsonAt;
 use gateway_connector::{ConnectorError, ErrorKind};
-use gateway_domain::{FieldCheck, FieldStats, ValidationPlan, ValidationReport, Violation, ViolationSample};
+use gateway_domain::{
+    FieldCheck, FieldStats, TimestampStats, ValidationPlan, ValidationReport, Violation, ViolationSample,
+};
 use serde_json::Value;
 
 use super::config::TableRef;
@@ -104,7 +106,55 @@ pub fn counts_sql(t: &TableRef, plan: &ValidationPlan) -> String {
         out.push(format!("MIN({value}) AS lo{i}"));
         out.push(format!("MAX({value}) AS hi{i}"));
     }
+    if let Some(i) = plan.fields.iter().position(|f| f.check == FieldCheck::Timestamp) {
+        out.extend(timestamp_stats(i));
+    }
     format!("{} SELECT {} FROM f", base(t, plan), out.join(", "))
+}
+
+/// The forms a timestamp takes, in the order the report prefers on a tie (the file engine's).
+const UNITS: [&str; 5] = ["seconds", "milliseconds", "microseconds", "nanoseconds", "iso8601"];
+
+/// The mapped timestamp `c<i>`'s range (`tlo`, `thi`: microseconds since the epoch, as
+/// FLOAT64) and how many values have each form (`u0`..`u4`, as [`UNITS`]): text BigQuery casts
+/// to a TIMESTAMP (its own TIMESTAMP, DATETIME and DATE columns among them) is ISO 8601, a
+/// number is an epoch told by its magnitude as files' are ([`gateway_domain::epoch_unit`]).
+/// Values past what a TIMESTAMP holds (years 1 to 9999) are left out of the range.
+fn timestamp_stats(i: usize) -> Vec<String> {
+    let t = text(i);
+    let (iso, n) = (format!("SAFE_CAST({t} AS TIMESTAMP)"), format!("SAFE_CAST({t} AS FLOAT64)"));
+    let epoch = format!("{iso} IS NULL AND {n} IS NOT NULL");
+    let micros = format!(
+        "CASE WHEN ABS({n}) < 1e11 THEN {n} * 1e6 WHEN ABS({n}) < 1e14 THEN {n} * 1e3 WHEN ABS({n}) < 1e17 THEN {n} ELSE {n} / 1e3 END"
+    );
+    let at = format!(
+        "COALESCE(CAST(UNIX_MICROS({iso}) AS FLOAT64), IF(({micros}) BETWEEN -6.2e16 AND 2.5e17, {micros}, NULL))"
+    );
+    vec![
+        format!("MIN({at}) AS tlo"),
+        format!("MAX({at}) AS thi"),
+        format!("COUNTIF({epoch} AND ABS({n}) < 1e11) AS u0"),
+        format!("COUNTIF({epoch} AND ABS({n}) >= 1e11 AND ABS({n}) < 1e14) AS u1"),
+        format!("COUNTIF({epoch} AND ABS({n}) >= 1e14 AND ABS({n}) < 1e17) AS u2"),
+        format!("COUNTIF({epoch} AND ABS({n}) >= 1e17) AS u3"),
+        format!("COUNTIF({iso} IS NOT NULL) AS u4"),
+    ]
+}
+
+/// The timestamp's statistics from the counting row, when the field is mapped and any value
+/// parsed.
+fn timestamp_of(plan: &ValidationPlan, row: &BTreeMap<String, Value>) -> Option<TimestampStats> {
+    plan.fields.iter().any(|f| f.check == FieldCheck::Timestamp).then_some(())?;
+    let (u, n) =
+        (0..UNITS.len()).map(|u| (u, count(row, &format!("u{u}")))).max_by_key(|(u, n)| (*n, std::cmp::Reverse(*u)))?;
+    if n == 0 {
+        return None;
+    }
+    let at = |name: &str| {
+        let micros = row.get(name)?.as_str()?.parse::<f64>().ok().filter(|m| m.is_finite())?;
+        Some(gateway_domain::civil::rfc3339((micros / 1e6).floor() as i64))
+    };
+    Some(TimestampStats { unit: UNITS.get(u)?.to_string(), min: at("tlo"), max: at("thi") })
 }
 
 /// The samples query: the first `max_errors` broken rows.
@@ -269,7 +319,7 @@ pub fn report(
         violations,
         samples: kept,
         fields,
-        timestamp: None,
+        timestamp: timestamp_of(plan, &row),
         files: Vec::new(),
     })
 }
@@ -300,5 +350,32 @@ mod tests {
         assert!(sql.contains("`x\\` FROM y; --` AS c0"), "{sql}");
         assert!(sql.contains("FROM `p`.`d`.`t` LIMIT 10"), "{sql}");
         assert!(samples_sql(&t, &plan).ends_with("LIMIT 5"));
+    }
+
+    #[test]
+    fn the_timestamps_form_is_the_most_common_and_its_range_rfc3339() {
+        let field = |check| PlannedField { field: "timestamp".into(), column: "ts".into(), check, required: false };
+        let plan =
+            ValidationPlan { fields: vec![field(FieldCheck::Timestamp)], key: vec![], max_errors: 5, max_rows: None };
+        let row = |pairs: &[(&str, &str)]| -> BTreeMap<String, Value> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned()))).collect()
+        };
+        let stats = timestamp_of(
+            &plan,
+            &row(&[("u0", "3"), ("u1", "7"), ("u4", "7"), ("tlo", "1.7E15"), ("thi", "1714557600000000")]),
+        )
+        .unwrap();
+        // A tie goes to the epoch form, as in files.
+        assert_eq!(
+            (stats.unit.as_str(), stats.min.as_deref(), stats.max.as_deref()),
+            ("milliseconds", Some("2023-11-14T22:13:20Z"), Some("2024-05-01T10:00:00Z"))
+        );
+        assert_eq!(timestamp_of(&plan, &row(&[("u0", "0")])), None, "no value parsed");
+        let text = ValidationPlan { fields: vec![field(FieldCheck::Text)], ..plan };
+        assert_eq!(timestamp_of(&text, &row(&[("u0", "3")])), None, "no timestamp mapped");
+        assert!(
+            !counts_sql(&TableRef { project: "p".into(), dataset: "d".into(), table: "t".into() }, &text)
+                .contains("tlo")
+        );
     }
 }
