@@ -604,6 +604,89 @@ async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
     assert_eq!(report["samples"][0]["file"], format!("{}.{dataset}.ratings", peer.project), "{report}");
 }
 
+/// The operator's cap on what a BigQuery validation may bill: each query carries it as
+/// `maximumBytesBilled`, and a dry run that says more is refused naming the setting (the
+/// emulator bills nothing: a server in front of it answers the dry run's figure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bigquery_validation_bills_no_more_than_the_operator_allows() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use gateway_testkit::{BqPeer, MockProvider, Reply, TestKey, TokenServer};
+    use reqwest::Method;
+    let Some(peer) = BqPeer::get() else { return };
+    let dataset = format!("billed_{}", std::process::id());
+    peer.call(
+        Method::POST,
+        "/datasets",
+        json!({"datasetReference": {"projectId": peer.project, "datasetId": dataset}}),
+    )
+    .await;
+    let tables = format!("/datasets/{dataset}/tables");
+    let schema = json!({"fields": [{"name": "item_id", "type": "STRING"}]});
+    peer.call(
+        Method::POST,
+        &tables,
+        json!({"tableReference": {"projectId": peer.project, "datasetId": dataset, "tableId": "items"}, "schema": schema}),
+    )
+    .await;
+    peer.call(Method::POST, &format!("{tables}/items/insertAll"), json!({"rows": [{"json": {"item_id": "i1"}}]})).await;
+    let processed = Arc::new(AtomicU64::new(1000));
+    let said = processed.clone();
+    let front = MockProvider::front(&peer.endpoint, move |r| {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        (r.path.ends_with("/queries") && body["dryRun"] == true).then(|| {
+            Reply::json(
+                200,
+                json!({"kind": "bigquery#queryResponse", "jobComplete": true,
+                       "totalBytesProcessed": said.load(Ordering::SeqCst).to_string()}),
+            )
+        })
+    });
+    let key = TestKey::generate();
+    let token = TokenServer::start(&key, "validator@gateway-tests.iam.gserviceaccount.com");
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("BIGQUERY", &front.url)
+        .provider_url("GOOGLE_OAUTH", &token.url)
+        .schedule(schedule())
+        .validation_billed_mb(1024)
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    let mut creds = key.key_file("validator@gateway-tests.iam.gserviceaccount.com");
+    creds["project_id"] = json!(peer.project);
+    assert_eq!(api.put("/connections/BIGQUERY/", json!({"credentials": creds})).await.status, 200);
+    let table = format!("/connections/BIGQUERY/tables/{dataset}.items/");
+    assert_eq!(api.patch(&table, json!({"resource": "item"})).await.status, 200);
+    let validate = || async {
+        let started = api.post(&format!("{table}validations/"), json!({})).await;
+        assert_eq!(started.status, 202, "{:?}", started.body);
+        finished(&api, &format!("{table}validations/{}/", started.body["id"].as_str().unwrap())).await
+    };
+    assert_eq!(validate().await["state"], "succeeded");
+    let capped: Vec<Value> = front
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/queries"))
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
+        .filter(|b| b["dryRun"] != true && b["query"].as_str().unwrap_or("").contains(&dataset))
+        .collect();
+    assert!(!capped.is_empty(), "the rules ran as queries");
+    assert!(capped.iter().all(|b| b["maximumBytesBilled"] == "1073741824"), "{capped:?}");
+
+    processed.store(5_000_000_000, Ordering::SeqCst);
+    let done = validate().await;
+    assert_eq!(done["state"], "failed", "{done}");
+    let message = done["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("would process 5000000000 bytes, more than the 1073741824")
+            && message.contains("GATEWAY_VALIDATION_BILLED_MB"),
+        "{done}"
+    );
+}
+
 /// A file set validated whole: every file read (markers left out), rows per file, a key
 /// repeated across files found and named in the later file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

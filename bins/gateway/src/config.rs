@@ -75,6 +75,7 @@ struct FileSettings {
     org_validations: Option<usize>,
     validation_memory_mb: Option<u64>,
     validation_spill_mb: Option<u64>,
+    validation_billed_mb: Option<u64>,
     validation_timeout_secs: Option<u64>,
     validation_retention_days: Option<u32>,
     fileset_max_files: Option<usize>,
@@ -281,6 +282,7 @@ impl Settings {
             org_concurrency: e.parse("GATEWAY_ORG_VALIDATIONS")?.or(f.org_validations).unwrap_or(2),
             memory_mb: e.parse("GATEWAY_VALIDATION_MEMORY_MB")?.or(f.validation_memory_mb).unwrap_or(256),
             spill_mb: e.parse("GATEWAY_VALIDATION_SPILL_MB")?.or(f.validation_spill_mb).unwrap_or(10_240),
+            billed_mb: e.parse("GATEWAY_VALIDATION_BILLED_MB")?.or(f.validation_billed_mb).unwrap_or(10_240),
             spill_dir: data_dir.join("spill"),
             timeout: Duration::from_secs(
                 e.parse("GATEWAY_VALIDATION_TIMEOUT_SECS")?.or(f.validation_timeout_secs).unwrap_or(3600).max(1),

@@ -190,6 +190,9 @@ pub struct ValidationPlan {
     pub max_errors: usize,
     /// Rows read at most.
     pub max_rows: Option<u64>,
+    /// Bytes a provider that runs the rules in place may process for them (BigQuery: the dry
+    /// run refuses past it; each query's `maximumBytesBilled`).
+    pub max_bytes: u64,
 }
 
 /// One platform field of a [`ValidationPlan`].

@@ -112,7 +112,7 @@ impl Rules {
 
     /// The key's name in a report (`user_id+item_id`).
     /// The rules as data, for a source that runs them itself (a warehouse's SQL).
-    pub fn plan(&self, max_errors: usize, max_rows: Option<u64>) -> gateway_domain::ValidationPlan {
+    pub fn plan(&self, max_errors: usize, max_rows: Option<u64>, max_bytes: u64) -> gateway_domain::ValidationPlan {
         use gateway_domain::{FieldCheck, PlannedField};
         gateway_domain::ValidationPlan {
             fields: self
@@ -132,6 +132,7 @@ impl Rules {
             key: self.key.iter().filter_map(|i| self.fields.get(*i)).map(|f| f.field.clone()).collect(),
             max_errors,
             max_rows,
+            max_bytes,
         }
     }
 

@@ -40,6 +40,9 @@ pub struct ValidationSettings {
     pub memory_mb: u64,
     /// Spill files one validation may write (`GATEWAY_VALIDATION_SPILL_MB`, default 10,240).
     pub spill_mb: u64,
+    /// Bytes a validation run where its table lives may have the provider process and bill
+    /// (BigQuery; `GATEWAY_VALIDATION_BILLED_MB`, default 10,240).
+    pub billed_mb: u64,
     /// Where spill files go, one folder per job (`<data dir>/spill`).
     pub spill_dir: PathBuf,
     /// The longest one validation may run (`GATEWAY_VALIDATION_TIMEOUT_SECS`, default 3,600).
@@ -59,6 +62,7 @@ impl Default for ValidationSettings {
             org_concurrency: 2,
             memory_mb: 256,
             spill_mb: 10_240,
+            billed_mb: 10_240,
             spill_dir: std::env::temp_dir().join("gateway-spill"),
             timeout: Duration::from_secs(3600),
             retention_days: 30,
@@ -315,7 +319,7 @@ impl Gateway {
         );
         if connector.whole_read() == WholeRead::InPlace {
             // Bounded by the validation's own time cap (run_validation), not a call's.
-            let plan = rules.plan(job.max_errors as usize, job.max_rows);
+            let plan = rules.plan(job.max_errors as usize, job.max_rows, settings.billed_mb.saturating_mul(1 << 20));
             return connector.validate_in_place(credentials.as_ref(), &table, &plan).await.map_err(|mut e| {
                 e.message = scrub(&e.message);
                 crate::connector_problem(&e)

@@ -182,6 +182,7 @@ pub struct TestAppBuilder {
     schedule: gateway_service::ScheduleSettings,
     check_policy: gateway_store::CheckPolicy,
     validation_memory_mb: Option<u64>,
+    validation_billed_mb: Option<u64>,
     fileset_max_files: Option<usize>,
 }
 
@@ -272,6 +273,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// What a validation run in place may bill (the operator's `GATEWAY_VALIDATION_BILLED_MB`).
+    pub fn validation_billed_mb(mut self, mb: u64) -> Self {
+        self.validation_billed_mb = Some(mb);
+        self
+    }
+
     /// How often things are re-tested (the operator's `GATEWAY_CHECK_INTERVAL_SECS`, ...).
     pub fn check_policy(mut self, policy: gateway_store::CheckPolicy) -> Self {
         self.check_policy = policy;
@@ -305,6 +312,9 @@ impl TestAppBuilder {
         }
         if let Some(mb) = self.validation_memory_mb {
             settings.validation.memory_mb = mb;
+        }
+        if let Some(mb) = self.validation_billed_mb {
+            settings.validation.billed_mb = mb;
         }
         // Progress (and a cancel) seen quickly.
         settings.validation.progress_every = Duration::from_millis(200);
@@ -372,6 +382,7 @@ impl TestApp {
             schedule: gateway_service::ScheduleSettings { enabled: false, ..Default::default() },
             check_policy: gateway_store::CheckPolicy::default(),
             validation_memory_mb: None,
+            validation_billed_mb: None,
             fileset_max_files: None,
         }
     }

@@ -265,8 +265,9 @@ impl Connector for BigQueryConnector {
     }
 
     /// The rules as GoogleSQL run in the customer's project (billed to the connection's
-    /// project): a dry run first, refused past `validate::MAX_BYTES_BILLED` (10 GiB); then the
-    /// counting query and the samples query, each capped by `maximumBytesBilled`.
+    /// project): a dry run first, refused past the plan's `max_bytes` (the operator's
+    /// `GATEWAY_VALIDATION_BILLED_MB`); then the counting query and the samples query, each
+    /// capped by `maximumBytesBilled` at the same figure.
     async fn validate_in_place(
         &self,
         credentials: Option<&Credentials>,
@@ -288,20 +289,19 @@ impl Connector for BigQueryConnector {
         let what = format!("table {t}'s validation");
         let dry = self.client.dry_run(&self.auth, &key, billing, location, &counts, &what).await?;
         let bytes: u64 = dry.at("/totalBytesProcessed").as_str().and_then(|b| b.parse().ok()).unwrap_or(0);
-        if bytes > validate::MAX_BYTES_BILLED {
+        if bytes > plan.max_bytes {
             return Err(ConnectorError::new(
                 ErrorKind::WrongSpecification,
                 format!(
-                    "validating {t} would process {bytes} bytes, more than the {} a validation may bill (a LIMIT or max_rows does not lower what BigQuery bills: the columns read are)",
-                    validate::MAX_BYTES_BILLED
+                    "validating {t} would process {bytes} bytes, more than the {} a validation may bill (GATEWAY_VALIDATION_BILLED_MB, the operator's; a LIMIT or max_rows does not lower what BigQuery bills: the columns read are)",
+                    plan.max_bytes
                 ),
             ));
         }
-        let answer =
-            self.client.query(&self.auth, &key, billing, location, &counts, validate::MAX_BYTES_BILLED, &what).await?;
+        let answer = self.client.query(&self.auth, &key, billing, location, &counts, plan.max_bytes, &what).await?;
         let samples = if plan.max_errors > 0 {
             let sql = validate::samples_sql(&t, plan);
-            self.client.query(&self.auth, &key, billing, location, &sql, validate::MAX_BYTES_BILLED, &what).await?
+            self.client.query(&self.auth, &key, billing, location, &sql, plan.max_bytes, &what).await?
         } else {
             serde_json::Value::Null
         };

@@ -18,9 +18,6 @@ use serde_json::Value;
 
 use super::config::TableRef;
 
-/// The most a validation's queries may bill (10 GiB): past it the dry run refuses.
-pub const MAX_BYTES_BILLED: u64 = 10 << 30;
-
 /// Characters a sample's value keeps.
 const VALUE_CHARS: usize = 200;
 
@@ -345,6 +342,7 @@ mod tests {
             key: vec!["item_id".into()],
             max_errors: 5,
             max_rows: Some(10),
+            max_bytes: 1 << 30,
         };
         let sql = counts_sql(&t, &plan);
         assert!(sql.contains("`x\\` FROM y; --` AS c0"), "{sql}");
@@ -355,8 +353,13 @@ mod tests {
     #[test]
     fn the_timestamps_form_is_the_most_common_and_its_range_rfc3339() {
         let field = |check| PlannedField { field: "timestamp".into(), column: "ts".into(), check, required: false };
-        let plan =
-            ValidationPlan { fields: vec![field(FieldCheck::Timestamp)], key: vec![], max_errors: 5, max_rows: None };
+        let plan = ValidationPlan {
+            fields: vec![field(FieldCheck::Timestamp)],
+            key: vec![],
+            max_errors: 5,
+            max_rows: None,
+            max_bytes: 1 << 30,
+        };
         let row = |pairs: &[(&str, &str)]| -> BTreeMap<String, Value> {
             pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned()))).collect()
         };
