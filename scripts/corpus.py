@@ -59,9 +59,6 @@ EXPECT = {
         "why": "refused by design: LZ4 (Hadoop or raw framing, ambiguous) pages cannot be bounded before decompression"},
     "parquet-testing/data_non_hadoop_lz4_compressed.parquet": {
         "opens": False, "says": "deprecated LZ4 codec", "why": "as the Hadoop-framed file"},
-    "parquet-testing/data_repeated_no_annotation.parquet": {
-        "rows": 0,
-        "why": "known miss: the parquet crate's async reader yields no rows for a repeated group without a LIST annotation; the columns are right"},
     "avro/share_test_data_syncInMeta.avro": {
         "opens": True, "rows": 10,
         "why": "fastavro refuses a metadata value that is not UTF-8; the Avro specification makes metadata values bytes, and Avro's own readers read it"},

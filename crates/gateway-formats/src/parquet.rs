@@ -219,6 +219,30 @@ fn string_keys(batch: arrow_array::RecordBatch) -> Result<arrow_array::RecordBat
     arrow_array::RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), arrays).map_err(err)
 }
 
+/// The metadata with the footer's row count made the row groups' sum when the two disagree
+/// (a writer that left the file's `num_rows` 0: the reader trusts it and yields no rows), with
+/// the warning that says so.
+fn rows_by_row_groups(metadata: ParquetMetaData) -> (ParquetMetaData, Option<String>) {
+    let file = metadata.file_metadata();
+    let held = metadata.row_groups().iter().map(|g| g.num_rows().max(0)).fold(0i64, i64::saturating_add);
+    if file.num_rows() == held {
+        return (metadata, None);
+    }
+    let warning = format!(
+        "the file's footer says it holds {} rows where its row groups hold {held}: read by its row groups (rewrite the file with a current Parquet writer)",
+        file.num_rows()
+    );
+    let fixed = parquet::file::metadata::FileMetaData::new(
+        file.version(),
+        held,
+        file.created_by().map(str::to_owned),
+        file.key_value_metadata().cloned(),
+        file.schema_descr_ptr(),
+        file.column_orders().cloned(),
+    );
+    (ParquetMetaData::new(fixed, metadata.row_groups().to_vec()), Some(warning))
+}
+
 pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result<ParquetSniff, FormatError> {
     if len < 12 {
         return Err(FormatError::Truncated("a Parquet file is at least 12 bytes".into()));
@@ -241,11 +265,11 @@ pub async fn sniff(budget: &mut Budget, len: u64, opts: &SniffOptions) -> Result
         return Err(FormatError::Truncated(format!("the footer claims {footer} bytes of a {len}-byte file")));
     }
     let raw = budget.read_extra(len - 8 - footer, len - 8).await?;
-    let metadata = ParquetMetaDataReader::decode_metadata(&raw).map_err(err)?;
+    let (metadata, footer_rows) = rows_by_row_groups(ParquetMetaDataReader::decode_metadata(&raw).map_err(err)?);
 
     let used = Arc::new(AtomicU64::new(0));
     let mut reader = Reader { source: budget.source(), used: used.clone(), limit: budget.remaining(), metadata: None };
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = footer_rows.into_iter().collect();
 
     // The offset index of the first row group, to fetch only the pages the sample needs.
     let mut md_reader = ParquetMetaDataReader::new_with_metadata(metadata.clone())
@@ -414,7 +438,7 @@ pub async fn whole(
         return Err(FormatError::Truncated(format!("the footer claims {footer} bytes of a {len}-byte file")));
     }
     let raw = source.read(len - 8 - footer, len - 8).await?;
-    let metadata = Arc::new(ParquetMetaDataReader::decode_metadata(&raw).map_err(err)?);
+    let metadata = Arc::new(rows_by_row_groups(ParquetMetaDataReader::decode_metadata(&raw).map_err(err)?).0);
     let arrow = ArrowReaderMetadata::try_new(metadata.clone(), ArrowReaderOptions::new()).map_err(err)?;
     let file_schema = arrow.schema().clone();
     let roots: Vec<usize> =

@@ -895,3 +895,24 @@ async fn a_parquet_footer_of_zero_rows_answers_its_columns_and_says_so() {
     assert!(s.rows.is_empty());
     assert!(s.warnings.iter().any(|w| w == "no data rows: the file's footer says it holds 0 rows"), "{:?}", s.warnings);
 }
+
+/// A footer whose row count (0) disagrees with its row groups' (6), as an old writer left
+/// apache/parquet-testing's repeated_no_annotation.parquet: read by its row groups, in a
+/// preview and a whole read, and said so (the reader had trusted the footer and yielded none).
+#[tokio::test]
+async fn a_footer_row_count_that_disagrees_with_the_row_groups_is_read_by_them() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/files/parquet-testing/data_repeated_no_annotation.parquet");
+    let bytes = std::fs::read(path).unwrap();
+    let s = ok(bytes.clone(), "phones.parquet").await;
+    assert_eq!(s.rows.len(), 6, "{:?}", s.rows);
+    assert!(
+        s.warnings.iter().any(|w| w.contains("the file's footer says it holds 0 rows where its row groups hold 6")),
+        "{:?}",
+        s.warnings
+    );
+    let (_, stream) =
+        crate::parquet_batches(Arc::new(MemorySource::named(bytes, "phones.parquet")), &wanted(&["id"])).await.unwrap();
+    let batches: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(stream).await;
+    let rows = whole_rows(batches.into_iter());
+    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+}
