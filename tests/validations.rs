@@ -555,6 +555,8 @@ async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
     ] {
         rows.push(json!({"json": {"user_id": u, "item_id": i, "rating": r, "ts": 1_700_000_000}}));
     }
+    // An epoch in milliseconds among seconds: of another unit than the table's, so `type`.
+    rows.push(json!({"json": {"user_id": "u15", "item_id": "i15", "rating": "3", "ts": 1_700_000_000_000i64}}));
     peer.call(Method::POST, &format!("{tables}/ratings/insertAll"), json!({"rows": rows})).await;
     let key = TestKey::generate();
     let token = TokenServer::start(&key, "validator@gateway-tests.iam.gserviceaccount.com");
@@ -581,16 +583,20 @@ async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
     let report = &done["report"];
     assert_eq!(
         (report["rows"].as_u64(), report["valid_rows"].as_u64(), report["invalid_rows"].as_u64()),
-        (Some(16), Some(10), Some(6)),
+        (Some(17), Some(10), Some(7)),
         "{report}"
     );
     let mut got = violations(report);
     got.retain(|v| v.2 > 0);
-    let expected: Vec<(String, String, u64)> =
-        [("duplicate", "user_id+item_id", 2), ("missing", "user_id", 2), ("type", "rating", 2)]
-            .iter()
-            .map(|(r, f, n)| ((*r).to_owned(), (*f).to_owned(), *n))
-            .collect();
+    let expected: Vec<(String, String, u64)> = [
+        ("duplicate", "user_id+item_id", 2),
+        ("missing", "user_id", 2),
+        ("type", "rating", 2),
+        ("type", "timestamp", 1),
+    ]
+    .iter()
+    .map(|(r, f, n)| ((*r).to_owned(), (*f).to_owned(), *n))
+    .collect();
     assert_eq!(got, expected, "{report}");
     assert_eq!(report["fields"]["user_id"]["type"], "string", "{report}");
     // The mapped timestamp's form and range, as a file's would be reported.
@@ -599,8 +605,8 @@ async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
         json!({"unit": "seconds", "min": "2023-11-14T22:13:20Z", "max": "2023-11-14T22:13:30Z"}),
         "{report}"
     );
-    assert_eq!(done["progress"]["rows"], 16, "{done}");
-    assert_eq!(report["samples"].as_array().map(Vec::len), Some(6), "one per broken rule of each broken row: {report}");
+    assert_eq!(done["progress"]["rows"], 17, "{done}");
+    assert_eq!(report["samples"].as_array().map(Vec::len), Some(7), "one per broken rule of each broken row: {report}");
     assert_eq!(report["samples"][0]["file"], format!("{}.{dataset}.ratings", peer.project), "{report}");
 }
 

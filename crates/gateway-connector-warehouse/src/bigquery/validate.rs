@@ -50,9 +50,12 @@ fn base(t: &TableRef, plan: &ValidationPlan) -> String {
                 "(c{i} IS NOT NULL AND TRIM({t}) != '' AND ({number} IS NULL OR IS_INF({number}) OR IS_NAN({number})))",
                 t = text(i)
             ),
+            // Not a time, or an epoch of another unit than the table's most common one (as
+            // in files: a mix of seconds and milliseconds cannot both be right).
             FieldCheck::Timestamp => format!(
-                "(c{i} IS NOT NULL AND TRIM({t}) != '' AND SAFE_CAST({t} AS TIMESTAMP) IS NULL AND {number} IS NULL)",
-                t = text(i)
+                "(c{i} IS NOT NULL AND TRIM({t}) != '' AND SAFE_CAST({t} AS TIMESTAMP) IS NULL AND ({number} IS NULL OR {unit} != major))",
+                t = text(i),
+                unit = epoch_unit(&number),
             ),
         };
         flags.push(format!("{broken} AS t{i}"));
@@ -65,14 +68,47 @@ fn base(t: &TableRef, plan: &ValidationPlan) -> String {
     } else {
         flags.push("FALSE AS dup".to_owned());
     }
+    // The most common epoch unit of the mapped timestamp, counted over the table first.
+    let (units, from) = match plan.fields.iter().position(|f| f.check == FieldCheck::Timestamp) {
+        Some(i) => {
+            let counts: Vec<String> =
+                epoch_counts(i).into_iter().enumerate().map(|(u, c)| format!("{c} AS w{u}")).collect();
+            (
+                format!(", u AS (SELECT {} FROM src)", counts.join(", ")),
+                "(SELECT src.*, CASE WHEN w0 >= w1 AND w0 >= w2 AND w0 >= w3 THEN 0 WHEN w1 >= w2 AND w1 >= w3 THEN 1 WHEN w2 >= w3 THEN 2 ELSE 3 END AS major FROM src CROSS JOIN u)",
+            )
+        }
+        None => (String::new(), "src"),
+    };
     format!(
-        "WITH src AS (SELECT {} FROM {}.{}.{}{limit}), f AS (SELECT *, {} FROM src)",
+        "WITH src AS (SELECT {} FROM {}.{}.{}{limit}){units}, f AS (SELECT *, {} FROM {from})",
         cols.join(", "),
         ident(&t.project),
         ident(&t.dataset),
         ident(&t.table),
         flags.join(", ")
     )
+}
+
+/// An epoch number's unit by its magnitude, as [`UNITS`] numbers them (0 seconds to 3
+/// nanoseconds; [`gateway_domain::epoch_unit`]'s bounds).
+fn epoch_unit(number: &str) -> String {
+    format!(
+        "CASE WHEN ABS({number}) < 1e11 THEN 0 WHEN ABS({number}) < 1e14 THEN 1 WHEN ABS({number}) < 1e17 THEN 2 ELSE 3 END"
+    )
+}
+
+/// How many values of the timestamp `c<i>` are epochs of each unit (seconds to nanoseconds).
+fn epoch_counts(i: usize) -> Vec<String> {
+    let t = text(i);
+    let (iso, n) = (format!("SAFE_CAST({t} AS TIMESTAMP)"), format!("SAFE_CAST({t} AS FLOAT64)"));
+    let epoch = format!("{iso} IS NULL AND {n} IS NOT NULL");
+    vec![
+        format!("COUNTIF({epoch} AND ABS({n}) < 1e11)"),
+        format!("COUNTIF({epoch} AND ABS({n}) >= 1e11 AND ABS({n}) < 1e14)"),
+        format!("COUNTIF({epoch} AND ABS({n}) >= 1e14 AND ABS({n}) < 1e17)"),
+        format!("COUNTIF({epoch} AND ABS({n}) >= 1e17)"),
+    ]
 }
 
 /// Whether a row breaks a rule: a required field missing, any type, a duplicate.
@@ -120,22 +156,16 @@ const UNITS: [&str; 5] = ["seconds", "milliseconds", "microseconds", "nanosecond
 fn timestamp_stats(i: usize) -> Vec<String> {
     let t = text(i);
     let (iso, n) = (format!("SAFE_CAST({t} AS TIMESTAMP)"), format!("SAFE_CAST({t} AS FLOAT64)"));
-    let epoch = format!("{iso} IS NULL AND {n} IS NOT NULL");
     let micros = format!(
         "CASE WHEN ABS({n}) < 1e11 THEN {n} * 1e6 WHEN ABS({n}) < 1e14 THEN {n} * 1e3 WHEN ABS({n}) < 1e17 THEN {n} ELSE {n} / 1e3 END"
     );
     let at = format!(
         "COALESCE(CAST(UNIX_MICROS({iso}) AS FLOAT64), IF(({micros}) BETWEEN -6.2e16 AND 2.5e17, {micros}, NULL))"
     );
-    vec![
-        format!("MIN({at}) AS tlo"),
-        format!("MAX({at}) AS thi"),
-        format!("COUNTIF({epoch} AND ABS({n}) < 1e11) AS u0"),
-        format!("COUNTIF({epoch} AND ABS({n}) >= 1e11 AND ABS({n}) < 1e14) AS u1"),
-        format!("COUNTIF({epoch} AND ABS({n}) >= 1e14 AND ABS({n}) < 1e17) AS u2"),
-        format!("COUNTIF({epoch} AND ABS({n}) >= 1e17) AS u3"),
-        format!("COUNTIF({iso} IS NOT NULL) AS u4"),
-    ]
+    let mut out = vec![format!("MIN({at}) AS tlo"), format!("MAX({at}) AS thi")];
+    out.extend(epoch_counts(i).into_iter().enumerate().map(|(u, c)| format!("{c} AS u{u}")));
+    out.push(format!("COUNTIF({iso} IS NOT NULL) AS u4"));
+    out
 }
 
 /// The timestamp's statistics from the counting row, when the field is mapped and any value
