@@ -204,16 +204,6 @@ impl Store {
         self.with(|c| history(c, org, kind, name, paging))
     }
 
-    /// The newest schema kept for a table.
-    pub fn latest_schema(
-        &self,
-        org: &OrganizationId,
-        kind: ConnectionKind,
-        name: &TableName,
-    ) -> Result<Option<SchemaEntry>, StoreError> {
-        self.with(|c| latest(c, org, kind, name).map(|l| l.map(|(_, e)| e)))
-    }
-
     /// A table's kept schemas, newest first, at most `limit` (see [`recent`]).
     pub fn recent_schemas(
         &self,
