@@ -771,14 +771,16 @@ async fn a_local_upload_is_validated() {
     assert_eq!(done["report"]["samples"][0]["file"], "ratings.csv", "{done}");
 }
 
-/// A GCS object validated whole (its token exchanged at the local token endpoint).
+/// A GCS object validated whole (its token exchanged at the local token endpoint); the
+/// cached token a test left, with minutes to live, is exchanged again for the whole read,
+/// which holds one token for all its requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gcs_object_is_validated() {
     use gateway_testkit::{GcsPeer, TestKey, TokenServer};
     let Some(peer) = GcsPeer::get() else { return };
     let key = TestKey::generate();
     let email = "loader@gateway-tests.iam.gserviceaccount.com";
-    let token = TokenServer::start(&key, email);
+    let token = TokenServer::lasting(&key, email, 600);
     let app = TestApp::builder()
         .allow_private()
         .provider_url("GCS", &peer.endpoint)
@@ -797,6 +799,8 @@ async fn a_gcs_object_is_validated() {
     let body = json!({"resource": "rating", "connection_table_params": {"path": path},
                       "resource_params": {"columns_mapping": {"user_id": "uid", "item_id": "sku", "rating": "score"}}});
     assert_eq!(api.patch(table, body).await.status, 200);
+    assert_eq!(api.get(&format!("{table}test/")).await.body["status"], "available");
+    let before = token.granted();
     let started = api.post(&format!("{table}validations/"), json!({})).await;
     assert_eq!(started.status, 202, "{:?}", started.body);
     let done = finished(&api, &format!("{table}validations/{}/", started.body["id"].as_str().unwrap())).await;
@@ -807,4 +811,7 @@ async fn a_gcs_object_is_validated() {
         "{done}"
     );
     assert_eq!(done["report"]["files"][0]["file"], path.as_str(), "{done}");
+    // The validation's look at the schema reused the cached token (ten minutes left); its
+    // whole read exchanged for one of its own.
+    assert_eq!(token.granted(), before + 1);
 }

@@ -15,6 +15,10 @@ use crate::{error, inspect, table, text};
 const API: &str = "https://storage.googleapis.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
 const FILES: Files = Files::Bucket(GCS_BUCKET);
+/// Seconds a whole read's token must have left when its files are opened (50 minutes: a
+/// cached token with less is exchanged again). A read that outlasts even a fresh token (an
+/// hour) meets its expiry: refreshing mid-read is not built yet.
+const WHOLE_READ_TOKEN_SECS: i64 = 3000;
 
 #[derive(Debug)]
 pub struct GcsConnector {
@@ -99,7 +103,10 @@ impl GcsConnector {
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
         let params = inspect::params(table, FILES)?;
-        let token = self.auth.token(&ServiceAccountKey::from_credentials(credentials.expose())?, SCOPE).await?;
+        // One token serves every ranged read of the files: one that lasts as long as a fresh
+        // one can (Google's last an hour), not a cached one about to expire.
+        let key = ServiceAccountKey::from_credentials(credentials.expose())?;
+        let token = self.auth.token_lasting(&key, SCOPE, WHOLE_READ_TOKEN_SECS).await?;
         let bucket = inspect::bucket(&params, credentials.expose())?;
         let path = inspect::object_path(table, &params);
         let op = self.operator(&token, &bucket)?;

@@ -180,11 +180,23 @@ impl GoogleAuth {
 
     /// A cached token for the key and scope while it has a minute left, else a fresh one.
     pub async fn token(&self, key: &ServiceAccountKey<'_>, scope: &str) -> Result<String, ConnectorError> {
+        self.token_lasting(key, scope, 60).await
+    }
+
+    /// A cached token that has `secs` left, else a fresh one: what a long read asks for (a
+    /// whole read holds one token for all its requests, and a cached token with a minute left
+    /// would fail it a minute in).
+    pub async fn token_lasting(
+        &self,
+        key: &ServiceAccountKey<'_>,
+        scope: &str,
+        secs: i64,
+    ) -> Result<String, ConnectorError> {
         let id = key.cache_key(scope);
         let now = now_seconds();
         if let Ok(tokens) = self.tokens.lock()
             && let Some((token, expires)) = tokens.get(&id)
-            && *expires > now + 60
+            && *expires > now.saturating_add(secs)
         {
             return Ok(token.clone());
         }

@@ -246,8 +246,13 @@ pub const GOOGLE_SCOPES: &[&str] = &[
 ];
 
 impl TokenServer {
-    /// Accepts assertions signed by `key` for `client_email`.
+    /// Accepts assertions signed by `key` for `client_email`; its tokens last an hour.
     pub fn start(key: &TestKey, client_email: &str) -> TokenServer {
+        TokenServer::lasting(key, client_email, 3599)
+    }
+
+    /// [`TokenServer::start`], its tokens lasting `expires_in` seconds.
+    pub fn lasting(key: &TestKey, client_email: &str, expires_in: u64) -> TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://127.0.0.1:{}/token", listener.local_addr().expect("addr").port());
         let public = key.public_key();
@@ -271,7 +276,7 @@ impl TokenServer {
                     async move {
                         match verdict {
                             Ok(_) => HttpResponse::Ok().json(
-                                json!({"access_token": "ya29.test-token", "expires_in": 3599, "token_type": "Bearer"}),
+                                json!({"access_token": "ya29.test-token", "expires_in": expires_in, "token_type": "Bearer"}),
                             ),
                             Err(why) if why.starts_with("Invalid OAuth scope") => HttpResponse::BadRequest()
                                 .json(json!({"error": "invalid_scope", "error_description": why})),
