@@ -250,6 +250,108 @@ async fn a_salesforce_objects_fields_are_kept_in_the_schema_history() {
     assert_eq!(h["history"].as_array().map(Vec::len), Some(3), "{h}");
 }
 
+/// A Salesforce object validated whole, page by page as the REST guide shows query paging
+/// (`done`, `nextRecordsUrl` of a query locator): every row of both pages counted by the
+/// resource's rules; `max_rows` stops early and says so; a `nextRecordsUrl` that is not a
+/// locator of the pinned version is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesforce_object_is_validated_page_by_page() {
+    let mock = MockProvider::start(|r| {
+        let contact = |id: Value, email: &str| json!({"attributes": {"type": "Contact", "url": "/services/data/v62.0/sobjects/Contact/x"}, "Id": id, "Email": email});
+        match (r.path.trim_start_matches("/services/data/v62.0"), r.param("q").as_deref()) {
+            ("/sobjects/Contact/describe/", _) => Reply::json(
+                200,
+                json!({"name": "Contact", "fields": [{"name": "Id", "type": "id"}, {"name": "Email", "type": "email"}]}),
+            ),
+            ("/sobjects/Lead/describe/", _) => {
+                Reply::json(200, json!({"name": "Lead", "fields": [{"name": "Id", "type": "id"}]}))
+            }
+            ("/query/", Some("SELECT Id, Email FROM Contact")) => Reply::json(
+                200,
+                json!({"totalSize": 5, "done": false, "nextRecordsUrl": "/services/data/v62.0/query/01gD0000002HU6KIAW-3",
+                       "records": [contact(json!("003A"), "a@x.io"), contact(json!("003B"), "b@x.io"), contact(json!("003C"), "c@x.io")]}),
+            ),
+            ("/query/01gD0000002HU6KIAW-3", None) => Reply::json(
+                200,
+                json!({"totalSize": 5, "done": true, "records": [contact(Value::Null, "d@x.io"), contact(json!("003A"), "e@x.io")]}),
+            ),
+            ("/query/", Some("SELECT Id FROM Lead")) => Reply::json(
+                200,
+                json!({"totalSize": 2, "done": false, "nextRecordsUrl": "https://evil.example.com/q", "records": [{"Id": "00QA"}]}),
+            ),
+            _ => salesforce(r),
+        }
+    });
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("SALESFORCE", &mock.url)
+        .schedule(gateway_service::ScheduleSettings {
+            enabled: true,
+            tick: Duration::from_millis(100),
+            ..Default::default()
+        })
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    let creds = json!({"domain": "acme", "client_id": "sf-app", "client_secret": "sf-secret"});
+    assert_eq!(api.put("/connections/SALESFORCE/", json!({"credentials": creds})).await.status, 200);
+    let validate = |name: &'static str, body: Value| {
+        let api = &api;
+        async move {
+            let t = table("SALESFORCE", name);
+            let started = api.post(&format!("{t}validations/"), body).await;
+            assert_eq!(started.status, 202, "{:?}", started.body);
+            let at = format!("{t}validations/{}/", started.body["id"].as_str().unwrap());
+            for _ in 0..300 {
+                let r = api.get(&at).await;
+                if ["succeeded", "failed"].contains(&r.body["state"].as_str().unwrap_or("")) {
+                    return r.body;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{name}'s validation did not finish");
+        }
+    };
+    let mapping = json!({"resource": "user", "resource_params": {"columns_mapping": {"user_id": "Id"}}});
+    assert_eq!(api.patch(&table("SALESFORCE", "Contact"), mapping.clone()).await.status, 200);
+    let done = validate("Contact", json!({})).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let report = &done["report"];
+    // Five rows over two pages: one without an Id, one repeating 003A.
+    assert_eq!(
+        (report["rows"].as_u64(), report["invalid_rows"].as_u64(), report["truncated"].as_bool()),
+        (Some(5), Some(2), Some(false)),
+        "{report}"
+    );
+    let rules: Vec<(&str, u64)> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["rule"].as_str().unwrap(), v["rows"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rules, [("missing", 1), ("duplicate", 1)], "{report}");
+    assert_eq!(report["samples"][0]["file"], "Contact", "{report}");
+    assert_eq!(report["samples"][1]["row"], 5, "{report}");
+
+    // max_rows stops within the first page: truncated, the second page never asked for.
+    let asked = mock.requests().len();
+    let done = validate("Contact", json!({"max_rows": 2})).await;
+    assert_eq!(
+        (done["report"]["rows"].as_u64(), done["report"]["truncated"].as_bool()),
+        (Some(2), Some(true)),
+        "{done}"
+    );
+    assert!(!mock.requests()[asked..].iter().any(|r| r.path.ends_with("-3")), "the next page was not read");
+
+    // A next page named elsewhere than a query locator: refused, never followed.
+    assert_eq!(api.patch(&table("SALESFORCE", "Lead"), mapping).await.status, 200);
+    let done = validate("Lead", json!({})).await;
+    assert_eq!(done["state"], "failed", "{done}");
+    assert!(done["error"]["message"].as_str().unwrap().contains("nextRecordsUrl"), "{done}");
+    assert!(mock.requests().iter().all(|r| !r.path.contains("evil")));
+}
+
 // ---- Shopify
 
 /// Shopify as documented today. Tokens: the client-credentials grant of a Dev Dashboard app

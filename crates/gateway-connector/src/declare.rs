@@ -318,6 +318,8 @@ pub trait Provider: Send + Sync + 'static {
     const RESOURCES: &'static [Resource];
     /// The provider API version it pins, if any.
     const VERSION: Option<ApiVersion> = None;
+    /// How its tables are validated whole (see [`Connector::whole_read`]).
+    const WHOLE_READ: crate::WholeRead = crate::WholeRead::Unsupported;
 
     /// Puts the checked credentials in the form they are stored (an alternative spelling
     /// normalised: a shop's admin URL to its host). Failures name the field.
@@ -346,6 +348,22 @@ pub trait Provider: Send + Sync + 'static {
         table: &Table,
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError>;
+
+    /// See [`Connector::read_pages`] (with [`Provider::WHOLE_READ`] `Pages`).
+    async fn read_pages(
+        &self,
+        credentials: &Self::Credentials,
+        params: &Self::Params,
+        table: &Table,
+        max_rows: u64,
+        sink: &mut (dyn crate::PageSink + Send),
+    ) -> Result<bool, ConnectorError> {
+        let _ = (credentials, params, table, max_rows, sink);
+        Err(ConnectorError::new(
+            ErrorKind::WrongSpecification,
+            format!("{} tables cannot be read page by page by this gateway yet", Self::KIND),
+        ))
+    }
 }
 
 /// A [`Provider`] as the registry's [`Connector`].
@@ -441,6 +459,22 @@ impl<P: Provider> Connector for Typed<P> {
         let c = self.parse_credentials(credentials)?;
         let p = self.parse_params(table).map_err(|p| ConnectorError::new(ErrorKind::WrongSpecification, p.message))?;
         self.provider.inspect(&c, &p, table, sample_rows).await
+    }
+
+    fn whole_read(&self) -> crate::WholeRead {
+        P::WHOLE_READ
+    }
+
+    async fn read_pages(
+        &self,
+        credentials: Option<&Credentials>,
+        table: &Table,
+        max_rows: u64,
+        sink: &mut (dyn crate::PageSink + Send),
+    ) -> Result<bool, ConnectorError> {
+        let c = self.parse_credentials(credentials)?;
+        let p = self.parse_params(table).map_err(|p| ConnectorError::new(ErrorKind::WrongSpecification, p.message))?;
+        self.provider.read_pages(&c, &p, table, max_rows, sink).await
     }
 }
 

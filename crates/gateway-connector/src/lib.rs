@@ -113,7 +113,8 @@ pub trait Connector: Send + Sync + 'static {
     ) -> Result<Inspection, ConnectorError>;
 
     /// How its tables are validated whole: read by the engine ([`Connector::open_files`]),
-    /// run where they live ([`Connector::validate_in_place`]), or not yet.
+    /// run where they live ([`Connector::validate_in_place`]), read page by page
+    /// ([`Connector::read_pages`]), or not yet.
     fn whole_read(&self) -> WholeRead {
         WholeRead::Unsupported
     }
@@ -134,6 +135,24 @@ pub trait Connector: Send + Sync + 'static {
         ))
     }
 
+    /// Reads a stored source table whole, page by page as the provider serves it (within its
+    /// limits), handing each page's rows to `sink` in order, at most `max_rows` in all.
+    /// Answers whether rows were left unread (it stopped at `max_rows`). Kinds that cannot
+    /// answer [`ErrorKind::WrongSpecification`] (the default).
+    async fn read_pages(
+        &self,
+        credentials: Option<&Credentials>,
+        table: &Table,
+        max_rows: u64,
+        sink: &mut (dyn PageSink + Send),
+    ) -> Result<bool, ConnectorError> {
+        let _ = (credentials, table, max_rows, sink);
+        Err(ConnectorError::new(
+            ErrorKind::WrongSpecification,
+            format!("{} tables cannot be read page by page by this gateway yet", self.kind()),
+        ))
+    }
+
     /// Opens every file of a stored source table for a whole read (a validation): one for a
     /// file, each match of a set (by path, markers and hidden objects left out). Kinds whose
     /// tables are not files answer [`ErrorKind::WrongSpecification`] (the default).
@@ -150,6 +169,12 @@ pub trait Connector: Send + Sync + 'static {
     }
 }
 
+/// Where [`Connector::read_pages`] puts the rows it reads.
+pub trait PageSink {
+    /// One page's rows, in the provider's order; an error stops the read (and is its answer).
+    fn page(&mut self, rows: Vec<gateway_domain::JsonObject>) -> Result<(), ConnectorError>;
+}
+
 /// How a kind's tables are validated whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WholeRead {
@@ -159,6 +184,9 @@ pub enum WholeRead {
     Files,
     /// The provider runs the rules itself ([`Connector::validate_in_place`]).
     InPlace,
+    /// Its rows are read page by page ([`Connector::read_pages`]), spooled and read by the
+    /// engine.
+    Pages,
 }
 
 /// One file of a stored table, opened for a whole read: its size known when opened, its bytes

@@ -91,9 +91,9 @@ pub use sample::{
     SchemaHistory, TablePreview, UnitChange, UploadedFile, UploadedFiles, epoch_unit,
 };
 pub use validation::{
-    DEFAULT_MAX_ERRORS, FieldCheck, FieldStats, FileRows, MAX_MAX_ERRORS, PlannedField, RULES, TimestampStats,
-    ValidationPlan, ValidationProgress, ValidationReport, ValidationRequest, ValidationView, ValidationsPage,
-    Violation, ViolationSample,
+    DEFAULT_MAX_ERRORS, DEFAULT_MAX_PAGED_ROWS, FieldCheck, FieldStats, FileRows, MAX_MAX_ERRORS, PlannedField, RULES,
+    TimestampStats, ValidationPlan, ValidationProgress, ValidationReport, ValidationRequest, ValidationView,
+    ValidationsPage, Violation, ViolationSample,
 };
 
 /// A JSON object, the shape of credentials, metadata and every table parameter.

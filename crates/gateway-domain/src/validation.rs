@@ -177,6 +177,9 @@ pub struct ValidationRequest {
 pub const DEFAULT_MAX_ERRORS: u32 = 100;
 /// Samples kept at most.
 pub const MAX_MAX_ERRORS: u32 = 1000;
+/// Rows a validation reads of a table served page by page (a SaaS object) when the request
+/// names no `max_rows`; `truncated` says when rows were left.
+pub const DEFAULT_MAX_PAGED_ROWS: u64 = 1_000_000;
 
 /// What a validation holds a table to, as data: for sources that run it where the table
 /// lives (a warehouse's SQL) rather than being read whole by the engine.

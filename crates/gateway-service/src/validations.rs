@@ -21,7 +21,7 @@ use gateway_domain::{
     Actor, ConnectionKind, Credentials, DEFAULT_MAX_ERRORS, ErrorName, MAX_MAX_ERRORS, OrganizationId, Paging, Problem,
     TableName, ValidationProgress, ValidationRequest, ValidationView, ValidationsPage, now_seconds,
 };
-use gateway_engine::{ByteSource, FormatError, Job, Limits, Progress, Rules};
+use gateway_engine::{ByteSource, EngineError, FormatError, Job, Limits, Progress, Rules};
 use gateway_store::{Outcome, ValidationJob};
 use serde_json::{Value, json};
 
@@ -124,6 +124,72 @@ impl ByteSource for FileSource {
     }
 }
 
+/// Rows read page by page, spooled as JSON lines into the job's spill folder (bounded by its
+/// spill cap) for the engine to read as a file.
+struct Spool {
+    out: std::io::BufWriter<std::fs::File>,
+    written: u64,
+    cap: u64,
+    over: bool,
+}
+
+impl gateway_connector::PageSink for Spool {
+    fn page(&mut self, rows: Vec<gateway_domain::JsonObject>) -> Result<(), gateway_connector::ConnectorError> {
+        use std::io::Write;
+        let failed = |e: std::io::Error| {
+            tracing::error!(error = %e, "cannot write a validation's spooled rows");
+            gateway_connector::ConnectorError::new(
+                gateway_connector::ErrorKind::Unknown,
+                "the gateway cannot write its spill folder (logged)",
+            )
+        };
+        for r in rows {
+            let line = serde_json::to_vec(&r).unwrap_or_default();
+            self.written += line.len() as u64 + 1;
+            if self.written > self.cap {
+                self.over = true;
+                return Err(gateway_connector::ConnectorError::new(gateway_connector::ErrorKind::Unknown, "spill"));
+            }
+            self.out.write_all(&line).map_err(failed)?;
+            self.out.write_all(b"\n").map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+/// A spooled file, read by range, named as the table (samples name it).
+struct Spooled {
+    path: PathBuf,
+    len: u64,
+    name: String,
+}
+
+#[async_trait::async_trait]
+impl ByteSource for Spooled {
+    async fn size(&self) -> Result<u64, FormatError> {
+        Ok(self.len)
+    }
+
+    async fn read(&self, start: u64, end: u64) -> Result<bytes::Bytes, FormatError> {
+        let (path, len) = (self.path.clone(), end.min(self.len).saturating_sub(start));
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Seek};
+            let mut f = std::fs::File::open(path)?;
+            f.seek(std::io::SeekFrom::Start(start))?;
+            let mut buf = Vec::with_capacity(len as usize);
+            f.take(len).read_to_end(&mut buf)?;
+            Ok::<_, std::io::Error>(bytes::Bytes::from(buf))
+        })
+        .await
+        .map_err(|e| FormatError::Source(e.to_string()))?
+        .map_err(|e| FormatError::Source(e.to_string()))
+    }
+
+    fn name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+}
+
 impl Gateway {
     /// Starts a validation of a stored source table (202), or answers the one queued or
     /// running for it (`false`: not new).
@@ -150,7 +216,7 @@ impl Gateway {
             return Err(Problem::wrong_field(
                 "connection",
                 format!(
-                    "validations read file tables (S3, GCS, LOCAL) and BigQuery tables for now; {kind} tables cannot be validated yet"
+                    "validations read file tables (S3, GCS, LOCAL), BigQuery tables and Salesforce objects for now; {kind} tables cannot be validated yet"
                 ),
             )
             .with("connection", kind.as_str()));
@@ -325,20 +391,53 @@ impl Gateway {
                 crate::connector_problem(&e)
             });
         }
-        let open = connector.open_files(credentials.as_ref(), &table);
-        let files = self.bounded(job.connection, crate::ProviderStep::InspectTable, open, |_| None).await.map_err(
-            |mut e| {
-                e.message = scrub(&e.message);
-                crate::connector_problem(&e)
-            },
-        )?;
         tokio::fs::create_dir_all(&spill_dir).await.map_err(|e| {
             tracing::error!(dir = %spill_dir.display(), error = %e, "cannot create a validation's spill folder");
             Problem::new(ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
         })?;
+        let mut unread = false;
+        let (files, params): (Vec<Arc<dyn ByteSource>>, _) = if connector.whole_read() == WholeRead::Pages {
+            // Pages spooled as JSON lines (bounded by the spill cap), then read as a file;
+            // bounded in time by the validation's own cap (run_validation), not a call's.
+            let path = spill_dir.join("rows.jsonl");
+            let file = std::fs::File::create(&path).map_err(|e| {
+                tracing::error!(error = %e, "cannot create a validation's spooled rows");
+                Problem::new(ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
+            })?;
+            let cap = settings.spill_mb << 20;
+            let mut spool = Spool { out: std::io::BufWriter::new(file), written: 0, cap, over: false };
+            let max_rows = job.max_rows.unwrap_or(gateway_domain::DEFAULT_MAX_PAGED_ROWS);
+            let read = connector.read_pages(credentials.as_ref(), &table, max_rows, &mut spool).await;
+            if spool.over {
+                return Err(EngineError::Spill { limit_mb: settings.spill_mb }.problem());
+            }
+            unread = read.map_err(|mut e| {
+                e.message = scrub(&e.message);
+                crate::connector_problem(&e)
+            })?;
+            use std::io::Write;
+            spool.out.flush().map_err(|e| {
+                tracing::error!(error = %e, "cannot write a validation's spooled rows");
+                Problem::new(ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
+            })?;
+            let spooled = Spooled { path, len: spool.written, name: table.name.as_str().to_owned() };
+            let mut params = gateway_domain::JsonObject::new();
+            params.insert("file_format".into(), "JSONL".into());
+            (vec![Arc::new(spooled) as Arc<dyn ByteSource>], params)
+        } else {
+            let open = connector.open_files(credentials.as_ref(), &table);
+            let files = self.bounded(job.connection, crate::ProviderStep::InspectTable, open, |_| None).await.map_err(
+                |mut e| {
+                    e.message = scrub(&e.message);
+                    crate::connector_problem(&e)
+                },
+            )?;
+            let files = files.into_iter().map(|f| Arc::new(FileSource(f)) as Arc<dyn ByteSource>).collect();
+            (files, table.connection_table_params.clone())
+        };
         let engine_job = Job {
-            files: files.into_iter().map(|f| Arc::new(FileSource(f)) as Arc<dyn ByteSource>).collect(),
-            params: table.connection_table_params.clone(),
+            files,
+            params,
             rules,
             max_errors: job.max_errors as usize,
             max_rows: job.max_rows,
@@ -349,11 +448,13 @@ impl Gateway {
             },
         };
         // A provider's words reach the message through a read that failed: scrubbed.
-        gateway_engine::validate(engine_job, progress).await.map_err(|e| {
+        let mut report = gateway_engine::validate(engine_job, progress).await.map_err(|e| {
             let mut p = e.problem();
             p.message = scrub(&p.message);
             p
-        })
+        })?;
+        report.truncated |= unread;
+        Ok(report)
     }
 
     /// Claims queued validations into free slots and runs each in a task of its own.

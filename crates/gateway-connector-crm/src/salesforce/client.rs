@@ -80,4 +80,47 @@ impl Session {
         let body = self.get(&["query", ""], &[("q", soql)], &format!("sObject {object}")).await?;
         Ok(body.at("/records").as_array().cloned().unwrap_or_default())
     }
+
+    /// One page of a SOQL query's records (Salesforce pages them, up to 2,000 each): the first
+    /// by `GET .../query/?q=`, each next by the `nextRecordsUrl` the last answered
+    /// (<https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_query.htm>).
+    /// The answer's URL is followed only as a query locator of this version on this instance
+    /// (a single `[A-Za-z0-9-]` segment after `/services/data/vNN.N/query/`). Answers the
+    /// records and the next page's locator, if any.
+    pub async fn query_page(
+        &self,
+        page: &QueryPage<'_>,
+        object: &str,
+    ) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
+        let what = format!("sObject {object}");
+        let body = match page {
+            QueryPage::First(soql) => self.get(&["query", ""], &[("q", soql)], &what).await?,
+            QueryPage::Next(locator) => self.get(&["query", locator], &[], &what).await?,
+        };
+        let records = body.at("/records").as_array().cloned().unwrap_or_default();
+        if body.at("/done").as_bool() != Some(false) {
+            return Ok((records, None));
+        }
+        let next = body.at("/nextRecordsUrl").as_str().unwrap_or_default();
+        let prefix = format!("/services/data/{API_VERSION}/query/");
+        let locator = next
+            .strip_prefix(&prefix)
+            .filter(|l| !l.is_empty() && l.len() <= 64 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            .ok_or_else(|| {
+                ConnectorError::new(
+                    ErrorKind::WrongSpecification,
+                    format!("Salesforce answered {what}'s query with a nextRecordsUrl that is not a query locator of {prefix}: refused"),
+                )
+            })?;
+        Ok((records, Some(locator.to_owned())))
+    }
+}
+
+/// Which page of a query to read.
+#[derive(Debug)]
+pub enum QueryPage<'a> {
+    /// The query itself.
+    First(&'a str),
+    /// The locator of a next page.
+    Next(String),
 }

@@ -8,7 +8,7 @@ use gateway_connector::{
 use gateway_domain::{ConnectionKind, JsonObject, Problem, Resource, Table};
 use serde_json::Value;
 
-use super::client::{Session, login};
+use super::client::{QueryPage, Session, login};
 use super::config::{self, SalesforceCredentials, SalesforceTable};
 
 /// The most fields a sample query selects.
@@ -33,6 +33,49 @@ impl SalesforceConnector {
     fn object(params: &SalesforceTable, table: &Table) -> String {
         params.object.clone().unwrap_or_else(|| table.name.as_str().to_owned())
     }
+
+    /// The object's API name, checked.
+    fn checked_object(params: &SalesforceTable, table: &Table) -> Result<String, ConnectorError> {
+        let object = Self::object(params, table);
+        if !config::object_ok(&object) {
+            return Err(ConnectorError::new(
+                ErrorKind::WrongSpecification,
+                format!("'{object}' is not an sObject API name"),
+            ));
+        }
+        Ok(object)
+    }
+
+    /// The fields a query selects, with their types: the describe's, base64 left out, at most
+    /// [`MAX_FIELDS`] (warned past it).
+    async fn fields(session: &Session, object: &str) -> Result<(Vec<(String, String)>, Vec<String>), ConnectorError> {
+        let describe = session.describe(object).await?;
+        let mut fields: Vec<(String, String)> = describe
+            .at("/fields")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| Some((f["name"].as_str()?.to_owned(), f["type"].as_str().unwrap_or("string").to_owned())))
+            .filter(|(name, ty)| config::object_ok(name) && ty != "base64")
+            .collect();
+        let mut warnings = Vec::new();
+        if fields.len() > MAX_FIELDS {
+            warnings.push(format!("{object} has {} fields: the first {MAX_FIELDS} are read", fields.len()));
+            fields.truncate(MAX_FIELDS);
+        }
+        Ok((fields, warnings))
+    }
+}
+
+/// A record as a row: its `attributes` (type and URL) left out.
+fn row(record: Value) -> Option<JsonObject> {
+    match record {
+        Value::Object(mut o) => {
+            o.remove("attributes");
+            Some(o)
+        }
+        _ => None,
+    }
 }
 
 /// A Salesforce field type as ours.
@@ -54,6 +97,7 @@ impl Provider for SalesforceConnector {
     const KIND: ConnectionKind = ConnectionKind::Salesforce;
     const RESOURCES: &'static [Resource] = config::RESOURCES;
     const VERSION: Option<gateway_connector::ApiVersion> = Some(config::VERSION);
+    const WHOLE_READ: gateway_connector::WholeRead = gateway_connector::WholeRead::Pages;
 
     /// The domain is stored as its My Domain host, whichever form it was given in.
     fn normalize(&self, mut c: JsonObject) -> Result<JsonObject, Problem> {
@@ -127,28 +171,10 @@ impl Provider for SalesforceConnector {
         table: &Table,
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
-        let object = Self::object(params, table);
-        if !config::object_ok(&object) {
-            return Err(ConnectorError::new(
-                ErrorKind::WrongSpecification,
-                format!("'{object}' is not an sObject API name"),
-            ));
-        }
+        let object = Self::checked_object(params, table)?;
         let session = self.session(c).await?;
-        let describe = session.describe(&object).await?;
-        let fields: Vec<(String, String)> = describe
-            .at("/fields")
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| Some((f["name"].as_str()?.to_owned(), f["type"].as_str().unwrap_or("string").to_owned())))
-            .filter(|(name, ty)| config::object_ok(name) && ty != "base64")
-            .collect();
-        let mut warnings = Vec::new();
-        if fields.len() > MAX_FIELDS {
-            warnings.push(format!("{object} has {} fields: the sample shows the first {MAX_FIELDS}", fields.len()));
-        }
-        let selected: Vec<&(String, String)> = fields.iter().take(MAX_FIELDS).collect();
+        let (fields, warnings) = Self::fields(&session, &object).await?;
+        let selected: Vec<&(String, String)> = fields.iter().collect();
         let columns: Vec<Column> =
             selected.iter().map(|(n, t)| Column { name: n.clone(), ty: column_type(t) }).collect();
         let names: Vec<&str> = selected.iter().map(|(n, _)| n.as_str()).collect();
@@ -157,19 +183,47 @@ impl Provider for SalesforceConnector {
         } else {
             let soql = format!("SELECT {} FROM {object} LIMIT {}", names.join(", "), sample_rows.clamp(1, 200));
             let records = session.query(&soql, &object).await?;
-            records
-                .into_iter()
-                .filter_map(|r| match r {
-                    Value::Object(mut o) => {
-                        o.remove("attributes");
-                        Some(o)
-                    }
-                    _ => None,
-                })
-                .collect::<Vec<JsonObject>>()
+            records.into_iter().filter_map(row).collect::<Vec<JsonObject>>()
         };
         let mut detected = JsonObject::new();
         detected.insert("object".into(), object.into());
         Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None, modified: None })
+    }
+
+    /// The object's described fields queried whole, page by page as Salesforce serves them
+    /// (`nextRecordsUrl`), each request one of the org's daily API requests; stopped at
+    /// `max_rows`.
+    async fn read_pages(
+        &self,
+        c: &SalesforceCredentials,
+        params: &SalesforceTable,
+        table: &Table,
+        max_rows: u64,
+        sink: &mut (dyn gateway_connector::PageSink + Send),
+    ) -> Result<bool, ConnectorError> {
+        let object = Self::checked_object(params, table)?;
+        let session = self.session(c).await?;
+        let (fields, _) = Self::fields(&session, &object).await?;
+        if fields.is_empty() {
+            return Ok(false);
+        }
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        let soql = format!("SELECT {} FROM {object}", names.join(", "));
+        let mut page = QueryPage::First(&soql);
+        let mut read = 0u64;
+        loop {
+            let (records, next) = session.query_page(&page, &object).await?;
+            let mut rows: Vec<JsonObject> = records.into_iter().filter_map(row).collect();
+            let left = max_rows.saturating_sub(read);
+            let more = rows.len() as u64 > left || (next.is_some() && rows.len() as u64 == left);
+            rows.truncate(usize::try_from(left).unwrap_or(usize::MAX));
+            read += rows.len() as u64;
+            sink.page(rows)?;
+            match next {
+                _ if more => return Ok(true),
+                Some(locator) => page = QueryPage::Next(locator),
+                None => return Ok(false),
+            }
+        }
     }
 }
