@@ -524,24 +524,8 @@ async fn postgres_a_validation_keeps_the_schema_it_sees() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
     use gateway_testkit::{BqPeer, TestKey, TokenServer};
-    use reqwest::Method;
     let Some(peer) = BqPeer::get() else { return };
     let dataset = format!("val_{}", std::process::id());
-    peer.call(
-        Method::POST,
-        "/datasets",
-        json!({"datasetReference": {"projectId": peer.project, "datasetId": dataset}}),
-    )
-    .await;
-    let schema = json!({"fields": [{"name": "user_id", "type": "STRING"}, {"name": "item_id", "type": "STRING"},
-                                   {"name": "rating", "type": "STRING"}, {"name": "ts", "type": "INTEGER"}]});
-    let tables = format!("/datasets/{dataset}/tables");
-    peer.call(
-        Method::POST,
-        &tables,
-        json!({"tableReference": {"projectId": peer.project, "datasetId": dataset, "tableId": "ratings"}, "schema": schema}),
-    )
-    .await;
     let mut rows: Vec<Value> = (1..=10)
         .map(|i| json!({"json": {"user_id": format!("u{i}"), "item_id": format!("i{i}"), "rating": format!("{}", i % 5), "ts": 1_700_000_000 + i}}))
         .collect();
@@ -557,7 +541,9 @@ async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
     }
     // An epoch in milliseconds among seconds: of another unit than the table's, so `type`.
     rows.push(json!({"json": {"user_id": "u15", "item_id": "i15", "rating": "3", "ts": 1_700_000_000_000i64}}));
-    peer.call(Method::POST, &format!("{tables}/ratings/insertAll"), json!({"rows": rows})).await;
+    let fields = json!([{"name": "user_id", "type": "STRING"}, {"name": "item_id", "type": "STRING"},
+                        {"name": "rating", "type": "STRING"}, {"name": "ts", "type": "INTEGER"}]);
+    peer.table_with(&dataset, "ratings", fields, rows).await;
     let key = TestKey::generate();
     let token = TokenServer::start(&key, "validator@gateway-tests.iam.gserviceaccount.com");
     let app = TestApp::builder()
@@ -619,24 +605,10 @@ async fn a_bigquery_validation_bills_no_more_than_the_operator_allows() {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use gateway_testkit::{BqPeer, MockProvider, Reply, TestKey, TokenServer};
-    use reqwest::Method;
     let Some(peer) = BqPeer::get() else { return };
     let dataset = format!("billed_{}", std::process::id());
-    peer.call(
-        Method::POST,
-        "/datasets",
-        json!({"datasetReference": {"projectId": peer.project, "datasetId": dataset}}),
-    )
-    .await;
-    let tables = format!("/datasets/{dataset}/tables");
-    let schema = json!({"fields": [{"name": "item_id", "type": "STRING"}]});
-    peer.call(
-        Method::POST,
-        &tables,
-        json!({"tableReference": {"projectId": peer.project, "datasetId": dataset, "tableId": "items"}, "schema": schema}),
-    )
-    .await;
-    peer.call(Method::POST, &format!("{tables}/items/insertAll"), json!({"rows": [{"json": {"item_id": "i1"}}]})).await;
+    let fields = json!([{"name": "item_id", "type": "STRING"}]);
+    peer.table_with(&dataset, "items", fields, vec![json!({"json": {"item_id": "i1"}})]).await;
     let processed = Arc::new(AtomicU64::new(1000));
     let said = processed.clone();
     let front = MockProvider::front(&peer.endpoint, move |r| {

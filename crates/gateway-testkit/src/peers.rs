@@ -173,6 +173,18 @@ impl BqPeer {
         assert!(r.status().is_success(), "{path}: {}", r.status());
         r.json().await.unwrap_or(Value::Null)
     }
+
+    /// A table made in a new dataset (`datasets.insert`, `tables.insert`) holding `rows`
+    /// (`insertAll`, each `{"json": {...}}`).
+    pub async fn table_with(&self, dataset: &str, table: &str, fields: Value, rows: Vec<Value>) {
+        let reference = json!({"projectId": self.project, "datasetId": dataset});
+        self.call(reqwest::Method::POST, "/datasets", json!({"datasetReference": reference})).await;
+        let tables = format!("/datasets/{dataset}/tables");
+        let made = json!({"tableReference": {"projectId": self.project, "datasetId": dataset, "tableId": table},
+                          "schema": {"fields": fields}});
+        self.call(reqwest::Method::POST, &tables, made).await;
+        self.call(reqwest::Method::POST, &format!("{tables}/{table}/insertAll"), json!({"rows": rows})).await;
+    }
 }
 
 /// A service-account key made for the tests: an RSA key pair, and the key file Google would
