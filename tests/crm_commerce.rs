@@ -298,20 +298,7 @@ async fn a_salesforce_object_is_validated_page_by_page() {
     assert_eq!(api.put("/connections/SALESFORCE/", json!({"credentials": creds})).await.status, 200);
     let validate = |name: &'static str, body: Value| {
         let api = &api;
-        async move {
-            let t = table("SALESFORCE", name);
-            let started = api.post(&format!("{t}validations/"), body).await;
-            assert_eq!(started.status, 202, "{:?}", started.body);
-            let at = format!("{t}validations/{}/", started.body["id"].as_str().unwrap());
-            for _ in 0..300 {
-                let r = api.get(&at).await;
-                if ["succeeded", "failed"].contains(&r.body["state"].as_str().unwrap_or("")) {
-                    return r.body;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            panic!("{name}'s validation did not finish");
-        }
+        async move { api.validated(&table("SALESFORCE", name), body, Duration::from_secs(30)).await }
     };
     let mapping = json!({"resource": "user", "resource_params": {"columns_mapping": {"user_id": "Id"}}});
     assert_eq!(api.patch(&table("SALESFORCE", "Contact"), mapping.clone()).await.status, 200);

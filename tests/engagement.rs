@@ -20,6 +20,21 @@ async fn app_with(peer: &str, mock: &MockProvider) -> TestApp {
         .unwrap()
 }
 
+/// As [`app_with`], with the validation loop running.
+async fn app_validating(peer: &str, mock: &MockProvider) -> TestApp {
+    TestApp::builder()
+        .allow_private()
+        .provider_url(peer, &mock.url)
+        .schedule(gateway_service::ScheduleSettings {
+            enabled: true,
+            tick: Duration::from_millis(100),
+            ..Default::default()
+        })
+        .spawn()
+        .await
+        .unwrap()
+}
+
 fn table(kind: &str, name: &str) -> String {
     format!("/connections/{kind}/tables/{name}/")
 }
@@ -72,14 +87,24 @@ fn braze(r: &Recorded) -> Reply {
     }
     match (r.path.as_str(), r.query.as_str()) {
         ("/catalogs", "") => Reply::json(200, braze_catalogs()),
-        // <https://www.braze.com/docs/api/endpoints/catalogs/catalog_items/asynchronous/get_catalog_items_details_bulk/>
+        // <https://www.braze.com/docs/api/endpoints/catalogs/catalog_items/synchronous/get_catalog_items_details_bulk/>:
+        // 50 items a page, the next page's `cursor` in the `Link` header (`rel="next"`,
+        // relative), none on the last page. Here two items on the first page, one on the last.
         ("/catalogs/restaurants/items", "") => Reply::json(
             200,
             json!({"items": [
             {"id": "restaurant1", "Name": "Restaurant1", "City": "New York", "Cuisine": "American", "Rating": 5, "Loyalty_Program": true, "Open_Time": "2022-11-02T09:03:19.967Z"},
             {"id": "restaurant2", "Name": "Restaurant2", "City": "New York", "Cuisine": "American", "Rating": 10, "Loyalty_Program": true, "Open_Time": "2022-11-02T09:03:19.967Z"}
         ], "message": "success"}),
-        ),
+        )
+        .header("link", "</catalogs/restaurants/items?cursor=c2tpcDoy>; rel=\"next\""),
+        ("/catalogs/restaurants/items", "cursor=c2tpcDoy") => Reply::json(
+            200,
+            json!({"items": [
+            {"id": "restaurant3", "Name": "Restaurant3", "City": "Boston", "Cuisine": "Italian", "Rating": "n/a", "Loyalty_Program": false, "Open_Time": "2022-11-02T09:03:19.967Z"}
+        ], "message": "success"}),
+        )
+        .header("link", "</catalogs/restaurants/items?cursor=c2tpcDow>; rel=\"prev\""),
         _ => Reply::unexpected("not a documented Braze call", r),
     }
 }
@@ -231,6 +256,34 @@ async fn braze_credentials_tables_and_failures() {
     assert!(mock.requests().iter().all(|r| r.header("authorization").is_some_and(|a| a.starts_with("Bearer "))));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_braze_catalog_is_validated_page_by_page() {
+    let mock = MockProvider::start(braze);
+    let app = app_validating("BRAZE", &mock).await;
+    let api = app.api("acme", "manager");
+    assert_eq!(api.put("/connections/BRAZE/", json!({"credentials": braze_creds("braze-good")})).await.status, 200);
+    let body = json!({"resource": "item", "connection_table_params": {"catalog": "restaurants"},
+                      "resource_params": {"columns_mapping": {"item_id": "id"}}});
+    assert_eq!(api.patch(&table("BRAZE", "menu"), body).await.status, 200);
+    let done = api.validated(&table("BRAZE", "menu"), json!({}), Duration::from_secs(30)).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    // Both pages read: the cursor of the first page's Link header, sent on the instance.
+    assert_eq!(
+        (done["report"]["rows"].as_u64(), done["report"]["invalid_rows"].as_u64()),
+        (Some(3), Some(0)),
+        "{done}"
+    );
+    let asked: Vec<String> =
+        mock.requests().iter().filter(|r| r.path.ends_with("/items")).map(|r| r.query.clone()).collect();
+    // (The first: the inspection the validation keeps the schema of.)
+    assert_eq!(asked, ["", "", "cursor=c2tpcDoy"]);
+    // A destination catalog is written, not read.
+    let reco = json!({"resource": "item_to_items_reco", "connection_table_params": {"catalog": "restaurants"}});
+    assert_eq!(api.patch(&table("BRAZE", "similar"), reco).await.status, 200);
+    let r = api.post(&format!("{}validations/", table("BRAZE", "similar")), json!({})).await;
+    assert_eq!((r.status, r.error_name()), (400, "WRONG_DATA_TYPE"), "{:?}", r.body);
+}
+
 // ---- Iterable and Iterable catalogs
 
 /// Iterable as its API spec (<https://api.iterable.com/api/docs>) describes it: the `Api-Key`
@@ -284,6 +337,15 @@ fn iterable(r: &Recorded) -> Reply {
              "value": {"name": "The Duke", "isVegetarianFriendly": false, "recentlyUpdated": true, "price": 12}},
             {"catalogName": "restaurants", "itemId": "3", "size": 22, "lastModified": 1578605545000i64, "value": {"name": "Bronto King"}}
         ], "totalItemsCount": 2})),
+        // Paged by `page` (from 1) and `pageSize`; `nextPageUrl` while another page follows.
+        ("/api/catalogs/restaurants/items", "page=1&pageSize=100") => wrapped(json!({"catalogItemsWithProperties": [
+            {"catalogName": "restaurants", "itemId": "1", "size": 72, "lastModified": 1578605542000i64, "value": {"name": "The Duke", "price": 12}},
+            {"catalogName": "restaurants", "itemId": "3", "size": 22, "lastModified": 1578605545000i64, "value": {"name": "Bronto King"}}
+        ], "totalItemsCount": 4, "nextPageUrl": "https://api.iterable.com/api/catalogs/restaurants/items?page=2&pageSize=100"})),
+        ("/api/catalogs/restaurants/items", "page=2&pageSize=100") => wrapped(json!({"catalogItemsWithProperties": [
+            {"catalogName": "restaurants", "itemId": "4", "size": 20, "lastModified": 1578605549000i64, "value": {"name": "Chez Nous", "price": "n/a"}},
+            {"catalogName": "restaurants", "itemId": "1", "size": 72, "lastModified": 1578605542000i64, "value": {"name": "The Duke", "price": 12}}
+        ], "totalItemsCount": 4, "previousPageUrl": "https://api.iterable.com/api/catalogs/restaurants/items?page=1&pageSize=100"})),
         // The spec's 404 "Catalog not found".
         (p, "") if p.starts_with("/api/catalogs/") && p.ends_with("/fieldMappings") => {
             Reply::json(404, json!({"msg": "Catalog not found", "code": "NotFound", "params": null}))
@@ -385,6 +447,44 @@ async fn iterable_lists_fields_and_catalogs() {
     assert!(mock.requests().iter().all(|r| !r.path.contains("getUsers")), "the unbounded getUsers is never called");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iterable_catalog_is_validated_page_by_page() {
+    let mock = MockProvider::start(iterable);
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("ITERABLE", &mock.url)
+        .provider_url("ITERABLE_FEED", &mock.url)
+        .schedule(gateway_service::ScheduleSettings {
+            enabled: true,
+            tick: Duration::from_millis(100),
+            ..Default::default()
+        })
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    for kind in ["ITERABLE", "ITERABLE_FEED"] {
+        let r = api.put(&format!("/connections/{kind}/"), json!({"credentials": {"api_key": "it-good"}})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let body = json!({"resource": "item", "resource_params": {"columns_mapping": {"item_id": "itemId"}}});
+    assert_eq!(api.patch(&table("ITERABLE_FEED", "restaurants"), body).await.status, 200);
+    let done = api.validated(&table("ITERABLE_FEED", "restaurants"), json!({}), Duration::from_secs(30)).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    // Four items over two pages, item 1 twice.
+    let report = &done["report"];
+    assert_eq!((report["rows"].as_u64(), report["invalid_rows"].as_u64()), (Some(4), Some(1)), "{report}");
+    assert_eq!(report["violations"][0]["rule"], "duplicate", "{report}");
+    assert_eq!(report["samples"][0]["value"], "1", "{report}");
+    // A list is not read page by page yet: refused up front, naming what can be validated.
+    let list = json!({"resource": "user_id", "connection_table_params": {"list_id": 12345}});
+    assert_eq!(api.patch(&table("ITERABLE", "Newsletter"), list).await.status, 200);
+    let r = api.post(&format!("{}validations/", table("ITERABLE", "Newsletter")), json!({})).await;
+    assert_eq!((r.status, r.error_name(), r.field()), (400, "WRONG_DATA_TYPE", "connection"), "{:?}", r.body);
+    let message = r.body["message"].as_str().unwrap();
+    assert!(message.contains("ITERABLE tables cannot be validated") && message.contains("ITERABLE_FEED"), "{message}");
+}
+
 /// Posts each credential to `kind`'s test: `None` must pass, `Some(reason)` fail with it.
 async fn credential_cases(api: &gateway_testkit::Api<'_>, kind: &str, cases: &[(Value, Option<&str>)]) {
     for (creds, reason) in cases {
@@ -468,11 +568,35 @@ fn klaviyo(r: &Recorded) -> Reply {
         "/api/segments" => {
             Reply::json(200, json!({"data": [{"type": "segment", "id": "Ab12Cd", "attributes": {"name": "VIPs"}}]}))
         }
-        "/api/lists/Y6nRLr/profiles" | "/api/segments/Ab12Cd/profiles" => Reply::json(200, json!({"data": [profile]})),
+        // Cursor pagination (<https://developers.klaviyo.com/en/docs/api_overview#pagination>):
+        // `links.next` carries the next page's `page[cursor]`; the last page has none. The
+        // list's second page: a profile without an external id, and u-42 again.
+        "/api/lists/Y6nRLr/profiles" if r.param("page[cursor]").as_deref() == Some("bmV4dDo6Mg") => {
+            let mut anonymous = profile.clone();
+            anonymous["id"] = json!("01GDDKASAP8TKDDA2GRZDSVP4I");
+            anonymous["attributes"]["external_id"] = Value::Null;
+            Reply::json(
+                200,
+                json!({"data": [anonymous, profile], "links": {"self": "https://a.klaviyo.com/api/lists/Y6nRLr/profiles/", "next": null}}),
+            )
+        }
+        "/api/lists/Y6nRLr/profiles" => Reply::json(
+            200,
+            json!({"data": [profile], "links": {"self": "https://a.klaviyo.com/api/lists/Y6nRLr/profiles/",
+                   "next": format!("https://a.klaviyo.com/api/lists/Y6nRLr/profiles/?page%5Bcursor%5D=bmV4dDo6Mg&page%5Bsize%5D={size}")}}),
+        ),
+        "/api/segments/Ab12Cd/profiles" => Reply::json(200, json!({"data": [profile]})),
+        "/api/catalog-items" if r.param("page[cursor]").as_deref() == Some("Y2F0Ojoy") => Reply::json(
+            200,
+            json!({"data": [{"type": "catalog-item", "id": "$custom:::$default:::SKU-2",
+            "attributes": {"external_id": "SKU-2", "title": "Classic Varsity Top", "price": 60.0, "url": "https://shop.example.com/p/2"}}],
+            "links": {"next": null}}),
+        ),
         "/api/catalog-items" => Reply::json(
             200,
             json!({"data": [{"type": "catalog-item", "id": "$custom:::$default:::SKU-1",
-            "attributes": {"external_id": "SKU-1", "title": "Ocean Blue Shirt", "price": 42.5, "url": "https://shop.example.com/p/1"}}]}),
+            "attributes": {"external_id": "SKU-1", "title": "Ocean Blue Shirt", "price": 42.5, "url": "https://shop.example.com/p/1"}}],
+            "links": {"next": format!("https://a.klaviyo.com/api/catalog-items/?page%5Bcursor%5D=Y2F0Ojoy&page%5Bsize%5D={size}")}}),
         ),
         _ => error(404, "not_found", "A list with id nope does not exist."),
     }
@@ -555,6 +679,81 @@ async fn klaviyo_lists_segments_catalog_items_and_scopes() {
     // Every call pinned the current revision and opted out of falling forward.
     assert!(mock.requests().iter().all(|r| r.header("revision") == Some("2026-10-15")
         && r.header("x-klaviyo-revision-fall-forward-opt-out") == Some("1")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn klaviyo_lists_and_catalog_items_are_validated_page_by_page() {
+    let throttled = std::sync::atomic::AtomicBool::new(false);
+    let mock = MockProvider::start(move |r| {
+        // The second page is throttled once (Retry-After 1): waited out, then asked again.
+        if r.param("page[cursor]").is_some() && !throttled.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Reply::json(
+                429,
+                json!({"errors": [{"status": 429, "code": "throttled", "title": "Request was throttled."}]}),
+            )
+            .header("retry-after", "1");
+        }
+        // A segment whose next page is named on another path: refused, never followed.
+        if r.path == "/api/segments/Ab12Cd/profiles" {
+            return Reply::json(
+                200,
+                json!({"data": [], "links": {"next": "https://a.klaviyo.com/api/profiles/?page%5Bcursor%5D=eA"}}),
+            );
+        }
+        klaviyo(r)
+    });
+    let app = app_validating("KLAVIYO", &mock).await;
+    let api = app.api("acme", "manager");
+    let k = json!({"private_api_key": "pk_good0123456789"});
+    assert_eq!(api.put("/connections/KLAVIYO/", json!({"credentials": k})).await.status, 200);
+    let users = json!({"resource": "user", "connection_table_params": {"list_id": "Y6nRLr"}, "resource_params": {"columns_mapping": {"user_id": "external_id"}}});
+    assert_eq!(api.patch(&table("KLAVIYO", "subscribers"), users).await.status, 200);
+    let wait = Duration::from_secs(30);
+    let done = api.validated(&table("KLAVIYO", "subscribers"), json!({}), wait).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let report = &done["report"];
+    // Three profiles over two pages: one without an external id, one repeating u-42.
+    assert_eq!((report["rows"].as_u64(), report["invalid_rows"].as_u64()), (Some(3), Some(2)), "{report}");
+    assert_eq!(report["fields"]["user_id"]["column"], "external_id", "{report}");
+    let pages: Vec<String> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/lists/Y6nRLr/profiles" && r.param("page[size]").as_deref() == Some("100"))
+        .map(|r| {
+            format!("{}|{}", r.param("page[size]").unwrap_or_default(), r.param("page[cursor]").unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(pages, ["100|", "100|bmV4dDo6Mg", "100|bmV4dDo6Mg"], "the throttled page asked again");
+
+    let items = json!({"resource": "item", "resource_params": {"columns_mapping": {"item_id": "external_id"}}});
+    assert_eq!(api.patch(&table("KLAVIYO", "products"), items).await.status, 200);
+    let done = api.validated(&table("KLAVIYO", "products"), json!({}), wait).await;
+    assert_eq!(
+        (done["report"]["rows"].as_u64(), done["report"]["invalid_rows"].as_u64()),
+        (Some(2), Some(0)),
+        "{done}"
+    );
+    // max_rows within the first page: truncated, the next page not asked.
+    let asked = mock.requests().len();
+    let done = api.validated(&table("KLAVIYO", "products"), json!({"max_rows": 1}), wait).await;
+    assert_eq!(
+        (done["report"]["rows"].as_u64(), done["report"]["truncated"].as_bool()),
+        (Some(1), Some(true)),
+        "{done}"
+    );
+    assert!(mock.requests()[asked..].iter().all(|r| r.param("page[cursor]").is_none()));
+
+    let vips = json!({"resource": "user_id", "connection_table_params": {"segment_id": "Ab12Cd"}, "resource_params": {"columns_mapping": {"user_id": "external_id"}}});
+    assert_eq!(api.patch(&table("KLAVIYO", "vips"), vips).await.status, 200);
+    let done = api.validated(&table("KLAVIYO", "vips"), json!({}), wait).await;
+    assert_eq!(done["state"], "failed", "{done}");
+    assert!(done["error"]["message"].as_str().unwrap().contains("refused"), "{done}");
+    assert!(!mock.requests().iter().any(|r| r.path == "/api/profiles"), "the foreign link was never followed");
+    // A destination is not read.
+    let reco = json!({"resource": "user_to_items_reco"});
+    assert_eq!(api.patch(&table("KLAVIYO", "recommended"), reco).await.status, 200);
+    let r = api.post(&format!("{}validations/", table("KLAVIYO", "recommended")), json!({})).await;
+    assert_eq!((r.status, r.error_name()), (400, "WRONG_DATA_TYPE"), "{:?}", r.body);
 }
 
 // ---- Sailthru
@@ -687,6 +886,24 @@ fn sendlane(r: &Recorded) -> Reply {
              "lifetime_value": 120.5, "lists": [{"id": 1, "name": "Customers"}], "subscribed": true, "suppressed": false, "tags": []}
         ], "links": links, "meta": meta}),
         ),
+        // Two pages of 100 at most (`links.next` on the first): the second holds a contact
+        // without an email and ann@ again.
+        ("/v2/lists/1/contacts", "limit=100&page=1") => Reply::json(
+            200,
+            json!({"data": [
+            {"id": 11, "email": "ann@example.com", "first_name": "Ann", "lifetime_value": 120.5, "subscribed": true},
+            {"id": 12, "email": "bob@example.com", "first_name": "Bob", "lifetime_value": 3, "subscribed": true}
+        ], "links": {"first": "https://api.sendlane.com/v2/lists/1/contacts?page=1", "prev": null, "next": "https://api.sendlane.com/v2/lists/1/contacts?page=2"},
+           "meta": {"current_page": 1, "last_page": 2, "per_page": 100, "total": 4}}),
+        ),
+        ("/v2/lists/1/contacts", "limit=100&page=2") => Reply::json(
+            200,
+            json!({"data": [
+            {"id": 13, "email": null, "first_name": "Cy", "subscribed": false},
+            {"id": 11, "email": "ann@example.com", "first_name": "Ann", "lifetime_value": 120.5, "subscribed": true}
+        ], "links": {"first": "https://api.sendlane.com/v2/lists/1/contacts?page=1", "prev": "https://api.sendlane.com/v2/lists/1/contacts?page=1", "next": null},
+           "meta": {"current_page": 2, "last_page": 2, "per_page": 100, "total": 4}}),
+        ),
         ("/v2/lists/404/contacts", _) => {
             Reply::json(404, json!({"message": "Not Found", "errors": ["An error occurred"]}))
         }
@@ -733,6 +950,31 @@ async fn sendlane_lists_and_contacts() {
     assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
     let r = api.post(&format!("{}test/", table("SENDLANE", "Nobody")), json!({"resource": "user_id"})).await;
     assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sendlane_list_is_validated_page_by_page() {
+    let mock = MockProvider::start(sendlane);
+    let app = app_validating("SENDLANE", &mock).await;
+    let api = app.api("acme", "manager");
+    assert_eq!(api.put("/connections/SENDLANE/", json!({"credentials": {"api_token": "sl-good"}})).await.status, 200);
+    // Found by name as the preview finds it, then its contacts page by page.
+    let body = json!({"resource": "user", "resource_params": {"columns_mapping": {"user_id": "email"}}});
+    assert_eq!(api.patch(&table("SENDLANE", "Customers"), body).await.status, 200);
+    let done = api.validated(&table("SENDLANE", "Customers"), json!({}), Duration::from_secs(30)).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let report = &done["report"];
+    assert_eq!((report["rows"].as_u64(), report["invalid_rows"].as_u64()), (Some(4), Some(2)), "{report}");
+    let rules: Vec<&str> =
+        report["violations"].as_array().unwrap().iter().map(|v| v["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["missing", "duplicate"], "{report}");
+    let pages: Vec<&str> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v2/lists/1/contacts" && r.query.starts_with("limit=100"))
+        .map(|r| if r.query.ends_with("page=1") { "1" } else { "2" })
+        .collect();
+    assert_eq!(pages, ["1", "2"]);
 }
 
 // ---- Movable Ink

@@ -18,6 +18,7 @@ pub mod oauth2;
 #[cfg(feature = "opendal")]
 pub mod opendal_guard;
 pub mod outbound;
+pub mod paging;
 mod registry;
 mod spec;
 mod table_spec;

@@ -30,6 +30,9 @@ mod zip;
 pub use error::FormatError;
 pub use params::{FileOptions, FileParams, ParamsError};
 pub use source::{ByteSource, CountingSource, MemorySource};
+/// A record from an API as a row: nested objects flattened to dotted paths, as
+/// [`records_sample`] shows them (a whole read page by page keeps the preview's columns).
+pub use values::flatten as record_row;
 pub use values::infer as infer_column_type;
 pub use whole::{BATCH_ROWS, Batches, Layout, MAX_RECORD, ROW_COLUMN, decode, parquet_batches};
 

@@ -213,10 +213,17 @@ impl Gateway {
         }
         let connector = self.connector(kind)?;
         if connector.whole_read() == WholeRead::Unsupported {
+            let registry = &self.inner.registry;
+            let readable: Vec<&str> = registry
+                .kinds()
+                .filter(|k| registry.get(*k).is_some_and(|c| c.whole_read() != WholeRead::Unsupported))
+                .map(ConnectionKind::as_str)
+                .collect();
             return Err(Problem::wrong_field(
                 "connection",
                 format!(
-                    "validations read file tables (S3, GCS, LOCAL), BigQuery tables and Salesforce objects for now; {kind} tables cannot be validated yet"
+                    "{kind} tables cannot be validated by this gateway yet; validations read the tables of {}",
+                    readable.join(", ")
                 ),
             )
             .with("connection", kind.as_str()));

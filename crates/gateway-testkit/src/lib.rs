@@ -476,4 +476,22 @@ impl Api<'_> {
     pub async fn post(&self, path: &str, body: Value) -> Resp {
         self.send(reqwest::Method::POST, path, Some(body.to_string().into_bytes())).await
     }
+
+    /// Starts a validation of the stored table at `table` (`/connections/{c}/tables/{name}/`)
+    /// and polls it until its state is final (at most `wait`): the validation as answered
+    /// then. The app must run its validation loop (`TestAppBuilder::schedule`).
+    pub async fn validated(&self, table: &str, body: Value, wait: std::time::Duration) -> Value {
+        let started = self.post(&format!("{table}validations/"), body).await;
+        assert_eq!(started.status, 202, "{:?}", started.body);
+        let at = format!("{table}validations/{}/", started.body["id"].as_str().unwrap_or_default());
+        let until = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < until {
+            let r = self.get(&at).await;
+            if ["succeeded", "failed", "cancelled"].contains(&r.body["state"].as_str().unwrap_or("")) {
+                return r.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the validation at {at} did not finish in {wait:?}");
+    }
 }

@@ -213,14 +213,11 @@ impl Provider for SalesforceConnector {
         let mut read = 0u64;
         loop {
             let (records, next) = session.query_page(&page, &object).await?;
-            let mut rows: Vec<JsonObject> = records.into_iter().filter_map(row).collect();
-            let left = max_rows.saturating_sub(read);
-            let more = rows.len() as u64 > left || (next.is_some() && rows.len() as u64 == left);
-            rows.truncate(usize::try_from(left).unwrap_or(usize::MAX));
-            read += rows.len() as u64;
-            sink.page(rows)?;
+            let rows: Vec<JsonObject> = records.into_iter().filter_map(row).collect();
+            if gateway_connector::paging::deliver(rows, next.is_some(), &mut read, max_rows, sink)? {
+                return Ok(true);
+            }
             match next {
-                _ if more => return Ok(true),
                 Some(locator) => page = QueryPage::Next(locator),
                 None => return Ok(false),
             }

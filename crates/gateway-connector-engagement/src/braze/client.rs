@@ -64,14 +64,33 @@ impl Client {
 
     /// `GET /catalogs/{catalog_name}/items` (permission `catalogs.get_items`): the first page
     /// (at most 50 items)
-    /// (<https://www.braze.com/docs/api/endpoints/catalogs/catalog_items/asynchronous/get_catalog_items_details_bulk/>).
+    /// (<https://www.braze.com/docs/api/endpoints/catalogs/catalog_items/synchronous/get_catalog_items_details_bulk/>).
     pub async fn items(&self, catalog: &str) -> Result<Vec<Value>, ConnectorError> {
-        let url = self.api.url(&["catalogs", catalog, "items"], &[])?;
+        Ok(self.items_page(catalog, None).await?.0)
+    }
+
+    /// One page of a catalog's items (50, Braze's fixed page): the first without a cursor,
+    /// each next with the `cursor` of the `Link` header's `rel="next"` the last answered (the
+    /// same page). The link is never followed: its cursor is sent on this client's origin and
+    /// path. Answers the items and the next cursor, if any.
+    pub async fn items_page(
+        &self,
+        catalog: &str,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
+        let segments = ["catalogs", catalog, "items"];
+        let path = self.api.url(&segments, &[])?.path().to_owned();
+        let query: Vec<(&str, &str)> = cursor.map(|c| ("cursor", c)).into_iter().collect();
+        let url = self.api.url(&segments, &query)?;
         let answer = self.api.get(url, &[("authorization", &self.auth), ("accept", "application/json")]).await?;
         if !answer.ok() {
             return Err(failure(&self.api, &answer, "catalogs.get_items", &self.instance));
         }
-        Ok(answer.json().at("/items").as_array().cloned().unwrap_or_default())
+        let next = match answer.header("link").and_then(gateway_connector::paging::link_next) {
+            Some(link) => Some(gateway_connector::paging::cursor_of(link, &path, "cursor", "Braze")?),
+            None => None,
+        };
+        Ok((answer.json().at("/items").as_array().cloned().unwrap_or_default(), next))
     }
 }
 

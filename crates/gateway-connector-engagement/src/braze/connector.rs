@@ -49,6 +49,7 @@ impl Provider for BrazeConnector {
     type Params = BrazeTable;
     const KIND: ConnectionKind = ConnectionKind::Braze;
     const RESOURCES: &'static [Resource] = config::RESOURCES;
+    const WHOLE_READ: gateway_connector::WholeRead = gateway_connector::WholeRead::Pages;
 
     /// The instance is stored as its REST host, whichever form it was given in.
     fn normalize(&self, mut c: JsonObject) -> Result<JsonObject, Problem> {
@@ -177,6 +178,43 @@ impl Provider for BrazeConnector {
                     )],
                     ..Inspection::default()
                 })
+            }
+        }
+    }
+
+    /// A catalog's items page by page (50 a page), paced within the 50 requests a minute
+    /// Braze allows all synchronous catalog item endpoints together
+    /// (<https://www.braze.com/docs/api/endpoints/catalogs/catalog_items/synchronous/get_catalog_items_details_bulk/>):
+    /// 2,500 items a minute, so a catalog of 100,000 items takes 40 minutes.
+    async fn read_pages(
+        &self,
+        c: &BrazeCredentials,
+        params: &BrazeTable,
+        table: &Table,
+        max_rows: u64,
+        sink: &mut (dyn gateway_connector::PageSink + Send),
+    ) -> Result<bool, ConnectorError> {
+        let target =
+            config::target(params, table).map_err(|p| ConnectorError::new(ErrorKind::WrongSpecification, p.message))?;
+        let (Target::Catalog(name), Resource::Item) = (target, table.resource) else {
+            return Err(ConnectorError::new(
+                ErrorKind::WrongSpecification,
+                format!("a {} table is written, not read", table.resource),
+            ));
+        };
+        let client = self.client(c)?;
+        let mut pacer = gateway_connector::paging::Pacer::per_minute(50);
+        let mut cursor: Option<String> = None;
+        let mut read = 0u64;
+        loop {
+            let (items, next) = pacer.call(|| client.items_page(&name, cursor.as_deref())).await?;
+            let rows: Vec<JsonObject> = items.into_iter().filter_map(|i| i.as_object().cloned()).collect();
+            if gateway_connector::paging::deliver(rows, next.is_some(), &mut read, max_rows, sink)? {
+                return Ok(true);
+            }
+            match next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(false),
             }
         }
     }

@@ -130,20 +130,33 @@ impl Client {
     /// `GET /api/catalogs/{catalogName}/items?page=1&pageSize=N`: the first items, each its
     /// `itemId` and `value`.
     pub async fn items(&self, catalog: &str, size: usize) -> Result<Vec<(String, Value)>, ConnectorError> {
-        let size = size.clamp(1, 100).to_string();
+        Ok(self.items_page(catalog, 1, size.clamp(1, 100)).await?.0)
+    }
+
+    /// `GET /api/catalogs/{catalogName}/items?page=P&pageSize=N` (pages from 1): a page of
+    /// items and whether another follows (the answer's `nextPageUrl`).
+    pub async fn items_page(
+        &self,
+        catalog: &str,
+        page: u32,
+        size: usize,
+    ) -> Result<(Vec<(String, Value)>, bool), ConnectorError> {
+        let (page, size) = (page.to_string(), size.to_string());
         let what = format!("catalog '{catalog}'");
         let body = unwrap_params(
-            self.get(&["api", "catalogs", catalog, "items"], &[("page", "1"), ("pageSize", &size)], &what)
+            self.get(&["api", "catalogs", catalog, "items"], &[("page", &page), ("pageSize", &size)], &what)
                 .await?
                 .json(),
         );
-        Ok(body
+        let more = body.at("/nextPageUrl").as_str().is_some_and(|n| !n.is_empty());
+        let items = body
             .at("/catalogItemsWithProperties")
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|i| Some((i["itemId"].as_str()?.to_owned(), i["value"].clone())))
-            .collect())
+            .collect();
+        Ok((items, more))
     }
 }
 

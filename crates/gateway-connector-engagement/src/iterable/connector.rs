@@ -141,6 +141,16 @@ impl Provider for IterableConnector {
     }
 }
 
+/// A catalog item as a row: its `itemId` beside its fields.
+fn item_row((id, value): (String, Value)) -> JsonObject {
+    let mut row = JsonObject::new();
+    row.insert("itemId".into(), id.into());
+    if let Value::Object(fields) = value {
+        row.extend(fields);
+    }
+    row
+}
+
 /// ITERABLE_FEED: catalogs.
 #[derive(Debug)]
 pub struct IterableFeedConnector {
@@ -163,6 +173,7 @@ impl Provider for IterableFeedConnector {
     type Params = IterableCatalog;
     const KIND: ConnectionKind = ConnectionKind::IterableFeed;
     const RESOURCES: &'static [Resource] = config::CATALOG_RESOURCES;
+    const WHOLE_READ: gateway_connector::WholeRead = gateway_connector::WholeRead::Pages;
 
     fn check_params(&self, params: &IterableCatalog, table: &Table) -> Result<(), Problem> {
         let name = Self::catalog(params, table);
@@ -195,15 +206,7 @@ impl Provider for IterableFeedConnector {
         let name = Self::catalog(params, table);
         let (defined, undefined) = client.field_mappings(&name).await?;
         let items = client.items(&name, sample_rows).await?;
-        let records = items.into_iter().map(|(id, value)| {
-            let mut row = JsonObject::new();
-            row.insert("itemId".into(), id.into());
-            if let Value::Object(fields) = value {
-                row.extend(fields);
-            }
-            row
-        });
-        let (mut columns, rows) = gateway_formats::records_sample(records);
+        let (mut columns, rows) = gateway_formats::records_sample(items.into_iter().map(item_row));
         // The catalog's declared types win over what a page of values suggests; fields no item
         // of the page has are listed too.
         for (field, ty) in &defined {
@@ -224,5 +227,33 @@ impl Provider for IterableFeedConnector {
             warnings.push(format!("catalog '{name}' has no items yet"));
         }
         Ok(Inspection { detected, columns, rows, writable: None, bytes_read: 0, warnings, files: None, modified: None })
+    }
+
+    /// A catalog's items page by page (100 a page, the next while the answer names a
+    /// `nextPageUrl`), each row as the preview shows it. Iterable publishes no rate for
+    /// catalog reads the gateway could cite: paced at 300 a minute, 429s waited out.
+    async fn read_pages(
+        &self,
+        c: &IterableCredentials,
+        params: &IterableCatalog,
+        table: &Table,
+        max_rows: u64,
+        sink: &mut (dyn gateway_connector::PageSink + Send),
+    ) -> Result<bool, ConnectorError> {
+        let client = client(&self.outbound, Self::KIND, c);
+        let name = Self::catalog(params, table);
+        let mut pacer = gateway_connector::paging::Pacer::per_minute(300);
+        let mut read = 0u64;
+        for page in 1u32.. {
+            let (items, more) = pacer.call(|| client.items_page(&name, page, 100)).await?;
+            let rows = items.into_iter().map(|i| gateway_formats::record_row(item_row(i))).collect();
+            if gateway_connector::paging::deliver(rows, more, &mut read, max_rows, sink)? {
+                return Ok(true);
+            }
+            if !more {
+                break;
+            }
+        }
+        Ok(false)
     }
 }

@@ -23,6 +23,13 @@ pub enum Group<'a> {
     Segment(&'a str),
 }
 
+/// What a table reads whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source<'a> {
+    Profiles(Group<'a>),
+    CatalogItems,
+}
+
 impl Client {
     pub fn new(outbound: &OutboundClient, key: &str) -> Client {
         Client {
@@ -75,6 +82,42 @@ impl Client {
         let what = format!("{} '{id}'", kind.trim_end_matches('s'));
         let body = self.get(&["api", kind, id, "profiles"], &[("page[size]", &size)], &what, scopes).await?;
         Ok(body.at("/data").as_array().cloned().unwrap_or_default())
+    }
+
+    /// One page of a whole read (100 resources, the most Klaviyo serves of profiles and
+    /// catalog items): the first without a cursor, each next with the `page[cursor]` of the
+    /// `links.next` the last answered (JSON:API cursor pagination,
+    /// <https://developers.klaviyo.com/en/docs/api_overview#pagination>). The link is never followed:
+    /// its cursor is sent on this client's origin and path. Answers the page's resources and
+    /// the next cursor, if any.
+    pub async fn page(
+        &self,
+        source: Source<'_>,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
+        let (segments, what, scopes): (Vec<&str>, String, &str) = match source {
+            Source::Profiles(Group::List(id)) => {
+                (vec!["api", "lists", id, "profiles"], format!("list '{id}'"), "lists:read, profiles:read")
+            }
+            Source::Profiles(Group::Segment(id)) => {
+                (vec!["api", "segments", id, "profiles"], format!("segment '{id}'"), "segments:read, profiles:read")
+            }
+            Source::CatalogItems => (vec!["api", "catalog-items"], "catalog items".to_owned(), "catalogs:read"),
+        };
+        let mut query = vec![("page[size]", "100")];
+        if let Some(c) = cursor {
+            query.push(("page[cursor]", c));
+        }
+        let path = self.api.url(&segments, &[])?.path().to_owned();
+        let body = self.get(&segments, &query, &what, scopes).await?;
+        let data = body.at("/data").as_array().cloned().unwrap_or_default();
+        let next = match body.at("/links/next").as_str() {
+            Some(link) if !link.is_empty() => {
+                Some(gateway_connector::paging::cursor_of(link, &path, "page[cursor]", "Klaviyo")?)
+            }
+            _ => None,
+        };
+        Ok((data, next))
     }
 
     /// `GET /api/catalog-items?page[size]=N` (`catalogs:read`; N <= 100).

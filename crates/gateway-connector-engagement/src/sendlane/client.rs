@@ -45,6 +45,17 @@ impl Client {
         Ok((lists, !body.at("/links/next").is_null() && body.at("/links/next").is_string()))
     }
 
+    /// `GET /v2/lists/{listId}/contacts?limit=100&page=P`: a page of a list's contacts and
+    /// whether there is another (`links.next`).
+    pub async fn contacts_page(&self, list_id: i64, page: u32) -> Result<(Vec<Value>, bool), ConnectorError> {
+        let (id, page) = (list_id.to_string(), page.to_string());
+        let body = self
+            .get(&["v2", "lists", &id, "contacts"], &[("limit", "100"), ("page", &page)], &format!("list {list_id}"))
+            .await?;
+        let more = body.at("/links/next").as_str().is_some_and(|n| !n.is_empty());
+        Ok((body.at("/data").as_array().cloned().unwrap_or_default(), more))
+    }
+
     /// `GET /v2/lists/{listId}/contacts?limit=N&page=1`: the first contacts of a list.
     pub async fn contacts(&self, list_id: i64, limit: usize) -> Result<Vec<Value>, ConnectorError> {
         let (id, limit) = (list_id.to_string(), limit.clamp(1, 100).to_string());
