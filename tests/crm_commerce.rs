@@ -352,8 +352,49 @@ async fn a_salesforce_object_is_validated_page_by_page() {
 /// API on the pinned version (<https://shopify.dev/docs/api/admin-graphql>), `ACCESS_DENIED`
 /// naming the scope a query lacks; REST-style `{"errors": ...}` bodies for 401, 402, 423 and
 /// 429 with `Retry-After: 2.0` (<https://shopify.dev/docs/api/usage/response-codes>).
+///
+/// Bulk queries (<https://shopify.dev/docs/api/usage/bulk-operations/queries>):
+/// `bulkOperationRunQuery(query:, groupObjects:)` (the pinned version defaults `groupObjects`
+/// to false: <https://shopify.dev/changelog/bulk-operations-group-objects-default-changed-to-false>),
+/// polled by `bulkOperation(id:)` (2026-01 and later), a `FAILED` operation with
+/// `ACCESS_DENIED` for a scope the query lacks; the finished JSONL file at a signed URL (here
+/// on the mock's own host), one node a line, a nested connection's nodes naming their parent
+/// in `__parentId`, right below it only when grouped.
 fn shopify(r: &Recorded) -> Reply {
     let errors = |status: u16, e: &str| Reply::json(status, json!({"errors": e}));
+    if let Some(file) = r.path.strip_prefix("/bulk-operation-outputs/") {
+        if r.method != "GET" || r.header("x-shopify-access-token").is_some() {
+            return Reply::unexpected("a signed URL is fetched as it is, without the token", r);
+        }
+        let product = |id: u64, title: &str| json!({"id": format!("gid://shopify/Product/{id}"), "legacyResourceId": id.to_string(), "title": title, "handle": title.to_lowercase(), "vendor": "Apple", "productType": "Cult Products", "status": "ACTIVE", "updatedAt": "2026-11-01T10:00:00Z"});
+        let order = |id: u64, customer: Value| json!({"id": format!("gid://shopify/Order/{id}"), "legacyResourceId": id.to_string(), "name": "#1001", "createdAt": "2026-11-10T11:00:00-05:00", "currencyCode": "USD", "customer": customer});
+        let item = |order: u64, id: u64, product: u64| json!({"legacyResourceId": id.to_string(), "quantity": 1, "product": {"legacyResourceId": product.to_string()}, "variant": {"legacyResourceId": "39072856"}, "originalUnitPriceSet": {"shopMoney": {"amount": "199.0"}}, "__parentId": format!("gid://shopify/Order/{order}")});
+        let lines: Vec<Value> = match file {
+            "products.jsonl" => {
+                vec![product(632910392, "IPod Nano"), product(921728736, "IPod Touch"), product(632910392, "IPod Nano")]
+            }
+            "customers.jsonl" => vec![
+                json!({"id": "gid://shopify/Customer/1073339464", "legacyResourceId": "1073339464", "email": "steve@example.com", "firstName": "Steve", "lastName": "Lastnameson", "numberOfOrders": "2", "createdAt": "2026-01-10T11:00:00Z", "updatedAt": "2026-01-10T11:00:00Z", "defaultAddress": {"city": "Montreal", "country": "Canada"}}),
+            ],
+            // Grouped: each order's line items right below it; the second order has no customer.
+            "orders-grouped.jsonl" => vec![
+                order(450789469, json!({"legacyResourceId": "207119551"})),
+                item(450789469, 466157049, 632910392),
+                item(450789469, 518995019, 921728736),
+                order(450789470, Value::Null),
+                item(450789470, 518995020, 632910392),
+            ],
+            // Not grouped: children anywhere, here before their orders.
+            "orders.jsonl" => vec![
+                item(450789469, 466157049, 632910392),
+                item(450789469, 518995019, 921728736),
+                order(450789469, json!({"legacyResourceId": "207119551"})),
+            ],
+            _ => return Reply::json(404, json!({"error": "NoSuchKey"})),
+        };
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        return Reply::text(200, &body).header("content-type", "application/jsonl");
+    }
     if r.method == "POST" && r.path == "/admin/oauth/access_token" {
         let body: Value = if r.header("content-type") == Some("application/json") {
             serde_json::from_slice(&r.body).unwrap_or(Value::Null)
@@ -426,6 +467,38 @@ fn shopify(r: &Recorded) -> Reply {
             json!({"shop": {"name": "John Smith Test Store", "myshopifyDomain": "jsmith.myshopify.com", "currencyCode": "USD"}}),
         );
     }
+    if query.contains("bulkOperationRunQuery(query: $query, groupObjects: $group)") {
+        let (bulk, group) = (body["variables"]["query"].as_str().unwrap_or_default(), &body["variables"]["group"]);
+        if !group.is_boolean() || bulk.contains("first:") {
+            return Reply::unexpected("a bulk query names whole connections, groupObjects a Boolean", r);
+        }
+        let file = match bulk {
+            b if b.starts_with("{ products {") => "products",
+            b if b.starts_with("{ customers {") && scopes.contains(&"read_customers") => "customers",
+            b if b.starts_with("{ orders {") && scopes.contains(&"read_orders") && group == true => "orders-grouped",
+            b if b.starts_with("{ orders {") && scopes.contains(&"read_orders") => "orders",
+            b if b.starts_with("{ customers {") || b.starts_with("{ orders {") => "denied",
+            _ => return Reply::unexpected("a bulk query of one connection", r),
+        };
+        return data(
+            json!({"bulkOperationRunQuery": {"bulkOperation": {"id": format!("gid://shopify/BulkOperation/{file}"), "status": "CREATED"}, "userErrors": []}}),
+        );
+    }
+    if query.contains("bulkOperation(id: $id)") {
+        let id = body["variables"]["id"].as_str().unwrap_or_default();
+        let Some(file) = id.strip_prefix("gid://shopify/BulkOperation/") else {
+            return data(json!({"bulkOperation": null}));
+        };
+        if file == "denied" {
+            return data(
+                json!({"bulkOperation": {"id": id, "status": "FAILED", "errorCode": "ACCESS_DENIED", "objectCount": "0", "rootObjectCount": "0", "url": null, "partialDataUrl": null}}),
+            );
+        }
+        let url = format!("http://{}/bulk-operation-outputs/{file}.jsonl", r.header("host").unwrap_or_default());
+        return data(
+            json!({"bulkOperation": {"id": id, "status": "COMPLETED", "errorCode": null, "objectCount": "3", "rootObjectCount": "3", "url": url, "partialDataUrl": null}}),
+        );
+    }
     if body["variables"]["first"] != 10 {
         return Reply::unexpected("a sample of 10", r);
     }
@@ -459,6 +532,72 @@ fn shopify(r: &Recorded) -> Reply {
         );
     }
     Reply::unexpected("not a documented Shopify query", r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shopify_objects_are_validated_by_bulk_query() {
+    let mock = MockProvider::start(shopify);
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("SHOPIFY", &mock.url)
+        .schedule(gateway_service::ScheduleSettings {
+            enabled: true,
+            tick: Duration::from_millis(100),
+            ..Default::default()
+        })
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    let creds = |id: &str| json!({"shop": "jsmith", "client_id": id, "client_secret": "app-secret"});
+    assert_eq!(api.put("/connections/SHOPIFY/", json!({"credentials": creds("app-good")})).await.status, 200);
+    let wait = Duration::from_secs(30);
+    // Previewed, saved as answered, validated whole.
+    for (name, resource) in [("catalog", "item"), ("buyers", "user"), ("purchases", "interaction")] {
+        let r = api.post(&format!("{}test/", table("SHOPIFY", name)), json!({"resource": resource})).await;
+        assert_eq!(r.status, 200, "{name}: {:?}", r.body);
+        assert_eq!(api.patch(&table("SHOPIFY", name), r.body.clone()).await.status, 200, "{name}");
+    }
+    // Three products, one of them twice (the product's variants are not read whole).
+    let done = api.validated(&table("SHOPIFY", "catalog"), json!({}), wait).await;
+    let report = &done["report"];
+    assert_eq!((report["rows"].as_u64(), report["invalid_rows"].as_u64()), (Some(3), Some(1)), "{done}");
+    assert_eq!(report["violations"][0]["rule"], "duplicate", "{report}");
+    let done = api.validated(&table("SHOPIFY", "buyers"), json!({}), wait).await;
+    assert_eq!(
+        (done["report"]["rows"].as_u64(), done["report"]["invalid_rows"].as_u64()),
+        (Some(1), Some(0)),
+        "{done}"
+    );
+    // Orders: a row per line item, each with its order's customer and time (grouped below
+    // it); the order without a customer breaks `missing`.
+    let done = api.validated(&table("SHOPIFY", "purchases"), json!({}), wait).await;
+    let report = &done["report"];
+    assert_eq!((report["rows"].as_u64(), report["invalid_rows"].as_u64()), (Some(3), Some(1)), "{done}");
+    assert_eq!(
+        (&report["violations"][0]["rule"], &report["violations"][0]["field"]),
+        (&json!("missing"), &json!("user_id"))
+    );
+    assert_eq!(report["timestamp"]["unit"], "iso8601", "{report}");
+    let done = api.validated(&table("SHOPIFY", "purchases"), json!({"max_rows": 2}), wait).await;
+    assert_eq!(
+        (done["report"]["rows"].as_u64(), done["report"]["truncated"].as_bool()),
+        (Some(2), Some(true)),
+        "{done}"
+    );
+    // The file is fetched as signed, without the shop's token.
+    assert!(
+        mock.requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/bulk-operation-outputs/"))
+            .all(|r| r.header("x-shopify-access-token").is_none())
+    );
+
+    // An app without read_customers: the bulk query fails ACCESS_DENIED, named.
+    assert_eq!(api.put("/connections/SHOPIFY/", json!({"credentials": creds("app-products")})).await.status, 200);
+    let done = api.validated(&table("SHOPIFY", "buyers"), json!({}), wait).await;
+    assert_eq!(done["state"], "failed", "{done}");
+    assert!(done["error"]["message"].as_str().unwrap().contains("add the read_customers scope"), "{done}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,6 +121,66 @@ impl Api {
         Ok(Answer { status, headers, body })
     }
 
+    /// A GET whose body is read as it arrives, a line at a time, each handed to `line` (its
+    /// line end left out; an empty line skipped) until it answers `false` or the body ends;
+    /// a line past `max_line` bytes fails the read. `timeout` bounds the whole answer (this
+    /// one request's, instead of the client's). Answers `None` once read, or the answer
+    /// (read whole under the size cap) when its status is not a success, for the caller's
+    /// own mapping.
+    pub async fn get_lines(
+        &self,
+        url: reqwest::Url,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+        max_line: usize,
+        mut line: impl FnMut(&[u8]) -> Result<bool, ConnectorError> + Send,
+    ) -> Result<Option<Answer>, ConnectorError> {
+        let mut b = self.outbound.request(Method::GET, url).timeout(timeout);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = b.build().map_err(|_| {
+            ConnectorError::new(ErrorKind::Unknown, format!("cannot build the request to {}", self.who))
+        })?;
+        let mut res = self.outbound.send(req).await?;
+        let status = res.status().as_u16();
+        if !(200..300).contains(&status) {
+            let headers = res.headers().clone();
+            let body = self.outbound.read_body(res).await?;
+            return Ok(Some(Answer { status, headers, body }));
+        }
+        let who = self.who;
+        let failed = move |e: reqwest::Error| {
+            let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Unavailable };
+            ConnectorError::new(kind, format!("{who}'s answer broke off while it was read"))
+        };
+        let mut pending: Vec<u8> = Vec::new();
+        while let Some(chunk) = res.chunk().await.map_err(failed)? {
+            pending.extend_from_slice(&chunk);
+            let mut start = 0;
+            while let Some(end) = pending.get(start..).and_then(|rest| rest.iter().position(|b| *b == b'\n')) {
+                let whole = pending.get(start..start + end).unwrap_or_default();
+                let whole = whole.strip_suffix(b"\r").unwrap_or(whole);
+                if !whole.is_empty() && !line(whole)? {
+                    return Ok(None);
+                }
+                start += end + 1;
+            }
+            pending.drain(..start);
+            if pending.len() > max_line {
+                return Err(ConnectorError::new(
+                    ErrorKind::WrongSpecification,
+                    format!("{who} answered a line longer than {max_line} bytes: refused"),
+                ));
+            }
+        }
+        let last = pending.strip_suffix(b"\r").unwrap_or(&pending);
+        if !last.is_empty() {
+            line(last)?;
+        }
+        Ok(None)
+    }
+
     pub async fn get(&self, url: reqwest::Url, headers: &[(&str, &str)]) -> Result<Answer, ConnectorError> {
         self.send(Method::GET, url, headers, None).await
     }

@@ -21,6 +21,20 @@ use serde_json::{Value, json};
 use super::config::API_VERSION;
 use super::error::{failure, graphql_failure};
 
+const BULK_RUN: &str = "mutation($query: String!, $group: Boolean!) { bulkOperationRunQuery(query: $query, groupObjects: $group) { bulkOperation { id status } userErrors { field message code } } }";
+const BULK_STATUS: &str =
+    "query($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount rootObjectCount url partialDataUrl } }";
+
+/// A bulk query as `bulkOperation` answers it.
+#[derive(Debug, Clone)]
+pub struct Bulk {
+    /// `CREATED`, `RUNNING`, `COMPLETED`, `CANCELING`, `CANCELED`, `FAILED`, `EXPIRED`.
+    pub status: String,
+    pub error: Option<String>,
+    /// The JSONL file, once `COMPLETED` (none when the query matched nothing).
+    pub url: Option<String>,
+}
+
 /// How a connection authenticates.
 pub enum Auth<'a> {
     /// A Dev Dashboard app: tokens by the client-credentials grant.
@@ -141,6 +155,86 @@ impl Client {
             .flatten()
             .filter_map(|s| s.at("/handle").as_str().map(str::to_owned))
             .collect())
+    }
+
+    /// Starts a bulk query (`bulkOperationRunQuery`, `groupObjects` as `group`: children
+    /// right below their parent, else anywhere in the file): its id. A refusal (another
+    /// operation of the app's in progress, past the five a shop may run) is
+    /// [`ErrorKind::RateLimited`], to be tried again in a minute
+    /// (<https://shopify.dev/docs/api/usage/bulk-operations/queries>).
+    pub async fn bulk_start(
+        &self,
+        query: &str,
+        group: bool,
+        what: &str,
+        scope: &str,
+    ) -> Result<String, ConnectorError> {
+        let data = self.graphql(BULK_RUN, json!({"query": query, "group": group}), what, scope).await?;
+        let run = data.at("/bulkOperationRunQuery");
+        if let Some(e) = run.at("/userErrors").as_array().and_then(|e| e.first()) {
+            let message: String = e.at("/message").as_str().unwrap_or_default().chars().take(300).collect();
+            return Err(ConnectorError::new(
+                ErrorKind::RateLimited,
+                format!("Shopify would not start a bulk query for {what}: {message}"),
+            )
+            .retry_after(Some(std::time::Duration::from_secs(60))));
+        }
+        run.at("/bulkOperation/id").as_str().map(str::to_owned).ok_or_else(|| {
+            ConnectorError::new(ErrorKind::Unavailable, format!("Shopify started no bulk query for {what}"))
+        })
+    }
+
+    /// A bulk query's state (`bulkOperation(id:)`, API 2026-01 and later).
+    pub async fn bulk_status(&self, id: &str, what: &str, scope: &str) -> Result<Bulk, ConnectorError> {
+        let data = self.graphql(BULK_STATUS, json!({"id": id}), what, scope).await?;
+        let op = data.at("/bulkOperation");
+        Ok(Bulk {
+            status: op.at("/status").as_str().unwrap_or("UNKNOWN").to_owned(),
+            error: op.at("/errorCode").as_str().map(str::to_owned),
+            url: op.at("/url").as_str().map(str::to_owned),
+        })
+    }
+
+    /// Reads a finished bulk query's JSONL file a line at a time (each handed to `line`
+    /// parsed, until it answers `false`): only from Shopify's storage
+    /// (`https://storage.googleapis.com/...`) or this client's own origin, the signed URL
+    /// never shown in a message; `timeout` bounds the download.
+    pub async fn bulk_lines(
+        &self,
+        url: &str,
+        timeout: std::time::Duration,
+        mut line: impl FnMut(Value) -> Result<bool, ConnectorError> + Send,
+    ) -> Result<(), ConnectorError> {
+        let refused = || {
+            ConnectorError::new(
+                ErrorKind::WrongSpecification,
+                "Shopify named a bulk query's file outside its storage: refused",
+            )
+        };
+        let url = reqwest::Url::parse(url).map_err(|_| refused())?;
+        let own = reqwest::Url::parse(&self.api.origin).ok();
+        let storage = url.scheme() == "https" && url.host_str() == Some("storage.googleapis.com");
+        let same = own.is_some_and(|o| o.origin() == url.origin());
+        if !storage && !same {
+            return Err(refused());
+        }
+        let max = usize::try_from(gateway_formats::MAX_RECORD).unwrap_or(usize::MAX);
+        let failed = self
+            .api
+            .get_lines(url, &[], timeout, max, |bytes| {
+                let value: Value = serde_json::from_slice(bytes).map_err(|_| {
+                    ConnectorError::new(ErrorKind::Unavailable, "a line of Shopify's bulk query file is not JSON")
+                })?;
+                line(value)
+            })
+            .await?;
+        match failed {
+            None => Ok(()),
+            Some(answer) => Err(ConnectorError::new(
+                ErrorKind::Unavailable,
+                format!("Shopify's storage answered {} to the bulk query's file", answer.status),
+            )),
+        }
     }
 
     /// `POST /admin/api/{version}/graphql.json`: the `data` of one query, or its failure (an
