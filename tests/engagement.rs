@@ -323,6 +323,11 @@ fn iterable(r: &Recorded) -> Reply {
             }
             _ => Reply::text(406, "Not Acceptable"),
         },
+        // The whole list, `produces: ["text/plain"]` as previewUsers: one identifier a line.
+        ("/api/lists/getUsers", "listId=12345&preferUserId=true") => match r.header("accept") {
+            Some(a) if a.contains("text/plain") => Reply::text(200, "u-1\nann@example.com\r\nu-3\n\nu-1\n"),
+            _ => Reply::text(406, "Not Acceptable"),
+        },
         ("/api/users/getFields", "") => {
             ok(json!({"fields": {"email": "string", "firstName": "string", "recommended_items": "string"}}))
         }
@@ -448,7 +453,7 @@ async fn iterable_lists_fields_and_catalogs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_iterable_catalog_is_validated_page_by_page() {
+async fn iterable_catalogs_and_lists_are_validated_whole() {
     let mock = MockProvider::start(iterable);
     let app = TestApp::builder()
         .allow_private()
@@ -476,13 +481,19 @@ async fn an_iterable_catalog_is_validated_page_by_page() {
     assert_eq!((report["rows"].as_u64(), report["invalid_rows"].as_u64()), (Some(4), Some(1)), "{report}");
     assert_eq!(report["violations"][0]["rule"], "duplicate", "{report}");
     assert_eq!(report["samples"][0]["value"], "1", "{report}");
-    // A list is not read page by page yet: refused up front, naming what can be validated.
+    // A list whole: getUsers streamed, one user a line, u-1 twice.
     let list = json!({"resource": "user_id", "connection_table_params": {"list_id": 12345}});
     assert_eq!(api.patch(&table("ITERABLE", "Newsletter"), list).await.status, 200);
-    let r = api.post(&format!("{}validations/", table("ITERABLE", "Newsletter")), json!({})).await;
-    assert_eq!((r.status, r.error_name(), r.field()), (400, "WRONG_DATA_TYPE", "connection"), "{:?}", r.body);
-    let message = r.body["message"].as_str().unwrap();
-    assert!(message.contains("ITERABLE tables cannot be validated") && message.contains("ITERABLE_FEED"), "{message}");
+    let done = api.validated(&table("ITERABLE", "Newsletter"), json!({}), Duration::from_secs(30)).await;
+    let report = &done["report"];
+    assert_eq!((report["rows"].as_u64(), report["invalid_rows"].as_u64()), (Some(4), Some(1)), "{done}");
+    assert_eq!((&report["samples"][0]["rule"], &report["samples"][0]["row"]), (&json!("duplicate"), &json!(4)));
+    let done = api.validated(&table("ITERABLE", "Newsletter"), json!({"max_rows": 3}), Duration::from_secs(30)).await;
+    assert_eq!(
+        (done["report"]["rows"].as_u64(), done["report"]["truncated"].as_bool()),
+        (Some(3), Some(true)),
+        "{done}"
+    );
 }
 
 /// Posts each credential to `kind`'s test: `None` must pass, `Some(reason)` fail with it.
@@ -843,6 +854,11 @@ async fn sailthru_signed_requests_and_lists() {
     );
     assert_eq!(r.body["sample"]["rows"], json!([]), "no read-only way to sample members");
     assert_eq!(api.patch(&table("SAILTHRU", "100List"), r.body.clone()).await.status, 200);
+    // Nor to read them whole: a validation is refused up front, naming what can be validated.
+    let r = api.post(&format!("{}validations/", table("SAILTHRU", "100List")), json!({})).await;
+    assert_eq!((r.status, r.error_name(), r.field()), (400, "WRONG_DATA_TYPE", "connection"), "{:?}", r.body);
+    let message = r.body["message"].as_str().unwrap();
+    assert!(message.contains("SAILTHRU tables cannot be validated") && message.contains("SHOPIFY"), "{message}");
     assert_eq!(api.get(&format!("{}test/", table("SAILTHRU", "100List"))).await.body["status"], "available");
     let r = api.post(&format!("{}test/", table("SAILTHRU", "Gone")), json!({"resource": "user_id"})).await;
     assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);

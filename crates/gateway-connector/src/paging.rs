@@ -47,19 +47,25 @@ impl Pacer {
             }
             self.last = Some(Instant::now());
             match request().await {
-                Err(e) if e.kind == ErrorKind::RateLimited && waits < MAX_RATE_WAITS => {
-                    let wait = e.retry_after.unwrap_or(DEFAULT_RATE_WAIT);
-                    if wait > MAX_RATE_WAIT {
-                        return Err(e);
-                    }
-                    waits += 1;
-                    tracing::info!(wait_secs = wait.as_secs(), waits, "a paged read was rate-limited: waiting");
-                    tokio::time::sleep(wait).await;
-                }
+                Err(e) if wait_out(&e, &mut waits).await => {}
                 other => return other,
             }
         }
     }
+}
+
+/// Waits out a 429 (`e` [`ErrorKind::RateLimited`]) as [`Pacer`] does, counting it in
+/// `waits`: answers whether it waited (the request may be made again), `false` for any other
+/// error, past [`MAX_RATE_WAITS`] or for a `Retry-After` past [`MAX_RATE_WAIT`].
+pub async fn wait_out(e: &ConnectorError, waits: &mut u32) -> bool {
+    let wait = e.retry_after.unwrap_or(DEFAULT_RATE_WAIT);
+    if e.kind != ErrorKind::RateLimited || *waits >= MAX_RATE_WAITS || wait > MAX_RATE_WAIT {
+        return false;
+    }
+    *waits += 1;
+    tracing::info!(wait_secs = wait.as_secs(), waits = *waits, "a paged read was rate-limited: waiting");
+    tokio::time::sleep(wait).await;
+    true
 }
 
 /// The value of `param` in a next-page link a provider answered (absolute, or relative to its
