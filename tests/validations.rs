@@ -786,4 +786,7 @@ async fn a_gcs_object_is_validated() {
     // The validation's look at the schema reused the cached token (ten minutes left); its
     // whole read exchanged for one of its own.
     assert_eq!(token.granted(), before + 1);
+    // A preview takes the cached token (ten minutes are plenty for it): no exchange.
+    assert_eq!(api.get(&format!("{table}test/")).await.body["status"], "available");
+    assert_eq!(token.granted(), before + 1, "a preview does not ask for a token lasting 50 minutes");
 }

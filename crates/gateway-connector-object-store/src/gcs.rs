@@ -103,10 +103,7 @@ impl GcsConnector {
         sample_rows: usize,
     ) -> Result<Inspection, ConnectorError> {
         let params = inspect::params(table, FILES)?;
-        // One token serves every ranged read of the files: one that lasts as long as a fresh
-        // one can (Google's last an hour), not a cached one about to expire.
-        let key = ServiceAccountKey::from_credentials(credentials.expose())?;
-        let token = self.auth.token_lasting(&key, SCOPE, WHOLE_READ_TOKEN_SECS).await?;
+        let token = self.auth.token(&ServiceAccountKey::from_credentials(credentials.expose())?, SCOPE).await?;
         let bucket = inspect::bucket(&params, credentials.expose())?;
         let path = inspect::object_path(table, &params);
         let op = self.operator(&token, &bucket)?;
@@ -134,7 +131,10 @@ impl GcsConnector {
         table: &Table,
     ) -> Result<Vec<std::sync::Arc<dyn gateway_connector::TableFile>>, ConnectorError> {
         let params = inspect::params(table, FILES)?;
-        let token = self.auth.token(&ServiceAccountKey::from_credentials(credentials.expose())?, SCOPE).await?;
+        // One token serves every ranged read of the files: one that lasts as long as a fresh
+        // one can (Google's last an hour), not a cached one about to expire.
+        let key = ServiceAccountKey::from_credentials(credentials.expose())?;
+        let token = self.auth.token_lasting(&key, SCOPE, WHOLE_READ_TOKEN_SECS).await?;
         let bucket = inspect::bucket(&params, credentials.expose())?;
         let path = inspect::object_path(table, &params);
         let op = self.operator(&token, &bucket)?;
