@@ -759,7 +759,7 @@ async fn klaviyo_lists_and_catalog_items_are_validated_page_by_page() {
     let done = api.validated(&table("KLAVIYO", "vips"), json!({}), wait).await;
     assert_eq!(done["state"], "failed", "{done}");
     assert!(done["error"]["message"].as_str().unwrap().contains("refused"), "{done}");
-    assert!(!mock.requests().iter().any(|r| r.path == "/api/profiles"), "the foreign link was never followed");
+    assert!(!mock.requests().iter().any(|r| r.path.starts_with("/api/profiles")), "the link's path was never asked");
     // A destination is not read.
     let reco = json!({"resource": "user_to_items_reco"});
     assert_eq!(api.patch(&table("KLAVIYO", "recommended"), reco).await.status, 200);

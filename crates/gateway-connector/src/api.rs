@@ -154,30 +154,13 @@ impl Api {
             let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Unavailable };
             ConnectorError::new(kind, format!("{who}'s answer broke off while it was read"))
         };
-        let mut pending: Vec<u8> = Vec::new();
+        let mut lines = crate::paging::Lines::new(max_line, who);
         while let Some(chunk) = res.chunk().await.map_err(failed)? {
-            pending.extend_from_slice(&chunk);
-            let mut start = 0;
-            while let Some(end) = pending.get(start..).and_then(|rest| rest.iter().position(|b| *b == b'\n')) {
-                let whole = pending.get(start..start + end).unwrap_or_default();
-                let whole = whole.strip_suffix(b"\r").unwrap_or(whole);
-                if !whole.is_empty() && !line(whole)? {
-                    return Ok(None);
-                }
-                start += end + 1;
-            }
-            pending.drain(..start);
-            if pending.len() > max_line {
-                return Err(ConnectorError::new(
-                    ErrorKind::WrongSpecification,
-                    format!("{who} answered a line longer than {max_line} bytes: refused"),
-                ));
+            if !lines.push(&chunk, &mut line)? {
+                return Ok(None);
             }
         }
-        let last = pending.strip_suffix(b"\r").unwrap_or(&pending);
-        if !last.is_empty() {
-            line(last)?;
-        }
+        lines.finish(&mut line)?;
         Ok(None)
     }
 

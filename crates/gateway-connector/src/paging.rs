@@ -118,6 +118,71 @@ pub fn deliver(
     Ok(stop)
 }
 
+/// A body split into lines as it arrives (`\n`, a `\r` before it dropped, empty lines
+/// skipped), each at most `max` bytes, the unfinished one held between chunks and scanned
+/// once.
+#[derive(Debug)]
+pub struct Lines {
+    pending: Vec<u8>,
+    /// How much of `pending` is known to hold no line end.
+    scanned: usize,
+    max: usize,
+    who: &'static str,
+}
+
+impl Lines {
+    pub fn new(max: usize, who: &'static str) -> Lines {
+        Lines { pending: Vec::new(), scanned: 0, max, who }
+    }
+
+    fn too_long(&self) -> ConnectorError {
+        ConnectorError::new(
+            ErrorKind::WrongSpecification,
+            format!("{} answered a line longer than {} bytes: refused", self.who, self.max),
+        )
+    }
+
+    /// Hands each line `chunk` completes to `line`; answers `false` once `line` does.
+    pub fn push(
+        &mut self,
+        chunk: &[u8],
+        line: &mut impl FnMut(&[u8]) -> Result<bool, ConnectorError>,
+    ) -> Result<bool, ConnectorError> {
+        self.pending.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(at) =
+            self.pending.get(start + self.scanned..).and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+        {
+            let end = self.scanned + at;
+            self.scanned = 0;
+            if end > self.max {
+                return Err(self.too_long());
+            }
+            let whole = self.pending.get(start..start + end).unwrap_or_default();
+            let whole = whole.strip_suffix(b"\r").unwrap_or(whole);
+            if !whole.is_empty() && !line(whole)? {
+                return Ok(false);
+            }
+            start += end + 1;
+        }
+        self.pending.drain(..start);
+        self.scanned = self.pending.len();
+        if self.pending.len() > self.max {
+            return Err(self.too_long());
+        }
+        Ok(true)
+    }
+
+    /// Hands the last line (one without a line end) to `line`.
+    pub fn finish(self, line: &mut impl FnMut(&[u8]) -> Result<bool, ConnectorError>) -> Result<(), ConnectorError> {
+        let last = self.pending.strip_suffix(b"\r").unwrap_or(&self.pending);
+        if !last.is_empty() {
+            line(last)?;
+        }
+        Ok(())
+    }
+}
+
 /// The `rel="next"` target of an RFC 8288 `Link` header, if it has one.
 pub fn link_next(header: &str) -> Option<&str> {
     header.split(',').find_map(|part| {
@@ -159,6 +224,36 @@ mod tests {
             let e = cursor_of(bad, "/api/lists/Y6/profiles", "page[cursor]", "Klaviyo").unwrap_err();
             assert_eq!(e.kind, ErrorKind::WrongSpecification, "{bad}");
         }
+    }
+
+    #[test]
+    fn lines_are_split_whatever_the_chunks_and_bounded() {
+        let body = b"a,1\r\n\nbb,22\nccc,333";
+        for cut in 0..body.len() {
+            let mut got: Vec<String> = Vec::new();
+            let mut take = |l: &[u8]| {
+                got.push(String::from_utf8_lossy(l).into_owned());
+                Ok(true)
+            };
+            let mut lines = Lines::new(16, "P");
+            let (a, b) = body.split_at(cut);
+            assert!(lines.push(a, &mut take).unwrap() && lines.push(b, &mut take).unwrap());
+            lines.finish(&mut take).unwrap();
+            assert_eq!(got, ["a,1", "bb,22", "ccc,333"], "cut at {cut}");
+        }
+        // A line past the bound fails whether it ends in its chunk or not.
+        let mut ok = |_: &[u8]| Ok(true);
+        assert!(Lines::new(4, "P").push(b"12345\nx", &mut ok).is_err());
+        assert!(Lines::new(4, "P").push(b"12345", &mut ok).is_err());
+        assert!(Lines::new(4, "P").push(b"1234\n1234", &mut ok).unwrap());
+        // A reader that has enough stops the split.
+        let mut n = 0;
+        let mut two = |_: &[u8]| {
+            n += 1;
+            Ok(n < 2)
+        };
+        assert!(!Lines::new(8, "P").push(b"a\nb\nc\n", &mut two).unwrap());
+        assert_eq!(n, 2);
     }
 
     #[test]

@@ -102,7 +102,8 @@ fn provider_answers(data: &[u8]) {
     gateway_connector_warehouse::fuzzing::provider_answers(data);
 }
 
-/// What a request carries as text: a bearer token, an upload URL's token, a page cursor.
+/// What a request carries as text: a bearer token, an upload URL's token, a page cursor; and
+/// what a provider's paging answers as text: a next link, a streamed body's lines.
 fn tokens(data: &[u8]) {
     gateway_http::fuzzing::bearer(data);
     let text = String::from_utf8_lossy(data);
@@ -110,6 +111,16 @@ fn tokens(data: &[u8]) {
     let key = KEY.get_or_init(|| gateway_service::UploadKey::derive(b"fuzzing-upload-key-0123456789abcdef"));
     let _ = gateway_service::verify_upload_token(key, &text);
     let _ = gateway_domain::PageCursor::parse(&text);
+    // A provider's next-page link and a streamed body's lines (split where the first byte says).
+    let _ = gateway_connector::paging::cursor_of(&text, "/api/lists/x/profiles", "page[cursor]", "fuzz");
+    let _ = gateway_connector::paging::link_next(&text);
+    let cut = data.first().map_or(0, |b| usize::from(*b) % data.len().max(1));
+    let (a, b) = data.split_at(cut);
+    let mut lines = gateway_connector::paging::Lines::new(64, "fuzz");
+    let mut take = |l: &[u8]| Ok(!l.starts_with(b"stop"));
+    if lines.push(a, &mut take).unwrap_or(false) && lines.push(b, &mut take).unwrap_or(false) {
+        let _ = lines.finish(&mut take);
+    }
 }
 
 /// A JSON body, as each write endpoint parses it.

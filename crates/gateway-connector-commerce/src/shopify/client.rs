@@ -158,9 +158,9 @@ impl Client {
     }
 
     /// Starts a bulk query (`bulkOperationRunQuery`, `groupObjects` as `group`: children
-    /// right below their parent, else anywhere in the file): its id. A refusal (another
-    /// operation of the app's in progress, past the five a shop may run) is
-    /// [`ErrorKind::RateLimited`], to be tried again in a minute
+    /// right below their parent, else anywhere in the file): its id. A refusal because the
+    /// shop's bulk queries are busy (`OPERATION_IN_PROGRESS`, `LIMIT_REACHED`: five at once)
+    /// is [`ErrorKind::RateLimited`], to be tried again in a minute; any other refusal stands
     /// (<https://shopify.dev/docs/api/usage/bulk-operations/queries>).
     pub async fn bulk_start(
         &self,
@@ -173,11 +173,13 @@ impl Client {
         let run = data.at("/bulkOperationRunQuery");
         if let Some(e) = run.at("/userErrors").as_array().and_then(|e| e.first()) {
             let message: String = e.at("/message").as_str().unwrap_or_default().chars().take(300).collect();
-            return Err(ConnectorError::new(
-                ErrorKind::RateLimited,
-                format!("Shopify would not start a bulk query for {what}: {message}"),
-            )
-            .retry_after(Some(std::time::Duration::from_secs(60))));
+            let said = format!("Shopify would not start a bulk query for {what}: {message}");
+            // Only the shop's bulk queries being busy passes; anything else (INVALID) stays.
+            return Err(match e.at("/code").as_str() {
+                Some("OPERATION_IN_PROGRESS" | "LIMIT_REACHED") => ConnectorError::new(ErrorKind::RateLimited, said)
+                    .retry_after(Some(std::time::Duration::from_secs(60))),
+                _ => ConnectorError::new(ErrorKind::WrongSpecification, said),
+            });
         }
         run.at("/bulkOperation/id").as_str().map(str::to_owned).ok_or_else(|| {
             ConnectorError::new(ErrorKind::Unavailable, format!("Shopify started no bulk query for {what}"))

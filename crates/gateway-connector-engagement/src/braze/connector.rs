@@ -208,7 +208,8 @@ impl Provider for BrazeConnector {
         let mut read = 0u64;
         loop {
             let (items, next) = pacer.call(|| client.items_page(&name, cursor.as_deref())).await?;
-            let rows: Vec<JsonObject> = items.into_iter().filter_map(|i| i.as_object().cloned()).collect();
+            // Every item a row (one that is not an object: a row without an id, counted).
+            let rows: Vec<JsonObject> = items.into_iter().map(|i| i.as_object().cloned().unwrap_or_default()).collect();
             if gateway_connector::paging::deliver(rows, next.is_some(), &mut read, max_rows, sink)? {
                 return Ok(true);
             }

@@ -154,18 +154,19 @@ impl Client {
 
     /// `GET /api/catalogs/{catalogName}/items?page=1&pageSize=N`: the first items, each its
     /// `itemId` and `value`.
-    pub async fn items(&self, catalog: &str, size: usize) -> Result<Vec<(String, Value)>, ConnectorError> {
+    pub async fn items(&self, catalog: &str, size: usize) -> Result<Vec<(Value, Value)>, ConnectorError> {
         Ok(self.items_page(catalog, 1, size.clamp(1, 100)).await?.0)
     }
 
     /// `GET /api/catalogs/{catalogName}/items?page=P&pageSize=N` (pages from 1): a page of
-    /// items and whether another follows (the answer's `nextPageUrl`).
+    /// items (each its `itemId`, `null` if it has none, and `value`) and whether another
+    /// follows (the answer's `nextPageUrl`).
     pub async fn items_page(
         &self,
         catalog: &str,
         page: u32,
         size: usize,
-    ) -> Result<(Vec<(String, Value)>, bool), ConnectorError> {
+    ) -> Result<(Vec<(Value, Value)>, bool), ConnectorError> {
         let (page, size) = (page.to_string(), size.to_string());
         let what = format!("catalog '{catalog}'");
         let body = unwrap_params(
@@ -179,7 +180,7 @@ impl Client {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|i| Some((i["itemId"].as_str()?.to_owned(), i["value"].clone())))
+            .map(|i| (i["itemId"].clone(), i["value"].clone()))
             .collect();
         Ok((items, more))
     }

@@ -200,9 +200,9 @@ impl Provider for IterableConnector {
 }
 
 /// A catalog item as a row: its `itemId` beside its fields.
-fn item_row((id, value): (String, Value)) -> JsonObject {
+fn item_row((id, value): (Value, Value)) -> JsonObject {
     let mut row = JsonObject::new();
-    row.insert("itemId".into(), id.into());
+    row.insert("itemId".into(), id);
     if let Value::Object(fields) = value {
         row.extend(fields);
     }
