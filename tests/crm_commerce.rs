@@ -411,6 +411,11 @@ fn shopify(r: &Recorded) -> Reply {
                 200,
                 json!({"access_token": "shpca_minted_all", "scope": "read_products,read_customers,read_orders", "expires_in": 86399}),
             ),
+            // An app whose bulk queries never finish (a huge shop).
+            (Some("app-stuck"), Some("app-secret")) => Reply::json(
+                200,
+                json!({"access_token": "shpca_minted_stuck", "scope": "read_products,read_customers,read_orders", "expires_in": 86399}),
+            ),
             (Some("app-products"), Some("app-secret")) => Reply::json(
                 200,
                 json!({"access_token": "shpca_minted_products", "scope": "read_products", "expires_in": 86399}),
@@ -427,7 +432,7 @@ fn shopify(r: &Recorded) -> Reply {
     }
     let token = r.header("x-shopify-access-token").unwrap_or_default();
     let scopes: &[&str] = match token {
-        "shpat_good" | "shpca_minted_all" => &["read_products", "read_customers", "read_orders"],
+        "shpat_good" | "shpca_minted_all" | "shpca_minted_stuck" => &["read_products", "read_customers", "read_orders"],
         "shpat_products_only" | "shpca_minted_products" => &["read_products"],
         "shpat_frozen" => return errors(402, "Unavailable Shop"),
         "shpat_locked" => return errors(423, "Shop is locked"),
@@ -473,6 +478,7 @@ fn shopify(r: &Recorded) -> Reply {
             return Reply::unexpected("a bulk query names whole connections, groupObjects a Boolean", r);
         }
         let file = match bulk {
+            _ if token == "shpca_minted_stuck" => "stuck",
             b if b.starts_with("{ products {") => "products",
             b if b.starts_with("{ customers {") && scopes.contains(&"read_customers") => "customers",
             b if b.starts_with("{ orders {") && scopes.contains(&"read_orders") && group == true => "orders-grouped",
@@ -489,6 +495,11 @@ fn shopify(r: &Recorded) -> Reply {
         let Some(file) = id.strip_prefix("gid://shopify/BulkOperation/") else {
             return data(json!({"bulkOperation": null}));
         };
+        if file == "stuck" {
+            return data(
+                json!({"bulkOperation": {"id": id, "status": "RUNNING", "errorCode": null, "objectCount": "120000", "rootObjectCount": "120000", "url": null, "partialDataUrl": null}}),
+            );
+        }
         if file == "denied" {
             return data(
                 json!({"bulkOperation": {"id": id, "status": "FAILED", "errorCode": "ACCESS_DENIED", "objectCount": "0", "rootObjectCount": "0", "url": null, "partialDataUrl": null}}),
@@ -497,6 +508,12 @@ fn shopify(r: &Recorded) -> Reply {
         let url = format!("http://{}/bulk-operation-outputs/{file}.jsonl", r.header("host").unwrap_or_default());
         return data(
             json!({"bulkOperation": {"id": id, "status": "COMPLETED", "errorCode": null, "objectCount": "3", "rootObjectCount": "3", "url": url, "partialDataUrl": null}}),
+        );
+    }
+    if query.contains("bulkOperationCancel(id: $id)") {
+        let id = body["variables"]["id"].as_str().unwrap_or_default();
+        return data(
+            json!({"bulkOperationCancel": {"bulkOperation": {"id": id, "status": "CANCELING"}, "userErrors": []}}),
         );
     }
     if body["variables"]["first"] != 10 {
@@ -592,6 +609,33 @@ async fn shopify_objects_are_validated_by_bulk_query() {
             .filter(|r| r.path.starts_with("/bulk-operation-outputs/"))
             .all(|r| r.header("x-shopify-access-token").is_none())
     );
+
+    // A bulk query that runs on when its validation is cancelled: cancelled at Shopify too.
+    assert_eq!(api.put("/connections/SHOPIFY/", json!({"credentials": creds("app-stuck")})).await.status, 200);
+    let graphql =
+        |what: &str| mock.requests().iter().filter(|r| String::from_utf8_lossy(&r.body).contains(what)).count();
+    let polled = graphql("bulkOperation(id: $id)");
+    let started = api.post(&format!("{}validations/", table("SHOPIFY", "catalog")), json!({})).await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    for _ in 0..100 {
+        if graphql("bulkOperation(id: $id)") > polled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let at = format!("{}validations/{}/", table("SHOPIFY", "catalog"), started.body["id"].as_str().unwrap());
+    assert_eq!(api.delete(&at).await.status, 204);
+    for _ in 0..100 {
+        if graphql("bulkOperationCancel") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for r in mock.requests().iter().rev().take(8) {
+        eprintln!("DEBUG {} {}", r.line(), String::from_utf8_lossy(&r.body).chars().take(120).collect::<String>());
+    }
+    eprintln!("DEBUG {:?}", api.get(&at).await.body);
+    assert_eq!(graphql("bulkOperationCancel"), 1, "the running bulk query was cancelled at Shopify");
 
     // An app without read_customers: the bulk query fails ACCESS_DENIED, named.
     assert_eq!(api.put("/connections/SHOPIFY/", json!({"credentials": creds("app-products")})).await.status, 200);

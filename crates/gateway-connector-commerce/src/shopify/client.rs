@@ -22,6 +22,8 @@ use super::config::API_VERSION;
 use super::error::{failure, graphql_failure};
 
 const BULK_RUN: &str = "mutation($query: String!, $group: Boolean!) { bulkOperationRunQuery(query: $query, groupObjects: $group) { bulkOperation { id status } userErrors { field message code } } }";
+const BULK_CANCEL: &str =
+    "mutation($id: ID!) { bulkOperationCancel(id: $id) { bulkOperation { id status } userErrors { field message } } }";
 const BULK_STATUS: &str =
     "query($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount rootObjectCount url partialDataUrl } }";
 
@@ -65,6 +67,7 @@ fn fingerprint(parts: &[&str]) -> String {
 }
 
 /// Holds a credential: its `Debug` shows none.
+#[derive(Clone)]
 pub struct Client {
     api: Api,
     token: String,
@@ -184,6 +187,12 @@ impl Client {
         run.at("/bulkOperation/id").as_str().map(str::to_owned).ok_or_else(|| {
             ConnectorError::new(ErrorKind::Unavailable, format!("Shopify started no bulk query for {what}"))
         })
+    }
+
+    /// Asks Shopify to stop a bulk query (`bulkOperationCancel`), freeing one of the shop's
+    /// slots; an operation already finished answers a user error, which is fine.
+    pub async fn bulk_cancel(&self, id: &str) -> Result<(), ConnectorError> {
+        self.graphql(BULK_CANCEL, json!({"id": id}), "the bulk query's cancel", "").await.map(|_| ())
     }
 
     /// A bulk query's state (`bulkOperation(id:)`, API 2026-01 and later).

@@ -143,6 +143,19 @@ fn purchases(order: &Value) -> Vec<JsonObject> {
         .collect()
 }
 
+/// A bulk query still running: cancelled at Shopify when dropped (best effort, in a task of
+/// its own, since a drop cannot wait).
+struct Running(Option<(Client, String)>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let (Some((client, id)), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            // Nothing more to do if it fails: Shopify ends the query within its 10 days.
+            runtime.spawn(async move { client.bulk_cancel(&id).await.ok() });
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl Provider for ShopifyConnector {
     type Credentials = ShopifyCredentials;
@@ -308,11 +321,17 @@ impl Provider for ShopifyConnector {
         let (client, _) = self.client(c).await?;
         let mut pacer = gateway_connector::paging::Pacer::per_minute(120);
         let id = pacer.call(|| client.bulk_start(query, group, object, scope)).await?;
+        // Until it ends, the operation is cancelled if this read stops (failed, timed out, or
+        // the validation cancelled and this future dropped).
+        let mut running = Running(Some((client.clone(), id.clone())));
         let mut wait = std::time::Duration::from_millis(500);
         let url = loop {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(std::time::Duration::from_secs(10));
             let bulk = pacer.call(|| client.bulk_status(&id, object, scope)).await?;
+            if !matches!(bulk.status.as_str(), "CREATED" | "RUNNING") {
+                running.0 = None;
+            }
             match bulk.status.as_str() {
                 "COMPLETED" => break bulk.url,
                 "CREATED" | "RUNNING" => {}
