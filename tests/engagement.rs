@@ -677,6 +677,13 @@ async fn klaviyo_lists_segments_catalog_items_and_scopes() {
     let names: Vec<&str> = r.body["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["authenticate", "read_lists", "read_list_profiles", "read_catalog_items"], "{:?}", r.body);
     assert_eq!(api.get("/connections/KLAVIYO/").await.body["status"], "available", "every use checked");
+    // Every list table is read, not only the first: one whose list is gone fails, named.
+    let gone = json!({"resource": "user", "connection_table_params": {"list_id": "Gone99"}});
+    assert_eq!(api.patch(&table("KLAVIYO", "churned"), gone).await.status, 200);
+    let r = api.post("/connections/KLAVIYO/test/", json!({})).await;
+    assert_eq!((r.status, r.body["error_data"]["reason"].as_str()), (400, Some("resource_not_found")), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("table 'churned'"), "{:?}", r.body);
+    assert_eq!(api.delete(&table("KLAVIYO", "churned")).await.status, 204);
     // The lists-only key: known, and told which scope its item table needs.
     let r = api.post("/connections/KLAVIYO/test/", json!({"credentials": k("pk_lists0123456789")})).await;
     assert_eq!((r.status, r.body["error_data"]["reason"].as_str()), (400, Some("forbidden")), "{:?}", r.body);

@@ -48,6 +48,27 @@ fn row(resource: &Value) -> JsonObject {
     row
 }
 
+/// The most list or segment tables a test reads a profile of, each.
+const TESTED_GROUPS: usize = gateway_connector::MAX_TESTED_TABLES;
+
+/// One profile of each table's list or segment (the first [`TESTED_GROUPS`]): every table's
+/// group exists and the key reads it. Answers which were read, or the first failure, naming
+/// its table.
+async fn each_group_read(client: &Client, tables: &[&Table]) -> Result<String, ConnectorError> {
+    let mut read = Vec::new();
+    for table in tables.iter().take(TESTED_GROUPS) {
+        let p = params_of(table);
+        client.profiles(group(&p, table), 1).await.map_err(|mut e| {
+            e.message = format!("table '{}': {}", table.name, e.message);
+            e
+        })?;
+        read.push(format!("'{}'", table.name));
+    }
+    let more = tables.len().saturating_sub(TESTED_GROUPS);
+    let more = if more > 0 { format!(" (and {more} more tables, not read)") } else { String::new() };
+    Ok(format!("table{} {}{more}", if read.len() == 1 { "" } else { "s" }, read.join(", ")))
+}
+
 fn params_of(table: &Table) -> KlaviyoTable {
     serde_json::from_value(Value::Object(table.connection_table_params.clone())).unwrap_or_default()
 }
@@ -102,23 +123,23 @@ impl Provider for KlaviyoConnector {
                 return Ok(check);
             }
         }
-        if let Some(table) = lists.first() {
+        if !lists.is_empty() {
             let read = check.run("read_lists", first_list, |_| "the key reads lists (lists:read)".to_owned());
             if read {
-                let p = params_of(table);
-                check.run("read_list_profiles", client.profiles(group(&p, table), 1).await, |_| {
-                    format!("the key reads table '{}''s profiles (profiles:read)", table.name)
+                let profiles = each_group_read(&client, &lists).await;
+                check.run("read_list_profiles", profiles, |n| {
+                    format!("the key reads the profiles of {n} (profiles:read)")
                 });
             }
         }
-        if let Some(table) = segments.first() {
-            let p = params_of(table);
+        if !segments.is_empty() {
             let read = check.run("read_segments", client.first_segment().await, |_| {
                 "the key reads segments (segments:read)".to_owned()
             });
             if read {
-                check.run("read_segment_profiles", client.profiles(group(&p, table), 1).await, |_| {
-                    format!("the key reads table '{}''s profiles (profiles:read)", table.name)
+                let profiles = each_group_read(&client, &segments).await;
+                check.run("read_segment_profiles", profiles, |n| {
+                    format!("the key reads the profiles of {n} (profiles:read)")
                 });
             }
         }
