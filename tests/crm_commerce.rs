@@ -282,17 +282,8 @@ async fn a_salesforce_object_is_validated_page_by_page() {
             _ => salesforce(r),
         }
     });
-    let app = TestApp::builder()
-        .allow_private()
-        .provider_url("SALESFORCE", &mock.url)
-        .schedule(gateway_service::ScheduleSettings {
-            enabled: true,
-            tick: Duration::from_millis(100),
-            ..Default::default()
-        })
-        .spawn()
-        .await
-        .unwrap();
+    let app =
+        TestApp::builder().allow_private().provider_url("SALESFORCE", &mock.url).validating().spawn().await.unwrap();
     let api = app.api("acme", "manager");
     let creds = json!({"domain": "acme", "client_id": "sf-app", "client_secret": "sf-secret"});
     assert_eq!(api.put("/connections/SALESFORCE/", json!({"credentials": creds})).await.status, 200);
@@ -554,17 +545,7 @@ fn shopify(r: &Recorded) -> Reply {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shopify_objects_are_validated_by_bulk_query() {
     let mock = MockProvider::start(shopify);
-    let app = TestApp::builder()
-        .allow_private()
-        .provider_url("SHOPIFY", &mock.url)
-        .schedule(gateway_service::ScheduleSettings {
-            enabled: true,
-            tick: Duration::from_millis(100),
-            ..Default::default()
-        })
-        .spawn()
-        .await
-        .unwrap();
+    let app = TestApp::builder().allow_private().provider_url("SHOPIFY", &mock.url).validating().spawn().await.unwrap();
     let api = app.api("acme", "manager");
     let creds = |id: &str| json!({"shop": "jsmith", "client_id": id, "client_secret": "app-secret"});
     assert_eq!(api.put("/connections/SHOPIFY/", json!({"credentials": creds("app-good")})).await.status, 200);

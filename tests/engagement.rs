@@ -22,17 +22,7 @@ async fn app_with(peer: &str, mock: &MockProvider) -> TestApp {
 
 /// As [`app_with`], with the validation loop running.
 async fn app_validating(peer: &str, mock: &MockProvider) -> TestApp {
-    TestApp::builder()
-        .allow_private()
-        .provider_url(peer, &mock.url)
-        .schedule(gateway_service::ScheduleSettings {
-            enabled: true,
-            tick: Duration::from_millis(100),
-            ..Default::default()
-        })
-        .spawn()
-        .await
-        .unwrap()
+    TestApp::builder().allow_private().provider_url(peer, &mock.url).validating().spawn().await.unwrap()
 }
 
 fn table(kind: &str, name: &str) -> String {
@@ -459,11 +449,7 @@ async fn iterable_catalogs_and_lists_are_validated_whole() {
         .allow_private()
         .provider_url("ITERABLE", &mock.url)
         .provider_url("ITERABLE_FEED", &mock.url)
-        .schedule(gateway_service::ScheduleSettings {
-            enabled: true,
-            tick: Duration::from_millis(100),
-            ..Default::default()
-        })
+        .validating()
         .spawn()
         .await
         .unwrap();

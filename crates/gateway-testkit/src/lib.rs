@@ -261,6 +261,16 @@ impl TestAppBuilder {
         self
     }
 
+    /// The schedule on with a 100 ms tick: queued validations (and scheduled checks) run
+    /// promptly.
+    pub fn validating(self) -> Self {
+        self.schedule(gateway_service::ScheduleSettings {
+            enabled: true,
+            tick: std::time::Duration::from_millis(100),
+            ..Default::default()
+        })
+    }
+
     /// The operator's `GATEWAY_FILESET_MAX_FILES` (100,000 by default).
     pub fn fileset_max_files(mut self, max: usize) -> Self {
         self.fileset_max_files = Some(max);
