@@ -8,6 +8,7 @@ use gateway_connector::{
 };
 use gateway_domain::{ConnectionKind, Credentials, JsonObject, Problem, Table};
 use opendal::Operator;
+use std::sync::Arc;
 
 use crate::table::{Files, GCS_BUCKET};
 use crate::{error, inspect, table, text};
@@ -15,10 +16,11 @@ use crate::{error, inspect, table, text};
 const API: &str = "https://storage.googleapis.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
 const FILES: Files = Files::Bucket(GCS_BUCKET);
-/// Seconds a whole read's token must have left when its files are opened (50 minutes: a
-/// cached token with less is exchanged again). A read that outlasts even a fresh token (an
-/// hour) meets its expiry: refreshing mid-read is not built yet.
-const WHOLE_READ_TOKEN_SECS: i64 = 3000;
+/// Seconds a whole read's token must have left when the read's signer asks for one (a cached
+/// token with less is exchanged again). The signer keeps a token until two minutes before it
+/// expires and then asks again, so a read outlasting any one token (Google's last an hour)
+/// signs each request with a live one.
+const WHOLE_READ_TOKEN_SECS: i64 = 300;
 
 #[derive(Debug)]
 pub struct GcsConnector {
@@ -28,7 +30,7 @@ pub struct GcsConnector {
     /// The JSON API's origin: Google's, or the operator's peer (`GATEWAY_PROVIDER_GCS_URL`).
     api: String,
     /// Service-account key exchange, tokens cached so previews do not exchange on every call.
-    auth: GoogleAuth,
+    auth: Arc<GoogleAuth>,
     /// The most files a file-set table may match (`GATEWAY_FILESET_MAX_FILES`).
     max_files: usize,
 }
@@ -44,7 +46,7 @@ impl GcsConnector {
             spec: CredentialSpec::new(ConnectionKind::Gcs, fields),
             tables: table::spec(FILES),
             api: outbound.provider_url("GCS").unwrap_or(API).to_owned(),
-            auth: GoogleAuth::new(outbound.clone()),
+            auth: Arc::new(GoogleAuth::new(outbound.clone())),
             outbound,
             max_files: crate::fileset::MAX_FILES,
         }
@@ -131,13 +133,16 @@ impl GcsConnector {
         table: &Table,
     ) -> Result<Vec<std::sync::Arc<dyn gateway_connector::TableFile>>, ConnectorError> {
         let params = inspect::params(table, FILES)?;
-        // One token serves every ranged read of the files: one that lasts as long as a fresh
-        // one can (Google's last an hour), not a cached one about to expire.
+        // The read's requests are signed with a token refreshed before it expires (a whole
+        // read may outlast an hour's token). The first is asked for here, so a key Google
+        // refuses fails the read before any file is opened, with Google's reason.
         let key = ServiceAccountKey::from_credentials(credentials.expose())?;
-        let token = self.auth.token_lasting(&key, SCOPE, WHOLE_READ_TOKEN_SECS).await?;
+        self.auth.token_lasting(&key, SCOPE, WHOLE_READ_TOKEN_SECS).await?;
         let bucket = inspect::bucket(&params, credentials.expose())?;
         let path = inspect::object_path(table, &params);
-        let op = self.operator(&token, &bucket)?;
+        let tokens = RefreshingToken { auth: self.auth.clone(), credentials: credentials.expose().clone() };
+        let b = self.builder(&bucket).credential_provider(tokens);
+        let op = crate::guarded(b, &self.outbound, "GCS")?;
         let what = format!("object '{path}' in bucket '{bucket}'");
         let classify = |e: &opendal::Error| error::generic(e, &what);
         match crate::fileset::Pattern::of(&params, &path)? {
@@ -150,13 +155,12 @@ impl GcsConnector {
     }
 
     fn operator(&self, token: &str, bucket: &str) -> Result<Operator, ConnectorError> {
-        let b = opendal::services::Gcs::default()
-            .bucket(bucket)
-            .endpoint(&self.api)
-            .token(token.to_owned())
-            .disable_config_load()
-            .disable_vm_metadata();
-        crate::guarded(b, &self.outbound, "GCS")
+        crate::guarded(self.builder(bucket).token(token.to_owned()), &self.outbound, "GCS")
+    }
+
+    /// The JSON API for a bucket, with no credentials of its own and none from the machine.
+    fn builder(&self, bucket: &str) -> opendal::services::Gcs {
+        opendal::services::Gcs::default().bucket(bucket).endpoint(&self.api).disable_config_load().disable_vm_metadata()
     }
 }
 
@@ -304,5 +308,36 @@ impl Connector for GcsConnector {
             }
             other => other,
         }
+    }
+}
+
+/// The tokens a whole read signs with: the connector's cached token while it has
+/// [`WHOLE_READ_TOKEN_SECS`] left, else a fresh exchange. reqsign asks again once the one it
+/// holds is two minutes from expiry.
+struct RefreshingToken {
+    auth: Arc<GoogleAuth>,
+    credentials: JsonObject,
+}
+
+impl std::fmt::Debug for RefreshingToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshingToken").finish_non_exhaustive()
+    }
+}
+
+impl reqsign_core::ProvideCredential for RefreshingToken {
+    type Credential = reqsign_google::Credential;
+
+    async fn provide_credential(&self, _: &reqsign_core::Context) -> reqsign_core::Result<Option<Self::Credential>> {
+        let key = ServiceAccountKey::from_credentials(&self.credentials)
+            .map_err(|e| reqsign_core::Error::credential_invalid(e.message))?;
+        let (access_token, until) = self
+            .auth
+            .token_until(&key, SCOPE, WHOLE_READ_TOKEN_SECS)
+            .await
+            .map_err(|e| reqsign_core::Error::credential_invalid(e.message))?;
+        let left = std::time::Duration::from_secs(u64::try_from(until - gateway_domain::now_seconds()).unwrap_or(0));
+        let expires_at = Some(reqsign_core::time::Timestamp::now() + left);
+        Ok(Some(reqsign_google::Credential::with_token(reqsign_google::Token { access_token, expires_at })))
     }
 }

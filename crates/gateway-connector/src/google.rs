@@ -192,21 +192,32 @@ impl GoogleAuth {
         scope: &str,
         secs: i64,
     ) -> Result<String, ConnectorError> {
+        self.token_until(key, scope, secs).await.map(|(token, _)| token)
+    }
+
+    /// [`GoogleAuth::token_lasting`] with the token's expiry (epoch seconds): what a signer
+    /// that refreshes its token before it expires needs.
+    pub async fn token_until(
+        &self,
+        key: &ServiceAccountKey<'_>,
+        scope: &str,
+        secs: i64,
+    ) -> Result<(String, i64), ConnectorError> {
         let id = key.cache_key(scope);
         let now = now_seconds();
         if let Ok(tokens) = self.tokens.lock()
             && let Some((token, expires)) = tokens.get(&id)
             && *expires > now.saturating_add(secs)
         {
-            return Ok(token.clone());
+            return Ok((token.clone(), *expires));
         }
-        let fresh = self.exchange(key, scope).await?;
+        let fresh = self.request(key, scope).await?;
+        let until = now.saturating_add(fresh.expires_in.unwrap_or(0).clamp(0, 86_400));
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.retain(|_, (_, e)| *e > now);
-            tokens
-                .insert(id, (fresh.token.clone(), now.saturating_add(fresh.expires_in.unwrap_or(0).clamp(0, 86_400))));
+            tokens.insert(id, (fresh.token.clone(), until));
         }
-        Ok(fresh.token)
+        Ok((fresh.token, until))
     }
 
     /// Drops a cached token the API refused (401), so the next call exchanges again.
