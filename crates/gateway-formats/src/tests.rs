@@ -339,16 +339,19 @@ async fn bad_input_gets_a_specific_error() {
         FormatError::FormatMismatch { declared: FileFormat::JsonLines, .. }
     ));
     let latin1 = b"id,name\n1,Jos\xe9\n2,Zo\xeb\n".to_vec();
-    assert!(matches!(err(latin1, "l.csv", d()).await, FormatError::Encoding(m) if m.contains("offset")));
+    let declared_utf8 = SniffOptions { encoding: Some("utf-8".into()), ..d() };
+    assert!(matches!(err(latin1, "l.csv", declared_utf8).await, FormatError::Encoding(m) if m.contains("offset")));
     assert!(matches!(
         err(vec![0xff, 0xfe, b'a', 0, b'\n', 0], "w.csv", d()).await,
         FormatError::Encoding(_) | FormatError::Unrecognized
     ));
-    let latin = SniffOptions { encoding: Some("latin-1".into()), ..d() };
-    assert!(matches!(
-        err(CSV.as_bytes().to_vec(), "x.csv", latin).await,
-        FormatError::BadOption { option: "encoding", .. }
-    ));
+    for unread in ["utf-16", "x-no-such-thing"] {
+        let o = SniffOptions { encoding: Some(unread.into()), ..d() };
+        assert!(
+            matches!(err(CSV.as_bytes().to_vec(), "x.csv", o).await, FormatError::BadOption { option: "encoding", .. }),
+            "{unread}"
+        );
+    }
     assert!(matches!(err(b"[{\"a\": 1}]".to_vec(), "a.json", d()).await, FormatError::Json(m) if m.contains("array")));
     assert!(matches!(err(b"{\"a\": 1\n".to_vec(), "a.jsonl", d()).await, FormatError::Json(_)));
 
@@ -915,4 +918,41 @@ async fn a_footer_row_count_that_disagrees_with_the_row_groups_is_read_by_them()
     let batches: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(stream).await;
     let rows = whole_rows(batches.into_iter());
     assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+}
+
+/// Text that is not UTF-8 (a spreadsheet's Windows export) is read as Windows-1252 with a
+/// warning, or in the encoding declared; the whole read follows the encoding the preview found,
+/// so a name with an accent is the same text in both.
+#[tokio::test]
+async fn text_in_another_encoding_reads_the_same_in_a_preview_and_a_whole_read() {
+    let latin1 = b"id,name\n1,Jos\xe9\n2,Zo\xeb\n".to_vec();
+    let s = ok(latin1.clone(), "l.csv").await;
+    assert_eq!(s.options["encoding"], "windows-1252");
+    assert!(s.warnings.iter().any(|w| w.contains("not UTF-8") && w.contains("options.encoding")), "{:?}", s.warnings);
+    assert_eq!(s.rows[0]["name"], "José");
+    let mut batches =
+        crate::decode(Box::new(std::io::Cursor::new(latin1.clone())), &s.layout(), &wanted(&["name"])).unwrap();
+    let batch = batches.next().unwrap().unwrap();
+    let names = batch.column(1).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+    assert_eq!((names.value(0), names.value(1)), ("José", "Zoë"));
+    // Declared in Python's spelling: no warning; ISO-8859-15 has the euro sign where Latin-1
+    // has the currency sign.
+    let declared = SniffOptions { encoding: Some("latin-1".into()), ..SniffOptions::default() };
+    let s = run(latin1, "l.csv", &declared).await.unwrap();
+    assert_eq!((s.options["encoding"].as_str(), s.warnings.len()), (Some("windows-1252"), 0), "{:?}", s.warnings);
+    let euro = SniffOptions { encoding: Some("iso-8859-15".into()), ..SniffOptions::default() };
+    let s = run(b"id,price\n1,5\xa4\n".to_vec(), "p.csv", &euro).await.unwrap();
+    assert_eq!(s.rows[0]["price"], "5€");
+    // JSON lines too.
+    let layout = crate::Layout {
+        format: FileFormat::JsonLines,
+        compression: Compression::None,
+        options: serde_json::json!({"encoding": "windows-1252"}).as_object().unwrap().clone(),
+        columns: wanted(&["name"]),
+    };
+    let lines = b"{\"name\": \"Jos\xe9\"}\n".to_vec();
+    let batch = crate::decode(Box::new(std::io::Cursor::new(lines)), &layout, &wanted(&["name"])).unwrap().next();
+    let batch = batch.unwrap().unwrap();
+    let names = batch.column(1).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+    assert_eq!(names.value(0), "José");
 }

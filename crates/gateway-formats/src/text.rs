@@ -30,37 +30,75 @@ pub fn looks_binary(bytes: &[u8]) -> bool {
     control * 100 > head.len().max(1)
 }
 
-/// Checks and strips the encoding: UTF-8 with or without BOM. Returns the text, the
-/// encoding's name and whether a BOM was there.
-fn decode<'a>(bytes: &'a [u8], complete: bool, declared: Option<&str>) -> Result<(&'a str, &'static str), FormatError> {
-    if let Some(enc) = declared {
-        let e = enc.to_ascii_lowercase().replace('_', "-");
-        if !matches!(e.as_str(), "utf-8" | "utf8" | "utf-8-sig") {
-            return Err(FormatError::BadOption {
-                option: "encoding",
-                why: format!("'{enc}' is not supported: only UTF-8 is; re-encode the file as UTF-8"),
-            });
-        }
+/// The text encoding an `options.encoding` names: UTF-8 (`utf-8`, `utf-8-sig`) or an
+/// ASCII-compatible encoding by its WHATWG label (`windows-1252`, `latin1`, `iso-8859-15`,
+/// `shift_jis`...), so a delimiter, a quote and a line end stay single bytes a whole read can
+/// split on before it decodes a field. `None` is UTF-8.
+pub fn encoding_of(declared: &str) -> Result<Option<&'static encoding_rs::Encoding>, FormatError> {
+    let e = declared.trim().to_ascii_lowercase().replace('_', "-");
+    if matches!(e.as_str(), "utf-8" | "utf8" | "utf-8-sig") {
+        return Ok(None);
     }
+    // Python's spelling of the WHATWG labels (`latin-1`, `cp-1252`).
+    let label = match e.as_str() {
+        "latin-1" => "latin1".to_owned(),
+        other => other.replace("cp-", "cp"),
+    };
+    let bad = |why: String| FormatError::BadOption { option: "encoding", why };
+    match encoding_rs::Encoding::for_label(label.as_bytes()) {
+        Some(enc) if enc == encoding_rs::UTF_8 => Ok(None),
+        Some(enc) if enc.is_ascii_compatible() && enc != encoding_rs::REPLACEMENT => Ok(Some(enc)),
+        Some(enc) => Err(bad(format!(
+            "'{declared}' ({}) is not supported: its delimiters are not single bytes; re-encode the file as UTF-8",
+            enc.name()
+        ))),
+        None => Err(bad(format!("'{declared}' is not an encoding name (utf-8, windows-1252, latin1, iso-8859-15...)"))),
+    }
+}
+
+/// Checks, strips and decodes the encoding: the one declared, else UTF-8 with or without a
+/// BOM, else (bytes that are not UTF-8) Windows-1252, warned, which every byte decodes in, as
+/// spreadsheet exports on Windows write. Returns the text, the encoding's name (what a whole
+/// read then follows) and a warning when it was guessed.
+fn decode<'a>(
+    bytes: &'a [u8],
+    complete: bool,
+    declared: Option<&str>,
+) -> Result<(std::borrow::Cow<'a, str>, String, Option<String>), FormatError> {
+    let declared = declared.map(|d| encoding_of(d).map(|e| (d, e))).transpose()?;
     if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
-        return Err(FormatError::Encoding("it starts with a UTF-16 byte-order mark".into()));
+        return Err(FormatError::Encoding(
+            "it starts with a UTF-16 byte-order mark (UTF-16 is not read: re-encode the file as UTF-8)".into(),
+        ));
+    }
+    if let Some((_, Some(enc))) = declared {
+        return Ok((enc.decode_without_bom_handling(bytes).0, enc.name().to_ascii_lowercase(), None));
     }
     let (body, name) = match bytes.strip_prefix(&[0xef, 0xbb, 0xbf]) {
         Some(rest) => (rest, "utf-8-sig"),
         None => (bytes, "utf-8"),
     };
     match std::str::from_utf8(body) {
-        Ok(s) => Ok((s, name)),
+        Ok(s) => Ok((s.into(), name.to_owned(), None)),
         // A character cut by the end of the sample is not an encoding error.
-        Err(e) if !complete && e.error_len().is_none() => {
-            Ok((std::str::from_utf8(body.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default(), name))
-        }
+        Err(e) if !complete && e.error_len().is_none() => Ok((
+            std::str::from_utf8(body.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default().into(),
+            name.to_owned(),
+            None,
+        )),
         Err(e) => {
             let at = e.valid_up_to();
-            Err(FormatError::Encoding(format!(
-                "byte 0x{:02x} at offset {at} is not valid UTF-8 (Latin-1 or Windows-1252 text looks like this)",
-                body.get(at).copied().unwrap_or(0)
-            )))
+            let byte = body.get(at).copied().unwrap_or(0);
+            if declared.is_some() {
+                return Err(FormatError::Encoding(format!(
+                    "byte 0x{byte:02x} at offset {at} is not valid UTF-8 (Latin-1 or Windows-1252 text looks like this): set options.encoding to the file's encoding"
+                )));
+            }
+            let enc = encoding_rs::WINDOWS_1252;
+            let warning = format!(
+                "the file is not UTF-8 (byte 0x{byte:02x} at offset {at}): it is read as Windows-1252; if its accents look wrong, set options.encoding to the file's encoding"
+            );
+            Ok((enc.decode_without_bom_handling(bytes).0, "windows-1252".to_owned(), Some(warning)))
         }
     }
 }
@@ -78,7 +116,8 @@ pub fn sniff(
             None => FormatError::Unrecognized,
         });
     }
-    let (text, encoding) = decode(bytes, complete, opts.encoding.as_deref())?;
+    let (text, encoding, guessed) = decode(bytes, complete, opts.encoding.as_deref())?;
+    let text: &str = &text;
     if text.trim().is_empty() {
         return Err(FormatError::Empty);
     }
@@ -125,6 +164,7 @@ pub fn sniff(
         _ => delimited(text, complete, format, opts)?,
     };
     out.options.insert("encoding".into(), encoding.into());
+    out.warnings.extend(guessed);
     if !complete {
         out.warnings.push(format!("the sample was cut at the {}-byte read budget", opts.budget));
     }

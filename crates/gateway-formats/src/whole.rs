@@ -156,13 +156,19 @@ pub fn decode(raw: Box<dyn Read + Send>, layout: &Layout, wanted: &[String]) -> 
     // weighs compressed.
     let since = Arc::new(AtomicU64::new(0));
     let guarded = |inner| -> Box<dyn Read + Send> { Box::new(RecordGuard { inner, since: since.clone() }) };
+    // The encoding the sniff found (or the table declares): fields and lines are split on
+    // single bytes, then decoded.
+    let encoding = match layout.options.get("encoding").and_then(Value::as_str) {
+        Some(e) => crate::text::encoding_of(e)?,
+        None => None,
+    };
     match layout.format {
         FileFormat::Csv | FileFormat::Tsv => {
-            delimited(guarded(reader), layout, wanted, schema, since.clone(), compression)
+            delimited(guarded(reader), layout, wanted, schema, since.clone(), compression, encoding)
         }
         FileFormat::JsonLines => {
             let lines = BufReader::with_capacity(64 * 1024, guarded(reader));
-            Ok(json_lines(lines, wanted, schema, since.clone(), compression))
+            Ok(json_lines(lines, wanted, schema, since.clone(), compression, encoding))
         }
         // Avro: each block is inflated under a bound before apache-avro decodes it, and every
         // length it decodes (a block, a string) is capped by the same bound.
@@ -219,6 +225,7 @@ fn delimited(
     schema: SchemaRef,
     since: Arc<AtomicU64>,
     compression: Compression,
+    encoding: Option<&'static encoding_rs::Encoding>,
 ) -> Result<Batches, FormatError> {
     let o = &layout.options;
     let delimiter =
@@ -286,6 +293,9 @@ fn delimited(
             batch.rows.push(row);
             for (builder, pos) in batch.columns.iter_mut().zip(&positions) {
                 match pos.and_then(|p| record.get(p)) {
+                    Some(bytes) if let Some(enc) = encoding => {
+                        builder.append_value(enc.decode_without_bom_handling(bytes).0);
+                    }
                     Some(bytes) => match std::str::from_utf8(bytes) {
                         Ok(s) => builder.append_value(s),
                         Err(e) => {
@@ -319,6 +329,7 @@ fn json_lines(
     schema: SchemaRef,
     since: Arc<AtomicU64>,
     compression: Compression,
+    encoding: Option<&'static encoding_rs::Encoding>,
 ) -> Batches {
     let wanted_set: std::collections::HashSet<String> = wanted.iter().cloned().collect();
     let wanted = wanted.to_vec();
@@ -350,7 +361,10 @@ fn json_lines(
                     return Some(Err(io_error(compression, &e, row)));
                 }
             }
-            let text = String::from_utf8_lossy(&buf);
+            let text = match encoding {
+                Some(enc) => enc.decode_without_bom_handling(&buf).0,
+                None => String::from_utf8_lossy(&buf),
+            };
             let line = text.trim();
             if line.is_empty() {
                 continue;
