@@ -403,6 +403,8 @@ impl Gateway {
             Problem::new(ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
         })?;
         let mut unread = false;
+        // What the spooled rows took of the spill cap: the duplicate stage may spill the rest.
+        let mut spooled_bytes = 0u64;
         let (files, params): (Vec<Arc<dyn ByteSource>>, _) = if connector.whole_read() == WholeRead::Pages {
             // Pages spooled as JSON lines (bounded by the spill cap), then read as a file;
             // bounded in time by the validation's own cap (run_validation), not a call's.
@@ -412,7 +414,10 @@ impl Gateway {
                 Problem::new(ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
             })?;
             let cap = settings.spill_mb << 20;
-            let mut spool = Spool { out: std::io::BufWriter::new(file), written: 0, cap, over: false };
+            // Written from the read's task: a megabyte at a time into the page cache, one
+            // write call per MiB of rows (pages are small; the disk is the gateway's own).
+            let out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let mut spool = Spool { out, written: 0, cap, over: false };
             let max_rows = job.max_rows.unwrap_or(gateway_domain::DEFAULT_MAX_PAGED_ROWS);
             let read = connector.read_pages(credentials.as_ref(), &table, max_rows, &mut spool).await;
             if spool.over {
@@ -427,6 +432,7 @@ impl Gateway {
                 tracing::error!(error = %e, "cannot write a validation's spooled rows");
                 Problem::new(ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
             })?;
+            spooled_bytes = spool.written;
             let spooled = Spooled { path, len: spool.written, name: table.name.as_str().to_owned() };
             let mut params = gateway_domain::JsonObject::new();
             params.insert("file_format".into(), "JSONL".into());
@@ -451,7 +457,7 @@ impl Gateway {
             limits: Limits {
                 memory_bytes: (settings.memory_mb.max(16) << 20) as usize,
                 spill_dir,
-                spill_bytes: settings.spill_mb << 20,
+                spill_bytes: (settings.spill_mb << 20).saturating_sub(spooled_bytes),
             },
         };
         // A provider's words reach the message through a read that failed: scrubbed.
