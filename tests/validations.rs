@@ -59,10 +59,6 @@ fn ratings_parquet() -> Vec<u8> {
     w.into_inner().unwrap()
 }
 
-fn schedule() -> gateway_service::ScheduleSettings {
-    gateway_service::ScheduleSettings { enabled: true, tick: Duration::from_millis(100), ..Default::default() }
-}
-
 async fn s3_app(peer: &S3Peer, db: TestDb, scheduled: bool, memory_mb: Option<u64>) -> TestApp {
     s3_app_with(peer, db, scheduled, memory_mb, gateway_store::Keyring::ephemeral()).await
 }
@@ -76,7 +72,7 @@ async fn s3_app_with(
 ) -> TestApp {
     let mut b = TestApp::builder().on(db).keys(keys).allow_private().provider_url("S3", &peer.endpoint);
     if scheduled {
-        b = b.schedule(schedule());
+        b = b.validating();
     }
     if let Some(mb) = memory_mb {
         b = b.validation_memory_mb(mb);
@@ -399,7 +395,7 @@ async fn a_dead_replicas_job_is_taken_over_and_each_finish_is_told(db: Db) {
         .keys(keys)
         .allow_private()
         .provider_url("S3", &peer.endpoint)
-        .schedule(schedule())
+        .validating()
         .spawn()
         .await
         .unwrap();
@@ -550,7 +546,7 @@ async fn bigquery_tables_are_validated_by_sql_in_the_customers_project() {
         .allow_private()
         .provider_url("BIGQUERY", &peer.endpoint)
         .provider_url("GOOGLE_OAUTH", &token.url)
-        .schedule(schedule())
+        .validating()
         .spawn()
         .await
         .unwrap();
@@ -627,7 +623,7 @@ async fn a_bigquery_validation_bills_no_more_than_the_operator_allows() {
         .allow_private()
         .provider_url("BIGQUERY", &front.url)
         .provider_url("GOOGLE_OAUTH", &token.url)
-        .schedule(schedule())
+        .validating()
         .validation_billed_mb(1024)
         .spawn()
         .await
@@ -715,7 +711,7 @@ async fn a_file_set_is_validated_file_by_file() {
 /// before it, the validation fails saying the file has not been uploaded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_upload_is_validated() {
-    let app = TestApp::builder().schedule(schedule()).spawn().await.unwrap();
+    let app = TestApp::builder().validating().spawn().await.unwrap();
     let api = app.api("acme", "manager");
     let table = "/connections/LOCAL/tables/ratings.csv/";
     let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score"});
@@ -758,7 +754,7 @@ async fn a_gcs_object_is_validated() {
         .allow_private()
         .provider_url("GCS", &peer.endpoint)
         .provider_url("GOOGLE_OAUTH", &token.url)
-        .schedule(schedule())
+        .validating()
         .spawn()
         .await
         .unwrap();
