@@ -15,23 +15,22 @@
 mod check;
 mod dups;
 mod read;
+mod rows;
 mod rules;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow_array::RecordBatch;
-use bytes::Bytes;
-use futures_util::StreamExt;
 use gateway_domain::{
-    ErrorName, FileFormat, FileRows, JsonObject, Problem, TimestampStats, ValidationReport, Violation, ViolationSample,
+    ErrorName, FileRows, JsonObject, Problem, TimestampStats, ValidationReport, Violation, ViolationSample,
 };
 use gateway_formats::{FileParams, SniffOptions};
-use read::{Counted, SyncReader, format_error, partitions, with_partitions};
+use read::{Counted, format_error, with_partitions};
 
 pub use check::{Unit, VALUE_CHARS, parse_timestamp, rfc3339};
 pub use dups::Limits;
 pub use gateway_formats::{ByteSource, FormatError, MemorySource};
+pub use rows::{Columns, ERROR_COLUMN, Encoder, Format, Invalid, RowCounts, Rows, RowsJob, rows};
 pub use rules::{FieldKind, FieldRule, MAX_FIELDS, Rules, key_fields, mapping_of};
 
 /// Why a validation stopped.
@@ -154,37 +153,8 @@ pub async fn validate(job: Job, progress: Arc<Progress>) -> Result<ValidationRep
                 n.push(path.clone());
             }
             let source: Arc<dyn ByteSource> = Arc::new(Counted { inner: raw, progress: p.clone() });
-            let sniffed =
-                handle.block_on(gateway_formats::sniff(source.clone(), &opts)).map_err(|e| format_error(&path, e))?;
-            let layout = sniffed.layout();
-            let absent: Vec<(String, String)> = partitions(&path)
-                .into_iter()
-                .filter(|(k, _)| !layout.columns.contains(k) && columns.contains(k))
-                .collect();
-            let mut batches: Box<dyn Iterator<Item = Result<RecordBatch, FormatError>>> = if layout.format
-                == FileFormat::Parquet
-            {
-                let (_, mut stream) = handle
-                    .block_on(gateway_formats::parquet_batches(source, &columns))
-                    .map_err(|e| format_error(&path, e))?;
-                // Decoded on the runtime, two batches ahead, while this thread checks the last:
-                // decoding and checking overlap (measured: `make bench`).
-                let (ahead, mut next) = tokio::sync::mpsc::channel(2);
-                handle.spawn(async move {
-                    while let Some(batch) = stream.next().await {
-                        if ahead.send(batch).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                Box::new(std::iter::from_fn(move || next.blocking_recv()))
-            } else {
-                let len = handle.block_on(source.size()).map_err(|e| format_error(&path, e))?;
-                let reader = SyncReader { source, handle: handle.clone(), pos: 0, len, chunk: Bytes::new() };
-                Box::new(
-                    gateway_formats::decode(Box::new(reader), &layout, &columns).map_err(|e| format_error(&path, e))?,
-                )
-            };
+            let opened = read::open(&handle, source, &path, &opts, |_| columns.clone())?;
+            let (absent, mut batches) = (opened.absent, opened.batches);
             while let Some(batch) = batches.next() {
                 if p.cancelled.load(Ordering::Relaxed) {
                     return Err(EngineError::Cancelled);

@@ -8,6 +8,7 @@ use gateway_domain::{JsonObject, Resource};
 use serde_json::{Value, json};
 
 use super::*;
+use arrow_array::{Array, RecordBatch};
 
 fn obj(v: Value) -> JsonObject {
     v.as_object().cloned().unwrap_or_default()
@@ -243,4 +244,164 @@ fn timestamps_parse_by_magnitude_and_form() {
     assert_eq!(parse_timestamp("2024-05-01 10:00:00+02:00").map(|t| rfc3339(t.0)), Some("2024-05-01T08:00:00Z".into()));
     assert_eq!(parse_timestamp("soon"), None);
     assert_eq!(parse_timestamp("1e400"), None);
+}
+
+async fn read_rows(
+    files: Vec<(Vec<u8>, &str)>,
+    resource: Resource,
+    mapping: Value,
+    columns: Columns,
+    invalid: Invalid,
+) -> (Result<Vec<arrow_array::RecordBatch>, EngineError>, SchemaRefOf, Arc<RowCounts>) {
+    let job = RowsJob {
+        files: files.into_iter().map(|(b, n)| Arc::new(MemorySource::named(b, n)) as Arc<dyn ByteSource>).collect(),
+        params: JsonObject::new(),
+        rules: Rules::new(resource, &obj(mapping), gateway_preview_required(resource)),
+        columns,
+        invalid,
+        max_rows: None,
+        max_keys: 1 << 20,
+        memory_mb: 256,
+    };
+    let counts = Arc::new(RowCounts::default());
+    let mut rows = rows(job, Arc::new(Progress::default()), counts.clone()).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(b) = rows.batches.recv().await {
+        match b {
+            Ok(b) => out.push(b),
+            Err(e) => return (Err(e), rows.schema, counts),
+        }
+    }
+    (Ok(out), rows.schema, counts)
+}
+
+type SchemaRefOf = arrow_schema::SchemaRef;
+
+/// What each resource requires (as gateway-preview says; the engine does not depend on it).
+fn gateway_preview_required(resource: Resource) -> &'static [&'static str] {
+    match resource {
+        Resource::Rating => &["user_id", "item_id", "rating"],
+        Resource::Interaction => &["user_id", "item_id", "interaction_type", "timestamp"],
+        _ => &[],
+    }
+}
+
+fn texts(b: &arrow_array::RecordBatch, col: &str) -> Vec<Option<String>> {
+    let c = arrow_cast::cast(b.column_by_name(col).unwrap(), &arrow_schema::DataType::Utf8).unwrap();
+    let s = c.as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+    (0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_owned())).collect()
+}
+
+/// Rows served as the platform ingests them: mapped fields first and typed, other columns
+/// after; the validation's 8 invalid rows skipped (and counted), included with their rules
+/// named, or stopping the read at the first, row 10.
+#[tokio::test]
+async fn rows_are_served_typed_with_invalid_rows_skipped_included_or_failing() {
+    let csv = ratings_csv().into_bytes();
+    let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score"});
+    let (batches, schema, counts) =
+        read_rows(vec![(csv.clone(), "r.csv")], Resource::Rating, mapping.clone(), Columns::All, Invalid::Skip).await;
+    let batches = batches.unwrap();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["user_id", "item_id", "rating"]);
+    assert_eq!(schema.field(2).data_type(), &arrow_schema::DataType::Float64);
+    let served: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!((served, counts.skipped.load(Ordering::Relaxed)), (992, 8));
+    assert_eq!(texts(&batches[0], "user_id")[0].as_deref(), Some("u1"));
+    assert_eq!(texts(&batches[0], "rating")[0].as_deref(), Some("1.0"));
+
+    let (batches, schema, _) =
+        read_rows(vec![(csv.clone(), "r.csv")], Resource::Rating, mapping.clone(), Columns::All, Invalid::Include)
+            .await;
+    let b = arrow_select_concat(&schema, &batches.unwrap());
+    assert_eq!(b.num_rows(), 1000);
+    let errors = texts(&b, ERROR_COLUMN);
+    assert_eq!(errors.iter().filter(|e| e.is_some()).count(), 8);
+    assert_eq!(errors[9].as_deref(), Some("missing user_id"));
+    assert_eq!(errors[29].as_deref(), Some("type rating"));
+    assert_eq!(errors[39].as_deref(), Some("duplicate user_id+item_id"), "row 5's key again");
+    assert_eq!(errors[49].as_deref(), Some("missing item_id, missing rating"));
+    assert_eq!(errors[59].as_deref(), Some("missing user_id, type rating"));
+    assert!(b.column_by_name("rating").unwrap().is_null(29), "a rating that is no number is served null");
+
+    let (failed, _, _) =
+        read_rows(vec![(csv, "r.csv")], Resource::Rating, mapping, Columns::All, Invalid::Fail).await;
+    let e = failed.unwrap_err().to_string();
+    assert!(e.starts_with("r.csv: data row 10 breaks the rules (missing user_id)"), "{e}");
+}
+
+/// Other columns come after the mapped ones unless only mapped ones are asked for; epoch
+/// milliseconds, seconds and RFC 3339 all served as epoch seconds, and the same instant in two
+/// forms is the same key.
+#[tokio::test]
+async fn timestamps_are_served_as_epoch_seconds_and_keyed_by_instant() {
+    let csv = "u,i,kind,at,note\n\
+               a,x,view,1700000000,first\n\
+               a,x,view,1700000000000,same instant in ms\n\
+               b,y,buy,2023-11-14T22:13:21Z,iso\n"
+        .as_bytes()
+        .to_vec();
+    let mapping = json!({"user_id": "u", "item_id": "i", "interaction_type": "kind", "timestamp": "at"});
+    let (batches, schema, _) =
+        read_rows(vec![(csv.clone(), "e.csv")], Resource::Interaction, mapping.clone(), Columns::All, Invalid::Include)
+            .await;
+    let b = arrow_select_concat(&schema, &batches.unwrap());
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["user_id", "item_id", "interaction_type", "timestamp", "note", ERROR_COLUMN]);
+    assert_eq!(schema.field(3).data_type(), &arrow_schema::DataType::Int64);
+    assert_eq!(
+        texts(&b, "timestamp"),
+        [Some("1700000000".into()), Some("1700000000".into()), Some("1700000001".into())]
+    );
+    assert_eq!(texts(&b, ERROR_COLUMN)[1].as_deref(), Some("duplicate user_id+item_id+interaction_type+timestamp"));
+    let (batches, schema, _) =
+        read_rows(vec![(csv, "e.csv")], Resource::Interaction, mapping, Columns::Mapped, Invalid::Skip).await;
+    assert_eq!(schema.fields().len(), 4, "{schema:?}");
+    assert_eq!(batches.unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+}
+
+fn arrow_select_concat(schema: &arrow_schema::SchemaRef, batches: &[arrow_array::RecordBatch]) -> arrow_array::RecordBatch {
+    datafusion::arrow::compute::concat_batches(schema, batches).unwrap()
+}
+
+/// Each format read back by its reference reader gives the rows served.
+#[tokio::test]
+async fn each_format_reads_back_as_the_rows_served() {
+    let csv = ratings_csv().into_bytes();
+    let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score"});
+    let (batches, schema, _) =
+        read_rows(vec![(csv, "r.csv")], Resource::Rating, mapping, Columns::All, Invalid::Skip).await;
+    let batches = batches.unwrap();
+    let encode = |format: Format| -> Vec<u8> {
+        let mut e = Encoder::new(format, &schema).unwrap();
+        let mut out = e.start().to_vec();
+        for b in &batches {
+            out.extend_from_slice(&e.batch(b).unwrap());
+        }
+        out.extend_from_slice(&e.finish(&schema).unwrap());
+        out
+    };
+    let arrow = encode(Format::Arrow);
+    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(arrow), None).unwrap();
+    let read: Vec<_> = reader.map(Result::unwrap).collect();
+    assert_eq!(read.iter().map(|b| b.num_rows()).sum::<usize>(), 992);
+    assert_eq!(read[0].schema(), schema);
+
+    let pq = bytes::Bytes::from(encode(Format::Parquet));
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(pq).unwrap().build().unwrap();
+    let read: Vec<_> = reader.map(Result::unwrap).collect();
+    assert_eq!(read.iter().map(|b| b.num_rows()).sum::<usize>(), 992);
+    assert_eq!(texts(&read[0], "user_id")[0].as_deref(), Some("u1"));
+
+    let nd = String::from_utf8(encode(Format::NdJson)).unwrap();
+    let lines: Vec<Value> = nd.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 992);
+    assert_eq!(lines[0], json!({"user_id": "u1", "item_id": "i1", "rating": 1.0}));
+
+    let csv = String::from_utf8(encode(Format::Csv)).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("user_id,item_id,rating"));
+    assert_eq!(lines.count(), 992);
+    assert_eq!(Format::parse("application/vnd.apache.arrow.stream"), Some(Format::Arrow));
+    assert_eq!(Format::parse("text/csv; charset=utf-8"), Some(Format::Csv));
 }

@@ -1,0 +1,545 @@
+//! Rows through the gateway: a whole table read as the platform ingests it, its platform
+//! fields first and typed per resource (ids and labels as text, `rating` a 64-bit float,
+//! `timestamp` epoch seconds as a 64-bit integer whatever form the source wrote), other
+//! columns after them as text under their own names. Each row is held to the validation's
+//! rules as it goes by (`missing`, `type`, `duplicate` with the first occurrence valid); a row
+//! that breaks one is skipped, stops the read, or is served with an `_error` column, as asked.
+//!
+//! The read runs on a blocking thread, two batches ahead of whoever takes them: a slow reader
+//! slows the source read, and one that goes away stops it. Memory stays bounded: the files'
+//! batches as for a validation, plus the keys seen so far (16 bytes each, at most
+//! [`RowsJob::max_keys`]).
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use bytes::Bytes;
+use gateway_domain::JsonObject;
+use gateway_formats::{ByteSource, FileParams, SniffOptions};
+
+use crate::read::{Counted, format_error, with_partitions};
+use crate::{EngineError, FieldKind, Progress, Rules, parse_timestamp};
+
+/// The column naming the rules a row breaks (`invalid=include`).
+pub const ERROR_COLUMN: &str = "_error";
+
+/// Which columns a read serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    /// The platform fields, then the table's other columns (as its first file has them).
+    All,
+    /// The platform fields only.
+    Mapped,
+}
+
+/// What becomes of a row that breaks a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    /// Left out, and counted.
+    Skip,
+    /// The read stops, naming the row.
+    Fail,
+    /// Served, with the rules it breaks in [`ERROR_COLUMN`] (null on a valid row).
+    Include,
+}
+
+/// What to read.
+pub struct RowsJob {
+    /// The table's files, in order.
+    pub files: Vec<Arc<dyn ByteSource>>,
+    /// The table's `connection_table_params` (format and options, as stored).
+    pub params: JsonObject,
+    pub rules: Rules,
+    pub columns: Columns,
+    pub invalid: Invalid,
+    /// Rows served at most (`None`: all).
+    pub max_rows: Option<u64>,
+    /// Keys remembered at most to find duplicates; a table with more keyed rows stops with
+    /// [`EngineError::Memory`].
+    pub max_keys: usize,
+    /// The memory cap `max_keys` came from, for the refusal's message (MiB).
+    pub memory_mb: u64,
+}
+
+impl std::fmt::Debug for RowsJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowsJob").field("files", &self.files.len()).field("rules", &self.rules).finish_non_exhaustive()
+    }
+}
+
+/// What a read served so far: rows served and rows skipped.
+#[derive(Debug, Default)]
+pub struct RowCounts {
+    pub served: AtomicU64,
+    pub skipped: AtomicU64,
+}
+
+/// A read under way: its schema, and its batches as they come.
+pub struct Rows {
+    pub schema: SchemaRef,
+    pub batches: tokio::sync::mpsc::Receiver<Result<RecordBatch, EngineError>>,
+}
+
+impl std::fmt::Debug for Rows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rows").field("schema", &self.schema).finish_non_exhaustive()
+    }
+}
+
+/// The Arrow type a platform field is served as.
+fn type_of(kind: FieldKind) -> DataType {
+    match kind {
+        FieldKind::Number => DataType::Float64,
+        FieldKind::Timestamp => DataType::Int64,
+        FieldKind::Id | FieldKind::Text => DataType::Utf8,
+    }
+}
+
+/// Starts reading a table's rows. Answers once the first file's columns are known (its sniff),
+/// so the schema comes before any row.
+pub async fn rows(job: RowsJob, progress: Arc<Progress>, counts: Arc<RowCounts>) -> Result<Rows, EngineError> {
+    let params =
+        FileParams::parse(&job.params).map_err(|e| EngineError::Params(format!("{}: {}", e.field, e.message)))?;
+    let opts: SniffOptions =
+        params.sniff_options().map_err(|e| EngineError::Params(format!("{}: {}", e.field, e.message)))?;
+    let mut total = 0u64;
+    for f in &job.files {
+        total += f.size().await.map_err(|e| format_error(f.name().unwrap_or(""), e))?;
+    }
+    progress.bytes_total.store(total, Ordering::Relaxed);
+    let (schema_tx, schema_rx) = tokio::sync::oneshot::channel::<Result<SchemaRef, EngineError>>();
+    let (tx, batches) = tokio::sync::mpsc::channel(2);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut reader = Reader::new(&job, counts);
+        let mut schema_tx = Some(schema_tx);
+        let mapped = job.rules.columns();
+        for (index, raw) in job.files.into_iter().enumerate() {
+            let path = raw.name().unwrap_or("").to_owned();
+            let source: Arc<dyn ByteSource> = Arc::new(Counted { inner: raw, progress: progress.clone() });
+            let columns = |layout: &gateway_formats::Layout| {
+                if index == 0 && job.columns == Columns::All {
+                    // The other columns: the first file's, then its partitions', unmapped.
+                    let parts = crate::read::partitions(&path).into_iter().map(|(k, _)| k);
+                    reader.others =
+                        layout.columns.iter().cloned().chain(parts).filter(|c| !mapped.contains(c)).collect();
+                    reader.others.dedup();
+                }
+                mapped.iter().chain(reader.others.iter()).cloned().collect()
+            };
+            let opened = match crate::read::open(&handle, source, &path, &opts, columns) {
+                Ok(o) => o,
+                Err(e) => {
+                    match schema_tx.take() {
+                        Some(t) => {
+                            let _ = t.send(Err(e));
+                        }
+                        None => {
+                            let _ = tx.blocking_send(Err(e));
+                        }
+                    }
+                    return;
+                }
+            };
+            announce(&mut schema_tx, reader.schema());
+            for batch in opened.batches {
+                if progress.cancelled.load(Ordering::Relaxed) {
+                    return;
+                }
+                let shaped = batch
+                    .map_err(|e| format_error(&path, e))
+                    .and_then(|b| with_partitions(b, &opened.absent))
+                    .and_then(|b| reader.shape(&b, &path));
+                let (stop, out) = match shaped {
+                    Ok((b, stop)) => (stop, Ok(b)),
+                    Err(e) => (true, Err(e)),
+                };
+                if out.as_ref().is_ok_and(|b| b.num_rows() == 0) && !stop {
+                    continue;
+                }
+                if tx.blocking_send(out).is_err() || stop {
+                    // The reader went away, or the read is done.
+                    return;
+                }
+            }
+        }
+        announce(&mut schema_tx, reader.schema());
+    });
+    let schema = schema_rx.await.map_err(|_| EngineError::Internal("the row reader stopped".into()))??;
+    Ok(Rows { schema, batches })
+}
+
+type SchemaSender = tokio::sync::oneshot::Sender<Result<SchemaRef, EngineError>>;
+
+/// Sends the schema, once.
+fn announce(tx: &mut Option<SchemaSender>, schema: SchemaRef) {
+    if let Some(t) = tx.take() {
+        let _ = t.send(Ok(schema));
+    }
+}
+
+/// A row's value of a platform field, as served.
+enum Cell<'a> {
+    Null,
+    Text(&'a str),
+    Number(f64),
+    Seconds(i64),
+}
+
+/// The state of a read across its files: the columns served and the keys seen.
+struct Reader {
+    rules: Rules,
+    others: Vec<String>,
+    invalid: Invalid,
+    include: bool,
+    max_rows: Option<u64>,
+    max_keys: usize,
+    memory_mb: u64,
+    seen: HashSet<u128>,
+    hashers: (RandomState, RandomState),
+    counts: Arc<RowCounts>,
+    key_name: String,
+}
+
+impl Reader {
+    fn new(job: &RowsJob, counts: Arc<RowCounts>) -> Reader {
+        Reader {
+            rules: job.rules.clone(),
+            others: Vec::new(),
+            invalid: job.invalid,
+            include: job.invalid == Invalid::Include,
+            max_rows: job.max_rows,
+            max_keys: job.max_keys,
+            memory_mb: job.memory_mb,
+            seen: HashSet::new(),
+            hashers: (RandomState::new(), RandomState::new()),
+            counts,
+            key_name: job.rules.key_name(),
+        }
+    }
+
+    fn schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> =
+            self.rules.fields.iter().map(|f| Field::new(&f.field, type_of(f.kind), true)).collect();
+        fields.extend(self.others.iter().map(|c| Field::new(c, DataType::Utf8, true)));
+        if self.include {
+            fields.push(Field::new(ERROR_COLUMN, DataType::Utf8, true));
+        }
+        Arc::new(Schema::new(fields))
+    }
+
+    /// A batch of the file's columns as served, and whether the read is done (`max_rows`).
+    fn shape(&mut self, batch: &RecordBatch, path: &str) -> Result<(RecordBatch, bool), EngineError> {
+        let text = |name: &str| -> Result<Option<ArrayRef>, EngineError> {
+            match batch.column_by_name(name) {
+                Some(c) if c.data_type() == &DataType::Utf8 => Ok(Some(c.clone())),
+                Some(c) => arrow_cast::cast(c, &DataType::Utf8)
+                    .map(Some)
+                    .map_err(|e| EngineError::Internal(format!("column '{name}' as text: {e}"))),
+                None => Ok(None),
+            }
+        };
+        let fields: Vec<Option<ArrayRef>> =
+            self.rules.fields.iter().map(|f| text(&f.column)).collect::<Result<_, _>>()?;
+        let others: Vec<Option<ArrayRef>> = self.others.iter().map(|c| text(c)).collect::<Result<_, _>>()?;
+        let as_str = |a: &Option<ArrayRef>| a.as_ref().and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned());
+        let fields: Vec<Option<StringArray>> = fields.iter().map(as_str).collect();
+        let others: Vec<Option<StringArray>> = others.iter().map(as_str).collect();
+        let rows = batch
+            .column_by_name(gateway_formats::ROW_COLUMN)
+            .and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>().cloned());
+        enum Out {
+            Text(StringBuilder),
+            Number(Float64Builder),
+            Seconds(Int64Builder),
+        }
+        let mut outs: Vec<Out> = self
+            .rules
+            .fields
+            .iter()
+            .map(|f| match f.kind {
+                FieldKind::Number => Out::Number(Float64Builder::new()),
+                FieldKind::Timestamp => Out::Seconds(Int64Builder::new()),
+                FieldKind::Id | FieldKind::Text => Out::Text(StringBuilder::new()),
+            })
+            .collect();
+        let mut rest: Vec<StringBuilder> = self.others.iter().map(|_| StringBuilder::new()).collect();
+        let mut errors = StringBuilder::new();
+        let mut cells: Vec<Cell<'_>> = Vec::with_capacity(self.rules.fields.len());
+        let mut broken: Vec<String> = Vec::new();
+        let mut key = String::new();
+        let mut done = false;
+        for i in 0..batch.num_rows() {
+            if self.max_rows.is_some_and(|m| self.counts.served.load(Ordering::Relaxed) >= m) {
+                done = true;
+                break;
+            }
+            cells.clear();
+            broken.clear();
+            key.clear();
+            let mut key_ok = !self.rules.key.is_empty();
+            for (fi, f) in self.rules.fields.iter().enumerate() {
+                let in_key = self.rules.key.contains(&fi);
+                let value = fields.get(fi).and_then(Option::as_ref).filter(|a| !a.is_null(i)).map(|a| a.value(i));
+                let Some(v) = value.filter(|v| !v.trim().is_empty()) else {
+                    if f.required {
+                        broken.push(format!("missing {}", f.field));
+                    }
+                    key_ok &= !in_key;
+                    cells.push(Cell::Null);
+                    continue;
+                };
+                let (cell, part) = match f.kind {
+                    FieldKind::Number => match v.trim().parse::<f64>().ok().filter(|x| x.is_finite()) {
+                        Some(x) => (Cell::Number(x), None),
+                        None => (Cell::Null, Some(None)),
+                    },
+                    FieldKind::Timestamp => match parse_timestamp(v) {
+                        Some((nanos, _)) => (
+                            Cell::Seconds(i64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(i64::MAX)),
+                            Some(Some(nanos.to_string())),
+                        ),
+                        None => (Cell::Null, Some(None)),
+                    },
+                    FieldKind::Id | FieldKind::Text => (Cell::Text(v), None),
+                };
+                if matches!(part, Some(None)) {
+                    broken.push(format!("type {}", f.field));
+                    key_ok &= !in_key;
+                }
+                if in_key && key_ok {
+                    if !key.is_empty() {
+                        key.push('\u{1f}');
+                    }
+                    match &part {
+                        Some(Some(normal)) => key.push_str(normal),
+                        _ => key.push_str(v),
+                    }
+                }
+                cells.push(cell);
+            }
+            if key_ok {
+                let h = (u128::from(self.hashers.0.hash_one(&key)) << 64) | u128::from(self.hashers.1.hash_one(&key));
+                if !self.seen.insert(h) {
+                    broken.push(format!("duplicate {}", self.key_name));
+                } else if self.seen.len() > self.max_keys {
+                    return Err(EngineError::Memory { limit_mb: self.memory_mb });
+                }
+            }
+            if !broken.is_empty() {
+                match self.invalid {
+                    Invalid::Skip => {
+                        self.counts.skipped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    Invalid::Fail => {
+                        let row = rows.as_ref().map_or(0, |r| r.value(i));
+                        return Err(EngineError::Format {
+                            file: path.to_owned(),
+                            message: format!(
+                                "data row {row} breaks the rules ({}): read with invalid=skip or invalid=include to pass it",
+                                broken.join(", ")
+                            ),
+                        });
+                    }
+                    Invalid::Include => {}
+                }
+            }
+            for (out, cell) in outs.iter_mut().zip(&cells) {
+                match (out, cell) {
+                    (Out::Text(b), Cell::Text(s)) => b.append_value(s),
+                    (Out::Number(b), Cell::Number(x)) => b.append_value(*x),
+                    (Out::Seconds(b), Cell::Seconds(s)) => b.append_value(*s),
+                    (Out::Text(b), _) => b.append_null(),
+                    (Out::Number(b), _) => b.append_null(),
+                    (Out::Seconds(b), _) => b.append_null(),
+                }
+            }
+            for (b, a) in rest.iter_mut().zip(&others) {
+                match a.as_ref().filter(|a| !a.is_null(i)) {
+                    Some(a) => b.append_value(a.value(i)),
+                    None => b.append_null(),
+                }
+            }
+            if self.include {
+                if broken.is_empty() {
+                    errors.append_null();
+                } else {
+                    errors.append_value(broken.join(", "));
+                }
+            }
+            self.counts.served.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut arrays: Vec<ArrayRef> = outs
+            .into_iter()
+            .map(|o| match o {
+                Out::Text(mut b) => Arc::new(b.finish()) as ArrayRef,
+                Out::Number(mut b) => Arc::new(b.finish()) as ArrayRef,
+                Out::Seconds(mut b) => Arc::new(b.finish()) as ArrayRef,
+            })
+            .collect();
+        arrays.extend(rest.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        if self.include {
+            arrays.push(Arc::new(errors.finish()));
+        }
+        let out = RecordBatch::try_new(self.schema(), arrays).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let done = done || self.max_rows.is_some_and(|m| self.counts.served.load(Ordering::Relaxed) >= m);
+        Ok((out, done))
+    }
+}
+
+/// The forms rows are served in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Arrow IPC stream (`application/vnd.apache.arrow.stream`).
+    Arrow,
+    /// A JSON object a line, every field present (`application/x-ndjson`).
+    NdJson,
+    /// CSV with a header line (`text/csv`).
+    Csv,
+    /// A Parquet file, a row group per 65,536 rows, snappy (`application/vnd.apache.parquet`).
+    Parquet,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Arrow, Format::NdJson, Format::Csv, Format::Parquet];
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Arrow => "application/vnd.apache.arrow.stream",
+            Format::NdJson => "application/x-ndjson",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Parquet => "application/vnd.apache.parquet",
+        }
+    }
+
+    /// The `?format=` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Arrow => "arrow",
+            Format::NdJson => "ndjson",
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+        }
+    }
+
+    /// A `?format=` name, or a media type of `Accept`.
+    pub fn parse(s: &str) -> Option<Format> {
+        let s = s.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        Format::ALL.into_iter().find(|f| f.name() == s || f.content_type().split(';').next() == Some(s.as_str()))
+    }
+}
+
+/// A buffer a writer appends to, drained after each batch.
+#[derive(Clone, Default)]
+struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn take(&self) -> Bytes {
+        self.0.lock().map(|mut b| Bytes::from(std::mem::take(&mut *b))).unwrap_or_default()
+    }
+}
+
+/// Rows into bytes of a [`Format`], a batch at a time.
+pub struct Encoder {
+    buf: Shared,
+    state: State,
+}
+
+enum State {
+    Arrow(arrow_ipc::writer::StreamWriter<Shared>),
+    NdJson,
+    Csv { header: bool },
+    Parquet(Box<parquet::arrow::ArrowWriter<Shared>>),
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder").finish_non_exhaustive()
+    }
+}
+
+fn encoding(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Internal(format!("rows cannot be encoded: {e}"))
+}
+
+impl Encoder {
+    pub fn new(format: Format, schema: &SchemaRef) -> Result<Encoder, EngineError> {
+        let buf = Shared::default();
+        let state = match format {
+            Format::Arrow => State::Arrow(arrow_ipc::writer::StreamWriter::try_new(buf.clone(), schema).map_err(encoding)?),
+            Format::NdJson => State::NdJson,
+            Format::Csv => State::Csv { header: true },
+            Format::Parquet => {
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(65_536))
+                    .set_compression(parquet::basic::Compression::SNAPPY)
+                    .build();
+                State::Parquet(Box::new(
+                    parquet::arrow::ArrowWriter::try_new(buf.clone(), schema.clone(), Some(props))
+                        .map_err(encoding)?,
+                ))
+            }
+        };
+        Ok(Encoder { buf, state })
+    }
+
+    /// What the format writes before any row (the Arrow schema message), if anything.
+    pub fn start(&mut self) -> Bytes {
+        self.buf.take()
+    }
+
+    pub fn batch(&mut self, batch: &RecordBatch) -> Result<Bytes, EngineError> {
+        match &mut self.state {
+            State::Arrow(w) => w.write(batch).map_err(encoding)?,
+            State::NdJson => {
+                let mut w = arrow_json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, arrow_json::writer::LineDelimited>(self.buf.clone());
+                w.write(batch).map_err(encoding)?;
+                w.finish().map_err(encoding)?;
+            }
+            State::Csv { header } => {
+                let mut w = arrow_csv::WriterBuilder::new().with_header(*header).build(self.buf.clone());
+                w.write(batch).map_err(encoding)?;
+                *header = false;
+            }
+            State::Parquet(w) => w.write(batch).map_err(encoding)?,
+        }
+        Ok(self.buf.take())
+    }
+
+    /// What the format writes after the last row (the Arrow end marker, the Parquet footer).
+    pub fn finish(mut self, schema: &SchemaRef) -> Result<Bytes, EngineError> {
+        match self.state {
+            State::Arrow(mut w) => w.finish().map_err(encoding)?,
+            State::Csv { header: true } => {
+                // No row: the header alone.
+                let empty = RecordBatch::new_empty(schema.clone());
+                let mut w = arrow_csv::WriterBuilder::new().with_header(true).build(self.buf.clone());
+                w.write(&empty).map_err(encoding)?;
+            }
+            State::NdJson | State::Csv { .. } => {}
+            State::Parquet(ref mut w) => {
+                w.finish().map_err(encoding)?;
+            }
+        }
+        Ok(self.buf.take())
+    }
+}
