@@ -1,7 +1,8 @@
 //! The black-box tests of the built gateway, one binary with a module per area (the whole
 //! gateway is linked once): `api` (every endpoint, on SQLite and PostgreSQL), `storage`
 //! (migrations up and down, concurrency), `outage` (PostgreSQL stopped and started under a
-//! running gateway), `statuses`, `secrets`, `guard`, `uploads`, `metrics`, `client`, and each
+//! running gateway), `statuses`, `secrets`, `guard`, `uploads`, `metrics`, `client`, `rows`,
+//! and each
 //! provider family against its local peers (`object_store`, `warehouse`, `engagement`, `cdp`,
 //! `crm_commerce`), every kind through `conformance`. nextest runs each test in its own
 //! process, so a test that stops PostgreSQL or sets a variable touches no other.
@@ -16,6 +17,7 @@ mod guard;
 mod metrics;
 mod object_store;
 mod outage;
+mod rows;
 mod secrets;
 mod statuses;
 mod storage;

@@ -342,6 +342,10 @@ wire_enum! {
         TableDelete => "table.delete",
         /// A validation of a table finished (by `system`, with its id in `fields`).
         TableValidated => "table.validated",
+        /// A table's rows read through `GET .../rows/` (`fields`: `rows N`, `skipped N`,
+        /// `bytes N` read from the source, and how it ended: `completed`, `stopped` by the
+        /// reader, or `failed`).
+        TableRowsRead => "table.rows_read",
         /// A table went stale or fresh again (`fields`: `stale` or `fresh`).
         TableFreshness => "table.freshness",
         /// A recorded test saw the table's columns change (by `system` or the tester;

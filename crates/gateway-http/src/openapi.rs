@@ -67,6 +67,7 @@ const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("get", "/connections/{connection}/tables/{name}/validations/", "list_validations"),
     ("get", "/connections/{connection}/tables/{name}/validations/{id}/", "get_validation"),
     ("delete", "/connections/{connection}/tables/{name}/validations/{id}/", "cancel_validation"),
+    ("get", "/connections/{connection}/tables/{name}/rows/", "read_rows"),
     ("get", "/connections/{connection}/tables/{name}/schema/", "schema_history"),
     ("get", "/connections/{connection}/tables/{name}/files/", "list_files"),
     ("delete", "/connections/{connection}/tables/{name}/files/", "delete_files"),
@@ -107,6 +108,38 @@ fn links(doc: &mut Value) {
         "TestWebhook": link("test_webhook", &hook),
         "DeleteWebhook": link("delete_webhook", &hook),
     });
+}
+
+/// Rows through the gateway: the stored source table streamed, in four forms.
+fn rows(doc: &mut Value) {
+    let mut read = op(
+        "Stream the stored source table's rows: its platform fields first, typed per resource (ids as text, rating a 64-bit float, timestamp epoch seconds), other columns after; rows breaking the resource's rules skipped, failing the read, or served with an _error column",
+        "tables",
+        &["anyConnection", "name"],
+        None,
+        (200, ""),
+        &[400, 404, 429, 503],
+    );
+    let enum_param = |name: &str, values: &[&str], default: &str, about: &str| {
+        json!({"name": name, "in": "query", "required": false, "description": about,
+               "schema": {"type": "string", "enum": values, "default": default}})
+    };
+    if let Some(list) = read["parameters"].as_array_mut() {
+        list.push(enum_param("format", &["ndjson", "arrow", "csv", "parquet"], "ndjson", "the form served (else by Accept)"));
+        list.push(enum_param("columns", &["all", "mapped"], "all", "mapped: the platform fields only"));
+        list.push(enum_param("invalid", &["skip", "fail", "include"], "skip", "what becomes of a row breaking a rule"));
+        list.push(json!({"name": "max_rows", "in": "query", "required": false, "description": "rows served at most",
+                         "schema": {"type": "integer", "minimum": 1}}));
+    }
+    let binary = json!({"schema": {"type": "string", "format": "binary"}});
+    read["responses"]["200"] = json!({"description": "the rows, streamed (a read that fails once under way is cut short)",
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "application/vnd.apache.arrow.stream": binary.clone(),
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.apache.parquet": binary,
+        }});
+    doc["paths"]["/connections/{connection}/tables/{name}/rows/"] = json!({"get": read});
 }
 
 /// Whole-table validations: their paths and schemas.
@@ -214,6 +247,7 @@ fn files(doc: &mut Value) {
 pub fn document() -> Value {
     let mut doc = base();
     validations(&mut doc);
+    rows(&mut doc);
     files(&mut doc);
     schema_history(&mut doc);
     for (method, path, id) in OPERATION_IDS {

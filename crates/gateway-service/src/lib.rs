@@ -45,6 +45,7 @@
 
 mod connections;
 mod limits;
+mod rows;
 pub mod metrics;
 mod scheduler;
 mod tables;
@@ -61,6 +62,8 @@ use gateway_store::{Store, StoreError};
 
 pub use gateway_connector::{CredentialCheck, Step, StepOutcome};
 pub use limits::LimitSettings;
+pub use gateway_engine::{Columns as RowColumns, Format as RowFormat, Invalid as RowInvalid};
+pub use rows::{RowsAnswer, RowsRequest};
 pub use metrics::{Metrics, ProviderStep};
 pub use scheduler::ScheduleSettings;
 pub use uploads::{UPLOAD_TTL_SECONDS, UploadKey, verify as verify_upload_token};

@@ -28,6 +28,10 @@ pub struct LimitSettings {
     pub org_uploads: usize,
     /// Bytes one organization's uploads may have received and not finished, in all.
     pub org_upload_bytes: u64,
+    /// Reads of rows (`GET .../rows/`) one organization may have open at once.
+    pub org_row_reads: usize,
+    /// Source bytes one read of rows may take, if the operator caps it (MiB).
+    pub row_read_mb: Option<u64>,
 }
 
 impl Default for LimitSettings {
@@ -39,6 +43,8 @@ impl Default for LimitSettings {
             previews: 8,
             org_uploads: 4,
             org_upload_bytes: 8 << 30,
+            org_row_reads: 2,
+            row_read_mb: None,
         }
     }
 }
@@ -55,6 +61,7 @@ pub(crate) struct Limits {
 struct OrgState {
     calls: Arc<Semaphore>,
     uploads: Arc<Semaphore>,
+    row_reads: Arc<Semaphore>,
     upload_bytes: Arc<std::sync::atomic::AtomicU64>,
     window: Instant,
     tests: u32,
@@ -123,6 +130,7 @@ impl Limits {
         let state = orgs.entry(org.clone()).or_insert_with(|| OrgState {
             calls: Arc::new(Semaphore::new(self.settings.org_calls.max(1))),
             uploads: Arc::new(Semaphore::new(self.settings.org_uploads.max(1))),
+            row_reads: Arc::new(Semaphore::new(self.settings.org_row_reads.max(1))),
             upload_bytes: Arc::default(),
             window: Instant::now(),
             tests: 0,
@@ -146,6 +154,28 @@ impl Limits {
             .with("setting", "GATEWAY_ORG_UPLOADS")
         })?;
         Ok(Uploading { _slot: slot, bytes, counted: 0, cap: self.settings.org_upload_bytes })
+    }
+
+    /// A slot for one of the organization's reads of rows, or 429 when it has as many open
+    /// as it may.
+    pub(crate) fn row_read(&self, org: &OrganizationId) -> Result<OwnedSemaphorePermit, Problem> {
+        let slots = self.with_org(org, |s| s.row_reads.clone())?;
+        slots.try_acquire_owned().map_err(|_| {
+            too_many(
+                format!(
+                    "this organization has {} reads of rows open, the most it may (GATEWAY_ORG_ROW_READS): retry when one ends",
+                    self.settings.org_row_reads
+                ),
+                5,
+            )
+            .with("quota", "row_reads")
+            .with("setting", "GATEWAY_ORG_ROW_READS")
+        })
+    }
+
+    /// Source bytes one read of rows may take (`None`: no cap).
+    pub(crate) fn row_read_bytes(&self) -> Option<u64> {
+        self.settings.row_read_mb.map(|mb| mb.saturating_mul(1 << 20))
     }
 
     /// One of the previews in flight, waited for at most `wait`; `None` when none came free.

@@ -59,6 +59,9 @@ pub struct Metrics {
     validations: IntCounterVec,
     validation_rows: IntCounterVec,
     validations_open: IntGaugeVec,
+    row_reads: IntCounterVec,
+    rows_served: IntCounterVec,
+    row_read_bytes: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -177,6 +180,17 @@ impl Metrics {
                 ),
                 &["state"],
             )?,
+            row_reads: counter(
+                "gateway_row_reads_total",
+                "Reads of rows (GET .../rows/) by how they ended (completed, stopped, failed).",
+                &["ended"],
+            )?,
+            rows_served: counter(
+                "gateway_rows_served_total",
+                "Rows served by reads of rows, and rows they skipped as invalid (outcome served, skipped).",
+                &["outcome"],
+            )?,
+            row_read_bytes: counter("gateway_row_read_bytes_total", "Source bytes read by reads of rows.", &[])?,
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -199,6 +213,9 @@ impl Metrics {
             Box::new(m.validations.clone()),
             Box::new(m.validation_rows.clone()),
             Box::new(m.validations_open.clone()),
+            Box::new(m.row_reads.clone()),
+            Box::new(m.rows_served.clone()),
+            Box::new(m.row_read_bytes.clone()),
         ];
         for c in collectors {
             m.registry.register(c)?;
@@ -266,6 +283,14 @@ impl Metrics {
     pub fn validation_finished(&self, outcome: &'static str, rows: u64) {
         self.validations.with_label_values(&[outcome]).inc();
         self.validation_rows.with_label_values::<&str>(&[]).inc_by(rows);
+    }
+
+    /// A read of rows, ended.
+    pub fn row_read(&self, ended: &'static str, served: u64, skipped: u64, bytes: u64) {
+        self.row_reads.with_label_values(&[ended]).inc();
+        self.rows_served.with_label_values(&["served"]).inc_by(served);
+        self.rows_served.with_label_values(&["skipped"]).inc_by(skipped);
+        self.row_read_bytes.with_label_values::<&str>(&[]).inc_by(bytes);
     }
 
     /// The validations queued and running over every gateway, as last read.

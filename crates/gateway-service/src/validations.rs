@@ -190,6 +190,72 @@ impl ByteSource for Spooled {
     }
 }
 
+/// Rows read page by page and spooled as one JSON-lines file (what the engine reads).
+pub(crate) struct SpooledPages {
+    pub(crate) files: Vec<Arc<dyn ByteSource>>,
+    /// The spooled file's `connection_table_params`.
+    pub(crate) params: gateway_domain::JsonObject,
+    /// Whether rows were left past `max_rows`.
+    pub(crate) unread: bool,
+    /// What the spool took of the spill cap.
+    pub(crate) bytes: u64,
+}
+
+/// Reads a table page by page into `<dir>/rows.jsonl`, at most `max_rows` rows and
+/// `spill_mb` MiB; bounded in time by its caller's own cap, not a call's.
+pub(crate) async fn spool_pages(
+    connector: &dyn gateway_connector::Connector,
+    credentials: Option<&Credentials>,
+    table: &gateway_domain::Table,
+    max_rows: u64,
+    dir: &std::path::Path,
+    spill_mb: u64,
+) -> Result<SpooledPages, Problem> {
+    let cannot = |e: std::io::Error| {
+        tracing::error!(error = %e, "cannot write spooled rows");
+        Problem::new(ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
+    };
+    let path = dir.join("rows.jsonl");
+    let file = std::fs::File::create(&path).map_err(cannot)?;
+    // Written from the read's task: a megabyte at a time into the page cache, one write call
+    // per MiB of rows (pages are small; the disk is the gateway's own).
+    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut spool = Spool { out, written: 0, cap: spill_mb << 20, over: false };
+    let read = connector.read_pages(credentials, table, max_rows, &mut spool).await;
+    if spool.over {
+        return Err(EngineError::Spill { limit_mb: spill_mb }.problem());
+    }
+    let unread = read.map_err(|mut e| {
+        e.message = crate::scrub(&e.message, connector, credentials);
+        crate::connector_problem(&e)
+    })?;
+    use std::io::Write;
+    spool.out.flush().map_err(cannot)?;
+    let spooled = Spooled { path, len: spool.written, name: table.name.as_str().to_owned() };
+    let mut params = gateway_domain::JsonObject::new();
+    params.insert("file_format".into(), "JSONL".into());
+    Ok(SpooledPages { files: vec![Arc::new(spooled) as Arc<dyn ByteSource>], params, unread, bytes: spool.written })
+}
+
+impl Gateway {
+    /// A stored table's files opened for a whole read (bounded as a table inspection is).
+    pub(crate) async fn open_table_files(
+        &self,
+        connector: &dyn gateway_connector::Connector,
+        credentials: Option<&Credentials>,
+        table: &gateway_domain::Table,
+    ) -> Result<Vec<Arc<dyn ByteSource>>, Problem> {
+        let open = connector.open_files(credentials, table);
+        let files = self.bounded(table.connection, crate::ProviderStep::InspectTable, open, |_| None).await.map_err(
+            |mut e| {
+                e.message = crate::scrub(&e.message, connector, credentials);
+                crate::connector_problem(&e)
+            },
+        )?;
+        Ok(files.into_iter().map(|f| Arc::new(FileSource(f)) as Arc<dyn ByteSource>).collect())
+    }
+}
+
 impl Gateway {
     /// Starts a validation of a stored source table (202), or answers the one queued or
     /// running for it (`false`: not new).
@@ -405,47 +471,15 @@ impl Gateway {
         let mut unread = false;
         // What the spooled rows took of the spill cap: the duplicate stage may spill the rest.
         let mut spooled_bytes = 0u64;
-        let (files, params): (Vec<Arc<dyn ByteSource>>, _) = if connector.whole_read() == WholeRead::Pages {
-            // Pages spooled as JSON lines (bounded by the spill cap), then read as a file;
-            // bounded in time by the validation's own cap (run_validation), not a call's.
-            let path = spill_dir.join("rows.jsonl");
-            let file = std::fs::File::create(&path).map_err(|e| {
-                tracing::error!(error = %e, "cannot create a validation's spooled rows");
-                Problem::new(ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
-            })?;
-            let cap = settings.spill_mb << 20;
-            // Written from the read's task: a megabyte at a time into the page cache, one
-            // write call per MiB of rows (pages are small; the disk is the gateway's own).
-            let out = std::io::BufWriter::with_capacity(1 << 20, file);
-            let mut spool = Spool { out, written: 0, cap, over: false };
+        let (files, params) = if connector.whole_read() == WholeRead::Pages {
             let max_rows = job.max_rows.unwrap_or(gateway_domain::DEFAULT_MAX_PAGED_ROWS);
-            let read = connector.read_pages(credentials.as_ref(), &table, max_rows, &mut spool).await;
-            if spool.over {
-                return Err(EngineError::Spill { limit_mb: settings.spill_mb }.problem());
-            }
-            unread = read.map_err(|mut e| {
-                e.message = scrub(&e.message);
-                crate::connector_problem(&e)
-            })?;
-            use std::io::Write;
-            spool.out.flush().map_err(|e| {
-                tracing::error!(error = %e, "cannot write a validation's spooled rows");
-                Problem::new(ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
-            })?;
-            spooled_bytes = spool.written;
-            let spooled = Spooled { path, len: spool.written, name: table.name.as_str().to_owned() };
-            let mut params = gateway_domain::JsonObject::new();
-            params.insert("file_format".into(), "JSONL".into());
-            (vec![Arc::new(spooled) as Arc<dyn ByteSource>], params)
+            let spooled = spool_pages(connector.as_ref(), credentials.as_ref(), &table, max_rows, &spill_dir, settings.spill_mb)
+                .await?;
+            unread = spooled.unread;
+            spooled_bytes = spooled.bytes;
+            (spooled.files, spooled.params)
         } else {
-            let open = connector.open_files(credentials.as_ref(), &table);
-            let files = self.bounded(job.connection, crate::ProviderStep::InspectTable, open, |_| None).await.map_err(
-                |mut e| {
-                    e.message = scrub(&e.message);
-                    crate::connector_problem(&e)
-                },
-            )?;
-            let files = files.into_iter().map(|f| Arc::new(FileSource(f)) as Arc<dyn ByteSource>).collect();
+            let files = self.open_table_files(connector.as_ref(), credentials.as_ref(), &table).await?;
             (files, table.connection_table_params.clone())
         };
         let engine_job = Job {

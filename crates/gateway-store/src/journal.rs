@@ -92,6 +92,12 @@ pub(crate) enum Change<'a> {
         name: &'a TableName,
         diff: &'a gateway_domain::SchemaDiff,
     },
+    /// A table's rows were read: how many served and skipped, source bytes, how it ended.
+    TableRowsRead {
+        kind: ConnectionKind,
+        name: &'a TableName,
+        read: &'a RowsRead,
+    },
     /// A validation of a table finished; `counts` (rows, invalid rows) when it succeeded.
     TableValidated {
         kind: ConnectionKind,
@@ -117,6 +123,7 @@ impl Change<'_> {
             Change::WebhookSecretRotated { .. } => AuditAction::WebhookRotateSecret,
             Change::WebhookDeleted { .. } => AuditAction::WebhookDelete,
             Change::TableValidated { .. } => AuditAction::TableValidated,
+            Change::TableRowsRead { .. } => AuditAction::TableRowsRead,
             Change::TableFreshness { .. } => AuditAction::TableFreshness,
             Change::TableSchema { .. } => AuditAction::TableSchema,
         }
@@ -132,6 +139,7 @@ impl Change<'_> {
             }
             Change::TableDeleted { kind, name }
             | Change::TableValidated { kind, name, .. }
+            | Change::TableRowsRead { kind, name, .. }
             | Change::TableFreshness { kind, name, .. }
             | Change::TableSchema { kind, name, .. } => {
                 format!("{kind}/{name}")
@@ -175,6 +183,13 @@ impl Change<'_> {
                 .chain(diff.removed.iter().map(|c| format!("removed {}", c.name)))
                 .chain(diff.changed.iter().map(|c| format!("changed {}", c.name)))
                 .collect(),
+            // Counts and how the read ended (no value of the table's).
+            Change::TableRowsRead { read, .. } => vec![
+                format!("rows {}", read.rows),
+                format!("skipped {}", read.skipped),
+                format!("bytes {}", read.bytes),
+                read.ended.to_owned(),
+            ],
             Change::TableValidated { validation, state, .. } => {
                 vec![format!("validation {validation}"), format!("state {state}")]
             }
@@ -228,6 +243,17 @@ impl Change<'_> {
         };
         Some(webhooks::status_event(name, kind, table, old, new))
     }
+}
+
+/// A read of a table's rows, as the audit trail records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowsRead {
+    pub rows: u64,
+    pub skipped: u64,
+    /// Bytes read from the source.
+    pub bytes: u64,
+    /// `completed`, `stopped` (the reader went away) or `failed`.
+    pub ended: &'static str,
 }
 
 /// What recording a change did.

@@ -451,6 +451,22 @@ impl Store {
         self.with(|c| set_status(c, self.rules(), org, kind, name, tested, verdict, actor))
     }
 
+    /// Records a read of the table's rows in the audit trail.
+    pub fn record_rows_read(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+        read: &crate::RowsRead,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            write_transaction(c, |c| {
+                journal::record(c, self.rules(), org, actor, &Change::TableRowsRead { kind, name, read }).map(|_| ())
+            })
+        })
+    }
+
     /// Keeps a schema seen without judging the table (see [`observe_schema`]).
     pub fn observe_table_schema(
         &self,

@@ -467,6 +467,35 @@ impl Api<'_> {
         Resp { status, headers, body }
     }
 
+    /// A GET answered as raw bytes (`accept` sent when given): the status, the headers, and
+    /// the body, or the error that cut it short (a stream that failed once under way).
+    pub async fn get_raw(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Result<bytes::Bytes, String>) {
+        let mut req = self.app.client.get(format!("{}{}", self.app.address, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        let res = req.send().await.expect("the gateway answers");
+        let (status, headers) = (res.status().as_u16(), res.headers().clone());
+        (status, headers, res.bytes().await.map_err(|e| e.to_string()))
+    }
+
+    /// A GET whose response is left unread (its body held, not consumed): what a slow reader
+    /// of a stream looks like to the gateway.
+    pub async fn get_unread(&self, path: &str) -> reqwest::Response {
+        let mut req = self.app.client.get(format!("{}{}", self.app.address, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("the gateway answers")
+    }
+
     pub async fn get(&self, path: &str) -> Resp {
         self.send(reqwest::Method::GET, path, None).await
     }

@@ -62,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(tables::get_validation))
                 .route(web::delete().to(tables::cancel_validation)),
         )
+        .service(resource("/connections/{connection}/tables/{name}/rows", "GET").route(web::get().to(tables::rows)))
         .service(
             resource("/connections/{connection}/tables/{name}/schema", "GET")
                 .route(web::get().to(tables::schema_history)),

@@ -166,6 +166,71 @@ pub async fn cancel_validation(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `GET .../tables/{name}/rows/`: the stored source table's rows, streamed. `?format=`
+/// (`arrow`, `ndjson`, `csv`, `parquet`) or `Accept` chooses the form (NDJSON when neither
+/// names one); `?columns=all|mapped`, `?invalid=skip|fail|include`, `?max_rows=`.
+pub async fn rows(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    use gateway_service::{RowColumns as Columns, RowFormat as Format, RowInvalid as Invalid};
+    let (kind, name) = path_of(&path)?;
+    let q = extract::query(&req, &["format", "columns", "invalid", "max_rows"])?;
+    let names = || Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ");
+    let format = match extract::param(&q, "format") {
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            ApiError(Problem::wrong_field("format", format!("'{f}' is not a format rows are served in: {}", names())))
+        })?,
+        None => {
+            let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("*/*");
+            let wanted: Vec<&str> = accept.split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+            match wanted.iter().find_map(|m| Format::parse(m)) {
+                Some(f) => f,
+                None if wanted.is_empty()
+                    || wanted.iter().any(|m| m.starts_with("*/*") || m.starts_with("application/*")) =>
+                {
+                    Format::NdJson
+                }
+                None => {
+                    return Err(ApiError(Problem::wrong_field(
+                        "format",
+                        format!("Accept names no form rows are served in: ask for one of {}", names()),
+                    )));
+                }
+            }
+        }
+    };
+    let columns = match extract::param(&q, "columns") {
+        None | Some("all") => Columns::All,
+        Some("mapped") => Columns::Mapped,
+        Some(other) => {
+            return Err(ApiError(Problem::wrong_field("columns", format!("'{other}' is not all or mapped"))));
+        }
+    };
+    let invalid = match extract::param(&q, "invalid") {
+        None | Some("skip") => Invalid::Skip,
+        Some("fail") => Invalid::Fail,
+        Some("include") => Invalid::Include,
+        Some(other) => {
+            return Err(ApiError(Problem::wrong_field(
+                "invalid",
+                format!("'{other}' is not skip, fail or include"),
+            )));
+        }
+    };
+    let max_rows = match extract::param(&q, "max_rows") {
+        None => None,
+        Some(m) => Some(m.parse::<u64>().ok().filter(|m| *m > 0).ok_or_else(|| {
+            ApiError(Problem::wrong_field("max_rows", format!("'{m}' is not a positive whole number")))
+        })?),
+    };
+    let request = gateway_service::RowsRequest { format, columns, invalid, max_rows };
+    let answer = state.gateway.read_rows(&caller.org, &caller.actor(), kind, &name, request).await?;
+    Ok(HttpResponse::Ok().content_type(answer.content_type).streaming(answer.body))
+}
+
 /// `GET .../tables/{name}/files/`: a LOCAL table's uploaded files by name, `?page=&amt=`.
 pub async fn list_files(
     state: web::Data<AppState>,

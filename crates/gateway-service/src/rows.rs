@@ -1,0 +1,260 @@
+//! Rows through the gateway: `GET .../rows/` streams a stored source table whole, its
+//! `columns_mapping` applied and typed per resource, held to the validation's rules
+//! (`gateway_engine::rows`), so a pipeline reads rows and never holds the customer's secrets.
+//!
+//! Files are read through their connector as a validation reads them (every byte through the
+//! outbound guard, streamed); SaaS objects page by page, spooled under the spill cap first
+//! (a paged read cannot wait on a slow client between pages without holding the provider's
+//! cursor open). A slow client slows the read: the engine runs two batches ahead of the
+//! response. A client that goes away stops it. Each read holds one of its organization's
+//! [`crate::LimitSettings::org_row_reads`] slots, is counted in `/metrics` and audited
+//! (`table.rows_read`) however it ends.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use gateway_connector::WholeRead;
+use gateway_domain::{Actor, ConnectionKind, Credentials, OrganizationId, Problem, TableName};
+use gateway_engine::{Columns, Encoder, EngineError, Format, Invalid, Progress, RowCounts, Rules, RowsJob};
+use gateway_store::RowsRead;
+
+use crate::Gateway;
+use crate::tables::table_not_found;
+
+/// How a read of rows is asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct RowsRequest {
+    pub format: Format,
+    pub columns: Columns,
+    pub invalid: Invalid,
+    /// Rows served at most.
+    pub max_rows: Option<u64>,
+}
+
+/// A read under way: its media type and its body.
+pub struct RowsAnswer {
+    pub content_type: &'static str,
+    pub body: BoxStream<'static, Result<Bytes, std::io::Error>>,
+}
+
+impl std::fmt::Debug for RowsAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowsAnswer").field("content_type", &self.content_type).finish_non_exhaustive()
+    }
+}
+
+/// Held while a read runs: its slot, its spill folder, and what it served; records the read
+/// (metrics, audit) and removes the folder however the read ends.
+struct Reading {
+    gateway: Gateway,
+    org: OrganizationId,
+    actor: Actor,
+    kind: ConnectionKind,
+    name: TableName,
+    counts: Arc<RowCounts>,
+    progress: Arc<Progress>,
+    ended: &'static str,
+    spill_dir: Option<PathBuf>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        if let Some(dir) = self.spill_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        // The reader went away mid-read: stop the engine at its next batch.
+        self.progress.cancelled.store(true, Ordering::Relaxed);
+        let read = RowsRead {
+            rows: self.counts.served.load(Ordering::Relaxed),
+            skipped: self.counts.skipped.load(Ordering::Relaxed),
+            bytes: self.progress.bytes_read.load(Ordering::Relaxed),
+            ended: self.ended,
+        };
+        self.gateway.metrics().row_read(read.ended, read.rows, read.skipped, read.bytes);
+        let (g, o, a, k, n) =
+            (self.gateway.clone(), self.org.clone(), self.actor.clone(), self.kind, self.name.clone());
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if let Err(p) = g.db(move |s| s.record_rows_read(&o, k, &n, &read, &a)).await {
+                    tracing::warn!(error = %p.message, "cannot audit a read of rows");
+                }
+            });
+        }
+    }
+}
+
+impl Gateway {
+    /// Starts streaming a stored source table's rows.
+    pub async fn read_rows(
+        &self,
+        org: &OrganizationId,
+        actor: &Actor,
+        kind: ConnectionKind,
+        name: &TableName,
+        request: RowsRequest,
+    ) -> Result<RowsAnswer, Problem> {
+        let table = self.load_table(org, kind, name).await?.ok_or_else(|| table_not_found(kind, name))?;
+        if table.resource.is_destination() {
+            return Err(Problem::wrong_field(
+                "resource",
+                format!(
+                    "'{name}' is a destination ({}): the platform writes it, it has no rows to read here",
+                    table.resource
+                ),
+            ));
+        }
+        let connector = self.connector(kind)?;
+        let whole = connector.whole_read();
+        if !matches!(whole, WholeRead::Files | WholeRead::Pages) {
+            let registry = &self.inner.registry;
+            let readable: Vec<&str> = registry
+                .kinds()
+                .filter(|k| registry.get(*k).is_some_and(|c| matches!(c.whole_read(), WholeRead::Files | WholeRead::Pages)))
+                .map(ConnectionKind::as_str)
+                .collect();
+            return Err(Problem::wrong_field(
+                "connection",
+                format!("{kind} tables cannot be read through this gateway yet; rows are read from {}", readable.join(", ")),
+            )
+            .with("connection", kind.as_str()));
+        }
+        let slot = self.inner.limits.row_read(org)?;
+        let conn = self.load_connection(org, kind).await?;
+        let credentials = conn
+            .as_ref()
+            .map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new))
+            .transpose()?;
+        let settings = self.settings().validation.clone();
+        let progress = Arc::new(Progress::default());
+        let counts = Arc::new(RowCounts::default());
+        let mut reading = Reading {
+            gateway: self.clone(),
+            org: org.clone(),
+            actor: actor.clone(),
+            kind,
+            name: name.clone(),
+            counts: counts.clone(),
+            progress: progress.clone(),
+            ended: "failed",
+            spill_dir: None,
+            _slot: slot,
+        };
+        let (files, params) = if whole == WholeRead::Pages {
+            let mut id = [0u8; 12];
+            let _ = getrandom::fill(&mut id);
+            let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            let dir = settings.spill_dir.join(format!("rows-{id}"));
+            tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+                tracing::error!(dir = %dir.display(), error = %e, "cannot create a read's spill folder");
+                Problem::new(gateway_domain::ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
+            })?;
+            reading.spill_dir = Some(dir.clone());
+            let max_rows = request.max_rows.unwrap_or(u64::MAX);
+            let spooled = crate::validations::spool_pages(
+                connector.as_ref(),
+                credentials.as_ref(),
+                &table,
+                max_rows,
+                &dir,
+                settings.spill_mb,
+            )
+            .await?;
+            (spooled.files, spooled.params)
+        } else {
+            let files = self.open_table_files(connector.as_ref(), credentials.as_ref(), &table).await?;
+            (files, table.connection_table_params.clone())
+        };
+        let rules = Rules::new(
+            table.resource,
+            &gateway_engine::mapping_of(&table.resource_params),
+            gateway_preview::required_fields(table.resource),
+        );
+        let memory = settings.memory_mb.max(16);
+        let job = RowsJob {
+            files,
+            params,
+            rules,
+            columns: request.columns,
+            invalid: request.invalid,
+            max_rows: request.max_rows,
+            // 16 bytes a key, about as much again for the set's own table.
+            max_keys: ((memory << 20) / 40) as usize,
+            memory_mb: memory,
+        };
+        let scrub = {
+            let (c, k) = (connector.clone(), credentials.clone());
+            move |p: &EngineError| {
+                let mut p = p.problem();
+                p.message = crate::scrub(&p.message, c.as_ref(), k.as_ref());
+                p
+            }
+        };
+        let rows = gateway_engine::rows(job, progress.clone(), counts).await.map_err(|e| scrub(&e))?;
+        let schema = rows.schema.clone();
+        let mut encoder = Encoder::new(request.format, &schema).map_err(|e| e.problem())?;
+        let head = encoder.start();
+        let cap = self.inner.limits.row_read_bytes();
+        struct State {
+            rows: gateway_engine::Rows,
+            encoder: Option<Encoder>,
+            head: Option<Bytes>,
+            reading: Reading,
+        }
+        // From here, a read dropped before its end was stopped by its client.
+        reading.ended = "stopped";
+        let state = State { rows, encoder: Some(encoder), head: Some(head).filter(|h| !h.is_empty()), reading };
+        let body = futures_util::stream::unfold(state, move |mut st| {
+            let scrub = scrub.clone();
+            async move {
+                if let Some(head) = st.head.take() {
+                    return Some((Ok(head), st));
+                }
+                let encoder = st.encoder.as_mut()?;
+                let failed = |message: String| std::io::Error::other(message);
+                match st.rows.batches.recv().await {
+                    Some(Ok(batch)) => {
+                        if cap.is_some_and(|c| st.reading.progress.bytes_read.load(Ordering::Relaxed) > c) {
+                            st.encoder = None;
+                            st.reading.ended = "failed";
+                            let message = "the read took more source bytes than GATEWAY_ROW_READ_MB allows one read";
+                            return Some((Err(failed(message.to_owned())), st));
+                        }
+                        match encoder.batch(&batch) {
+                            Ok(bytes) => Some((Ok(bytes), st)),
+                            Err(e) => {
+                                st.encoder = None;
+                                st.reading.ended = "failed";
+                                Some((Err(failed(scrub(&e).message)), st))
+                            }
+                        }
+                    }
+                    Some(Err(e)) => {
+                        // The response is under way: cut short, so the client sees it fail.
+                        st.encoder = None;
+                        st.reading.ended = "failed";
+                        tracing::info!(error = %scrub(&e).message, "a read of rows stopped");
+                        Some((Err(failed(scrub(&e).message)), st))
+                    }
+                    None => {
+                        let encoder = st.encoder.take()?;
+                        match encoder.finish(&st.rows.schema) {
+                            Ok(tail) => {
+                                st.reading.ended = "completed";
+                                Some((Ok(tail), st))
+                            }
+                            Err(e) => {
+                                st.reading.ended = "failed";
+                                Some((Err(failed(scrub(&e).message)), st))
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(RowsAnswer { content_type: request.format.content_type(), body: Box::pin(body) })
+    }
+}

@@ -1,0 +1,194 @@
+//! Rows through the gateway (`GET .../rows/`), on SQLite and PostgreSQL, against the S3 peer:
+//! the workflow a pipeline chains (preview, save what it answered, read the rows), each form
+//! read back by its reference reader, invalid rows skipped, included or failing the read, the
+//! refusals, the organization's limit on reads open at once, and the audit entry of each.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use gateway_testkit::{Db, S3Peer, TestApp, TestDb};
+use serde_json::{Value, json};
+
+fn prefix(test: &str) -> String {
+    format!("{test}-{}-{}", std::process::id(), gateway_domain::now_seconds())
+}
+
+/// `n` ratings (`uid,sku,score,note`) with 8 invalid rows when n >= 60, as in the validation
+/// tests: 2 missing users, 2 ratings that are no number, 2 repeats of row 5's key, a row of
+/// one column, a row with a missing user and a bad rating.
+fn ratings_csv(n: u32) -> String {
+    let mut s = String::from("uid,sku,score,note\n");
+    for i in 1..=n {
+        let line = match i {
+            10 | 20 => format!(",i{i},4,n{i}\n"),
+            30 | 31 => format!("u{i},i{i},abc,n{i}\n"),
+            40 | 41 => "u5,i5,3,again\n".to_owned(),
+            50 => "u50\n".to_owned(),
+            60 => ",i60,x,n60\n".to_owned(),
+            _ => format!("u{i},i{i},{},n{i}\n", i % 5),
+        };
+        s.push_str(&line);
+    }
+    s
+}
+
+async fn app_on(peer: &S3Peer, db: TestDb, limits: Option<gateway_service::LimitSettings>) -> TestApp {
+    let mut b = TestApp::builder().on(db).allow_private().provider_url("S3", &peer.endpoint);
+    if let Some(l) = limits {
+        b = b.limits(l);
+    }
+    let app = b.spawn().await.unwrap();
+    let creds = json!({"aws_access_key_id": peer.key_id, "aws_secret_access_key": peer.secret, "bucket": peer.bucket});
+    assert_eq!(app.api("acme", "manager").put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+    app
+}
+
+/// Saves `ratings.csv` of `n` rows as a rating table from its preview; answers its path.
+async fn saved_ratings(app: &TestApp, peer: &S3Peer, test: &str, n: u32) -> String {
+    let path = format!("{}/ratings.csv", prefix(test));
+    peer.operator().write(&path, ratings_csv(n).into_bytes()).await.unwrap();
+    let api = app.api("acme", "manager");
+    let table = "/connections/S3/tables/ratings/";
+    let body = json!({"resource": "rating", "connection_table_params": {"path": path},
+                      "resource_params": {"columns_mapping": {"user_id": "uid", "item_id": "sku", "rating": "score"}}});
+    let preview = api.post(&format!("{table}test/"), body).await;
+    assert_eq!(preview.status, 200, "{:?}", preview.body);
+    assert_eq!(api.patch(table, preview.body).await.status, 200);
+    table.to_owned()
+}
+
+async fn a_pipeline_reads_the_rows_it_ingests(db: Db) {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(db) else { return };
+    let app = app_on(&peer, test_db, None).await;
+    let table = saved_ratings(&app, &peer, "rows", 1000).await;
+    // The platform's pipeline reads as backend: NDJSON by default, invalid rows skipped.
+    let backend = app.api("acme", "backend");
+    let (status, headers, body) = backend.get_raw(&format!("{table}rows/"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    let body = String::from_utf8(body.unwrap().to_vec()).unwrap();
+    let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 992, "the 8 invalid rows skipped");
+    assert_eq!(lines[0], json!({"user_id": "u1", "item_id": "i1", "rating": 1.0, "note": "n1"}));
+    assert!(!lines.iter().any(|l| l["user_id"].is_null()), "no row without a user");
+
+    // Invalid rows included, mapped fields only, as CSV.
+    let (status, _, body) = backend.get_raw(&format!("{table}rows/?format=csv&columns=mapped&invalid=include"), None).await;
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(body.unwrap().to_vec()).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("user_id,item_id,rating,_error"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 1000);
+    assert_eq!(rows[9], ",i10,4.0,missing user_id");
+    assert_eq!(rows[40], "u5,i5,3.0,duplicate user_id+item_id", "row 5's key again");
+
+    // Arrow by Accept, read back by arrow's own reader.
+    let (status, headers, body) =
+        backend.get_raw(&format!("{table}rows/"), Some("application/vnd.apache.arrow.stream")).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/vnd.apache.arrow.stream");
+    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(body.unwrap()), None).unwrap();
+    let schema = reader.schema();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 992);
+    let field = |n: &str| schema.field_with_name(n).unwrap().data_type().clone();
+    assert_eq!((field("user_id"), field("rating")), (arrow_schema::DataType::Utf8, arrow_schema::DataType::Float64));
+
+    // Parquet, read back by the parquet crate.
+    let (status, _, body) = backend.get_raw(&format!("{table}rows/?format=parquet"), None).await;
+    assert_eq!(status, 200);
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body.unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(reader.map(|b| b.unwrap().num_rows()).sum::<usize>(), 992);
+
+    // invalid=fail: the response is under way when row 10 is met, so it is cut short.
+    let (status, _, body) = backend.get_raw(&format!("{table}rows/?invalid=fail"), None).await;
+    assert_eq!(status, 200);
+    assert!(body.is_err(), "a read failing under way ends its body early, never as if complete");
+
+    // max_rows.
+    let (_, _, body) = backend.get_raw(&format!("{table}rows/?max_rows=5"), None).await;
+    assert_eq!(String::from_utf8(body.unwrap().to_vec()).unwrap().lines().count(), 5);
+
+    // Each read audited with its counts and how it ended (the last ones first).
+    let trail = app.api("acme", "root").get("/audit/?amt=64").await;
+    let reads: Vec<&Value> = trail.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "table.rows_read")
+        .collect();
+    assert_eq!(reads.len(), 6, "{:?}", trail.body);
+    assert_eq!(reads[0]["role"], "backend");
+    assert_eq!(reads[0]["target"], "S3/ratings");
+    assert_eq!(reads[0]["fields"][0], "rows 5");
+    assert_eq!(reads[1]["fields"][3], "failed", "{:?}", reads[1]);
+    let first = reads.last().unwrap();
+    assert_eq!(first["fields"][0], "rows 992");
+    assert_eq!(first["fields"][1], "skipped 8");
+    assert_eq!(first["fields"][3], "completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_reads_the_rows_it_ingests_on_sqlite() {
+    a_pipeline_reads_the_rows_it_ingests(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_reads_the_rows_it_ingests_on_postgres() {
+    a_pipeline_reads_the_rows_it_ingests(Db::Postgres).await;
+}
+
+/// What cannot be read is refused before any row: a destination, an unknown table, a form or
+/// a rule that does not exist; and an organization holding its reads open gets 429 naming the
+/// setting while another organization reads on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_refused_clearly_and_limited_per_organization() {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(Db::Sqlite) else { return };
+    let limits = gateway_service::LimitSettings {
+        global_calls: 64,
+        org_calls: 32,
+        org_tests_per_minute: 10_000,
+        org_row_reads: 1,
+        ..Default::default()
+    };
+    let app = app_on(&peer, test_db, Some(limits)).await;
+    // Large enough that an unread response cannot be taken whole by the sockets' buffers.
+    let table = saved_ratings(&app, &peer, "rows-limits", 500_000).await;
+    let api = app.api("acme", "backend");
+    for (query, field) in [("format=xml", "format"), ("invalid=maybe", "invalid"), ("columns=some", "columns")] {
+        let r = api.get(&format!("{table}rows/?{query}")).await;
+        assert_eq!((r.status, r.error_name(), r.field()), (400, "WRONG_DATA_TYPE", field), "{query}: {:?}", r.body);
+    }
+    let r = api.get_raw(&format!("{table}rows/"), Some("text/html")).await;
+    assert_eq!(r.0, 400, "an Accept naming no form rows come in");
+    let r = api.get("/connections/S3/tables/nothing/rows/").await;
+    assert_eq!((r.status, r.error_name()), (404, "TABLE_NOT_FOUND"));
+    let reco = json!({"resource": "user_to_items_reco", "connection_table_params": {"path": format!("{}/reco.csv", prefix("reco"))}});
+    assert_eq!(app.api("acme", "manager").patch("/connections/S3/tables/reco/", reco).await.status, 200);
+    let r = api.get("/connections/S3/tables/reco/rows/").await;
+    assert_eq!((r.status, r.error_name()), (400, "WRONG_DATA_TYPE"), "{:?}", r.body);
+
+    // One read held open (its body unread): a second one of the organization's is refused.
+    let held = api.get_unread(&format!("{table}rows/")).await;
+    assert_eq!(held.status(), 200);
+    let second = api.get(&format!("{table}rows/")).await;
+    assert_eq!((second.status, second.error_name()), (429, "TOO_MANY_REQUESTS"), "{:?}", second.body);
+    assert_eq!(second.body["error_data"]["setting"], "GATEWAY_ORG_ROW_READS");
+    drop(held);
+    // The slot comes back once the gateway sees the reader gone.
+    let mut freed = false;
+    for _ in 0..100 {
+        let (status, _, _) = api.get_raw(&format!("{table}rows/?max_rows=1"), None).await;
+        if status == 200 {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(freed, "a reader gone frees its slot");
+}
