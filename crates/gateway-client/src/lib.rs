@@ -189,6 +189,7 @@ impl Client {
         ("get", "/connections/{connection}/tables/{name}/validations/", "list_validations"),
         ("get", "/connections/{connection}/tables/{name}/validations/{id}/", "get_validation"),
         ("delete", "/connections/{connection}/tables/{name}/validations/{id}/", "cancel_validation"),
+        ("get", "/connections/{connection}/tables/{name}/rows/", "read_rows"),
         ("get", "/connections/{connection}/tables/{name}/schema/", "schema_history"),
         ("get", "/connections/{connection}/tables/{name}/files/", "list_files"),
         ("delete", "/connections/{connection}/tables/{name}/files/", "delete_files"),
@@ -417,7 +418,10 @@ impl Client {
         if res.status().is_success() {
             return Ok(res);
         }
-        Err(answer::<Value>(res).await.err().unwrap_or_else(|| ClientError::Transport("an error without a body".into())))
+        Err(answer::<Value>(res)
+            .await
+            .err()
+            .unwrap_or_else(|| ClientError::Transport("an error without a body".into())))
     }
 
     /// A LOCAL table's uploaded files by name.

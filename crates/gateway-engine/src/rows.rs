@@ -483,7 +483,9 @@ impl Encoder {
     pub fn new(format: Format, schema: &SchemaRef) -> Result<Encoder, EngineError> {
         let buf = Shared::default();
         let state = match format {
-            Format::Arrow => State::Arrow(arrow_ipc::writer::StreamWriter::try_new(buf.clone(), schema).map_err(encoding)?),
+            Format::Arrow => {
+                State::Arrow(arrow_ipc::writer::StreamWriter::try_new(buf.clone(), schema).map_err(encoding)?)
+            }
             Format::NdJson => State::NdJson,
             Format::Csv => State::Csv { header: true },
             Format::Parquet => {
@@ -492,8 +494,7 @@ impl Encoder {
                     .set_compression(parquet::basic::Compression::SNAPPY)
                     .build();
                 State::Parquet(Box::new(
-                    parquet::arrow::ArrowWriter::try_new(buf.clone(), schema.clone(), Some(props))
-                        .map_err(encoding)?,
+                    parquet::arrow::ArrowWriter::try_new(buf.clone(), schema.clone(), Some(props)).map_err(encoding)?,
                 ))
             }
         };

@@ -324,8 +324,7 @@ async fn rows_are_served_typed_with_invalid_rows_skipped_included_or_failing() {
     assert_eq!(errors[59].as_deref(), Some("missing user_id, type rating"));
     assert!(b.column_by_name("rating").unwrap().is_null(29), "a rating that is no number is served null");
 
-    let (failed, _, _) =
-        read_rows(vec![(csv, "r.csv")], Resource::Rating, mapping, Columns::All, Invalid::Fail).await;
+    let (failed, _, _) = read_rows(vec![(csv, "r.csv")], Resource::Rating, mapping, Columns::All, Invalid::Fail).await;
     let e = failed.unwrap_err().to_string();
     assert!(e.starts_with("r.csv: data row 10 breaks the rules (missing user_id)"), "{e}");
 }
@@ -360,7 +359,10 @@ async fn timestamps_are_served_as_epoch_seconds_and_keyed_by_instant() {
     assert_eq!(batches.unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 2);
 }
 
-fn arrow_select_concat(schema: &arrow_schema::SchemaRef, batches: &[arrow_array::RecordBatch]) -> arrow_array::RecordBatch {
+fn arrow_select_concat(
+    schema: &arrow_schema::SchemaRef,
+    batches: &[arrow_array::RecordBatch],
+) -> arrow_array::RecordBatch {
     datafusion::arrow::compute::concat_batches(schema, batches).unwrap()
 }
 

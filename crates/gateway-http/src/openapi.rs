@@ -125,7 +125,12 @@ fn rows(doc: &mut Value) {
                "schema": {"type": "string", "enum": values, "default": default}})
     };
     if let Some(list) = read["parameters"].as_array_mut() {
-        list.push(enum_param("format", &["ndjson", "arrow", "csv", "parquet"], "ndjson", "the form served (else by Accept)"));
+        list.push(enum_param(
+            "format",
+            &["ndjson", "arrow", "csv", "parquet"],
+            "ndjson",
+            "the form served (else by Accept)",
+        ));
         list.push(enum_param("columns", &["all", "mapped"], "all", "mapped: the platform fields only"));
         list.push(enum_param("invalid", &["skip", "fail", "include"], "skip", "what becomes of a row breaking a rule"));
         list.push(json!({"name": "max_rows", "in": "query", "required": false, "description": "rows served at most",
@@ -133,12 +138,12 @@ fn rows(doc: &mut Value) {
     }
     let binary = json!({"schema": {"type": "string", "format": "binary"}});
     read["responses"]["200"] = json!({"description": "the rows, streamed (a read that fails once under way is cut short)",
-        "content": {
-            "application/x-ndjson": {"schema": {"type": "string"}},
-            "application/vnd.apache.arrow.stream": binary.clone(),
-            "text/csv": {"schema": {"type": "string"}},
-            "application/vnd.apache.parquet": binary,
-        }});
+    "content": {
+        "application/x-ndjson": {"schema": {"type": "string"}},
+        "application/vnd.apache.arrow.stream": binary.clone(),
+        "text/csv": {"schema": {"type": "string"}},
+        "application/vnd.apache.parquet": binary,
+    }});
     doc["paths"]["/connections/{connection}/tables/{name}/rows/"] = json!({"get": read});
 }
 

@@ -45,8 +45,8 @@
 
 mod connections;
 mod limits;
-mod rows;
 pub mod metrics;
+mod rows;
 mod scheduler;
 mod tables;
 mod uploads;
@@ -61,10 +61,10 @@ use gateway_domain::{ConnectionKind, ErrorName, Problem};
 use gateway_store::{Store, StoreError};
 
 pub use gateway_connector::{CredentialCheck, Step, StepOutcome};
-pub use limits::LimitSettings;
 pub use gateway_engine::{Columns as RowColumns, Format as RowFormat, Invalid as RowInvalid};
-pub use rows::{RowsAnswer, RowsRequest};
+pub use limits::LimitSettings;
 pub use metrics::{Metrics, ProviderStep};
+pub use rows::{RowsAnswer, RowsRequest};
 pub use scheduler::ScheduleSettings;
 pub use uploads::{UPLOAD_TTL_SECONDS, UploadKey, verify as verify_upload_token};
 pub use validations::ValidationSettings;

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use gateway_connector::WholeRead;
 use gateway_domain::{Actor, ConnectionKind, Credentials, OrganizationId, Problem, TableName};
-use gateway_engine::{Columns, Encoder, EngineError, Format, Invalid, Progress, RowCounts, Rules, RowsJob};
+use gateway_engine::{Columns, Encoder, EngineError, Format, Invalid, Progress, RowCounts, RowsJob, Rules};
 use gateway_store::RowsRead;
 
 use crate::Gateway;
@@ -113,12 +113,17 @@ impl Gateway {
             let registry = &self.inner.registry;
             let readable: Vec<&str> = registry
                 .kinds()
-                .filter(|k| registry.get(*k).is_some_and(|c| matches!(c.whole_read(), WholeRead::Files | WholeRead::Pages)))
+                .filter(|k| {
+                    registry.get(*k).is_some_and(|c| matches!(c.whole_read(), WholeRead::Files | WholeRead::Pages))
+                })
                 .map(ConnectionKind::as_str)
                 .collect();
             return Err(Problem::wrong_field(
                 "connection",
-                format!("{kind} tables cannot be read through this gateway yet; rows are read from {}", readable.join(", ")),
+                format!(
+                    "{kind} tables cannot be read through this gateway yet; rows are read from {}",
+                    readable.join(", ")
+                ),
             )
             .with("connection", kind.as_str()));
         }
@@ -150,7 +155,10 @@ impl Gateway {
             let dir = settings.spill_dir.join(format!("rows-{id}"));
             tokio::fs::create_dir_all(&dir).await.map_err(|e| {
                 tracing::error!(dir = %dir.display(), error = %e, "cannot create a read's spill folder");
-                Problem::new(gateway_domain::ErrorName::InternalError, "the gateway cannot write its spill folder (logged)")
+                Problem::new(
+                    gateway_domain::ErrorName::InternalError,
+                    "the gateway cannot write its spill folder (logged)",
+                )
             })?;
             reading.spill_dir = Some(dir.clone());
             let max_rows = request.max_rows.unwrap_or(u64::MAX);

@@ -473,8 +473,9 @@ impl Gateway {
         let mut spooled_bytes = 0u64;
         let (files, params) = if connector.whole_read() == WholeRead::Pages {
             let max_rows = job.max_rows.unwrap_or(gateway_domain::DEFAULT_MAX_PAGED_ROWS);
-            let spooled = spool_pages(connector.as_ref(), credentials.as_ref(), &table, max_rows, &spill_dir, settings.spill_mb)
-                .await?;
+            let spooled =
+                spool_pages(connector.as_ref(), credentials.as_ref(), &table, max_rows, &spill_dir, settings.spill_mb)
+                    .await?;
             unread = spooled.unread;
             spooled_bytes = spooled.bytes;
             (spooled.files, spooled.params)

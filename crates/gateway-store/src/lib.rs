@@ -25,7 +25,7 @@ pub mod webhooks;
 pub use checks::{CheckJob, CheckPolicy, CheckState};
 pub use db::{Backend, DbConnection, PoolState, Store, StoreOptions};
 pub use error::StoreError;
-pub use journal::{Rules, RowsRead};
+pub use journal::{RowsRead, Rules};
 pub use seal::{EncryptionKey, Keyring};
 pub use tables::{TableFilter, Verdict};
 pub use validations::{Outcome, ValidationJob};

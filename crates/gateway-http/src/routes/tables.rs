@@ -214,10 +214,7 @@ pub async fn rows(
         Some("fail") => Invalid::Fail,
         Some("include") => Invalid::Include,
         Some(other) => {
-            return Err(ApiError(Problem::wrong_field(
-                "invalid",
-                format!("'{other}' is not skip, fail or include"),
-            )));
+            return Err(ApiError(Problem::wrong_field("invalid", format!("'{other}' is not skip, fail or include"))));
         }
     };
     let max_rows = match extract::param(&q, "max_rows") {
