@@ -267,6 +267,15 @@ async fn a_braze_catalog_is_validated_page_by_page() {
         mock.requests().iter().filter(|r| r.path.ends_with("/items")).map(|r| r.query.clone()).collect();
     // (The first: the inspection the validation keeps the schema of.)
     assert_eq!(asked, ["", "", "cursor=c2tpcDoy"]);
+    // Its rows read through the gateway: both pages again, the item ids first.
+    let (status, _, body) = app.api("acme", "backend").get_raw(&format!("{}rows/", table("BRAZE", "menu")), None).await;
+    assert_eq!(status, 200);
+    let rows: Vec<Value> =
+        String::from_utf8(body.unwrap().to_vec()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.iter().all(|r| r["item_id"].is_string()), "{rows:?}");
+    let asked = mock.requests().iter().filter(|r| r.path.ends_with("/items")).count();
+    assert_eq!(asked, 5, "the read asked both pages");
     // A destination catalog is written, not read.
     let reco = json!({"resource": "item_to_items_reco", "connection_table_params": {"catalog": "restaurants"}});
     assert_eq!(api.patch(&table("BRAZE", "similar"), reco).await.status, 200);

@@ -200,3 +200,30 @@ async fn reads_are_refused_clearly_and_limited_per_organization() {
     }
     assert!(freed, "a reader gone frees its slot");
 }
+
+/// Under `GATEWAY_BACKEND_SECRETS=masked`, backend is answered masked secrets like the other
+/// roles, and reads its tables' rows through the gateway all the same: the gateway is then the
+/// only holder of the customer's secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_backend_secrets_masked_a_pipeline_still_reads_rows() {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(Db::Sqlite) else { return };
+    let app = TestApp::builder()
+        .on(test_db)
+        .allow_private()
+        .provider_url("S3", &peer.endpoint)
+        .backend_secrets_masked()
+        .spawn()
+        .await
+        .unwrap();
+    let creds = json!({"aws_access_key_id": peer.key_id, "aws_secret_access_key": peer.secret, "bucket": peer.bucket});
+    assert_eq!(app.api("acme", "manager").put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+    let table = saved_ratings(&app, &peer, "rows-masked", 100).await;
+    let backend = app.api("acme", "backend");
+    let conn = backend.get("/connections/S3/").await;
+    assert_eq!(conn.body["credentials"]["aws_secret_access_key"], "********", "{:?}", conn.body);
+    assert_eq!(conn.body["credentials"]["aws_access_key_id"], peer.key_id.as_str());
+    let (status, _, body) = backend.get_raw(&format!("{table}rows/"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8(body.unwrap().to_vec()).unwrap().lines().count(), 92);
+}

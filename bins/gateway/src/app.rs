@@ -130,6 +130,7 @@ impl App {
             limits: settings.limits,
             schedule: settings.schedule.clone(),
             validation: settings.validation.clone(),
+            backend_secrets_masked: settings.backend_secrets_masked,
         };
         tracing::info!(
             address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),

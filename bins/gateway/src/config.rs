@@ -69,6 +69,7 @@ struct FileSettings {
     org_uploads: Option<usize>,
     org_upload_bytes: Option<u64>,
     org_row_reads: Option<usize>,
+    backend_secrets: Option<String>,
     row_read_mb: Option<u64>,
     scheduler_tick_ms: Option<u64>,
     audit_retention_days: Option<u32>,
@@ -120,6 +121,9 @@ pub struct Settings {
     pub public_url: String,
     pub upload_max_bytes: u64,
     pub upload_idle_timeout_secs: u64,
+    /// `GATEWAY_BACKEND_SECRETS=masked`: backend is answered masked secrets like the other
+    /// roles (the recommended production setting once pipelines read rows through the gateway).
+    pub backend_secrets_masked: bool,
     pub limits: gateway_service::LimitSettings,
     /// Scheduled re-tests, webhook deliveries and audit retention.
     pub schedule: gateway_service::ScheduleSettings,
@@ -208,6 +212,12 @@ impl Settings {
             "json" => true,
             other => bail!("GATEWAY_LOG_FORMAT='{other}': use text or json"),
         };
+        let backend_secrets = e.get("GATEWAY_BACKEND_SECRETS").or(f.backend_secrets).unwrap_or_else(|| "clear".into());
+        let backend_secrets_masked = match backend_secrets.as_str() {
+            "clear" => false,
+            "masked" => true,
+            other => bail!("GATEWAY_BACKEND_SECRETS='{other}': use clear or masked"),
+        };
         let (provider_urls, deprecations) = provider_urls(
             f.provider_urls.unwrap_or_default(),
             e.vars().into_iter(),
@@ -293,6 +303,7 @@ impl Settings {
             ..Default::default()
         };
         let settings = Settings {
+            backend_secrets_masked,
             fileset_max_files: e.parse("GATEWAY_FILESET_MAX_FILES")?.or(f.fileset_max_files).unwrap_or(100_000).max(1),
             validation,
             schedule,

@@ -97,10 +97,11 @@ pub(crate) fn connectable(kind: ConnectionKind) -> Result<(), Problem> {
 }
 
 impl Gateway {
-    /// A connection as `role` may see it: secrets masked for every role but backend, by the
-    /// connector's spec (by their names for a kind without a connector).
+    /// A connection as `role` may see it: secrets masked for every role but backend (and for
+    /// backend too under `GATEWAY_BACKEND_SECRETS=masked`), by the connector's spec (by their
+    /// names for a kind without a connector).
     pub fn connection_view(&self, role: Role, conn: Connection) -> ConnectionView {
-        let credentials = if role.sees_secrets() {
+        let credentials = if role.sees_secrets() && !self.settings().backend_secrets_masked {
             conn.credentials.expose().clone()
         } else {
             let spec = self.registry().get(conn.kind).map(|c| c.credential_spec().clone());

@@ -91,6 +91,9 @@ pub struct ServiceSettings {
     pub schedule: ScheduleSettings,
     /// Whole-table validations: caps, concurrency, retention.
     pub validation: ValidationSettings,
+    /// Whether `backend` is answered secrets masked like the other roles
+    /// (`GATEWAY_BACKEND_SECRETS=masked`).
+    pub backend_secrets_masked: bool,
 }
 
 impl Default for ServiceSettings {
@@ -106,6 +109,7 @@ impl Default for ServiceSettings {
             limits: LimitSettings::default(),
             schedule: ScheduleSettings::default(),
             validation: ValidationSettings::default(),
+            backend_secrets_masked: false,
         }
     }
 }

@@ -179,6 +179,7 @@ pub struct TestAppBuilder {
     outbound: OutboundSettings,
     connector_timeout: Duration,
     limits: gateway_service::LimitSettings,
+    backend_secrets_masked: bool,
     schedule: gateway_service::ScheduleSettings,
     check_policy: gateway_store::CheckPolicy,
     validation_memory_mb: Option<u64>,
@@ -249,6 +250,12 @@ impl TestAppBuilder {
     }
 
     /// The operator's limits on provider calls (generous by default here: tests run many).
+    /// `GATEWAY_BACKEND_SECRETS=masked`.
+    pub fn backend_secrets_masked(mut self) -> Self {
+        self.backend_secrets_masked = true;
+        self
+    }
+
     pub fn limits(mut self, limits: gateway_service::LimitSettings) -> Self {
         self.limits = limits;
         self
@@ -315,6 +322,7 @@ impl TestAppBuilder {
         settings.provider_urls = self.outbound.provider_urls.clone();
         settings.connector_timeout_secs = self.connector_timeout.as_secs().max(1);
         settings.limits = self.limits;
+        settings.backend_secrets_masked = self.backend_secrets_masked;
         settings.schedule = self.schedule.clone();
         settings.check_policy = self.check_policy.clone();
         if let Some(max) = self.fileset_max_files {
@@ -383,6 +391,7 @@ impl TestApp {
             store_options: StoreOptions::default(),
             outbound: OutboundSettings::default(),
             connector_timeout: Duration::from_secs(5),
+            backend_secrets_masked: false,
             limits: gateway_service::LimitSettings {
                 global_calls: 64,
                 org_calls: 32,
