@@ -242,3 +242,56 @@ async fn with_backend_secrets_masked_a_pipeline_still_reads_rows() {
     assert_eq!(status, 200);
     assert_eq!(String::from_utf8(body.unwrap().to_vec()).unwrap().lines().count(), 92);
 }
+
+/// A BigQuery table's rows read through the gateway by `tabledata.list` on the emulator: typed
+/// as any source's (the INTEGER epoch as seconds, milliseconds among them too), the same rules
+/// per row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bigquery_rows_are_read_through_the_gateway() {
+    use gateway_testkit::{BqPeer, TestKey, TokenServer};
+    let Some(peer) = BqPeer::get() else { return };
+    let dataset = format!("rows_{}", std::process::id());
+    let mut rows: Vec<Value> = (1..=10)
+        .map(|i| json!({"json": {"user_id": format!("u{i}"), "item_id": format!("i{i}"), "rating": format!("{}", i % 5), "ts": 1_700_000_000 + i}}))
+        .collect();
+    for (u, i, r) in
+        [(json!(" "), "i11", "3"), (Value::Null, "i12", "3"), (json!("u13"), "i13", "abc"), (json!("u1"), "i1", "4")]
+    {
+        rows.push(json!({"json": {"user_id": u, "item_id": i, "rating": r, "ts": 1_700_000_000}}));
+    }
+    rows.push(json!({"json": {"user_id": "u15", "item_id": "i15", "rating": "3", "ts": 1_700_000_000_000i64}}));
+    let fields = json!([{"name": "user_id", "type": "STRING"}, {"name": "item_id", "type": "STRING"},
+                        {"name": "rating", "type": "STRING"}, {"name": "ts", "type": "INTEGER"}]);
+    peer.table_with(&dataset, "ratings", fields, rows).await;
+    let key = TestKey::generate();
+    let email = "reader@gateway-tests.iam.gserviceaccount.com";
+    let token = TokenServer::start(&key, email);
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("BIGQUERY", &peer.endpoint)
+        .provider_url("GOOGLE_OAUTH", &token.url)
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    let mut creds = key.key_file(email);
+    creds["project_id"] = json!(peer.project);
+    assert_eq!(api.put("/connections/BIGQUERY/", json!({"credentials": creds})).await.status, 200);
+    let table = format!("/connections/BIGQUERY/tables/{dataset}.ratings/");
+    let saved = api
+        .patch(&table, json!({"resource": "rating", "resource_params": {"columns_mapping": {"timestamp": "ts"}}}))
+        .await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    let (status, _, body) = app.api("acme", "backend").get_raw(&format!("{table}rows/?invalid=include"), None).await;
+    assert_eq!(status, 200);
+    let rows: Vec<Value> =
+        String::from_utf8(body.unwrap().to_vec()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 15, "{rows:?}");
+    let row = |u: &str| rows.iter().find(|r| r["user_id"] == u).unwrap();
+    assert_eq!(row("u1")["timestamp"], 1_700_000_001, "{rows:?}");
+    assert_eq!(row("u1")["rating"], 1.0);
+    assert_eq!(row("u15")["timestamp"], 1_700_000_000, "milliseconds served as seconds");
+    assert_eq!(row("u13")["_error"], "type rating");
+    let broken = rows.iter().filter(|r| !r["_error"].is_null()).count();
+    assert_eq!(broken, 4, "two missing users, a rating that is no number, a repeated key: {rows:?}");
+}

@@ -120,6 +120,13 @@ pub trait Connector: Send + Sync + 'static {
         WholeRead::Unsupported
     }
 
+    /// Whether [`Connector::read_pages`] serves its tables (what a read of rows through the
+    /// gateway uses when its tables are not files): kinds validated page by page do, and a
+    /// kind validated where its tables live may too (BigQuery's `tabledata.list`).
+    fn reads_pages(&self) -> bool {
+        self.whole_read() == WholeRead::Pages
+    }
+
     /// Runs a validation where the table lives (a warehouse's SQL, in the customer's project)
     /// and answers its report. Kinds that cannot answer [`ErrorKind::WrongSpecification`] (the
     /// default).

@@ -108,14 +108,12 @@ impl Gateway {
             ));
         }
         let connector = self.connector(kind)?;
-        let whole = connector.whole_read();
-        if !matches!(whole, WholeRead::Files | WholeRead::Pages) {
+        let readable_by = |c: &dyn gateway_connector::Connector| c.whole_read() == WholeRead::Files || c.reads_pages();
+        if !readable_by(connector.as_ref()) {
             let registry = &self.inner.registry;
             let readable: Vec<&str> = registry
                 .kinds()
-                .filter(|k| {
-                    registry.get(*k).is_some_and(|c| matches!(c.whole_read(), WholeRead::Files | WholeRead::Pages))
-                })
+                .filter(|k| registry.get(*k).is_some_and(|c| readable_by(c.as_ref())))
                 .map(ConnectionKind::as_str)
                 .collect();
             return Err(Problem::wrong_field(
@@ -148,7 +146,7 @@ impl Gateway {
             spill_dir: None,
             _slot: slot,
         };
-        let (files, params) = if whole == WholeRead::Pages {
+        let (files, params) = if connector.whole_read() != WholeRead::Files {
             let mut id = [0u8; 12];
             let _ = getrandom::fill(&mut id);
             let id: String = id.iter().map(|b| format!("{b:02x}")).collect();

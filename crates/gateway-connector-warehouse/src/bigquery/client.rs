@@ -156,6 +156,32 @@ impl Client {
         .await
     }
 
+    /// One page of `tabledata.list`: `max` rows at most (BigQuery also cuts a page at 10 MB),
+    /// from `page_token` (the previous page's `pageToken`) when given.
+    pub async fn rows_page(
+        &self,
+        auth: &GoogleAuth,
+        key: &ServiceAccountKey<'_>,
+        t: &TableRef,
+        max: usize,
+        page_token: Option<&str>,
+    ) -> Result<Value, ConnectorError> {
+        let max = max.clamp(1, 100_000).to_string();
+        let mut query = vec![("maxResults", max.as_str())];
+        if let Some(token) = page_token {
+            query.push(("pageToken", token));
+        }
+        self.json(
+            auth,
+            key,
+            &["projects", &t.project, "datasets", &t.dataset, "tables", &t.table, "data"],
+            &query,
+            &format!("table {t}'s rows"),
+            "the BigQuery Data Viewer role (bigquery.tables.getData)",
+        )
+        .await
+    }
+
     /// `jobs.query` of `SELECT * ... LIMIT n`, billed to `billing`, capped by maximumBytesBilled.
     pub async fn sample_query(
         &self,
