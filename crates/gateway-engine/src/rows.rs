@@ -463,7 +463,7 @@ pub struct Encoder {
 }
 
 enum State {
-    Arrow(arrow_ipc::writer::StreamWriter<Shared>),
+    Arrow(Box<arrow_ipc::writer::StreamWriter<Shared>>),
     NdJson,
     Csv { header: bool },
     Parquet(Box<parquet::arrow::ArrowWriter<Shared>>),
@@ -484,7 +484,7 @@ impl Encoder {
         let buf = Shared::default();
         let state = match format {
             Format::Arrow => {
-                State::Arrow(arrow_ipc::writer::StreamWriter::try_new(buf.clone(), schema).map_err(encoding)?)
+                State::Arrow(Box::new(arrow_ipc::writer::StreamWriter::try_new(buf.clone(), schema).map_err(encoding)?))
             }
             Format::NdJson => State::NdJson,
             Format::Csv => State::Csv { header: true },
