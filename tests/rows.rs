@@ -295,3 +295,66 @@ async fn bigquery_rows_are_read_through_the_gateway() {
     let broken = rows.iter().filter(|r| !r["_error"].is_null()).count();
     assert_eq!(broken, 4, "two missing users, a rating that is no number, a repeated key: {rows:?}");
 }
+
+/// A file set read by its splits, as parallel readers would: one split a file, each served in
+/// the columns of a read of all (the first file's), together the same rows; a key repeated in
+/// another file is a duplicate in a read of all, not within its own split. A split that names
+/// no file of the table is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_set_is_read_by_its_splits() {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(Db::Sqlite) else { return };
+    let app = app_on(&peer, test_db, None).await;
+    let dir = prefix("splits");
+    let op = peer.operator();
+    op.write(&format!("{dir}/part-1.csv"), b"uid,sku,score,extra\nu1,i1,1,x\nu2,i2,2,y\n".to_vec()).await.unwrap();
+    op.write(&format!("{dir}/part-2.csv"), b"uid,sku,score\nu3,i3,3\nu1,i1,4\n".to_vec()).await.unwrap();
+    op.write(&format!("{dir}/part-3.csv"), b"uid,sku,score\nu4,i4,oops\n".to_vec()).await.unwrap();
+    let api = app.api("acme", "manager");
+    let table = "/connections/S3/tables/parts/";
+    let body = json!({"resource": "rating", "connection_table_params": {"path": format!("{dir}/part-*.csv"), "file_format": "csv"},
+                      "resource_params": {"columns_mapping": {"user_id": "uid", "item_id": "sku", "rating": "score"}}});
+    let saved = api.patch(table, body).await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    let backend = app.api("acme", "backend");
+    let splits = backend.get(&format!("{table}rows/splits/")).await;
+    assert_eq!(splits.status, 200, "{:?}", splits.body);
+    let splits = splits.body["splits"].as_array().unwrap().clone();
+    let files: Vec<&str> = splits.iter().map(|s| s["file"].as_str().unwrap()).collect();
+    assert_eq!(files, [format!("{dir}/part-1.csv"), format!("{dir}/part-2.csv"), format!("{dir}/part-3.csv")]);
+    assert!(splits.iter().all(|s| s["bytes"].as_u64().unwrap() > 0), "{splits:?}");
+    let read = |query: String| {
+        let backend = backend.clone();
+        async move {
+            let (status, _, body) = backend.get_raw(&format!("{table}rows/?invalid=include&{query}"), None).await;
+            assert_eq!(status, 200, "{query}");
+            String::from_utf8(body.unwrap().to_vec())
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<Value>>()
+        }
+    };
+    let all = read(String::new()).await;
+    let mut by_split = Vec::new();
+    for s in &splits {
+        by_split.extend(read(format!("split={}", s["split"].as_str().unwrap())).await);
+    }
+    assert_eq!(all.len(), 5);
+    let without_errors = |rows: &[Value]| -> Vec<Value> {
+        rows.iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.as_object_mut().unwrap().remove("_error");
+                r
+            })
+            .collect()
+    };
+    assert_eq!(without_errors(&by_split), without_errors(&all), "the splits together are the rows of a read of all");
+    assert_eq!(by_split[2], json!({"user_id": "u3", "item_id": "i3", "rating": 3.0, "extra": null, "_error": null}));
+    assert_eq!(all[3]["_error"], "duplicate user_id+item_id", "{all:?}");
+    assert_eq!(by_split[3]["_error"], Value::Null, "a split finds duplicates within itself only");
+    assert_eq!(by_split[4]["_error"], "type rating");
+    let r = backend.get(&format!("{table}rows/?split=6e6f7065")).await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+}

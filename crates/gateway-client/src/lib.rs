@@ -32,8 +32,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// How [`Client::read_rows`] asks for a table's rows.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RowsQuery {
+    /// One split of [`Client::row_splits`] rather than the whole table.
+    pub split: Option<String>,
     pub format: RowsFormat,
     /// The platform fields only (`?columns=mapped`).
     pub mapped_only: bool,
@@ -190,6 +192,7 @@ impl Client {
         ("get", "/connections/{connection}/tables/{name}/validations/{id}/", "get_validation"),
         ("delete", "/connections/{connection}/tables/{name}/validations/{id}/", "cancel_validation"),
         ("get", "/connections/{connection}/tables/{name}/rows/", "read_rows"),
+        ("get", "/connections/{connection}/tables/{name}/rows/splits/", "row_splits"),
         ("get", "/connections/{connection}/tables/{name}/schema/", "schema_history"),
         ("get", "/connections/{connection}/tables/{name}/files/", "list_files"),
         ("delete", "/connections/{connection}/tables/{name}/files/", "delete_files"),
@@ -407,6 +410,9 @@ impl Client {
         if let Some(m) = query.max_rows {
             q.push(("max_rows", m.to_string()));
         }
+        if let Some(s) = &query.split {
+            q.push(("split", s.clone()));
+        }
         let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "rows"], &q)?;
         let res = self
             .http
@@ -422,6 +428,16 @@ impl Client {
             .await
             .err()
             .unwrap_or_else(|| ClientError::Transport("an error without a body".into())))
+    }
+
+    /// A table's independent parts, each read by [`Client::read_rows`] with its `split`.
+    pub async fn row_splits(
+        &self,
+        kind: ConnectionKind,
+        name: &TableName,
+    ) -> Result<gateway_domain::RowSplits, ClientError> {
+        let url = self.url(&["connections", kind.as_str(), "tables", name.as_str(), "rows", "splits"], &[])?;
+        self.call(Method::GET, url, None).await
     }
 
     /// A LOCAL table's uploaded files by name.

@@ -92,8 +92,8 @@ pub use sample::{
 };
 pub use validation::{
     DEFAULT_MAX_ERRORS, DEFAULT_MAX_PAGED_ROWS, FieldCheck, FieldStats, FileRows, MAX_MAX_ERRORS, PlannedField, RULES,
-    TimestampStats, ValidationPlan, ValidationProgress, ValidationReport, ValidationRequest, ValidationView,
-    ValidationsPage, Violation, ViolationSample,
+    RowSplit, RowSplits, TimestampStats, ValidationPlan, ValidationProgress, ValidationReport, ValidationRequest,
+    ValidationView, ValidationsPage, Violation, ViolationSample,
 };
 
 /// A JSON object, the shape of credentials, metadata and every table parameter.

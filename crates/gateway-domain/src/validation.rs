@@ -221,3 +221,22 @@ pub enum FieldCheck {
     /// An instant: epoch seconds (or a finer unit) or RFC 3339 / ISO 8601 text.
     Timestamp,
 }
+
+/// One independent part of a table's rows (`GET .../rows/splits/`): a file of a set (or the
+/// file), or the whole of a table read page by page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowSplit {
+    /// What `GET .../rows/?split=` takes.
+    pub split: String,
+    /// The file it reads (`None`: the table read page by page).
+    pub file: Option<String>,
+    /// Its size in bytes, where known before reading.
+    pub bytes: Option<u64>,
+}
+
+/// A table's splits: reading each gives the rows of one read of all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowSplits {
+    /// In the order a read of all reads them.
+    pub splits: Vec<RowSplit>,
+}

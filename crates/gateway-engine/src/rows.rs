@@ -64,6 +64,9 @@ pub struct RowsJob {
     pub max_keys: usize,
     /// The memory cap `max_keys` came from, for the refusal's message (MiB).
     pub memory_mb: u64,
+    /// Read only the file of this index (a split): the others are not read, but the first
+    /// one's columns still make the schema, so every split of a table has the same one.
+    pub only: Option<usize>,
 }
 
 impl std::fmt::Debug for RowsJob {
@@ -121,9 +124,30 @@ pub async fn rows(job: RowsJob, progress: Arc<Progress>, counts: Arc<RowCounts>)
         let mapped = job.rules.columns();
         for (index, raw) in job.files.into_iter().enumerate() {
             let path = raw.name().unwrap_or("").to_owned();
+            if job.only.is_some_and(|o| o != index) {
+                if index == 0 && job.columns == Columns::All {
+                    // Not read: only sniffed, for the columns every split is served with.
+                    match handle.block_on(gateway_formats::sniff(raw, &opts)) {
+                        Ok(sniffed) => {
+                            let parts = crate::read::partitions(&path).into_iter().map(|(k, _)| k);
+                            let names = sniffed.columns.iter().map(|c| c.name.clone()).chain(parts);
+                            reader.others = names.filter(|c| !mapped.contains(c)).collect();
+                            reader.others.dedup();
+                        }
+                        Err(e) => {
+                            if let Some(t) = schema_tx.take() {
+                                let _ = t.send(Err(format_error(&path, e)));
+                            }
+                            return;
+                        }
+                    }
+                }
+                continue;
+            }
+            let first = index == 0;
             let source: Arc<dyn ByteSource> = Arc::new(Counted { inner: raw, progress: progress.clone() });
             let columns = |layout: &gateway_formats::Layout| {
-                if index == 0 && job.columns == Columns::All {
+                if first && job.columns == Columns::All {
                     // The other columns: the first file's, then its partitions', unmapped.
                     let parts = crate::read::partitions(&path).into_iter().map(|(k, _)| k);
                     reader.others =

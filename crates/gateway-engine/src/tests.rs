@@ -262,6 +262,7 @@ async fn read_rows(
         max_rows: None,
         max_keys: 1 << 20,
         memory_mb: 256,
+        only: None,
     };
     let counts = Arc::new(RowCounts::default());
     let mut rows = rows(job, Arc::new(Progress::default()), counts.clone()).await.unwrap();

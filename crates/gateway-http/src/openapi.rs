@@ -68,6 +68,7 @@ const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("get", "/connections/{connection}/tables/{name}/validations/{id}/", "get_validation"),
     ("delete", "/connections/{connection}/tables/{name}/validations/{id}/", "cancel_validation"),
     ("get", "/connections/{connection}/tables/{name}/rows/", "read_rows"),
+    ("get", "/connections/{connection}/tables/{name}/rows/splits/", "row_splits"),
     ("get", "/connections/{connection}/tables/{name}/schema/", "schema_history"),
     ("get", "/connections/{connection}/tables/{name}/files/", "list_files"),
     ("delete", "/connections/{connection}/tables/{name}/files/", "delete_files"),
@@ -135,6 +136,9 @@ fn rows(doc: &mut Value) {
         list.push(enum_param("invalid", &["skip", "fail", "include"], "skip", "what becomes of a row breaking a rule"));
         list.push(json!({"name": "max_rows", "in": "query", "required": false, "description": "rows served at most",
                          "schema": {"type": "integer", "minimum": 1}}));
+        list.push(json!({"name": "split", "in": "query", "required": false,
+                         "description": "one split of GET .../rows/splits/ rather than the whole table",
+                         "schema": {"type": "string", "maxLength": 8192}}));
     }
     let binary = json!({"schema": {"type": "string", "format": "binary"}});
     read["responses"]["200"] = json!({"description": "the rows, streamed (a read that fails once under way is cut short)",
@@ -145,6 +149,19 @@ fn rows(doc: &mut Value) {
         "application/vnd.apache.parquet": binary,
     }});
     doc["paths"]["/connections/{connection}/tables/{name}/rows/"] = json!({"get": read});
+    doc["paths"]["/connections/{connection}/tables/{name}/rows/splits/"] = json!({"get": op(
+        "The table's independent parts (a file of a set, or the whole of a table read page by page), each read by ?split= of GET .../rows/, in the same columns",
+        "tables",
+        &["anyConnection", "name"],
+        None,
+        (200, "RowSplits"),
+        &[400, 404, 503],
+    )});
+    doc["components"]["schemas"]["RowSplits"] = json!({"type": "object", "required": ["splits"], "properties": {
+        "splits": {"type": "array", "items": {"type": "object", "required": ["split", "file", "bytes"], "properties": {
+            "split": {"type": "string"},
+            "file": {"type": ["string", "null"]},
+            "bytes": {"type": ["integer", "null"], "minimum": 0}}}}}});
 }
 
 /// Whole-table validations: their paths and schemas.

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use gateway_connector::WholeRead;
-use gateway_domain::{Actor, ConnectionKind, Credentials, OrganizationId, Problem, TableName};
+use gateway_domain::{Actor, ConnectionKind, Credentials, OrganizationId, Problem, RowSplit, RowSplits, TableName};
 use gateway_engine::{Columns, Encoder, EngineError, Format, Invalid, Progress, RowCounts, RowsJob, Rules};
 use gateway_store::RowsRead;
 
@@ -25,13 +25,45 @@ use crate::Gateway;
 use crate::tables::table_not_found;
 
 /// How a read of rows is asked for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RowsRequest {
     pub format: Format,
     pub columns: Columns,
     pub invalid: Invalid,
     /// Rows served at most.
     pub max_rows: Option<u64>,
+    /// One split of the table ([`Gateway::row_splits`]'s token) rather than all of it.
+    pub split: Option<String>,
+}
+
+/// The split token of a file: its path, hex-encoded (opaque to clients, checked on use
+/// against the table's files as they are then).
+fn split_of(path: &str) -> String {
+    path.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The path a split token names, or `None` when it is not one.
+fn path_of(split: &str) -> Option<String> {
+    if split.len() % 2 != 0 || split.len() > 8192 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..split.len()).step_by(2).map(|i| split.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// The one split of a table read page by page.
+const PAGES_SPLIT: &str = "pages";
+
+fn no_split(split: &str) -> Problem {
+    Problem::new(
+        gateway_domain::ErrorName::ResourceNotFound,
+        format!(
+            "the split '{}' names no part of this table now: list its splits again",
+            split.chars().take(64).collect::<String>()
+        ),
+    )
+    .with("field", "split")
 }
 
 /// A read under way: its media type and its body.
@@ -88,15 +120,37 @@ impl Drop for Reading {
 }
 
 impl Gateway {
-    /// Starts streaming a stored source table's rows.
-    pub async fn read_rows(
+    /// A stored source table's independent parts: each file of a set (or the one file), or
+    /// the whole table for a kind read page by page. Reading each gives the rows of one read of
+    /// all, in the same columns; duplicates are found within a split (a read of all finds them
+    /// across files too).
+    pub async fn row_splits(
         &self,
         org: &OrganizationId,
-        actor: &Actor,
         kind: ConnectionKind,
         name: &TableName,
-        request: RowsRequest,
-    ) -> Result<RowsAnswer, Problem> {
+    ) -> Result<RowSplits, Problem> {
+        let (table, connector, credentials) = self.readable_table(org, kind, name).await?;
+        if connector.whole_read() != WholeRead::Files {
+            return Ok(RowSplits { splits: vec![RowSplit { split: PAGES_SPLIT.into(), file: None, bytes: None }] });
+        }
+        let files = self.open_table_files(connector.as_ref(), credentials.as_ref(), &table).await?;
+        let mut splits = Vec::with_capacity(files.len());
+        for f in files {
+            let path = f.name().unwrap_or("").to_owned();
+            let bytes = f.size().await.ok();
+            splits.push(RowSplit { split: split_of(&path), file: Some(path), bytes });
+        }
+        Ok(RowSplits { splits })
+    }
+
+    /// The stored source table, its connector and credentials, if its rows can be read here.
+    async fn readable_table(
+        &self,
+        org: &OrganizationId,
+        kind: ConnectionKind,
+        name: &TableName,
+    ) -> Result<(gateway_domain::Table, Arc<dyn gateway_connector::Connector>, Option<Credentials>), Problem> {
         let table = self.load_table(org, kind, name).await?.ok_or_else(|| table_not_found(kind, name))?;
         if table.resource.is_destination() {
             return Err(Problem::wrong_field(
@@ -125,12 +179,25 @@ impl Gateway {
             )
             .with("connection", kind.as_str()));
         }
-        let slot = self.inner.limits.row_read(org)?;
         let conn = self.load_connection(org, kind).await?;
         let credentials = conn
             .as_ref()
             .map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new))
             .transpose()?;
+        Ok((table, connector, credentials))
+    }
+
+    /// Starts streaming a stored source table's rows.
+    pub async fn read_rows(
+        &self,
+        org: &OrganizationId,
+        actor: &Actor,
+        kind: ConnectionKind,
+        name: &TableName,
+        request: RowsRequest,
+    ) -> Result<RowsAnswer, Problem> {
+        let (table, connector, credentials) = self.readable_table(org, kind, name).await?;
+        let slot = self.inner.limits.row_read(org)?;
         let settings = self.settings().validation.clone();
         let progress = Arc::new(Progress::default());
         let counts = Arc::new(RowCounts::default());
@@ -146,6 +213,12 @@ impl Gateway {
             spill_dir: None,
             _slot: slot,
         };
+        if let Some(split) = &request.split
+            && connector.whole_read() != WholeRead::Files
+            && split != PAGES_SPLIT
+        {
+            return Err(no_split(split));
+        }
         let (files, params) = if connector.whole_read() != WholeRead::Files {
             let mut id = [0u8; 12];
             let _ = getrandom::fill(&mut id);
@@ -179,6 +252,13 @@ impl Gateway {
             &gateway_engine::mapping_of(&table.resource_params),
             gateway_preview::required_fields(table.resource),
         );
+        let only = match request.split.as_deref() {
+            Some(split) if connector.whole_read() == WholeRead::Files => {
+                let path = path_of(split).ok_or_else(|| no_split(split))?;
+                Some(files.iter().position(|f| f.name() == Some(path.as_str())).ok_or_else(|| no_split(split))?)
+            }
+            _ => None,
+        };
         let memory = settings.memory_mb.max(16);
         let job = RowsJob {
             files,
@@ -190,6 +270,7 @@ impl Gateway {
             // 16 bytes a key, about as much again for the set's own table.
             max_keys: ((memory << 20) / 40) as usize,
             memory_mb: memory,
+            only,
         };
         let scrub = {
             let (c, k) = (connector.clone(), credentials.clone());

@@ -64,6 +64,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/connections/{connection}/tables/{name}/rows", "GET").route(web::get().to(tables::rows)))
         .service(
+            resource("/connections/{connection}/tables/{name}/rows/splits", "GET")
+                .route(web::get().to(tables::row_splits)),
+        )
+        .service(
             resource("/connections/{connection}/tables/{name}/schema", "GET")
                 .route(web::get().to(tables::schema_history)),
         )

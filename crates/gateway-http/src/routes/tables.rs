@@ -177,7 +177,7 @@ pub async fn rows(
 ) -> Result<HttpResponse, ApiError> {
     use gateway_service::{RowColumns as Columns, RowFormat as Format, RowInvalid as Invalid};
     let (kind, name) = path_of(&path)?;
-    let q = extract::query(&req, &["format", "columns", "invalid", "max_rows"])?;
+    let q = extract::query(&req, &["format", "columns", "invalid", "max_rows", "split"])?;
     let names = || Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ");
     let format = match extract::param(&q, "format") {
         Some(f) => Format::parse(f).ok_or_else(|| {
@@ -223,9 +223,20 @@ pub async fn rows(
             ApiError(Problem::wrong_field("max_rows", format!("'{m}' is not a positive whole number")))
         })?),
     };
-    let request = gateway_service::RowsRequest { format, columns, invalid, max_rows };
+    let split = extract::param(&q, "split").map(str::to_owned);
+    let request = gateway_service::RowsRequest { format, columns, invalid, max_rows, split };
     let answer = state.gateway.read_rows(&caller.org, &caller.actor(), kind, &name, request).await?;
     Ok(HttpResponse::Ok().content_type(answer.content_type).streaming(answer.body))
+}
+
+/// `GET .../tables/{name}/rows/splits/`: the table's independent parts, for parallel readers.
+pub async fn row_splits(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, name) = path_of(&path)?;
+    Ok(HttpResponse::Ok().json(state.gateway.row_splits(&caller.org, kind, &name).await?))
 }
 
 /// `GET .../tables/{name}/files/`: a LOCAL table's uploaded files by name, `?page=&amt=`.
