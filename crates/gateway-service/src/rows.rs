@@ -44,7 +44,7 @@ fn split_of(path: &str) -> String {
 
 /// The path a split token names, or `None` when it is not one.
 fn path_of(split: &str) -> Option<String> {
-    if split.len() % 2 != 0 || split.len() > 8192 {
+    if !split.len().is_multiple_of(2) || split.len() > 8192 {
         return None;
     }
     let bytes: Option<Vec<u8>> =
