@@ -293,6 +293,28 @@ async fn a_local_set_takes_named_files(db: gateway_testkit::Db) {
     let expected = [("dt=2026-12-01/part-0.csv", 2), ("dt=2026-12-02/part-1.csv", 2), ("dt=2026-12-03/part-2.csv", 1)];
     assert_eq!(per_file, expected.map(|(f, n)| (f.to_owned(), n)), "{done}");
 
+    // Read through the gateway: every file's rows, each with its partition; the two identical
+    // parts' keys, met again in the second, named duplicates.
+    let (status, _, body) = app.api("acme", "backend").get_raw(&format!("{table}rows/?invalid=include"), None).await;
+    assert_eq!(status, 200);
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8(body.unwrap().to_vec()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let got: Vec<(&str, &str, &serde_json::Value)> =
+        rows.iter().map(|r| (r["user_id"].as_str().unwrap(), r["dt"].as_str().unwrap(), &r["_error"])).collect();
+    let dup = json!("duplicate user_id+item_id");
+    let null = serde_json::Value::Null;
+    assert_eq!(
+        got,
+        [
+            ("u1", "2026-12-01", &null),
+            ("u2", "2026-12-01", &null),
+            ("u1", "2026-12-02", &dup),
+            ("u2", "2026-12-02", &dup),
+            ("u3", "2026-12-03", &null)
+        ],
+        "{rows:?}"
+    );
+
     // Deleted one by one: the table is tested again on what remains.
     let r = api.delete(&format!("{files}?file=dt=2026-12-03/part-2.csv")).await;
     assert_eq!(r.status, 204, "{:?}", r.body);
