@@ -12,6 +12,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 SMALL="${SMALL:-1000}"; BIG="${BIG:-100000}"; DURATION="${DURATION:-10}"
+# The table GET reads (and the floors read): one the small organization has.
+MIDDLE="t-$(printf %07d $((SMALL / 2)))"
 command -v wrk >/dev/null || { echo "api-bench: wrk is missing (Debian: apt-get install wrk)" >&2; exit 1; }
 cargo build -q --release -p gateway
 bin="$root/target/release/gateway"
@@ -77,6 +79,59 @@ threads = [threading.Thread(target=work, args=(k, 8)) for k in range(8)]
 PY
 }
 
+# One pgbench run of a script file: prints its tps (prepared statements, as a pooled driver
+# with a statement cache runs them).
+pgbench_tps() { # url clients script
+    pgbench -n -M prepared -c "$2" -j 2 -T "$DURATION" -f "$3" "$1" 2>/dev/null \
+        | awk '/^tps/ {print int($3); exit}'
+}
+
+# The database floors: pgbench on PostgreSQL (with the pool's connections and with 64), a
+# raw read and write loop on SQLite with the gateway's own settings; printed and kept in
+# $work/floors-<name> for the table below.
+floors() { # name url data
+    local out="$work/floors-$1"
+    if [ "$1" = postgresql ]; then
+        if ! command -v pgbench >/dev/null; then echo "floors: pgbench missing (postgresql-client): skipped"; : >"$out"; return; fi
+        cat >"$work/read.sql" <<'SQL'
+SELECT * FROM connection_tables WHERE organization = 'small' AND connection = 'S3' AND name = 'MIDDLE';
+SQL
+        sed -i "s/MIDDLE/$MIDDLE/" "$work/read.sql"
+        cat >"$work/insert.sql" <<'SQL'
+INSERT INTO bench_floor (organization, name, body) VALUES ('floor', md5(random()::text || clock_timestamp()::text), '{"resource": "item"}');
+SQL
+        psql -q "$2" -c "CREATE TABLE IF NOT EXISTS bench_floor (organization text, name text, body text, PRIMARY KEY (organization, name))" >/dev/null
+        local pool="${GATEWAY_DB_POOL_SIZE:-8}"
+        echo "read_pool $(pgbench_tps "$2" "$pool" "$work/read.sql")" >"$out"
+        echo "read_64 $(pgbench_tps "$2" 64 "$work/read.sql")" >>"$out"
+        echo "insert_pool $(pgbench_tps "$2" "$pool" "$work/insert.sql")" >>"$out"
+        echo "insert_64 $(pgbench_tps "$2" 64 "$work/insert.sql")" >>"$out"
+        psql -q "$2" -c "DROP TABLE bench_floor" >/dev/null
+    else
+        python3 - "$3/gateway.sqlite" "$DURATION" "$MIDDLE" >"$out" <<'PY'
+import sqlite3, sys, time, os
+path, seconds, middle = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+c = sqlite3.connect(path, isolation_level=None)
+c.executescript("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL;")
+q = "SELECT * FROM connection_tables WHERE organization = ? AND connection = ? AND name = ?"
+n, end = 0, time.time() + seconds
+while time.time() < end:
+    for _ in range(100):
+        assert c.execute(q, ("small", "S3", middle)).fetchall(), "the table read exists"
+    n += 100
+print("read_pool", int(n / seconds))
+c.execute("CREATE TABLE IF NOT EXISTS bench_floor (organization TEXT, name TEXT, body TEXT, PRIMARY KEY (organization, name))")
+n, end = 0, time.time() + seconds
+while time.time() < end:
+    c.execute("BEGIN"); c.execute("INSERT INTO bench_floor VALUES ('floor', ?, '{}')", (os.urandom(8).hex(),)); c.execute("COMMIT")
+    n += 1
+print("insert_pool", int(n / seconds))
+c.execute("DROP TABLE bench_floor")
+PY
+    fi
+    sed 's/^/floor: /' "$out"
+}
+
 run_backend() { # name database_url
     local name="$1" url="$2" port data
     port=$(free_port); data="$work/$name"; mkdir -p "$data"
@@ -94,7 +149,7 @@ run_backend() { # name database_url
     TOKEN=$(tok small)
     local health get conn f1 flast patch bigfirst biglast bigcursor cursor
     health=$(drive "$base/healthz")
-    get=$(drive "$base/connections/S3/tables/t-0000500/")
+    get=$(drive "$base/connections/S3/tables/$MIDDLE/")
     conn=$(drive "$base/connections/S3/")
     f1=$(drive "$base/tables/?amt=64&page=1")
     flast=$(drive "$base/tables/?amt=64&page=$small_last")
@@ -110,9 +165,17 @@ run_backend() { # name database_url
     patch=$(drive "$base" "$work/patch.lua")
     local rss; rss=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$pid/status")
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-    python3 - "$name" "$health" "$get" "$conn" "$f1" "$flast" "$bigfirst" "$biglast" "$patch" "$bigcursor" "$rss" "$SMALL" "$BIG" <<'PY'
+    # The database's own floor, measured now on the same rows with the gateway stopped
+    # (issue 28): the same primary-key read and a one-row insert per transaction.
+    floors "$name" "$url" "$data"
+    python3 - "$name" "$health" "$get" "$conn" "$f1" "$flast" "$bigfirst" "$biglast" "$patch" "$bigcursor" "$rss" "$SMALL" "$BIG" "$work/floors-$name" <<'PY'
 import sys
-name, *rows, rss, small, big = sys.argv[1:]
+name, *rows, rss, small, big, floors_file = sys.argv[1:]
+floors = {}
+for line in open(floors_file):
+    k, _, v = line.partition(" ")
+    if v.strip():
+        floors[k] = float(v)
 labels = ["/healthz", "GET table", "GET connection", f"filter amt=64, page 1, {small} tables",
           f"filter amt=64, last page, {small} tables", f"filter amt=64, page 1, {big} tables",
           f"filter amt=64, last page, {big} tables", "PATCH, new tables, one connection",
@@ -124,6 +187,17 @@ print("|---|---|---|---|---|")
 for l, (rps, p50, p99) in zip(labels, vals):
     print(f"| {l} | {rps:.0f} | {p50:.2f} | {p99:.2f} | {rps / floor:.3f} |")
 print(f"\npeak RSS: {rss} MiB\n")
+# Each API line against its database's own floor, measured in this run.
+if floors:
+    print(f"| {name}: the database's floor | floor/s | API req/s | API of floor |")
+    print("|---|---|---|---|")
+    for label, api, key in [("GET table vs the same primary-key read", vals[1][0], "read_pool"),
+                            ("GET table vs the read with 64 connections", vals[1][0], "read_64"),
+                            ("PATCH vs a one-row insert per transaction", vals[7][0], "insert_pool"),
+                            ("PATCH vs the insert with 64 connections", vals[7][0], "insert_64")]:
+        if key in floors:
+            print(f"| {label} ({key}) | {floors[key]:.0f} | {api:.0f} | {api / floors[key]:.3f} |")
+    print()
 pg = name == "postgresql"
 targets = [
     ("GET table >= %.2f of /healthz" % (0.35 if pg else 0.5), vals[1][0] / floor >= (0.35 if pg else 0.5)),
@@ -132,6 +206,10 @@ targets = [
     (f"filter last-page p99 at {big} <= 1.5x at {small} (next_cursor)", vals[8][2] <= 1.5 * vals[4][2]),
     ("peak RSS <= 64 MiB", int(rss) <= 64),
 ]
+if pg and "read_pool" in floors:
+    targets.append(("GET table >= 0.5 of pgbench's read floor (issue 28)", vals[1][0] / floors["read_pool"] >= 0.5))
+if pg and "insert_pool" in floors:
+    targets.append(("PATCH >= 0.5 of pgbench's insert floor (issue 28)", vals[7][0] / floors["insert_pool"] >= 0.5))
 for t, ok in targets:
     print(f"- {'PASS' if ok else 'MISS'}: {t}")
 print()
