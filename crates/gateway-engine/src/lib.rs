@@ -115,18 +115,27 @@ impl std::fmt::Debug for Job {
     }
 }
 
-/// Validates a whole table. Blocking reads and CPU work run on a blocking thread; the
-/// duplicate stage on DataFusion beside it.
-pub async fn validate(job: Job, progress: Arc<Progress>) -> Result<ValidationReport, EngineError> {
-    let params =
-        FileParams::parse(&job.params).map_err(|e| EngineError::Params(format!("{}: {}", e.field, e.message)))?;
-    let opts: SniffOptions =
-        params.sniff_options().map_err(|e| EngineError::Params(format!("{}: {}", e.field, e.message)))?;
+/// The sniff options a table's parameters say, with the files' total size recorded in
+/// `progress`: what every whole read starts with.
+pub(crate) async fn prepare(
+    params: &JsonObject,
+    files: &[Arc<dyn ByteSource>],
+    progress: &Progress,
+) -> Result<SniffOptions, EngineError> {
+    let params = FileParams::parse(params).map_err(|e| EngineError::Params(format!("{}: {}", e.field, e.message)))?;
+    let opts = params.sniff_options().map_err(|e| EngineError::Params(format!("{}: {}", e.field, e.message)))?;
     let mut total = 0u64;
-    for f in &job.files {
+    for f in files {
         total += f.size().await.map_err(|e| format_error(f.name().unwrap_or(""), e))?;
     }
     progress.bytes_total.store(total, Ordering::Relaxed);
+    Ok(opts)
+}
+
+/// Validates a whole table. Blocking reads and CPU work run on a blocking thread; the
+/// duplicate stage on DataFusion beside it.
+pub async fn validate(job: Job, progress: Arc<Progress>) -> Result<ValidationReport, EngineError> {
+    let opts = prepare(&job.params, &job.files, &progress).await?;
     let rules = job.rules.clone();
     let key_name = rules.key_name();
     let names = Arc::new(Mutex::new(Vec::<String>::new()));

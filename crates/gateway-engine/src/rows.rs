@@ -20,7 +20,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use gateway_domain::JsonObject;
-use gateway_formats::{ByteSource, FileParams, SniffOptions};
+use gateway_formats::ByteSource;
 
 use crate::read::{Counted, format_error, with_partitions};
 use crate::{EngineError, FieldKind, Progress, Rules, parse_timestamp};
@@ -106,15 +106,7 @@ fn type_of(kind: FieldKind) -> DataType {
 /// Starts reading a table's rows. Answers once the first file's columns are known (its sniff),
 /// so the schema comes before any row.
 pub async fn rows(job: RowsJob, progress: Arc<Progress>, counts: Arc<RowCounts>) -> Result<Rows, EngineError> {
-    let params =
-        FileParams::parse(&job.params).map_err(|e| EngineError::Params(format!("{}: {}", e.field, e.message)))?;
-    let opts: SniffOptions =
-        params.sniff_options().map_err(|e| EngineError::Params(format!("{}: {}", e.field, e.message)))?;
-    let mut total = 0u64;
-    for f in &job.files {
-        total += f.size().await.map_err(|e| format_error(f.name().unwrap_or(""), e))?;
-    }
-    progress.bytes_total.store(total, Ordering::Relaxed);
+    let opts = crate::prepare(&job.params, &job.files, &progress).await?;
     let (schema_tx, schema_rx) = tokio::sync::oneshot::channel::<Result<SchemaRef, EngineError>>();
     let (tx, batches) = tokio::sync::mpsc::channel(2);
     let handle = tokio::runtime::Handle::current();
@@ -129,10 +121,7 @@ pub async fn rows(job: RowsJob, progress: Arc<Progress>, counts: Arc<RowCounts>)
                     // Not read: only sniffed, for the columns every split is served with.
                     match handle.block_on(gateway_formats::sniff(raw, &opts)) {
                         Ok(sniffed) => {
-                            let parts = crate::read::partitions(&path).into_iter().map(|(k, _)| k);
-                            let names = sniffed.columns.iter().map(|c| c.name.clone()).chain(parts);
-                            reader.others = names.filter(|c| !mapped.contains(c)).collect();
-                            reader.others.dedup();
+                            reader.others = others(sniffed.columns.iter().map(|c| c.name.clone()), &path, &job.rules);
                         }
                         Err(e) => {
                             if let Some(t) = schema_tx.take() {
@@ -148,11 +137,7 @@ pub async fn rows(job: RowsJob, progress: Arc<Progress>, counts: Arc<RowCounts>)
             let source: Arc<dyn ByteSource> = Arc::new(Counted { inner: raw, progress: progress.clone() });
             let columns = |layout: &gateway_formats::Layout| {
                 if first && job.columns == Columns::All {
-                    // The other columns: the first file's, then its partitions', unmapped.
-                    let parts = crate::read::partitions(&path).into_iter().map(|(k, _)| k);
-                    reader.others =
-                        layout.columns.iter().cloned().chain(parts).filter(|c| !mapped.contains(c)).collect();
-                    reader.others.dedup();
+                    reader.others = others(layout.columns.iter().cloned(), &path, &job.rules);
                 }
                 mapped.iter().chain(reader.others.iter()).cloned().collect()
             };
@@ -196,6 +181,17 @@ pub async fn rows(job: RowsJob, progress: Arc<Progress>, counts: Arc<RowCounts>)
     });
     let schema = schema_rx.await.map_err(|_| EngineError::Internal("the row reader stopped".into()))??;
     Ok(Rows { schema, batches })
+}
+
+/// The columns served after the platform fields: a file's, then its partitions', each once,
+/// leaving out those mapped and any named like a platform field or [`ERROR_COLUMN`] (so a
+/// served name is never repeated).
+fn others(columns: impl Iterator<Item = String>, path: &str, rules: &Rules) -> Vec<String> {
+    let mapped = rules.columns();
+    let mut seen: HashSet<String> = rules.fields.iter().map(|f| f.field.clone()).collect();
+    seen.insert(ERROR_COLUMN.to_owned());
+    let parts = crate::read::partitions(path).into_iter().map(|(k, _)| k);
+    columns.chain(parts).filter(|c| !mapped.contains(c) && seen.insert(c.clone())).collect()
 }
 
 type SchemaSender = tokio::sync::oneshot::Sender<Result<SchemaRef, EngineError>>;

@@ -164,18 +164,10 @@ impl Gateway {
         let connector = self.connector(kind)?;
         let readable_by = |c: &dyn gateway_connector::Connector| c.whole_read() == WholeRead::Files || c.reads_pages();
         if !readable_by(connector.as_ref()) {
-            let registry = &self.inner.registry;
-            let readable: Vec<&str> = registry
-                .kinds()
-                .filter(|k| registry.get(*k).is_some_and(|c| readable_by(c.as_ref())))
-                .map(ConnectionKind::as_str)
-                .collect();
+            let readable = self.kinds_whose(readable_by);
             return Err(Problem::wrong_field(
                 "connection",
-                format!(
-                    "{kind} tables cannot be read through this gateway yet; rows are read from {}",
-                    readable.join(", ")
-                ),
+                format!("{kind} tables cannot be read through this gateway yet; rows are read from {readable}"),
             )
             .with("connection", kind.as_str()));
         }

@@ -238,6 +238,17 @@ pub(crate) async fn spool_pages(
 }
 
 impl Gateway {
+    /// The registered kinds whose connector `can`, comma-separated: what a refusal names.
+    pub(crate) fn kinds_whose(&self, can: impl Fn(&dyn gateway_connector::Connector) -> bool) -> String {
+        let registry = &self.inner.registry;
+        let kinds: Vec<&str> = registry
+            .kinds()
+            .filter(|k| registry.get(*k).is_some_and(|c| can(c.as_ref())))
+            .map(ConnectionKind::as_str)
+            .collect();
+        kinds.join(", ")
+    }
+
     /// A stored table's files opened for a whole read (bounded as a table inspection is).
     pub(crate) async fn open_table_files(
         &self,
@@ -279,17 +290,11 @@ impl Gateway {
         }
         let connector = self.connector(kind)?;
         if connector.whole_read() == WholeRead::Unsupported {
-            let registry = &self.inner.registry;
-            let readable: Vec<&str> = registry
-                .kinds()
-                .filter(|k| registry.get(*k).is_some_and(|c| c.whole_read() != WholeRead::Unsupported))
-                .map(ConnectionKind::as_str)
-                .collect();
+            let readable = self.kinds_whose(|c| c.whole_read() != WholeRead::Unsupported);
             return Err(Problem::wrong_field(
                 "connection",
                 format!(
-                    "{kind} tables cannot be validated by this gateway yet; validations read the tables of {}",
-                    readable.join(", ")
+                    "{kind} tables cannot be validated by this gateway yet; validations read the tables of {readable}"
                 ),
             )
             .with("connection", kind.as_str()));
