@@ -246,6 +246,77 @@ async fn braze_credentials_tables_and_failures() {
     assert!(mock.requests().iter().all(|r| r.header("authorization").is_some_and(|a| a.starts_with("Bearer "))));
 }
 
+/// A catalog's read holds its organization's slot while its pages are spooled (the second page
+/// held back by Braze here), whatever the sockets buffer; a client gone mid-spool stopped the
+/// read: audited `stopped`, its spill folder removed, its slot free for the next read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_left_while_its_pages_are_spooled_is_stopped_and_cleaned_up() {
+    let mock = MockProvider::start(|r| {
+        let reply = braze(r);
+        if r.query == "cursor=c2tpcDoy" { reply.after(Duration::from_secs(20)) } else { reply }
+    });
+    let limits = gateway_service::LimitSettings { org_row_reads: 1, ..Default::default() };
+    let app = TestApp::builder().allow_private().provider_url("BRAZE", &mock.url).limits(limits).spawn().await.unwrap();
+    let api = app.api("acme", "manager");
+    assert_eq!(api.put("/connections/BRAZE/", json!({"credentials": braze_creds("braze-good")})).await.status, 200);
+    let body = json!({"resource": "item", "connection_table_params": {"catalog": "restaurants"},
+                      "resource_params": {"columns_mapping": {"item_id": "id"}}});
+    assert_eq!(api.patch(&table("BRAZE", "menu"), body).await.status, 200);
+    let backend = app.api("acme", "backend");
+    let rows = format!("{}rows/", table("BRAZE", "menu"));
+    let spilled = || std::fs::read_dir(app.spill_dir.path()).unwrap().count();
+
+    // The read by hand on its own connection, so that closing it is the client going away.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut held = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let ask = format!(
+        "GET {rows} HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {}\r\n\r\n",
+        app.token("acme", "backend")
+    );
+    held.write_all(ask.as_bytes()).await.unwrap();
+    while !mock.requests().iter().any(|r| r.query == "cursor=c2tpcDoy") {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Answered once the first page is in: the rest is spooled while the client waits.
+    let mut head = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), held.read(&mut head)).await.unwrap().unwrap();
+    assert!(head[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head[..n]));
+    assert_eq!(spilled(), 1, "the read spools its pages in a folder of its own");
+    let second = backend.get(&rows).await;
+    assert_eq!((second.status, second.error_name()), (429, "TOO_MANY_REQUESTS"), "{:?}", second.body);
+    // The client goes away mid-spool.
+    drop(held);
+    let mut stopped = Vec::new();
+    for _ in 0..100 {
+        let trail = app.api("acme", "root").get("/audit/?amt=16").await;
+        stopped = trail.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "table.rows_read")
+            .cloned()
+            .collect();
+        if !stopped.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert_eq!(stopped[0]["fields"].as_array().unwrap().last().unwrap(), "stopped", "{stopped:?}");
+    for _ in 0..50 {
+        if spilled() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(spilled(), 0, "the spill folder of a read stopped is removed");
+    // The slot is free again: a read of the first page only (the held-back page not asked).
+    let (status, _, body) = backend.get_raw(&format!("{rows}?max_rows=2"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8(body.unwrap().to_vec()).unwrap().lines().count(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_braze_catalog_is_validated_page_by_page() {
     let mock = MockProvider::start(braze);

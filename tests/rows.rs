@@ -116,10 +116,11 @@ async fn a_pipeline_reads_the_rows_it_ingests(db: Db) {
         arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(res.bytes().await.unwrap()), None).unwrap();
     assert_eq!(reader.map(|b| b.unwrap().num_rows()).sum::<usize>(), 1000);
 
-    // invalid=fail: the response is under way when row 10 is met, so it is cut short.
-    let (status, _, body) = backend.get_raw(&format!("{table}rows/?invalid=fail"), None).await;
-    assert_eq!(status, 200);
-    assert!(body.is_err(), "a read failing under way ends its body early, never as if complete");
+    // invalid=fail: row 10 breaks a rule before the first row is served, so the failure is the
+    // answer (a failure once rows were served cuts the body short instead).
+    let r = backend.get(&format!("{table}rows/?invalid=fail")).await;
+    assert_eq!((r.status, r.error_name()), (400, "WRONG_DATA_TYPE"), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("data row 10"), "{:?}", r.body);
 
     // max_rows.
     let (_, _, body) = backend.get_raw(&format!("{table}rows/?max_rows=5"), None).await;
@@ -148,8 +149,15 @@ async fn a_pipeline_reads_the_rows_it_ingests(db: Db) {
     let fields = |r: &Value| -> Vec<String> {
         r["fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect()
     };
-    let ended = |how: &str| reads.iter().filter(|r| fields(r).last().map(String::as_str) == Some(how)).count();
+    let ended = |how: &str| reads.iter().filter(|r| fields(r).get(3).map(String::as_str) == Some(how)).count();
     assert_eq!((ended("completed"), ended("failed")), (6, 1), "{reads:?}");
+    // A failed read's entry says why.
+    assert!(
+        reads.iter().any(|r| fields(r)
+            .get(4)
+            .is_some_and(|e| e.starts_with("error WRONG_DATA_TYPE") && e.contains("data row 10"))),
+        "{reads:?}"
+    );
     assert!(reads.iter().any(|r| fields(r)[..2] == ["rows 992", "skipped 8"]), "{reads:?}");
     assert!(reads.iter().any(|r| fields(r)[0] == "rows 5"), "{reads:?}");
     assert!(reads.iter().any(|r| fields(r)[0] == "rows 1000" && fields(r)[1] == "skipped 0"), "{reads:?}");
@@ -214,6 +222,85 @@ async fn reads_are_refused_clearly_and_limited_per_organization() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(freed, "a reader gone frees its slot");
+}
+
+/// `GATEWAY_ROW_READ_MB` stops a read that would take more source bytes than it allows: refused
+/// with `QUOTA_EXCEEDED` naming the setting before any row, or cut short once under way; either
+/// way audited `failed` with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_past_the_operators_byte_cap_is_stopped_and_says_why() {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(Db::Sqlite) else { return };
+    let limits = gateway_service::LimitSettings { row_read_mb: Some(1), ..Default::default() };
+    let app = app_on(&peer, test_db, Some(limits)).await;
+    // About 6 MiB of CSV.
+    let table = saved_ratings(&app, &peer, "rows-cap", 300_000).await;
+    let api = app.api("acme", "backend");
+    let (status, _, body) = api.get_raw(&format!("{table}rows/"), None).await;
+    match status {
+        200 => assert!(body.is_err(), "a read past its cap is cut short, never ended as whole"),
+        409 => {
+            let problem: Value = serde_json::from_slice(&body.unwrap()).unwrap();
+            assert_eq!(problem["error_data"]["setting"], "GATEWAY_ROW_READ_MB", "{problem}");
+        }
+        other => panic!("{other}: a read past its cap"),
+    }
+    let mut entry = Value::Null;
+    for _ in 0..50 {
+        let trail = app.api("acme", "root").get("/audit/?amt=16").await;
+        if let Some(e) = trail.body["entries"].as_array().unwrap().iter().find(|e| e["action"] == "table.rows_read") {
+            entry = e.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let fields: Vec<&str> = entry["fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(fields.contains(&"failed"), "{fields:?}");
+    assert!(
+        fields.iter().any(|f| f.starts_with("error QUOTA_EXCEEDED") && f.contains("GATEWAY_ROW_READ_MB")),
+        "{fields:?}"
+    );
+    let bytes: u64 = fields.iter().find_map(|f| f.strip_prefix("bytes ")).unwrap().parse().unwrap();
+    assert!(bytes <= 1 << 20, "no more source bytes read than the cap: {bytes}");
+    // Within its cap (its sniff and its read together), a read is whole.
+    let table = saved_ratings(&app, &peer, "rows-cap-small", 1000).await;
+    let (status, _, body) = api.get_raw(&format!("{table}rows/"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8(body.unwrap().to_vec()).unwrap().lines().count(), 992);
+}
+
+/// A read that fails once rows were served (a rule under `invalid=fail` past the first batch)
+/// is cut short: its chunked body ends without its terminator, so no client takes it for whole,
+/// and its audit entry says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_failing_once_rows_were_served_is_cut_short() {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(Db::Sqlite) else { return };
+    let app = app_on(&peer, test_db, None).await;
+    let path = format!("{}/late.csv", prefix("rows-late"));
+    let mut csv = String::from("uid,sku,score\n");
+    for i in 1..=20_000 {
+        csv.push_str(&if i == 15_000 { format!(",i{i},1\n") } else { format!("u{i},i{i},1\n") });
+    }
+    peer.operator().write(&path, csv.into_bytes()).await.unwrap();
+    let table = "/connections/S3/tables/late/";
+    let body = json!({"resource": "rating", "connection_table_params": {"path": path},
+                      "resource_params": {"columns_mapping": {"user_id": "uid", "item_id": "sku", "rating": "score"}}});
+    assert_eq!(app.api("acme", "manager").patch(table, body).await.status, 200);
+    let (status, _, body) = app.api("acme", "backend").get_raw(&format!("{table}rows/?invalid=fail"), None).await;
+    assert_eq!(status, 200);
+    assert!(body.is_err(), "a read failing under way ends its body early, never as if complete");
+    let mut fields = Vec::new();
+    for _ in 0..50 {
+        let trail = app.api("acme", "root").get("/audit/?amt=16").await;
+        if let Some(e) = trail.body["entries"].as_array().unwrap().iter().find(|e| e["action"] == "table.rows_read") {
+            fields = e["fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(fields.get(3).map(String::as_str), Some("failed"), "{fields:?}");
+    assert!(fields.get(4).is_some_and(|e| e.contains("data row 15000")), "{fields:?}");
 }
 
 /// Under `GATEWAY_BACKEND_SECRETS=masked`, backend is answered masked secrets like the other

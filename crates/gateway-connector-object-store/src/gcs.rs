@@ -140,17 +140,25 @@ impl GcsConnector {
         self.auth.token_lasting(&key, SCOPE, WHOLE_READ_TOKEN_SECS).await?;
         let bucket = inspect::bucket(&params, credentials.expose())?;
         let path = inspect::object_path(table, &params);
-        let tokens = RefreshingToken { auth: self.auth.clone(), credentials: credentials.expose().clone() };
+        let why = crate::source::Reason::default();
+        let tokens =
+            RefreshingToken { auth: self.auth.clone(), credentials: credentials.expose().clone(), why: why.clone() };
         let b = self.builder(&bucket).credential_provider(tokens);
         let op = crate::guarded(b, &self.outbound, "GCS")?;
         let what = format!("object '{path}' in bucket '{bucket}'");
-        let classify = |e: &opendal::Error| error::generic(e, &what);
+        let classify = |e: &opendal::Error| {
+            let mut c = error::generic(e, &what);
+            if let Some(reason) = why.lock().ok().and_then(|w| w.clone()) {
+                c.message = format!("{}: {reason}", c.message);
+            }
+            c
+        };
         match crate::fileset::Pattern::of(&params, &path)? {
             Some(pattern) => {
                 let files = crate::fileset::list(&op, &pattern, self.max_files, &classify).await?;
-                inspect::open_files(op, &path, Some((&pattern, files)), classify).await
+                inspect::open_files(op, &path, Some((&pattern, files)), classify, Some(&why)).await
             }
-            None => inspect::open_files(op, &path, None, classify).await,
+            None => inspect::open_files(op, &path, None, classify, Some(&why)).await,
         }
     }
 
@@ -317,6 +325,8 @@ impl Connector for GcsConnector {
 struct RefreshingToken {
     auth: Arc<GoogleAuth>,
     credentials: JsonObject,
+    /// Google's reason when a token cannot be had: reqsign's chain would drop it.
+    why: crate::source::Reason,
 }
 
 impl std::fmt::Debug for RefreshingToken {
@@ -329,13 +339,15 @@ impl reqsign_core::ProvideCredential for RefreshingToken {
     type Credential = reqsign_google::Credential;
 
     async fn provide_credential(&self, _: &reqsign_core::Context) -> reqsign_core::Result<Option<Self::Credential>> {
-        let key = ServiceAccountKey::from_credentials(&self.credentials)
-            .map_err(|e| reqsign_core::Error::credential_invalid(e.message))?;
-        let (access_token, until) = self
-            .auth
-            .token_until(&key, SCOPE, WHOLE_READ_TOKEN_SECS)
-            .await
-            .map_err(|e| reqsign_core::Error::credential_invalid(e.message))?;
+        let failed = |e: ConnectorError| {
+            tracing::warn!(error = %e.message, "a GCS read cannot refresh its token");
+            if let Ok(mut why) = self.why.lock() {
+                *why = Some(format!("a fresh token was refused: {}", e.message));
+            }
+            reqsign_core::Error::credential_invalid(e.message)
+        };
+        let key = ServiceAccountKey::from_credentials(&self.credentials).map_err(failed)?;
+        let (access_token, until) = self.auth.token_until(&key, SCOPE, WHOLE_READ_TOKEN_SECS).await.map_err(failed)?;
         let left = std::time::Duration::from_secs(u64::try_from(until - gateway_domain::now_seconds()).unwrap_or(0));
         let expires_at = Some(reqsign_core::time::Timestamp::now() + left);
         Ok(Some(reqsign_google::Credential::with_token(reqsign_google::Token { access_token, expires_at })))

@@ -194,9 +194,10 @@ pub async fn open_files(
     path: &str,
     set: Option<(&crate::fileset::Pattern, Vec<crate::fileset::Listed>)>,
     classify: impl Fn(&opendal::Error) -> ConnectorError,
+    why: Option<&crate::source::Reason>,
 ) -> Result<Vec<Arc<dyn TableFile>>, ConnectorError> {
     let Some((pattern, mut listed)) = set else {
-        let src = OpendalSource::open(op, path).await.map_err(|e| classify(&e))?;
+        let src = OpendalSource::open(op, path).await.map_err(|e| classify(&e))?.explained_by(why);
         return Ok(vec![Arc::new(ObjectFile::new(src, format!("object '{path}'")))]);
     };
     if listed.is_empty() {
@@ -212,7 +213,8 @@ pub async fn open_files(
         .map(|f| {
             let shown = pattern.show(&f.path);
             let what = format!("object '{shown}'");
-            let file = ObjectFile::new(OpendalSource::sized(op.clone(), &f.path, f.size), what).reported_as(shown);
+            let file = ObjectFile::new(OpendalSource::sized(op.clone(), &f.path, f.size).explained_by(why), what)
+                .reported_as(shown);
             Arc::new(file) as Arc<dyn TableFile>
         })
         .collect())

@@ -420,7 +420,8 @@ impl Connector for LocalConnector {
         let pattern = set_pattern(&table.organization, &table.name)?;
         let set = self.set_files(&pattern).await?;
         if !set.is_empty() {
-            return inspect::open_files(self.op.clone(), &path, Some((&pattern, set)), |e| classify(e, &what)).await;
+            return inspect::open_files(self.op.clone(), &path, Some((&pattern, set)), |e| classify(e, &what), None)
+                .await;
         }
         if self.namesakes(&path, table).await {
             return Err(not_uploaded(&what));

@@ -489,9 +489,9 @@ impl Connector for S3Connector {
                     self.list_page(&c, &bucket, &pattern.prefix, token)
                 })
                 .await?;
-                inspect::open_files(op, &path, Some((&pattern, files)), classify).await
+                inspect::open_files(op, &path, Some((&pattern, files)), classify, None).await
             }
-            None => inspect::open_files(op, &path, None, classify).await,
+            None => inspect::open_files(op, &path, None, classify, None).await,
         }
     }
 }

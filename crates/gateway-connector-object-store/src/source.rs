@@ -4,6 +4,10 @@ use bytes::Bytes;
 use gateway_formats::{ByteSource, FormatError};
 use opendal::Operator;
 
+/// Why the requests of a read cannot be signed, when its credential provider knows better than
+/// the signer (reqsign goes on to the next provider of its chain and loses the reason).
+pub type Reason = std::sync::Arc<std::sync::Mutex<Option<String>>>;
+
 #[derive(Debug, Clone)]
 pub struct OpendalSource {
     op: Operator,
@@ -11,12 +15,19 @@ pub struct OpendalSource {
     size: u64,
     /// When the object was last modified, Unix seconds (from its stat).
     pub modified: Option<i64>,
+    why: Option<Reason>,
 }
 
 impl OpendalSource {
     /// An object whose size a listing already said (no stat).
     pub fn sized(op: Operator, path: &str, size: u64) -> OpendalSource {
-        OpendalSource { op, path: path.to_owned(), size, modified: None }
+        OpendalSource { op, path: path.to_owned(), size, modified: None, why: None }
+    }
+
+    /// A failed read names `why`'s reason when it holds one.
+    pub fn explained_by(mut self, why: Option<&Reason>) -> OpendalSource {
+        self.why = why.cloned();
+        self
     }
 
     /// Stats the object; the error is opendal's, for the caller to classify.
@@ -25,7 +36,7 @@ impl OpendalSource {
         let modified = meta.last_modified().and_then(|m| {
             std::time::SystemTime::from(m).duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as i64)
         });
-        Ok(OpendalSource { op, path: path.to_owned(), size: meta.content_length(), modified })
+        Ok(OpendalSource { op, path: path.to_owned(), size: meta.content_length(), modified, why: None })
     }
 
     /// The object's size, bytes.
@@ -45,12 +56,11 @@ impl ByteSource for OpendalSource {
         if end <= start {
             return Ok(Bytes::new());
         }
-        let buf = self
-            .op
-            .read_with(&self.path)
-            .range(start..end)
-            .await
-            .map_err(|e| FormatError::Source(format!("reading bytes {start}..{end} failed: {}", e.kind())))?;
+        let buf = self.op.read_with(&self.path).range(start..end).await.map_err(|e| {
+            let why = self.why.as_ref().and_then(|w| w.lock().ok().and_then(|w| w.clone()));
+            let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+            FormatError::Source(format!("reading bytes {start}..{end} failed: {}{why}", e.kind()))
+        })?;
         Ok(buf.to_bytes())
     }
 

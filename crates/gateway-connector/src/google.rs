@@ -151,7 +151,9 @@ impl GoogleAuth {
         let now = now_seconds();
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.retain(|_, (_, e)| *e > now);
-            let until = now.saturating_add(fresh.expires_in.unwrap_or(0).clamp(0, 86_400));
+            // Google's tokens last an hour (3599 s answered); an answer without `expires_in` is
+            // taken at that, not as already expired.
+            let until = now.saturating_add(fresh.expires_in.unwrap_or(3_600).clamp(0, 86_400));
             tokens.insert(key.cache_key(scope), (fresh.token.clone(), until));
         }
         Ok(fresh)
@@ -212,7 +214,9 @@ impl GoogleAuth {
             return Ok((token.clone(), *expires));
         }
         let fresh = self.request(key, scope).await?;
-        let until = now.saturating_add(fresh.expires_in.unwrap_or(0).clamp(0, 86_400));
+        // Google's tokens last an hour (3599 s answered); an answer without `expires_in` is
+        // taken at that, not as already expired.
+        let until = now.saturating_add(fresh.expires_in.unwrap_or(3_600).clamp(0, 86_400));
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.retain(|_, (_, e)| *e > now);
             tokens.insert(id, (fresh.token.clone(), until));

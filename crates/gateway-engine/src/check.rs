@@ -275,19 +275,13 @@ impl Checker {
             .and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned())
             .ok_or_else(|| EngineError::Internal("a batch without its row numbers".into()))?;
         // Each field's values as text.
-        let mut texts: Vec<Option<ArrayRef>> = Vec::with_capacity(self.rules.fields.len());
-        for f in &self.rules.fields {
-            texts.push(match batch.column_by_name(&f.column) {
-                Some(c) if c.data_type() == &DataType::Utf8 => Some(c.clone()),
-                Some(c) => Some(
-                    arrow_cast::cast(c, &DataType::Utf8)
-                        .map_err(|e| EngineError::Internal(format!("column '{}' as text: {e}", f.column)))?,
-                ),
-                None => None,
-            });
-        }
-        let texts: Vec<Option<&StringArray>> =
-            texts.iter().map(|t| t.as_ref().and_then(|a| a.as_any().downcast_ref::<StringArray>())).collect();
+        let texts: Vec<Option<StringArray>> = self
+            .rules
+            .fields
+            .iter()
+            .map(|f| batch.column_by_name(&f.column).map(|c| crate::read::as_text(c, &f.column)).transpose())
+            .collect::<Result<_, _>>()?;
+        let texts: Vec<Option<&StringArray>> = texts.iter().map(Option::as_ref).collect();
         let keyed = !self.rules.key.is_empty();
         let (mut k_key, mut k_ord, mut k_flags, mut k_unit, mut k_file, mut k_row) = (
             StringBuilder::new(),

@@ -55,6 +55,11 @@ pub enum EngineError {
         "checking this table for duplicate keys needs more than the {limit_mb} MiB of spill files a validation may write; validate with max_rows, or ask the operator to raise GATEWAY_VALIDATION_SPILL_MB"
     )]
     Spill { limit_mb: u64 },
+    /// A read of rows took more source bytes than its operator allows one read.
+    #[error(
+        "this read took more than the {limit_mb} MiB of source bytes one read may take (GATEWAY_ROW_READ_MB): read the table by its splits (GET .../rows/splits/), or ask the operator to raise the setting"
+    )]
+    ReadCap { limit_mb: u64 },
     /// Stopped by its owner.
     #[error("cancelled")]
     Cancelled,
@@ -79,6 +84,9 @@ impl EngineError {
             EngineError::Spill { limit_mb } => Problem::new(ErrorName::QuotaExceeded, self.to_string())
                 .with("setting", "GATEWAY_VALIDATION_SPILL_MB")
                 .with("limit", *limit_mb),
+            EngineError::ReadCap { limit_mb } => Problem::new(ErrorName::QuotaExceeded, self.to_string())
+                .with("setting", "GATEWAY_ROW_READ_MB")
+                .with("limit", *limit_mb),
             EngineError::Cancelled => Problem::new(ErrorName::WrongDataType, "the validation was cancelled"),
             EngineError::Internal(_) => Problem::new(ErrorName::InternalError, self.to_string()),
         }
@@ -93,6 +101,8 @@ pub struct Progress {
     pub bytes_total: AtomicU64,
     /// Set to stop the job at its next batch ([`EngineError::Cancelled`]).
     pub cancelled: AtomicBool,
+    /// Set when a read passed its cap on source bytes ([`EngineError::ReadCap`]).
+    pub over_cap: AtomicBool,
 }
 
 /// What to validate.
@@ -161,14 +171,14 @@ pub async fn validate(job: Job, progress: Arc<Progress>) -> Result<ValidationRep
             if let Ok(mut n) = names.lock() {
                 n.push(path.clone());
             }
-            let source: Arc<dyn ByteSource> = Arc::new(Counted { inner: raw, progress: p.clone() });
+            let source: Arc<dyn ByteSource> = Arc::new(Counted { inner: raw, progress: p.clone(), cap: None });
             let opened = read::open(&handle, source, &path, &opts, |_| columns.clone())?;
             let (absent, mut batches) = (opened.absent, opened.batches);
             while let Some(batch) = batches.next() {
                 if p.cancelled.load(Ordering::Relaxed) {
                     return Err(EngineError::Cancelled);
                 }
-                let mut batch = with_partitions(batch.map_err(|e| format_error(&path, e))?, &absent)?;
+                let mut batch = with_partitions(batch?, &absent)?;
                 if let Some(max) = max_rows {
                     let left = max.saturating_sub(checker.rows) as usize;
                     if batch.num_rows() > left {

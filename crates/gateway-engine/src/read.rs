@@ -15,10 +15,23 @@ use gateway_formats::{ByteSource, FormatError, Layout, SniffOptions};
 
 use crate::{EngineError, Progress};
 
-/// Counts bytes read into the job's progress.
+/// Counts bytes read into the job's progress, and stops a read past `cap` bytes (a ranged
+/// read that would end past it is refused before it is asked; see [`capped`]).
 pub(crate) struct Counted {
     pub(crate) inner: Arc<dyn ByteSource>,
     pub(crate) progress: Arc<Progress>,
+    pub(crate) cap: Option<u64>,
+}
+
+/// What a ranged read past [`Counted::cap`] answers (told apart by [`capped`]).
+const OVER_CAP: &str = "the read passed its cap on source bytes";
+
+/// The error a read ended in, as the cap's when it passed its cap on source bytes.
+pub(crate) fn capped(e: EngineError, progress: &Progress, cap: Option<u64>) -> EngineError {
+    match cap {
+        Some(c) if progress.over_cap.load(Ordering::Relaxed) => EngineError::ReadCap { limit_mb: c >> 20 },
+        _ => e,
+    }
 }
 
 #[async_trait::async_trait]
@@ -28,6 +41,12 @@ impl ByteSource for Counted {
     }
 
     async fn read(&self, start: u64, end: u64) -> Result<Bytes, FormatError> {
+        if let Some(cap) = self.cap
+            && self.progress.bytes_read.load(Ordering::Relaxed).saturating_add(end.saturating_sub(start)) > cap
+        {
+            self.progress.over_cap.store(true, Ordering::Relaxed);
+            return Err(FormatError::Source(OVER_CAP.into()));
+        }
         let b = self.inner.read(start, end).await?;
         self.progress.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
         Ok(b)
@@ -116,13 +135,15 @@ pub(crate) fn format_error(file: &str, e: FormatError) -> EngineError {
 /// rows take for the columns it lacks, and its batches.
 pub(crate) struct Opened {
     pub(crate) absent: Vec<(String, String)>,
-    pub(crate) batches: Box<dyn Iterator<Item = Result<RecordBatch, FormatError>>>,
+    pub(crate) batches: Box<dyn Iterator<Item = Result<RecordBatch, EngineError>>>,
 }
 
 /// Sniffs a file and opens its batches of the columns `columns` names for its layout, on a
-/// blocking thread (`handle` runs the ranged reads). Parquet is decoded on the runtime, two
-/// batches ahead, while the caller's thread works on the last: decoding and checking overlap
-/// (measured: `make bench`).
+/// blocking thread (`handle` runs the ranged reads). Parquet is decoded on a blocking thread of
+/// its own, two batches ahead, while the caller's thread works on the last: decoding and
+/// checking overlap (measured: `make bench`), and neither runs on the runtime's workers (an
+/// HTTP worker's, for a read of rows). A decoder that dies (a panic) ends the batches with an
+/// error, never as the file's end.
 pub(crate) fn open(
     handle: &tokio::runtime::Handle,
     source: Arc<dyn ByteSource>,
@@ -135,22 +156,93 @@ pub(crate) fn open(
     let columns = columns(&layout);
     let absent: Vec<(String, String)> =
         partitions(path).into_iter().filter(|(k, _)| !layout.columns.contains(k) && columns.contains(k)).collect();
-    let batches: Box<dyn Iterator<Item = Result<RecordBatch, FormatError>>> = if layout.format == FileFormat::Parquet {
+    let file = path.to_owned();
+    let batches: Box<dyn Iterator<Item = Result<RecordBatch, EngineError>>> = if layout.format == FileFormat::Parquet {
         let (_, mut stream) =
             handle.block_on(gateway_formats::parquet_batches(source, &columns)).map_err(|e| format_error(path, e))?;
         let (ahead, mut next) = tokio::sync::mpsc::channel(2);
-        handle.spawn(async move {
-            while let Some(batch) = stream.next().await {
-                if ahead.send(batch).await.is_err() {
+        let on = handle.clone();
+        let mut decoder = Some(handle.spawn_blocking(move || {
+            while let Some(batch) = on.block_on(stream.next()) {
+                if ahead.blocking_send(batch).is_err() {
                     break;
                 }
             }
-        });
-        Box::new(std::iter::from_fn(move || next.blocking_recv()))
+        }));
+        let handle = handle.clone();
+        Box::new(std::iter::from_fn(move || match next.blocking_recv() {
+            Some(batch) => Some(batch.map_err(|e| format_error(&file, e))),
+            // Closed: the file's end, unless the decoder died.
+            None => match handle.block_on(decoder.take()?) {
+                Ok(()) => None,
+                Err(e) => Some(Err(EngineError::Internal(format!("{file}: the Parquet decoder stopped ({e})")))),
+            },
+        }))
     } else {
         let len = handle.block_on(source.size()).map_err(|e| format_error(path, e))?;
         let reader = SyncReader { source, handle: handle.clone(), pos: 0, len, chunk: Bytes::new() };
-        Box::new(gateway_formats::decode(Box::new(reader), &layout, &columns).map_err(|e| format_error(path, e))?)
+        let batches =
+            gateway_formats::decode(Box::new(reader), &layout, &columns).map_err(|e| format_error(path, e))?;
+        Box::new(batches.map(move |b| b.map_err(|e| format_error(&file, e))))
     };
     Ok(Opened { absent, batches })
+}
+
+/// A column's values as text, as the rules judge them and a read of rows serves them:
+/// text as it is, scalars as Arrow casts them, nested values (lists, maps, structs) as JSON
+/// (as a preview shows them), anything else as Arrow displays it.
+pub(crate) fn as_text(column: &ArrayRef, name: &str) -> Result<StringArray, EngineError> {
+    use arrow_array::Array;
+    if let Some(s) = column.as_any().downcast_ref::<StringArray>() {
+        return Ok(s.clone());
+    }
+    let failed = |e: arrow_schema::ArrowError| EngineError::Internal(format!("column '{name}' as text: {e}"));
+    let nested = matches!(
+        column.data_type(),
+        DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(..)
+            | DataType::ListView(_)
+            | DataType::LargeListView(_)
+            | DataType::Map(..)
+            | DataType::Struct(_)
+            | DataType::Union(..)
+    );
+    if !nested && arrow_cast::can_cast_types(column.data_type(), &DataType::Utf8) {
+        let cast = arrow_cast::cast(column, &DataType::Utf8).map_err(failed)?;
+        return cast
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .cloned()
+            .ok_or_else(|| EngineError::Internal(format!("column '{name}' as text: not a string array")));
+    }
+    let mut out = arrow_array::builder::StringBuilder::new();
+    let field = Arc::new(arrow_schema::Field::new(name, column.data_type().clone(), true));
+    let options = arrow_json::writer::EncoderOptions::default();
+    match arrow_json::writer::make_encoder(&field, column.as_ref(), &options) {
+        Ok(mut json) => {
+            let mut buf = Vec::new();
+            for i in 0..column.len() {
+                if column.is_null(i) {
+                    out.append_null();
+                } else {
+                    buf.clear();
+                    json.encode(i, &mut buf);
+                    out.append_value(String::from_utf8_lossy(&buf));
+                }
+            }
+        }
+        Err(_) => {
+            let shown =
+                arrow_cast::display::ArrayFormatter::try_new(column.as_ref(), &Default::default()).map_err(failed)?;
+            for i in 0..column.len() {
+                if column.is_null(i) {
+                    out.append_null();
+                } else {
+                    out.append_value(shown.value(i).to_string());
+                }
+            }
+        }
+    }
+    Ok(out.finish())
 }

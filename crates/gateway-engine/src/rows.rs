@@ -67,6 +67,12 @@ pub struct RowsJob {
     /// Read only the file of this index (a split): the others are not read, but the first
     /// one's columns still make the schema, so every split of a table has the same one.
     pub only: Option<usize>,
+    /// The form the rows are encoded in.
+    pub format: Format,
+    /// Source bytes one read may take ([`EngineError::ReadCap`] past them).
+    pub byte_cap: Option<u64>,
+    /// Kept until the read stops reading the source (the caller's slot, say).
+    pub hold: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl std::fmt::Debug for RowsJob {
@@ -82,10 +88,31 @@ pub struct RowCounts {
     pub skipped: AtomicU64,
 }
 
-/// A read under way: its schema, and its batches as they come.
+/// A read under way: its schema, and its bytes as they come.
 pub struct Rows {
     pub schema: SchemaRef,
-    pub batches: tokio::sync::mpsc::Receiver<Result<RecordBatch, EngineError>>,
+    chunks: tokio::sync::mpsc::Receiver<Chunk>,
+    ended: bool,
+}
+
+impl Rows {
+    /// The read's next bytes in its format, or `None` once it ended whole (after the format's
+    /// end: the Arrow end marker, the Parquet footer). An error ends it: a row under
+    /// `invalid=fail`, the source's failure, a cap, or the reading thread stopping before the
+    /// table's end (a panic), which is never taken for the end.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, EngineError> {
+        if self.ended {
+            return Ok(None);
+        }
+        let next = self.chunks.recv().await;
+        self.ended = !matches!(next, Some(Chunk::Bytes(_)));
+        match next {
+            Some(Chunk::Bytes(b)) => Ok(Some(b)),
+            Some(Chunk::End) => Ok(None),
+            Some(Chunk::Failed(e)) => Err(e),
+            None => Err(EngineError::Internal("the row reader stopped before the end of the table".into())),
+        }
+    }
 }
 
 impl std::fmt::Debug for Rows {
@@ -103,84 +130,133 @@ fn type_of(kind: FieldKind) -> DataType {
     }
 }
 
-/// Starts reading a table's rows. Answers once the first file's columns are known (its sniff),
-/// so the schema comes before any row.
-pub async fn rows(job: RowsJob, progress: Arc<Progress>, counts: Arc<RowCounts>) -> Result<Rows, EngineError> {
+/// Starts reading a table's rows, encoded in its [`RowsJob::format`]. Answers once the first
+/// row is ready (or the read ended with none), so the schema, and any failure before a row
+/// (the file, a cap, a first row under `invalid=fail`), comes before any byte is served.
+///
+/// The read and the encoding run on a blocking thread, never on the caller's runtime workers
+/// (an HTTP worker's, for the API), and [`RowsJob::hold`] is kept there until the thread stops
+/// reading the source.
+pub async fn rows(mut job: RowsJob, progress: Arc<Progress>, counts: Arc<RowCounts>) -> Result<Rows, EngineError> {
     let opts = crate::prepare(&job.params, &job.files, &progress).await?;
     let (schema_tx, schema_rx) = tokio::sync::oneshot::channel::<Result<SchemaRef, EngineError>>();
-    let (tx, batches) = tokio::sync::mpsc::channel(2);
+    let (tx, chunks) = tokio::sync::mpsc::channel(2);
     let handle = tokio::runtime::Handle::current();
+    let hold = job.hold.take();
     tokio::task::spawn_blocking(move || {
-        let mut reader = Reader::new(&job, counts);
         let mut schema_tx = Some(schema_tx);
-        let mapped = job.rules.columns();
-        for (index, raw) in job.files.into_iter().enumerate() {
-            let path = raw.name().unwrap_or("").to_owned();
-            if job.only.is_some_and(|o| o != index) {
-                if index == 0 && job.columns == Columns::All {
-                    // Not read: only sniffed, for the columns every split is served with.
-                    match handle.block_on(gateway_formats::sniff(raw, &opts)) {
-                        Ok(sniffed) => {
-                            reader.others = others(sniffed.columns.iter().map(|c| c.name.clone()), &path, &job.rules);
-                        }
-                        Err(e) => {
-                            if let Some(t) = schema_tx.take() {
-                                let _ = t.send(Err(format_error(&path, e)));
-                            }
-                            return;
-                        }
-                    }
-                }
-                continue;
+        let cap = job.byte_cap;
+        let read = read_all(job, &opts, &handle, &progress, counts, &tx, &mut schema_tx);
+        match read.map_err(|e| crate::read::capped(e, &progress, cap)) {
+            Ok(()) => {
+                let _ = tx.blocking_send(Chunk::End);
             }
-            let first = index == 0;
-            let source: Arc<dyn ByteSource> = Arc::new(Counted { inner: raw, progress: progress.clone() });
-            let columns = |layout: &gateway_formats::Layout| {
-                if first && job.columns == Columns::All {
-                    reader.others = others(layout.columns.iter().cloned(), &path, &job.rules);
+            Err(e) => match schema_tx.take() {
+                Some(t) => {
+                    let _ = t.send(Err(e));
                 }
-                mapped.iter().chain(reader.others.iter()).cloned().collect()
-            };
-            let opened = match crate::read::open(&handle, source, &path, &opts, columns) {
-                Ok(o) => o,
-                Err(e) => {
-                    match schema_tx.take() {
-                        Some(t) => {
-                            let _ = t.send(Err(e));
-                        }
-                        None => {
-                            let _ = tx.blocking_send(Err(e));
-                        }
-                    }
-                    return;
+                None => {
+                    let _ = tx.blocking_send(Chunk::Failed(e));
                 }
-            };
-            announce(&mut schema_tx, reader.schema());
-            for batch in opened.batches {
-                if progress.cancelled.load(Ordering::Relaxed) {
-                    return;
-                }
-                let shaped = batch
-                    .map_err(|e| format_error(&path, e))
-                    .and_then(|b| with_partitions(b, &opened.absent))
-                    .and_then(|b| reader.shape(&b, &path));
-                let (stop, out) = match shaped {
-                    Ok((b, stop)) => (stop, Ok(b)),
-                    Err(e) => (true, Err(e)),
-                };
-                if out.as_ref().is_ok_and(|b| b.num_rows() == 0) && !stop {
-                    continue;
-                }
-                if tx.blocking_send(out).is_err() || stop {
-                    // The reader went away, or the read is done.
-                    return;
-                }
-            }
+            },
         }
-        announce(&mut schema_tx, reader.schema());
+        // Whatever the caller holds for the read (its slot) is let go once the source is not
+        // read any more, not when its reader let go of the answer.
+        drop(hold);
     });
     let schema = schema_rx.await.map_err(|_| EngineError::Internal("the row reader stopped".into()))??;
-    Ok(Rows { schema, batches })
+    Ok(Rows { schema, chunks, ended: false })
+}
+
+/// What the reading thread hands on.
+enum Chunk {
+    Bytes(Bytes),
+    /// The read ended whole: nothing of the table was left out.
+    End,
+    Failed(EngineError),
+}
+
+/// Reads the job's files, shaping and encoding their rows as they come; the schema is sent as
+/// soon as the first file read is open.
+fn read_all(
+    job: RowsJob,
+    opts: &gateway_formats::SniffOptions,
+    handle: &tokio::runtime::Handle,
+    progress: &Arc<Progress>,
+    counts: Arc<RowCounts>,
+    tx: &tokio::sync::mpsc::Sender<Chunk>,
+    schema_tx: &mut Option<SchemaSender>,
+) -> Result<(), EngineError> {
+    let mut reader = Reader::new(&job, counts);
+    let mapped = job.rules.columns();
+    let send = |bytes: Bytes| {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        // Refused: the reader went away.
+        tx.blocking_send(Chunk::Bytes(bytes)).map_err(|_| EngineError::Cancelled)
+    };
+    let mut encoder: Option<Encoder> = None;
+    'files: for (index, raw) in job.files.into_iter().enumerate() {
+        let path = raw.name().unwrap_or("").to_owned();
+        if job.only.is_some_and(|o| o != index) {
+            if index == 0 && job.columns == Columns::All {
+                // Not read: only sniffed, for the columns every split is served with.
+                let sniffed = handle.block_on(gateway_formats::sniff(raw, opts)).map_err(|e| format_error(&path, e))?;
+                reader.others = others(sniffed.columns.iter().map(|c| c.name.clone()), &path, &job.rules);
+            }
+            continue;
+        }
+        let first = index == 0;
+        let source: Arc<dyn ByteSource> =
+            Arc::new(Counted { inner: raw, progress: progress.clone(), cap: job.byte_cap });
+        let columns = |layout: &gateway_formats::Layout| {
+            if first && job.columns == Columns::All {
+                reader.others = others(layout.columns.iter().cloned(), &path, &job.rules);
+            }
+            mapped.iter().chain(reader.others.iter()).cloned().collect()
+        };
+        let opened = crate::read::open(handle, source, &path, opts, columns)?;
+        for batch in opened.batches {
+            if progress.cancelled.load(Ordering::Relaxed) {
+                return Err(EngineError::Cancelled);
+            }
+            let (shaped, stop) = reader.shape(&with_partitions(batch?, &opened.absent)?, &path)?;
+            if shaped.num_rows() > 0 {
+                // Answered at the first row: what fails before it (a cap, a rule under
+                // `fail`, the source) is the answer itself, not a body cut short.
+                let out = match &mut encoder {
+                    Some(out) => out,
+                    None => encoder.insert(begin(&reader, job.format, schema_tx, &send)?),
+                };
+                send(out.batch(&shaped)?)?;
+            }
+            if stop {
+                break 'files;
+            }
+        }
+    }
+    let out = match encoder {
+        Some(e) => e,
+        None => begin(&reader, job.format, schema_tx, &send)?,
+    };
+    send(out.finish(&reader.schema())?)
+}
+
+/// Announces the schema and starts its encoding (the Arrow schema message first).
+fn begin(
+    reader: &Reader,
+    format: Format,
+    schema_tx: &mut Option<SchemaSender>,
+    send: &impl Fn(Bytes) -> Result<(), EngineError>,
+) -> Result<Encoder, EngineError> {
+    let schema = reader.schema();
+    let mut encoder = Encoder::new(format, &schema)?;
+    if let Some(t) = schema_tx.take() {
+        let _ = t.send(Ok(schema));
+    }
+    send(encoder.start())?;
+    Ok(encoder)
 }
 
 /// The columns served after the platform fields: a file's, then its partitions', each once,
@@ -195,13 +271,6 @@ fn others(columns: impl Iterator<Item = String>, path: &str, rules: &Rules) -> V
 }
 
 type SchemaSender = tokio::sync::oneshot::Sender<Result<SchemaRef, EngineError>>;
-
-/// Sends the schema, once.
-fn announce(tx: &mut Option<SchemaSender>, schema: SchemaRef) {
-    if let Some(t) = tx.take() {
-        let _ = t.send(Ok(schema));
-    }
-}
 
 /// A row's value of a platform field, as served.
 enum Cell<'a> {
@@ -255,21 +324,12 @@ impl Reader {
 
     /// A batch of the file's columns as served, and whether the read is done (`max_rows`).
     fn shape(&mut self, batch: &RecordBatch, path: &str) -> Result<(RecordBatch, bool), EngineError> {
-        let text = |name: &str| -> Result<Option<ArrayRef>, EngineError> {
-            match batch.column_by_name(name) {
-                Some(c) if c.data_type() == &DataType::Utf8 => Ok(Some(c.clone())),
-                Some(c) => arrow_cast::cast(c, &DataType::Utf8)
-                    .map(Some)
-                    .map_err(|e| EngineError::Internal(format!("column '{name}' as text: {e}"))),
-                None => Ok(None),
-            }
+        let text = |name: &str| -> Result<Option<StringArray>, EngineError> {
+            batch.column_by_name(name).map(|c| crate::read::as_text(c, name)).transpose()
         };
-        let fields: Vec<Option<ArrayRef>> =
+        let fields: Vec<Option<StringArray>> =
             self.rules.fields.iter().map(|f| text(&f.column)).collect::<Result<_, _>>()?;
-        let others: Vec<Option<ArrayRef>> = self.others.iter().map(|c| text(c)).collect::<Result<_, _>>()?;
-        let as_str = |a: &Option<ArrayRef>| a.as_ref().and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned());
-        let fields: Vec<Option<StringArray>> = fields.iter().map(as_str).collect();
-        let others: Vec<Option<StringArray>> = others.iter().map(as_str).collect();
+        let others: Vec<Option<StringArray>> = self.others.iter().map(|c| text(c)).collect::<Result<_, _>>()?;
         let rows = batch
             .column_by_name(gateway_formats::ROW_COLUMN)
             .and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>().cloned());
@@ -344,11 +404,16 @@ impl Reader {
                 cells.push(cell);
             }
             if key_ok {
+                // A key is claimed by its first valid row only: a row left out for another rule
+                // does not make a later valid one a duplicate.
                 let h = (u128::from(self.hashers.0.hash_one(&key)) << 64) | u128::from(self.hashers.1.hash_one(&key));
-                if !self.seen.insert(h) {
+                if self.seen.contains(&h) {
                     broken.push(format!("duplicate {}", self.key_name));
-                } else if self.seen.len() > self.max_keys {
-                    return Err(EngineError::Memory { limit_mb: self.memory_mb });
+                } else if broken.is_empty() {
+                    self.seen.insert(h);
+                    if self.seen.len() > self.max_keys {
+                        return Err(EngineError::Memory { limit_mb: self.memory_mb });
+                    }
                 }
             }
             if !broken.is_empty() {

@@ -253,8 +253,19 @@ async fn read_rows(
     columns: Columns,
     invalid: Invalid,
 ) -> (Result<Vec<arrow_array::RecordBatch>, EngineError>, SchemaRefOf, Arc<RowCounts>) {
-    let job = RowsJob {
-        files: files.into_iter().map(|(b, n)| Arc::new(MemorySource::named(b, n)) as Arc<dyn ByteSource>).collect(),
+    let files = files.into_iter().map(|(b, n)| Arc::new(MemorySource::named(b, n)) as Arc<dyn ByteSource>).collect();
+    read_job(rows_job(files, resource, mapping, columns, invalid)).await
+}
+
+fn rows_job(
+    files: Vec<Arc<dyn ByteSource>>,
+    resource: Resource,
+    mapping: Value,
+    columns: Columns,
+    invalid: Invalid,
+) -> RowsJob {
+    RowsJob {
+        files,
         params: JsonObject::new(),
         rules: Rules::new(resource, &obj(mapping), gateway_preview_required(resource)),
         columns,
@@ -263,17 +274,30 @@ async fn read_rows(
         max_keys: 1 << 20,
         memory_mb: 256,
         only: None,
-    };
+        format: Format::Arrow,
+        byte_cap: None,
+        hold: None,
+    }
+}
+
+/// Reads a job (served as Arrow IPC) and reads back what it served: its batches, or the error
+/// it ended in.
+async fn read_job(job: RowsJob) -> (Result<Vec<arrow_array::RecordBatch>, EngineError>, SchemaRefOf, Arc<RowCounts>) {
     let counts = Arc::new(RowCounts::default());
-    let mut rows = rows(job, Arc::new(Progress::default()), counts.clone()).await.unwrap();
+    let mut rows = match rows(job, Arc::new(Progress::default()), counts.clone()).await {
+        Ok(r) => r,
+        Err(e) => return (Err(e), Arc::new(arrow_schema::Schema::empty()), counts),
+    };
     let mut out = Vec::new();
-    while let Some(b) = rows.batches.recv().await {
-        match b {
-            Ok(b) => out.push(b),
+    loop {
+        match rows.next().await {
+            Ok(Some(b)) => out.extend_from_slice(&b),
+            Ok(None) => break,
             Err(e) => return (Err(e), rows.schema, counts),
         }
     }
-    (Ok(out), rows.schema, counts)
+    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(out), None).unwrap();
+    (Ok(reader.map(Result::unwrap).collect()), rows.schema, counts)
 }
 
 type SchemaRefOf = arrow_schema::SchemaRef;
@@ -407,4 +431,132 @@ async fn each_format_reads_back_as_the_rows_served() {
     assert_eq!(lines.count(), 992);
     assert_eq!(Format::parse("application/vnd.apache.arrow.stream"), Some(Format::Arrow));
     assert_eq!(Format::parse("text/csv; charset=utf-8"), Some(Format::Csv));
+}
+
+/// A key is claimed by its first valid row: a row left out for a missing rating does not make
+/// the next row with its key a duplicate.
+#[tokio::test]
+async fn a_row_left_out_for_another_rule_does_not_claim_its_key() {
+    let csv = b"uid,sku,score\na,x,\na,x,4\na,x,5\n".to_vec();
+    let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score"});
+    let (batches, schema, counts) =
+        read_rows(vec![(csv, "r.csv")], Resource::Rating, mapping, Columns::All, Invalid::Include).await;
+    let b = arrow_select_concat(&schema, &batches.unwrap());
+    assert_eq!(
+        texts(&b, ERROR_COLUMN),
+        [Some("missing rating".into()), None, Some("duplicate user_id+item_id".into())]
+    );
+    assert_eq!(counts.served.load(Ordering::Relaxed), 3);
+}
+
+/// Unmapped nested Parquet columns (a map with integer keys, a list) are served as JSON text,
+/// as a preview shows them, under `columns=all`; a struct's fields by their dotted names.
+#[tokio::test]
+async fn nested_parquet_columns_are_served_as_json_text() {
+    use arrow_array::builder::{Int32Builder, ListBuilder, MapBuilder, StringBuilder};
+    use arrow_array::{ArrayRef, StringArray, StructArray};
+    use arrow_schema::{DataType, Field};
+    let ids: ArrayRef = Arc::new(StringArray::from(vec!["i1", "i2"]));
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    tags.values().append_value("red");
+    tags.values().append_value("big");
+    tags.append(true);
+    tags.append(false);
+    let mut attrs = MapBuilder::new(None, Int32Builder::new(), StringBuilder::new());
+    attrs.keys().append_value(7);
+    attrs.values().append_value("seven");
+    attrs.append(true).unwrap();
+    attrs.append(true).unwrap();
+    let price = StructArray::from(vec![(
+        Arc::new(Field::new("amount", DataType::Utf8, true)),
+        Arc::new(StringArray::from(vec!["9.5", "3"])) as ArrayRef,
+    )]);
+    let batch = RecordBatch::try_from_iter(vec![
+        ("sku", ids),
+        ("tags", Arc::new(tags.finish()) as ArrayRef),
+        ("attrs", Arc::new(attrs.finish()) as ArrayRef),
+        ("price", Arc::new(price) as ArrayRef),
+    ])
+    .unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    let pq = w.into_inner().unwrap();
+    let (batches, schema, _) =
+        read_rows(vec![(pq, "items.parquet")], Resource::Item, json!({"item_id": "sku"}), Columns::All, Invalid::Skip)
+            .await;
+    let b = arrow_select_concat(&schema, &batches.unwrap());
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    // A struct's fields are columns of their own, dotted, as a preview names them.
+    assert_eq!(names, ["item_id", "tags", "attrs", "price.amount"]);
+    assert_eq!(texts(&b, "tags"), [Some(r#"["red","big"]"#.into()), None]);
+    assert_eq!(texts(&b, "price.amount"), [Some("9.5".into()), Some("3".into())]);
+    let attrs = texts(&b, "attrs");
+    assert!(attrs[0].as_deref().is_some_and(|a| a.contains("seven")), "{attrs:?}");
+}
+
+/// A byte source that serves its bytes `reads` times, then panics (a decoder's bug, say).
+struct PanicsAfter {
+    inner: MemorySource,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ByteSource for PanicsAfter {
+    async fn size(&self) -> Result<u64, FormatError> {
+        self.inner.size().await
+    }
+
+    async fn read(&self, start: u64, end: u64) -> Result<bytes::Bytes, FormatError> {
+        if self.reads.fetch_sub(1, Ordering::Relaxed) == 0 {
+            panic!("a reader's bug");
+        }
+        self.inner.read(start, end).await
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.inner.name()
+    }
+}
+
+/// A read whose reader dies mid-way ends in an error, never in a complete answer: neither a
+/// CSV read on the reading thread nor a Parquet file's decoder.
+#[tokio::test]
+async fn a_reader_that_dies_is_never_taken_for_the_end_of_the_table() {
+    let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score"});
+    for (bytes, name) in [(ratings_csv().into_bytes(), "r.csv"), (ratings_parquet(), "r.parquet")] {
+        // Enough reads for the sniffs: the first of the whole read panics.
+        let mut first = None;
+        for allowed in 1..40 {
+            let source = PanicsAfter { inner: MemorySource::named(bytes.clone(), name), reads: allowed.into() };
+            let files = vec![Arc::new(source) as Arc<dyn ByteSource>];
+            let (read, _, _) =
+                read_job(rows_job(files, Resource::Rating, mapping.clone(), Columns::All, Invalid::Include)).await;
+            match read {
+                Ok(b) => {
+                    assert_eq!(b.iter().map(|b| b.num_rows()).sum::<usize>(), 1000, "{name}: whole, or an error");
+                    first.get_or_insert(allowed);
+                }
+                Err(e) => assert!(!e.to_string().is_empty()),
+            }
+        }
+        assert!(first.is_some(), "{name}: read whole once it may read enough");
+    }
+}
+
+/// A read that would take more source bytes than its cap stops with the cap's error.
+#[tokio::test]
+async fn a_read_past_its_byte_cap_stops_with_the_cap_named() {
+    let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score"});
+    let csv: String = std::iter::once("uid,sku,score\n".to_owned())
+        .chain((0..500_000).map(|i| format!("u{i},i{i},{}\n", i % 5)))
+        .collect();
+    assert!(csv.len() > 5 << 20);
+    let files = vec![Arc::new(MemorySource::named(csv.into_bytes(), "r.csv")) as Arc<dyn ByteSource>];
+    let mut job = rows_job(files, Resource::Rating, mapping, Columns::All, Invalid::Skip);
+    job.byte_cap = Some(2 << 20);
+    let (read, _, counts) = read_job(job).await;
+    let e = read.unwrap_err();
+    assert!(matches!(e, EngineError::ReadCap { limit_mb: 2 }), "{e:?}");
+    assert_eq!(e.problem().data.get("setting"), Some(&json!("GATEWAY_ROW_READ_MB")));
+    assert!(counts.served.load(Ordering::Relaxed) < 500_000);
 }

@@ -441,8 +441,11 @@ pub async fn whole(
     let metadata = Arc::new(rows_by_row_groups(ParquetMetaDataReader::decode_metadata(&raw).map_err(err)?).0);
     let arrow = ArrowReaderMetadata::try_new(metadata.clone(), ArrowReaderOptions::new()).map_err(err)?;
     let file_schema = arrow.schema().clone();
-    let roots: Vec<usize> =
-        wanted.iter().filter_map(|w| file_schema.fields().iter().position(|f| f.name() == w)).collect();
+    // A column wanted is a top-level field or a struct's field by its dotted name (as the
+    // sniff lists them): its root is read and the field taken out of it.
+    let places: Vec<Option<(Vec<usize>, arrow_schema::FieldRef)>> =
+        wanted.iter().map(|w| place_of(file_schema.fields(), w)).collect();
+    let roots: Vec<usize> = places.iter().flatten().filter_map(|(path, _)| path.first().copied()).collect();
     // A row group's projected chunks are fetched whole: bounded before any is read.
     let descr = metadata.file_metadata().schema_descr();
     for (i, rg) in metadata.row_groups().iter().enumerate() {
@@ -459,9 +462,9 @@ pub async fn whole(
         }
     }
     let mut fields = vec![Field::new(crate::whole::ROW_COLUMN, DataType::UInt64, false)];
-    for w in wanted {
-        match file_schema.fields().iter().find(|f| f.name() == w) {
-            Some(f) => fields.push(f.as_ref().clone().with_nullable(true)),
+    for (w, place) in wanted.iter().zip(&places) {
+        match place {
+            Some((_, f)) => fields.push(f.as_ref().clone().with_name(w).with_nullable(true)),
             None => fields.push(Field::new(w, DataType::Utf8, true)),
         }
     }
@@ -476,11 +479,72 @@ pub async fn whole(
         .map_err(err)?;
     let out = schema.clone();
     let mut next_row = 1u64;
+    let roots_of: Vec<Option<(String, Vec<usize>)>> = places
+        .iter()
+        .map(|p| {
+            p.as_ref().and_then(|(path, _)| {
+                let (root, rest) = path.split_first()?;
+                Some((file_schema.fields().get(*root)?.name().clone(), rest.to_vec()))
+            })
+        })
+        .collect();
+    let wanted = wanted.to_vec();
     let batches = stream.map(move |b| {
-        let batch = b.map_err(err)?;
+        let batch = picked(&b.map_err(err)?, &wanted, &roots_of)?;
         let first = next_row;
         next_row += batch.num_rows() as u64;
         crate::whole::with_rows(&batch, &out, first)
     });
     Ok((schema, Box::pin(batches)))
+}
+
+/// Where a column named as the sniff names them is: its path of field indexes from the
+/// schema's top (a top-level name first, else a struct's field by `struct.field`), and its
+/// field.
+fn place_of(fields: &arrow_schema::Fields, name: &str) -> Option<(Vec<usize>, arrow_schema::FieldRef)> {
+    if let Some(i) = fields.iter().position(|f| f.name() == name) {
+        return fields.get(i).map(|f| (vec![i], f.clone()));
+    }
+    fields.iter().enumerate().find_map(|(i, f)| {
+        let DataType::Struct(children) = f.data_type() else { return None };
+        let rest = name.strip_prefix(f.name().as_str())?.strip_prefix('.')?;
+        let (mut path, leaf) = place_of(children, rest)?;
+        path.insert(0, i);
+        Some((path, leaf))
+    })
+}
+
+/// The wanted columns of a decoded batch by name, a struct's field taken out of it (null where
+/// the struct is).
+fn picked(
+    batch: &RecordBatch,
+    wanted: &[String],
+    roots: &[Option<(String, Vec<usize>)>],
+) -> Result<RecordBatch, FormatError> {
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (name, root) in wanted.iter().zip(roots) {
+        let Some((root, path)) = root else { continue };
+        let Some(mut column) = batch.column_by_name(root).cloned() else { continue };
+        use arrow_array::Array;
+        for &i in path {
+            let parent = column
+                .as_any()
+                .downcast_ref::<arrow_array::StructArray>()
+                .ok_or_else(|| FormatError::Parquet(format!("'{name}' is not a struct's field")))?;
+            let child = parent
+                .columns()
+                .get(i)
+                .cloned()
+                .ok_or_else(|| FormatError::Parquet(format!("'{name}' is not a struct's field")))?;
+            let nulls = arrow_buffer::NullBuffer::union(parent.nulls(), child.nulls());
+            let data = child.to_data().into_builder().nulls(nulls).build().map_err(err)?;
+            column = arrow_array::make_array(data);
+        }
+        fields.push(Field::new(name, column.data_type().clone(), true));
+        columns.push(column);
+    }
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::new(arrow_schema::Schema::new(fields)), columns, &options)
+        .map_err(|e| FormatError::Parquet(e.to_string()))
 }

@@ -345,7 +345,8 @@ async fn bad_input_gets_a_specific_error() {
         err(vec![0xff, 0xfe, b'a', 0, b'\n', 0], "w.csv", d()).await,
         FormatError::Encoding(_) | FormatError::Unrecognized
     ));
-    for unread in ["utf-16", "x-no-such-thing"] {
+    // Shift_JIS, Big5, GBK: a character's second byte can be `\` or `|` (a delimiter split).
+    for unread in ["utf-16", "x-no-such-thing", "shift_jis", "big5", "gbk"] {
         let o = SniffOptions { encoding: Some(unread.into()), ..d() };
         assert!(
             matches!(err(CSV.as_bytes().to_vec(), "x.csv", o).await, FormatError::BadOption { option: "encoding", .. }),
@@ -943,6 +944,12 @@ async fn text_in_another_encoding_reads_the_same_in_a_preview_and_a_whole_read()
     let euro = SniffOptions { encoding: Some("iso-8859-15".into()), ..SniffOptions::default() };
     let s = run(b"id,price\n1,5\xa4\n".to_vec(), "p.csv", &euro).await.unwrap();
     assert_eq!(s.rows[0]["price"], "5€");
+    // A UTF-8 byte-order mark before text that is not UTF-8 is no part of its header.
+    let s = ok(b"\xef\xbb\xbfid,name\n1,Jos\xe9\n".to_vec(), "b.csv").await;
+    assert_eq!(s.columns[0].name, "id", "{:?}", s.columns);
+    let eucjp = SniffOptions { encoding: Some("euc-jp".into()), ..SniffOptions::default() };
+    let s = run(b"id|name\n1|\xc6\xfc\xcb\xdc\n".to_vec(), "j.csv", &eucjp).await.unwrap();
+    assert_eq!(s.rows[0]["name"], "日本");
     // JSON lines too.
     let layout = crate::Layout {
         format: FileFormat::JsonLines,

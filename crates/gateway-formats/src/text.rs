@@ -30,10 +30,12 @@ pub fn looks_binary(bytes: &[u8]) -> bool {
     control * 100 > head.len().max(1)
 }
 
-/// The text encoding an `options.encoding` names: UTF-8 (`utf-8`, `utf-8-sig`) or an
-/// ASCII-compatible encoding by its WHATWG label (`windows-1252`, `latin1`, `iso-8859-15`,
-/// `shift_jis`...), so a delimiter, a quote and a line end stay single bytes a whole read can
-/// split on before it decodes a field. `None` is UTF-8.
+/// The text encoding an `options.encoding` names: UTF-8 (`utf-8`, `utf-8-sig`), a single-byte
+/// encoding by its WHATWG label (`windows-1252`, `latin1`, `iso-8859-15`, `koi8-r`...) or
+/// EUC-JP / EUC-KR, whose multi-byte characters are bytes of 0x80 and over only: a delimiter,
+/// a quote, an escape and a line end stay bytes a whole read can split on before it decodes a
+/// field. Shift_JIS, Big5 and GBK/GB18030 are refused: the second byte of their characters can
+/// be `\`, `|` or another ASCII byte, which would split a character. `None` is UTF-8.
 pub fn encoding_of(declared: &str) -> Result<Option<&'static encoding_rs::Encoding>, FormatError> {
     let e = declared.trim().to_ascii_lowercase().replace('_', "-");
     if matches!(e.as_str(), "utf-8" | "utf8" | "utf-8-sig") {
@@ -47,7 +49,11 @@ pub fn encoding_of(declared: &str) -> Result<Option<&'static encoding_rs::Encodi
     let bad = |why: String| FormatError::BadOption { option: "encoding", why };
     match encoding_rs::Encoding::for_label(label.as_bytes()) {
         Some(enc) if enc == encoding_rs::UTF_8 => Ok(None),
-        Some(enc) if enc.is_ascii_compatible() && enc != encoding_rs::REPLACEMENT => Ok(Some(enc)),
+        Some(enc) if enc.is_single_byte() || enc == encoding_rs::EUC_JP || enc == encoding_rs::EUC_KR => Ok(Some(enc)),
+        Some(enc) if enc.is_ascii_compatible() && enc != encoding_rs::REPLACEMENT => Err(bad(format!(
+            "'{declared}' ({}) is not supported: the second byte of its characters can be an ASCII delimiter, quote or escape; re-encode the file as UTF-8",
+            enc.name()
+        ))),
         Some(enc) => Err(bad(format!(
             "'{declared}' ({}) is not supported: its delimiters are not single bytes; re-encode the file as UTF-8",
             enc.name()
@@ -71,13 +77,14 @@ fn decode<'a>(
             "it starts with a UTF-16 byte-order mark (UTF-16 is not read: re-encode the file as UTF-8)".into(),
         ));
     }
-    if let Some((_, Some(enc))) = declared {
-        return Ok((enc.decode_without_bom_handling(bytes).0, enc.name().to_ascii_lowercase(), None));
-    }
+    // A UTF-8 byte-order mark is no text of any encoding ("ï»¿" in Windows-1252).
     let (body, name) = match bytes.strip_prefix(&[0xef, 0xbb, 0xbf]) {
         Some(rest) => (rest, "utf-8-sig"),
         None => (bytes, "utf-8"),
     };
+    if let Some((_, Some(enc))) = declared {
+        return Ok((enc.decode_without_bom_handling(body).0, enc.name().to_ascii_lowercase(), None));
+    }
     match std::str::from_utf8(body) {
         Ok(s) => Ok((s.into(), name.to_owned(), None)),
         // A character cut by the end of the sample is not an encoding error.
@@ -98,7 +105,7 @@ fn decode<'a>(
             let warning = format!(
                 "the file is not UTF-8 (byte 0x{byte:02x} at offset {at}): it is read as Windows-1252; if its accents look wrong, set options.encoding to the file's encoding"
             );
-            Ok((enc.decode_without_bom_handling(bytes).0, "windows-1252".to_owned(), Some(warning)))
+            Ok((enc.decode_without_bom_handling(body).0, "windows-1252".to_owned(), Some(warning)))
         }
     }
 }

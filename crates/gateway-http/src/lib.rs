@@ -146,6 +146,9 @@ impl Application {
                 })
                 .wrap(TracingLogger::<access_log::GatewayRootSpan>::new())
         })
+        // A client that closes its side has gone: its handler and its streamed answer are
+        // dropped then (a read of rows stops, its slot is freed), not when a write fails.
+        .h1_allow_half_closed(false)
         .listen(listener)?
         .worker_max_blocking_threads(settings.max_blocking_threads.max(1))
         .shutdown_timeout(settings.shutdown_timeout.as_secs());

@@ -114,12 +114,12 @@ fn links(doc: &mut Value) {
 /// Rows through the gateway: the stored source table streamed, in four forms.
 fn rows(doc: &mut Value) {
     let mut read = op(
-        "Stream the stored source table's rows: its platform fields first, typed per resource (ids as text, rating a 64-bit float, timestamp epoch seconds), other columns after; rows breaking the resource's rules skipped, failing the read, or served with an _error column",
+        "Stream the stored source table's rows: its platform fields first, typed per resource (ids as text, rating a 64-bit float, timestamp epoch seconds), other columns after; rows breaking the resource's rules skipped, failing the read, or served with an _error column. The form is ?format=, else the Accept media type of highest q (q=0 refuses one) naming one; an Accept naming none is 400. 409 QUOTA_EXCEEDED: a SaaS table's pages passed the spill cap or GATEWAY_ROW_READ_MB before any row",
         "tables",
         &["anyConnection", "name"],
         None,
         (200, ""),
-        &[400, 404, 429, 503],
+        &[400, 404, 409, 429, 500, 503],
     );
     let enum_param = |name: &str, values: &[&str], default: &str, about: &str| {
         json!({"name": name, "in": "query", "required": false, "description": about,

@@ -11,14 +11,14 @@
 //! (`table.rows_read`) however it ends.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use gateway_connector::WholeRead;
 use gateway_domain::{Actor, ConnectionKind, Credentials, OrganizationId, Problem, RowSplit, RowSplits, TableName};
-use gateway_engine::{Columns, Encoder, EngineError, Format, Invalid, Progress, RowCounts, RowsJob, Rules};
+use gateway_engine::{Columns, EngineError, Format, Invalid, Progress, RowCounts, RowsJob, Rules};
 use gateway_store::RowsRead;
 
 use crate::Gateway;
@@ -78,8 +78,9 @@ impl std::fmt::Debug for RowsAnswer {
     }
 }
 
-/// Held while a read runs: its slot, its spill folder, and what it served; records the read
-/// (metrics, audit) and removes the folder however the read ends.
+/// Held while a read runs, by its answer and by the engine's reading thread (whichever lets go
+/// last): its slot, its spill folder, and what it served. Records the read (metrics, audit)
+/// and removes the folder however the read ends, once the source is no longer read.
 struct Reading {
     gateway: Gateway,
     org: OrganizationId,
@@ -88,34 +89,109 @@ struct Reading {
     name: TableName,
     counts: Arc<RowCounts>,
     progress: Arc<Progress>,
-    ended: &'static str,
+    ended: Mutex<Ended>,
     spill_dir: Option<PathBuf>,
     _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
+/// How a read ended (so far).
+struct Ended {
+    how: &'static str,
+    error: Option<String>,
+}
+
+impl Reading {
+    fn end(&self, how: &'static str) {
+        if let Ok(mut e) = self.ended.lock() {
+            e.how = how;
+        }
+    }
+
+    /// The read failed: `problem` (already scrubbed) is what its audit entry says.
+    fn fail(&self, problem: &Problem) {
+        if let Ok(mut e) = self.ended.lock() {
+            e.how = "failed";
+            e.error = Some(format!("{}: {}", problem.name, problem.message));
+        }
+    }
+}
+
 impl Drop for Reading {
     fn drop(&mut self) {
+        let handle = tokio::runtime::Handle::try_current().ok();
         if let Some(dir) = self.spill_dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
+            // Off the runtime's workers: a folder of spooled pages may take a while to remove.
+            match &handle {
+                Some(h) => drop(h.spawn_blocking(move || std::fs::remove_dir_all(dir))),
+                None => drop(std::fs::remove_dir_all(dir)),
+            }
         }
-        // The reader went away mid-read: stop the engine at its next batch.
-        self.progress.cancelled.store(true, Ordering::Relaxed);
+        let (ended, error) = match self.ended.get_mut() {
+            Ok(e) => (e.how, e.error.take()),
+            Err(_) => ("failed", None),
+        };
         let read = RowsRead {
             rows: self.counts.served.load(Ordering::Relaxed),
             skipped: self.counts.skipped.load(Ordering::Relaxed),
             bytes: self.progress.bytes_read.load(Ordering::Relaxed),
-            ended: self.ended,
+            ended,
+            error,
         };
         self.gateway.metrics().row_read(read.ended, read.rows, read.skipped, read.bytes);
         let (g, o, a, k, n) =
             (self.gateway.clone(), self.org.clone(), self.actor.clone(), self.kind, self.name.clone());
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        if let Some(handle) = handle {
             handle.spawn(async move {
                 if let Err(p) = g.db(move |s| s.record_rows_read(&o, k, &n, &read, &a)).await {
                     tracing::warn!(error = %p.message, "cannot audit a read of rows");
                 }
             });
         }
+    }
+}
+
+/// Where a read's answer is: waiting for its spooled pages and its engine, or reading.
+enum Stage {
+    Starting(futures_util::future::BoxFuture<'static, Result<gateway_engine::Rows, Problem>>),
+    Reading(gateway_engine::Rows),
+    Done,
+}
+
+/// What a paged read's start came to before its answer: failed already, or still going.
+enum Early {
+    Failed(Problem),
+    Pending(futures_util::future::BoxFuture<'static, Result<gateway_engine::Rows, Problem>>),
+}
+
+/// Polls `rest` once: a spool that ended before its first page (a provider's refusal) is the
+/// read's answer; otherwise the read goes on in the answer's body.
+async fn done_early(
+    rest: impl std::future::Future<Output = Result<gateway_engine::Rows, Problem>> + Send + 'static,
+) -> Early {
+    let mut rest = Box::pin(rest);
+    match futures_util::poll!(rest.as_mut()) {
+        std::task::Poll::Ready(Err(p)) => Early::Failed(p),
+        std::task::Poll::Ready(Ok(rows)) => Early::Pending(Box::pin(async move { Ok(rows) })),
+        std::task::Poll::Pending => Early::Pending(rest),
+    }
+}
+
+/// A spawned task stopped when its holder lets go (a read's spool, when its client left).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Held by a read's answer: letting go of it (the client went away) stops the engine at its
+/// next batch.
+struct StopOnDrop(Arc<Progress>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.cancelled.store(true, Ordering::Relaxed);
     }
 }
 
@@ -172,14 +248,17 @@ impl Gateway {
             .with("connection", kind.as_str()));
         }
         let conn = self.load_connection(org, kind).await?;
-        let credentials = conn
-            .as_ref()
-            .map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new))
-            .transpose()?;
+        let credentials = crate::tables::checked_credentials(connector.as_ref(), conn.as_ref())?;
         Ok((table, connector, credentials))
     }
 
     /// Starts streaming a stored source table's rows.
+    ///
+    /// Refusals (the table, the slot, the split, a provider refusing to list the files or to
+    /// serve the first page) are answered before any row and not audited; from the first read
+    /// of the source the read is audited however it ends. A table read page by page is
+    /// answered once its first page is in: its pages are spooled while the client waits on the
+    /// body, and a client that goes away stops the spool.
     pub async fn read_rows(
         &self,
         org: &OrganizationId,
@@ -191,144 +270,200 @@ impl Gateway {
         let (table, connector, credentials) = self.readable_table(org, kind, name).await?;
         let slot = self.inner.limits.row_read(org)?;
         let settings = self.settings().validation.clone();
+        let cap = self.inner.limits.row_read_bytes();
+        let paged = connector.whole_read() != WholeRead::Files;
         let progress = Arc::new(Progress::default());
         let counts = Arc::new(RowCounts::default());
-        let mut reading = Reading {
-            gateway: self.clone(),
-            org: org.clone(),
-            actor: actor.clone(),
-            kind,
-            name: name.clone(),
-            counts: counts.clone(),
-            progress: progress.clone(),
-            ended: "failed",
-            spill_dir: None,
-            _slot: slot,
-        };
-        if let Some(split) = &request.split
-            && connector.whole_read() != WholeRead::Files
-            && split != PAGES_SPLIT
-        {
-            return Err(no_split(split));
-        }
-        let (files, params) = if connector.whole_read() != WholeRead::Files {
-            let mut id = [0u8; 12];
-            let _ = getrandom::fill(&mut id);
-            let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-            let dir = settings.spill_dir.join(format!("rows-{id}"));
-            tokio::fs::create_dir_all(&dir).await.map_err(|e| {
-                tracing::error!(dir = %dir.display(), error = %e, "cannot create a read's spill folder");
-                Problem::new(
-                    gateway_domain::ErrorName::InternalError,
-                    "the gateway cannot write its spill folder (logged)",
-                )
-            })?;
-            reading.spill_dir = Some(dir.clone());
-            let max_rows = request.max_rows.unwrap_or(u64::MAX);
-            let spooled = crate::validations::spool_pages(
-                connector.as_ref(),
-                credentials.as_ref(),
-                &table,
-                max_rows,
-                &dir,
-                settings.spill_mb,
-            )
-            .await?;
-            (spooled.files, spooled.params)
-        } else {
-            let files = self.open_table_files(connector.as_ref(), credentials.as_ref(), &table).await?;
-            (files, table.connection_table_params.clone())
-        };
-        let rules = Rules::new(
-            table.resource,
-            &gateway_engine::mapping_of(&table.resource_params),
-            gateway_preview::required_fields(table.resource),
-        );
-        let only = match request.split.as_deref() {
-            Some(split) if connector.whole_read() == WholeRead::Files => {
-                let path = path_of(split).ok_or_else(|| no_split(split))?;
-                Some(files.iter().position(|f| f.name() == Some(path.as_str())).ok_or_else(|| no_split(split))?)
-            }
-            _ => None,
+        let reading = |slot, spill_dir, how| {
+            Arc::new(Reading {
+                gateway: self.clone(),
+                org: org.clone(),
+                actor: actor.clone(),
+                kind,
+                name: name.clone(),
+                counts: counts.clone(),
+                progress: progress.clone(),
+                ended: Mutex::new(Ended { how, error: None }),
+                spill_dir,
+                _slot: slot,
+            })
         };
         let memory = settings.memory_mb.max(16);
-        let job = RowsJob {
-            files,
-            params,
-            rules,
-            columns: request.columns,
-            invalid: request.invalid,
-            max_rows: request.max_rows,
-            // 16 bytes a key, about as much again for the set's own table.
-            max_keys: ((memory << 20) / 40) as usize,
-            memory_mb: memory,
-            only,
+        let job = {
+            let rules = Rules::new(
+                table.resource,
+                &gateway_engine::mapping_of(&table.resource_params),
+                gateway_preview::required_fields(table.resource),
+            );
+            let (columns, invalid, max_rows, format) =
+                (request.columns, request.invalid, request.max_rows, request.format);
+            move |files, params, only, reading: &Arc<Reading>| RowsJob {
+                files,
+                params,
+                rules,
+                columns,
+                invalid,
+                max_rows,
+                // 16 bytes a key, about as much again for the set's own table.
+                max_keys: ((memory << 20) / 40) as usize,
+                memory_mb: memory,
+                only,
+                format,
+                // Paged kinds: the spool is bounded by the cap already.
+                byte_cap: cap.filter(|_| !paged),
+                hold: Some(Box::new(reading.clone())),
+            }
         };
         let scrub = {
-            let (c, k) = (connector.clone(), credentials.clone());
+            let (connector, credentials) = (connector.clone(), credentials.clone());
             move |p: &EngineError| {
                 let mut p = p.problem();
-                p.message = crate::scrub(&p.message, c.as_ref(), k.as_ref());
+                p.message = crate::scrub(&p.message, connector.as_ref(), credentials.as_ref());
                 p
             }
         };
-        let rows = gateway_engine::rows(job, progress.clone(), counts).await.map_err(|e| scrub(&e))?;
-        let schema = rows.schema.clone();
-        let mut encoder = Encoder::new(request.format, &schema).map_err(|e| e.problem())?;
-        let head = encoder.start();
-        let cap = self.inner.limits.row_read_bytes();
+        let (stage, reading) = if paged {
+            if let Some(split) = request.split.as_deref().filter(|s| *s != PAGES_SPLIT) {
+                return Err(no_split(split));
+            }
+            let mut id = [0u8; 12];
+            getrandom::fill(&mut id).map_err(|e| {
+                tracing::error!(error = %e, "no randomness for a read's spill folder");
+                Problem::new(
+                    gateway_domain::ErrorName::InternalError,
+                    "the gateway cannot name its spill folder (logged)",
+                )
+            })?;
+            let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            let dir = settings.spill_dir.join(format!("rows-{id}"));
+            // A client that goes away while the pages are spooled stopped the read.
+            let reading = reading(slot, Some(dir.clone()), "stopped");
+            tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+                tracing::error!(dir = %dir.display(), error = %e, "cannot create a read's spill folder");
+                let p = Problem::new(
+                    gateway_domain::ErrorName::InternalError,
+                    "the gateway cannot write its spill folder (logged)",
+                );
+                reading.fail(&p);
+                p
+            })?;
+            // The spool is the read's source: GATEWAY_ROW_READ_MB bounds it where it is the
+            // smaller cap.
+            let (limit, over) = match cap.map(|c| c >> 20) {
+                Some(c) if c < settings.spill_mb => (c, EngineError::ReadCap { limit_mb: c }),
+                _ => (settings.spill_mb, EngineError::Spill { limit_mb: settings.spill_mb }),
+            };
+            let (started, first_page) = tokio::sync::oneshot::channel();
+            let spool = {
+                let (connector, credentials) = (connector.clone(), credentials.clone());
+                let max_rows = request.max_rows.unwrap_or(u64::MAX);
+                tokio::spawn(async move {
+                    crate::validations::spool_pages(
+                        connector.as_ref(),
+                        credentials.as_ref(),
+                        &table,
+                        max_rows,
+                        &dir,
+                        limit,
+                        over,
+                        Some(started),
+                    )
+                    .await
+                })
+            };
+            let mut spool = AbortOnDrop(spool);
+            let spooled = |r: Result<Result<_, Problem>, tokio::task::JoinError>| {
+                r.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "a read's spool stopped");
+                    Err(Problem::new(gateway_domain::ErrorName::InternalError, "the read's spool stopped (logged)"))
+                })
+            };
+            // Answered once the provider served the first page (or the read ended before).
+            let done = tokio::select! {
+                _ = first_page => None,
+                r = &mut spool.0 => Some(spooled(r)),
+            };
+            let rest = {
+                let reading = reading.clone();
+                let (progress, counts, scrub) = (progress.clone(), counts.clone(), scrub.clone());
+                async move {
+                    let pages = match done {
+                        Some(pages) => pages,
+                        None => spooled((&mut spool.0).await),
+                    }?;
+                    let job = job(pages.files, pages.params, None, &reading);
+                    gateway_engine::rows(job, progress, counts).await.map_err(|e| scrub(&e))
+                }
+            };
+            let stage = match done_early(rest).await {
+                Early::Failed(p) => {
+                    reading.fail(&p);
+                    return Err(p);
+                }
+                Early::Pending(rest) => Stage::Starting(rest),
+            };
+            (stage, reading)
+        } else {
+            let files = self.open_table_files(connector.as_ref(), credentials.as_ref(), &table).await?;
+            let only = match request.split.as_deref() {
+                Some(split) => {
+                    let path = path_of(split).ok_or_else(|| no_split(split))?;
+                    Some(files.iter().position(|f| f.name() == Some(path.as_str())).ok_or_else(|| no_split(split))?)
+                }
+                None => None,
+            };
+            let reading = reading(slot, None, "failed");
+            let job = job(files, table.connection_table_params.clone(), only, &reading);
+            match gateway_engine::rows(job, progress.clone(), counts).await {
+                Ok(rows) => (Stage::Reading(rows), reading),
+                Err(e) => {
+                    let p = scrub(&e);
+                    reading.fail(&p);
+                    return Err(p);
+                }
+            }
+        };
         struct State {
-            rows: gateway_engine::Rows,
-            encoder: Option<Encoder>,
-            head: Option<Bytes>,
-            reading: Reading,
+            stage: Stage,
+            reading: Arc<Reading>,
+            _stop: StopOnDrop,
         }
         // From here, a read dropped before its end was stopped by its client.
-        reading.ended = "stopped";
-        let state = State { rows, encoder: Some(encoder), head: Some(head).filter(|h| !h.is_empty()), reading };
+        reading.end("stopped");
+        let state = State { stage, reading, _stop: StopOnDrop(progress) };
         let body = futures_util::stream::unfold(state, move |mut st| {
             let scrub = scrub.clone();
             async move {
-                if let Some(head) = st.head.take() {
-                    return Some((Ok(head), st));
-                }
-                let encoder = st.encoder.as_mut()?;
-                let failed = |message: String| std::io::Error::other(message);
-                match st.rows.batches.recv().await {
-                    Some(Ok(batch)) => {
-                        if cap.is_some_and(|c| st.reading.progress.bytes_read.load(Ordering::Relaxed) > c) {
-                            st.encoder = None;
-                            st.reading.ended = "failed";
-                            let message = "the read took more source bytes than GATEWAY_ROW_READ_MB allows one read";
-                            return Some((Err(failed(message.to_owned())), st));
-                        }
-                        match encoder.batch(&batch) {
-                            Ok(bytes) => Some((Ok(bytes), st)),
-                            Err(e) => {
-                                st.encoder = None;
-                                st.reading.ended = "failed";
-                                Some((Err(failed(scrub(&e).message)), st))
+                let failed = |st: &mut State, p: Problem| {
+                    // The response is under way: cut short, so the client sees it fail; the
+                    // reason is in the read's audit entry.
+                    tracing::info!(error = %p.message, "a read of rows stopped");
+                    st.reading.fail(&p);
+                    st.stage = Stage::Done;
+                    std::io::Error::other(p.message)
+                };
+                loop {
+                    match &mut st.stage {
+                        Stage::Done => return None,
+                        Stage::Starting(rest) => match rest.await {
+                            Ok(rows) => st.stage = Stage::Reading(rows),
+                            Err(p) => {
+                                let e = failed(&mut st, p);
+                                return Some((Err(e), st));
                             }
-                        }
-                    }
-                    Some(Err(e)) => {
-                        // The response is under way: cut short, so the client sees it fail.
-                        st.encoder = None;
-                        st.reading.ended = "failed";
-                        tracing::info!(error = %scrub(&e).message, "a read of rows stopped");
-                        Some((Err(failed(scrub(&e).message)), st))
-                    }
-                    None => {
-                        let encoder = st.encoder.take()?;
-                        match encoder.finish(&st.rows.schema) {
-                            Ok(tail) => {
-                                st.reading.ended = "completed";
-                                Some((Ok(tail), st))
-                            }
-                            Err(e) => {
-                                st.reading.ended = "failed";
-                                Some((Err(failed(scrub(&e).message)), st))
-                            }
+                        },
+                        Stage::Reading(rows) => {
+                            return match rows.next().await {
+                                Ok(Some(bytes)) => Some((Ok(bytes), st)),
+                                Ok(None) => {
+                                    st.reading.end("completed");
+                                    None
+                                }
+                                Err(e) => {
+                                    let e = failed(&mut st, scrub(&e));
+                                    Some((Err(e), st))
+                                }
+                            };
                         }
                     }
                 }

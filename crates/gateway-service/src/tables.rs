@@ -289,9 +289,7 @@ impl Gateway {
             .map_err(|p| PreviewFailure::new(p, Some(TableStatus::WrongSpecification)))?;
         // Stored credentials are checked again: a row written before a rule existed must not
         // steer a call anywhere the rule now refuses.
-        let credentials = conn
-            .map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new))
-            .transpose()
+        let credentials = checked_credentials(connector.as_ref(), conn)
             .map_err(|p| PreviewFailure::new(p, Some(TableStatus::WrongCredentials)))?;
         let scrub = |t: &str| crate::scrub(t, connector.as_ref(), credentials.as_ref());
         // Previews decode what tenants and providers send: a global cap on how many at once
@@ -457,4 +455,13 @@ impl Gateway {
             }
         }
     }
+}
+
+/// A stored connection's credentials, checked again by its connector before any call: a row
+/// written before a rule existed must not steer a call anywhere the rule now refuses.
+pub(crate) fn checked_credentials(
+    connector: &dyn Connector,
+    conn: Option<&Connection>,
+) -> Result<Option<Credentials>, Problem> {
+    conn.map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new)).transpose()
 }

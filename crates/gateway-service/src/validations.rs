@@ -131,11 +131,16 @@ struct Spool {
     written: u64,
     cap: u64,
     over: bool,
+    /// Told when the first page is in (the provider took the credentials and the table).
+    started: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl gateway_connector::PageSink for Spool {
     fn page(&mut self, rows: Vec<gateway_domain::JsonObject>) -> Result<(), gateway_connector::ConnectorError> {
         use std::io::Write;
+        if let Some(started) = self.started.take() {
+            let _ = started.send(());
+        }
         let failed = |e: std::io::Error| {
             tracing::error!(error = %e, "cannot write a validation's spooled rows");
             gateway_connector::ConnectorError::new(
@@ -202,7 +207,9 @@ pub(crate) struct SpooledPages {
 }
 
 /// Reads a table page by page into `<dir>/rows.jsonl`, at most `max_rows` rows and
-/// `spill_mb` MiB; bounded in time by its caller's own cap, not a call's.
+/// `spill_mb` MiB (past which it answers `over`), telling `started` when its first page is in;
+/// bounded in time by its caller's own cap, not a call's.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn spool_pages(
     connector: &dyn gateway_connector::Connector,
     credentials: Option<&Credentials>,
@@ -210,6 +217,8 @@ pub(crate) async fn spool_pages(
     max_rows: u64,
     dir: &std::path::Path,
     spill_mb: u64,
+    over: EngineError,
+    started: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<SpooledPages, Problem> {
     let cannot = |e: std::io::Error| {
         tracing::error!(error = %e, "cannot write spooled rows");
@@ -220,10 +229,10 @@ pub(crate) async fn spool_pages(
     // Written from the read's task: a megabyte at a time into the page cache, one write call
     // per MiB of rows (pages are small; the disk is the gateway's own).
     let out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut spool = Spool { out, written: 0, cap: spill_mb << 20, over: false };
+    let mut spool = Spool { out, written: 0, cap: spill_mb << 20, over: false, started };
     let read = connector.read_pages(credentials, table, max_rows, &mut spool).await;
     if spool.over {
-        return Err(EngineError::Spill { limit_mb: spill_mb }.problem());
+        return Err(over.problem());
     }
     let unread = read.map_err(|mut e| {
         e.message = crate::scrub(&e.message, connector, credentials);
@@ -449,10 +458,7 @@ impl Gateway {
             .ok_or_else(|| table_not_found(job.connection, &job.table))?;
         let connector = self.connector(job.connection)?;
         let conn = self.load_connection(&job.organization, job.connection).await?;
-        let credentials = conn
-            .as_ref()
-            .map(|c| connector.validate_credentials(c.credentials.expose()).map(Credentials::new))
-            .transpose()?;
+        let credentials = crate::tables::checked_credentials(connector.as_ref(), conn.as_ref())?;
         let scrub = |t: &str| crate::scrub(t, connector.as_ref(), credentials.as_ref());
         // The schema the table shows as its validation starts joins its history.
         self.observe_schema(conn.as_ref(), table.clone(), &Actor::system("validation")).await;
@@ -478,9 +484,17 @@ impl Gateway {
         let mut spooled_bytes = 0u64;
         let (files, params) = if connector.whole_read() == WholeRead::Pages {
             let max_rows = job.max_rows.unwrap_or(gateway_domain::DEFAULT_MAX_PAGED_ROWS);
-            let spooled =
-                spool_pages(connector.as_ref(), credentials.as_ref(), &table, max_rows, &spill_dir, settings.spill_mb)
-                    .await?;
+            let spooled = spool_pages(
+                connector.as_ref(),
+                credentials.as_ref(),
+                &table,
+                max_rows,
+                &spill_dir,
+                settings.spill_mb,
+                EngineError::Spill { limit_mb: settings.spill_mb },
+                None,
+            )
+            .await?;
             unread = spooled.unread;
             spooled_bytes = spooled.bytes;
             (spooled.files, spooled.params)

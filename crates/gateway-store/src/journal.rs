@@ -189,7 +189,10 @@ impl Change<'_> {
                 format!("skipped {}", read.skipped),
                 format!("bytes {}", read.bytes),
                 read.ended.to_owned(),
-            ],
+            ]
+            .into_iter()
+            .chain(read.error.iter().map(|e| format!("error {}", e.chars().take(300).collect::<String>())))
+            .collect(),
             Change::TableValidated { validation, state, .. } => {
                 vec![format!("validation {validation}"), format!("state {state}")]
             }
@@ -254,6 +257,8 @@ pub struct RowsRead {
     pub bytes: u64,
     /// `completed`, `stopped` (the reader went away) or `failed`.
     pub ended: &'static str,
+    /// Why a failed read failed: its error name and message (already scrubbed of secrets).
+    pub error: Option<String>,
 }
 
 /// What recording a change did.

@@ -150,6 +150,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// The LOCAL storage folder of the real registry.
     pub local_dir: Option<tempfile::TempDir>,
+    /// The gateway's spill folder (the data folder's `spill/` in the binary), the test's own.
+    pub spill_dir: tempfile::TempDir,
     client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
 }
@@ -341,6 +343,8 @@ impl TestAppBuilder {
         settings.upload_idle_timeout_secs = 10;
         settings.workers = Some(2);
         settings.local_storage_url = dir.path().display().to_string();
+        let spill_dir = tempfile::tempdir().expect("a spill folder");
+        settings.validation.spill_dir = spill_dir.path().to_owned();
         let registry: Option<Box<dyn FnOnce(Registry) -> Registry + Send>> = match self.connectors {
             Connectors::Given(r) => Some(Box::new(move |_| r)),
             #[cfg(feature = "scripted")]
@@ -374,6 +378,7 @@ impl TestAppBuilder {
             secret,
             db,
             local_dir: Some(dir),
+            spill_dir,
             client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
             handle,
         })

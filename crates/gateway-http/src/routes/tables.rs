@@ -185,12 +185,10 @@ pub async fn rows(
         })?,
         None => {
             let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("*/*");
-            let wanted: Vec<&str> = accept.split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+            let wanted = accepted(accept);
             match wanted.iter().find_map(|m| Format::parse(m)) {
                 Some(f) => f,
-                None if wanted.is_empty()
-                    || wanted.iter().any(|m| m.starts_with("*/*") || m.starts_with("application/*")) =>
-                {
+                None if accept.trim().is_empty() || wanted.iter().any(|m| *m == "*/*" || *m == "application/*") => {
                     Format::NdJson
                 }
                 None => {
@@ -227,6 +225,27 @@ pub async fn rows(
     let request = gateway_service::RowsRequest { format, columns, invalid, max_rows, split };
     let answer = state.gateway.read_rows(&caller.org, &caller.actor(), kind, &name, request).await?;
     Ok(HttpResponse::Ok().content_type(answer.content_type).streaming(answer.body))
+}
+
+/// The media types of an `Accept` header, most preferred first (by `q`, then in order), those
+/// with `q=0` (refused) left out (RFC 9110 §12.5.1).
+fn accepted(accept: &str) -> Vec<&str> {
+    let mut ranked: Vec<(u16, &str)> = accept
+        .split(',')
+        .filter_map(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().filter(|m| !m.is_empty())?;
+            let q = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+                .map_or(Some(1000), |(_, v)| {
+                    v.trim().parse::<f32>().ok().map(|q| (q.clamp(0.0, 1.0) * 1000.0) as u16)
+                })?;
+            (q > 0).then_some((q, media))
+        })
+        .collect();
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
+    ranked.into_iter().map(|(_, m)| m).collect()
 }
 
 /// `GET .../tables/{name}/rows/splits/`: the table's independent parts, for parallel readers.
@@ -285,4 +304,18 @@ pub async fn schema_history(
     let q = extract::query(&req, &["page", "amt"])?;
     let paging = Paging::parse(extract::param(&q, "page"), extract::param(&q, "amt"))?;
     Ok(HttpResponse::Ok().json(state.gateway.schema_history(&caller.org, kind, &name, paging).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accept_is_ranked_by_q_and_q_zero_refuses() {
+        assert_eq!(
+            super::accepted("text/csv;q=0.5, application/vnd.apache.parquet"),
+            ["application/vnd.apache.parquet", "text/csv"]
+        );
+        assert_eq!(super::accepted("application/x-ndjson;q=0, */*;q=0.1"), ["*/*"]);
+        assert!(super::accepted("*/*;q=0").is_empty());
+        assert_eq!(super::accepted("text/csv; charset=utf-8"), ["text/csv"]);
+    }
 }
