@@ -10,6 +10,13 @@
 //! `memory_limit = '256MB'` and 2 threads. For looking into a figure, `--one <file>` runs
 //! the engine alone, `BENCH_MEMORY_MB` changes its cap and `BENCH_NO_KEY` leaves the
 //! duplicate stage out.
+//!
+//! Then reads of rows (issue 27): the same files read whole by `gateway_engine::rows` into
+//! Arrow IPC and NDJSON (the bytes counted and dropped, as a client would take them), beside
+//! DuckDB reading each file into Arrow record batches. The duplicate rule is left out of both
+//! sides here: a read of rows remembers its keys in memory (`GATEWAY_VALIDATION_MEMORY_MB` / 40
+//! bytes of them, 6.7 M at 256 MiB), which a 37 M-row file passes. `--rows <file> <format>`
+//! runs one read alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -22,7 +29,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use gateway_domain::{JsonObject, Resource};
-use gateway_engine::{ByteSource, FormatError, Job, Limits, Progress, Rules};
+use gateway_engine::{
+    ByteSource, Columns, Format, FormatError, Invalid, Job, Limits, Progress, RowCounts, RowsJob, Rules,
+};
 
 const MEMORY_MB: u64 = 256;
 
@@ -164,6 +173,64 @@ fn one(path: &str) {
     println!("{} {} {secs:.3} {}", report.rows, report.invalid_rows, peak_rss_kb());
 }
 
+/// One read of rows, in this process: prints `rows bytes seconds peak_kb`.
+fn one_read(path: &str, format: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let file = std::fs::File::open(path).unwrap();
+    let size = file.metadata().unwrap().len();
+    let source = FileSource { file, size, name: path.to_owned() };
+    let mapping: JsonObject = serde_json::from_value(serde_json::json!({
+        "user_id": "user_id", "item_id": "item_id", "rating": "rating", "timestamp": "timestamp"
+    }))
+    .unwrap();
+    let mut rules = Rules::new(Resource::Rating, &mapping, &["user_id", "item_id", "rating"]);
+    rules.key.clear();
+    let job = RowsJob {
+        files: vec![Arc::new(source) as Arc<dyn ByteSource>],
+        params: JsonObject::new(),
+        rules,
+        columns: Columns::All,
+        invalid: Invalid::Skip,
+        max_rows: None,
+        max_keys: 0,
+        memory_mb: MEMORY_MB,
+        only: None,
+        format: Format::parse(format).unwrap(),
+        byte_cap: None,
+        hold: None,
+    };
+    let counts = Arc::new(RowCounts::default());
+    let started = Instant::now();
+    let bytes = rt.block_on(async {
+        let mut rows = gateway_engine::rows(job, Arc::new(Progress::default()), counts.clone()).await.unwrap();
+        let mut bytes = 0u64;
+        while let Some(b) = rows.next().await.unwrap() {
+            bytes += b.len() as u64;
+        }
+        bytes
+    });
+    let secs = started.elapsed().as_secs_f64();
+    let served = counts.served.load(std::sync::atomic::Ordering::Relaxed);
+    println!("{served} {bytes} {secs:.3} {}", peak_rss_kb());
+}
+
+/// DuckDB reading a file whole into Arrow record batches: `rows batches seconds peak_kb`.
+const DUCKDB_READ: &str = r#"
+import resource, sys, time, duckdb
+path = sys.argv[1]
+con = duckdb.connect()
+con.execute("SET memory_limit = '256MB'; SET threads = 2; SET enable_progress_bar = false")
+src = f"read_parquet('{path}')" if path.endswith(".parquet") else f"read_csv('{path}', header = true, all_varchar = true)"
+started = time.time()
+reader = con.sql(f"SELECT * FROM {src}").to_arrow_reader(8192)
+rows = batches = 0
+for batch in reader:
+    rows += batch.num_rows
+    batches += 1
+secs = time.time() - started
+print(rows, batches, f"{secs:.3f}", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"#;
+
 const DUCKDB: &str = r#"
 import resource, sys, time, duckdb
 path = sys.argv[1]
@@ -207,6 +274,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--one") {
         return one(&args[i + 1]);
+    }
+    if let Some(i) = args.iter().position(|a| a == "--rows") {
+        return one_read(&args[i + 1], &args[i + 2]);
     }
     let mb: u64 = std::env::var("BENCH_VALIDATE_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data").join(format!("validate-{mb}"));
@@ -269,6 +339,45 @@ fn main() {
         }
         if kb >> 10 > MEMORY_MB + 64 {
             println!("  over target: {name} peaked at {} MiB, above the cap plus 64 MiB", kb >> 10);
+        }
+    }
+    println!("\nReading {rows} ratings whole as rows (issue 27): the bytes served, counted and dropped\n");
+    println!(
+        "| file | served as | rows/s | MB/s served | peak RSS (MiB) | DuckDB to Arrow rows/s | DuckDB peak RSS (MiB) | rows/s / DuckDB's |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for path in [&csv, &gz, &pq] {
+        let name = path.file_name().unwrap().to_string_lossy();
+        let theirs = if duckdb {
+            measure(Command::new(&python).args(["-c", DUCKDB_READ, path.to_str().unwrap()]))
+        } else {
+            None
+        };
+        for format in ["arrow", "ndjson"] {
+            let Some((r, bytes, secs, kb)) =
+                measure(Command::new(&me).args(["--rows", path.to_str().unwrap(), format]))
+            else {
+                println!("| {name} | {format} | failed | | | | | |");
+                failed = true;
+                continue;
+            };
+            let rate = r as f64 / secs;
+            let mbs = bytes as f64 / secs / 1e6;
+            match theirs {
+                Some((dr, _, dsecs, dkb)) => {
+                    let theirs_rate = dr as f64 / dsecs;
+                    println!(
+                        "| {name} | {format} | {rate:.0} | {mbs:.0} | {} | {theirs_rate:.0} | {} | {:.2} |",
+                        kb >> 10,
+                        dkb >> 10,
+                        rate / theirs_rate
+                    );
+                }
+                None => println!("| {name} | {format} | {rate:.0} | {mbs:.0} | {} | | | |", kb >> 10),
+            }
+            if kb >> 10 > 128 {
+                println!("  over target: {name} as {format} peaked at {} MiB, above 128 MiB", kb >> 10);
+            }
         }
     }
     assert!(!failed, "a measurement failed or the counts disagree");

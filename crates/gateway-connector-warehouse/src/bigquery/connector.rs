@@ -302,7 +302,9 @@ impl Connector for BigQueryConnector {
         let mut pacer = gateway_connector::paging::Pacer::per_minute(600);
         let (mut read, mut token) = (0u64, None::<String>);
         loop {
-            let page = pacer.call(|| self.client.rows_page(&self.auth, &key, &t, 10_000, token.as_deref())).await?;
+            // 10,000 rows a page, fewer for the last a max_rows leaves.
+            let ask = usize::try_from(max_rows.saturating_sub(read)).unwrap_or(usize::MAX).clamp(1, 10_000);
+            let page = pacer.call(|| self.client.rows_page(&self.auth, &key, &t, ask, token.as_deref())).await?;
             let rows = rows::decode(page.at("/rows"), &fields);
             token = page.at("/pageToken").as_str().filter(|s| !s.is_empty()).map(str::to_owned);
             if gateway_connector::paging::deliver(rows, token.is_some(), &mut read, max_rows, sink)? {
