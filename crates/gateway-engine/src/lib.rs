@@ -55,6 +55,11 @@ pub enum EngineError {
         "checking this table for duplicate keys needs more than the {limit_mb} MiB of spill files a validation may write; validate with max_rows, or ask the operator to raise GATEWAY_VALIDATION_SPILL_MB"
     )]
     Spill { limit_mb: u64 },
+    /// A read of rows met more keys than it may remember to find duplicates.
+    #[error(
+        "this read meets more keys than the {limit_mb} MiB a read may hold to find duplicates remembers (about {keys} keys): read the table by its splits, with max_rows, or ask the operator to raise GATEWAY_VALIDATION_MEMORY_MB"
+    )]
+    Keys { limit_mb: u64, keys: usize },
     /// A read of rows took more source bytes than its operator allows one read.
     #[error(
         "this read took more than the {limit_mb} MiB of source bytes one read may take (GATEWAY_ROW_READ_MB): read the table by its splits (GET .../rows/splits/), or ask the operator to raise the setting"
@@ -83,6 +88,9 @@ impl EngineError {
                 .with("limit", *limit_mb),
             EngineError::Spill { limit_mb } => Problem::new(ErrorName::QuotaExceeded, self.to_string())
                 .with("setting", "GATEWAY_VALIDATION_SPILL_MB")
+                .with("limit", *limit_mb),
+            EngineError::Keys { limit_mb, .. } => Problem::new(ErrorName::QuotaExceeded, self.to_string())
+                .with("setting", "GATEWAY_VALIDATION_MEMORY_MB")
                 .with("limit", *limit_mb),
             EngineError::ReadCap { limit_mb } => Problem::new(ErrorName::QuotaExceeded, self.to_string())
                 .with("setting", "GATEWAY_ROW_READ_MB")

@@ -60,7 +60,7 @@ pub struct RowsJob {
     /// Rows served at most (`None`: all).
     pub max_rows: Option<u64>,
     /// Keys remembered at most to find duplicates; a table with more keyed rows stops with
-    /// [`EngineError::Memory`].
+    /// [`EngineError::Keys`].
     pub max_keys: usize,
     /// The memory cap `max_keys` came from, for the refusal's message (MiB).
     pub memory_mb: u64,
@@ -412,7 +412,7 @@ impl Reader {
                 } else if broken.is_empty() {
                     self.seen.insert(h);
                     if self.seen.len() > self.max_keys {
-                        return Err(EngineError::Memory { limit_mb: self.memory_mb });
+                        return Err(EngineError::Keys { limit_mb: self.memory_mb, keys: self.max_keys });
                     }
                 }
             }

@@ -560,3 +560,18 @@ async fn a_read_past_its_byte_cap_stops_with_the_cap_named() {
     assert_eq!(e.problem().data.get("setting"), Some(&json!("GATEWAY_ROW_READ_MB")));
     assert!(counts.served.load(Ordering::Relaxed) < 500_000);
 }
+
+/// A keyed read that meets more keys than it may remember stops naming the setting to raise.
+#[tokio::test]
+async fn a_read_past_its_key_budget_stops_naming_the_setting() {
+    let csv: String =
+        std::iter::once("uid,sku,score\n".to_owned()).chain((0..50).map(|i| format!("u{i},i{i},1\n"))).collect();
+    let files = vec![Arc::new(MemorySource::named(csv.into_bytes(), "r.csv")) as Arc<dyn ByteSource>];
+    let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score"});
+    let mut job = rows_job(files, Resource::Rating, mapping, Columns::All, Invalid::Skip);
+    job.max_keys = 10;
+    let (read, _, _) = read_job(job).await;
+    let e = read.unwrap_err();
+    assert!(matches!(e, EngineError::Keys { keys: 10, .. }), "{e:?}");
+    assert_eq!(e.problem().data.get("setting"), Some(&json!("GATEWAY_VALIDATION_MEMORY_MB")));
+}
