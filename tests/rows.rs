@@ -129,26 +129,10 @@ async fn a_pipeline_reads_the_rows_it_ingests(db: Db) {
     // Each read audited with its counts and how it ended, once the gateway sees its end (the
     // entry is written as the response's stream is dropped, so they are looked for, not
     // taken in order).
-    let mut reads: Vec<Value> = Vec::new();
-    for _ in 0..50 {
-        let trail = app.api("acme", "root").get("/audit/?amt=64").await;
-        reads = trail.body["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == "table.rows_read")
-            .cloned()
-            .collect();
-        if reads.len() >= 7 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let reads = app.api("acme", "root").audited("table.rows_read", 7).await;
     assert_eq!(reads.len(), 7, "{reads:?}");
     assert!(reads.iter().all(|r| r["role"] == "backend" && r["target"] == "S3/ratings"), "{reads:?}");
-    let fields = |r: &Value| -> Vec<String> {
-        r["fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect()
-    };
+    let fields = gateway_testkit::fields_of;
     let ended = |how: &str| reads.iter().filter(|r| fields(r).get(3).map(String::as_str) == Some(how)).count();
     assert_eq!((ended("completed"), ended("failed")), (6, 1), "{reads:?}");
     // A failed read's entry says why.
@@ -245,17 +229,9 @@ async fn a_read_past_the_operators_byte_cap_is_stopped_and_says_why() {
         }
         other => panic!("{other}: a read past its cap"),
     }
-    let mut entry = Value::Null;
-    for _ in 0..50 {
-        let trail = app.api("acme", "root").get("/audit/?amt=16").await;
-        if let Some(e) = trail.body["entries"].as_array().unwrap().iter().find(|e| e["action"] == "table.rows_read") {
-            entry = e.clone();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let fields: Vec<&str> = entry["fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
-    assert!(fields.contains(&"failed"), "{fields:?}");
+    let entry = app.api("acme", "root").audited("table.rows_read", 1).await;
+    let fields = entry.first().map(gateway_testkit::fields_of).unwrap_or_default();
+    assert!(fields.iter().any(|f| f == "failed"), "{fields:?}");
     assert!(
         fields.iter().any(|f| f.starts_with("error QUOTA_EXCEEDED") && f.contains("GATEWAY_ROW_READ_MB")),
         "{fields:?}"
@@ -290,15 +266,8 @@ async fn a_read_failing_once_rows_were_served_is_cut_short() {
     let (status, _, body) = app.api("acme", "backend").get_raw(&format!("{table}rows/?invalid=fail"), None).await;
     assert_eq!(status, 200);
     assert!(body.is_err(), "a read failing under way ends its body early, never as if complete");
-    let mut fields = Vec::new();
-    for _ in 0..50 {
-        let trail = app.api("acme", "root").get("/audit/?amt=16").await;
-        if let Some(e) = trail.body["entries"].as_array().unwrap().iter().find(|e| e["action"] == "table.rows_read") {
-            fields = e["fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let entry = app.api("acme", "root").audited("table.rows_read", 1).await;
+    let fields = entry.first().map(gateway_testkit::fields_of).unwrap_or_default();
     assert_eq!(fields.get(3).map(String::as_str), Some("failed"), "{fields:?}");
     assert!(fields.get(4).is_some_and(|e| e.contains("data row 15000")), "{fields:?}");
 }

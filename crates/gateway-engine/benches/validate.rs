@@ -139,10 +139,8 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-/// One validation, in this process: prints `rows invalid seconds peak_kb`.
-fn one(path: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let spill = tempfile::tempdir_in(Path::new(path).parent().unwrap()).unwrap();
+/// The ratings file at `path` and the rating resource's rules for its columns.
+fn ratings(path: &str) -> (Arc<dyn ByteSource>, Rules) {
     let file = std::fs::File::open(path).unwrap();
     let size = file.metadata().unwrap().len();
     let source = FileSource { file, size, name: path.to_owned() };
@@ -150,12 +148,19 @@ fn one(path: &str) {
         "user_id": "user_id", "item_id": "item_id", "rating": "rating", "timestamp": "timestamp"
     }))
     .unwrap();
-    let mut rules = Rules::new(Resource::Rating, &mapping, &["user_id", "item_id", "rating"]);
+    (Arc::new(source), Rules::new(Resource::Rating, &mapping, &["user_id", "item_id", "rating"]))
+}
+
+/// One validation, in this process: prints `rows invalid seconds peak_kb`.
+fn one(path: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let spill = tempfile::tempdir_in(Path::new(path).parent().unwrap()).unwrap();
+    let (source, mut rules) = ratings(path);
     if std::env::var_os("BENCH_NO_KEY").is_some() {
         rules.key.clear();
     }
     let job = Job {
-        files: vec![Arc::new(source) as Arc<dyn ByteSource>],
+        files: vec![source],
         params: JsonObject::new(),
         rules,
         max_errors: 100,
@@ -176,17 +181,10 @@ fn one(path: &str) {
 /// One read of rows, in this process: prints `rows bytes seconds peak_kb`.
 fn one_read(path: &str, format: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let file = std::fs::File::open(path).unwrap();
-    let size = file.metadata().unwrap().len();
-    let source = FileSource { file, size, name: path.to_owned() };
-    let mapping: JsonObject = serde_json::from_value(serde_json::json!({
-        "user_id": "user_id", "item_id": "item_id", "rating": "rating", "timestamp": "timestamp"
-    }))
-    .unwrap();
-    let mut rules = Rules::new(Resource::Rating, &mapping, &["user_id", "item_id", "rating"]);
+    let (source, mut rules) = ratings(path);
     rules.key.clear();
     let job = RowsJob {
-        files: vec![Arc::new(source) as Arc<dyn ByteSource>],
+        files: vec![source],
         params: JsonObject::new(),
         rules,
         columns: Columns::All,

@@ -197,17 +197,7 @@ pub(crate) fn as_text(column: &ArrayRef, name: &str) -> Result<StringArray, Engi
         return Ok(s.clone());
     }
     let failed = |e: arrow_schema::ArrowError| EngineError::Internal(format!("column '{name}' as text: {e}"));
-    let nested = matches!(
-        column.data_type(),
-        DataType::List(_)
-            | DataType::LargeList(_)
-            | DataType::FixedSizeList(..)
-            | DataType::ListView(_)
-            | DataType::LargeListView(_)
-            | DataType::Map(..)
-            | DataType::Struct(_)
-            | DataType::Union(..)
-    );
+    let nested = gateway_formats::is_nested(column.data_type());
     if !nested && arrow_cast::can_cast_types(column.data_type(), &DataType::Utf8) {
         let cast = arrow_cast::cast(column, &DataType::Utf8).map_err(failed)?;
         return cast

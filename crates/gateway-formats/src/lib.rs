@@ -29,6 +29,7 @@ mod zip;
 
 pub use error::FormatError;
 pub use params::{FileOptions, FileParams, ParamsError};
+pub use parquet::is_nested;
 pub use source::{ByteSource, CountingSource, MemorySource};
 /// A record from an API as a row: nested objects flattened to dotted paths, as
 /// [`records_sample`] shows them (a whole read page by page keeps the preview's columns).

@@ -122,15 +122,24 @@ fn column_type(dt: &DataType) -> ColumnType {
         DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) | DataType::Time32(_) | DataType::Time64(_) => {
             ColumnType::Timestamp
         }
-        DataType::List(_)
-        | DataType::LargeList(_)
-        | DataType::FixedSizeList(..)
-        | DataType::ListView(_)
-        | DataType::LargeListView(_)
-        | DataType::Map(..)
-        | DataType::Struct(_) => ColumnType::Json,
+        dt if is_nested(dt) => ColumnType::Json,
         _ => ColumnType::String,
     }
+}
+
+/// Whether an Arrow type holds values of its own (lists, maps, structs): what a preview shows
+/// as JSON, and a read of rows serves as JSON text.
+pub fn is_nested(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(..)
+            | DataType::ListView(_)
+            | DataType::LargeListView(_)
+            | DataType::Map(..)
+            | DataType::Struct(_)
+    )
 }
 
 fn columns(prefix: &str, field: &Field, out: &mut Vec<Column>) {

@@ -40,6 +40,14 @@ pub enum Db {
 }
 
 /// Reports a missing peer: `SKIPPED` on its own line, or a failure under CI.
+/// An audit entry's `fields`, as text.
+pub fn fields_of(entry: &Value) -> Vec<String> {
+    entry["fields"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
 pub fn skip(reason: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("a peer this test needs is missing under CI: {reason}");
@@ -512,6 +520,25 @@ impl Api<'_> {
 
     pub async fn get(&self, path: &str) -> Resp {
         self.send(reqwest::Method::GET, path, None).await
+    }
+
+    /// The organization's latest 64 audit entries of `action`, newest first, once there are at
+    /// least `n` (an entry written as a response's stream is dropped comes a moment after its
+    /// answer), or as many as there are after 10 s. Asked with this client's role.
+    pub async fn audited(&self, action: &str, n: usize) -> Vec<Value> {
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            let trail = self.get("/audit/?amt=64").await;
+            found = trail.body["entries"]
+                .as_array()
+                .map(|a| a.iter().filter(|e| e["action"] == action).cloned().collect())
+                .unwrap_or_default();
+            if found.len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        found
     }
 
     pub async fn delete(&self, path: &str) -> Resp {
