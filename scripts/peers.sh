@@ -96,6 +96,10 @@ start() {
                  && apt-get install -y -q --no-install-recommends chromium-headless-shell >>"$dir/apt.log" 2>&1; } \
             || echo "peers: chromium install failed (see $dir/apt.log): the /docs page test will be SKIPPED"
     fi
+    # pyarrow (which bqemulator brings) reads the rows tests' sources as a reference reader.
+    if "$venv/bin/python" -c 'import pyarrow' 2>/dev/null; then
+        echo "TEST_PYARROW=$venv/bin/python" >>"$env_file"
+    fi
     local browser
     browser=$(command -v chromium-headless-shell || command -v chromium || true)
     [ -n "$browser" ] && echo "TEST_BROWSER=$browser" >>"$env_file"

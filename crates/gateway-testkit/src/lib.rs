@@ -26,7 +26,7 @@ use gateway_store::{Keyring, Store, StoreOptions};
 use serde_json::Value;
 
 pub use mock::{MockProvider, Recorded, Reply};
-pub use peers::{BqPeer, GcsPeer, S3Peer, TestKey, TokenServer, browser, render_page};
+pub use peers::{BqPeer, GcsPeer, S3Peer, TestKey, TokenServer, browser, pyarrow, render_page};
 pub use postgres::PrivatePostgres;
 #[cfg(feature = "scripted")]
 pub use scripted::ScriptedConnector;

@@ -372,6 +372,19 @@ pub fn browser() -> Option<String> {
     found
 }
 
+/// A Python with pyarrow (`TEST_PYARROW`: the venv `scripts/peers.sh` makes), to read a
+/// source as a reference reader does (`scripts/reference_rows.py`), or `None` after
+/// reporting the skip.
+pub fn pyarrow() -> Option<String> {
+    let found = peer_vars().get("TEST_PYARROW").cloned();
+    if found.is_none() {
+        skip(
+            "no Python with pyarrow: `make test` installs it into .venv with the BigQuery emulator (scripts/peers.sh)",
+        );
+    }
+    found
+}
+
 /// The page at `url` as a headless Chromium renders it once its scripts have run (the DOM,
 /// serialised).
 pub fn render_page(browser: &str, url: &str) -> std::io::Result<String> {
