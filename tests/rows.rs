@@ -115,6 +115,18 @@ async fn a_pipeline_reads_the_rows_it_ingests(db: Db) {
     let reader =
         arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(res.bytes().await.unwrap()), None).unwrap();
     assert_eq!(reader.map(|b| b.unwrap().num_rows()).sum::<usize>(), 1000);
+    // ... and as record batches decoded as they arrive, the same rows.
+    let mut batches = client.read_batches(gateway_domain::ConnectionKind::S3, &name, &query).await.unwrap();
+    let names: Vec<String> = batches.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["user_id", "item_id", "rating", "note", "_error"]);
+    let mut users = Vec::new();
+    while let Some(b) = batches.next().await {
+        let b = b.unwrap();
+        let column = b.column_by_name("user_id").unwrap().as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        users.extend(column.iter().map(|u| u.map(str::to_owned)));
+    }
+    assert_eq!(users.len(), 1000);
+    assert_eq!((users[0].as_deref(), users[9].as_deref()), (Some("u1"), None), "row 10 has no user");
 
     // invalid=fail: row 10 breaks a rule before the first row is served, so the failure is the
     // answer (a failure once rows were served cuts the body short instead).
@@ -129,12 +141,12 @@ async fn a_pipeline_reads_the_rows_it_ingests(db: Db) {
     // Each read audited with its counts and how it ended, once the gateway sees its end (the
     // entry is written as the response's stream is dropped, so they are looked for, not
     // taken in order).
-    let reads = app.api("acme", "root").audited("table.rows_read", 7).await;
-    assert_eq!(reads.len(), 7, "{reads:?}");
+    let reads = app.api("acme", "root").audited("table.rows_read", 8).await;
+    assert_eq!(reads.len(), 8, "{reads:?}");
     assert!(reads.iter().all(|r| r["role"] == "backend" && r["target"] == "S3/ratings"), "{reads:?}");
     let fields = gateway_testkit::fields_of;
     let ended = |how: &str| reads.iter().filter(|r| fields(r).get(3).map(String::as_str) == Some(how)).count();
-    assert_eq!((ended("completed"), ended("failed")), (6, 1), "{reads:?}");
+    assert_eq!((ended("completed"), ended("failed")), (7, 1), "{reads:?}");
     // A failed read's entry says why.
     assert!(
         reads.iter().any(|r| fields(r)
@@ -266,7 +278,21 @@ async fn a_read_failing_once_rows_were_served_is_cut_short() {
     let (status, _, body) = app.api("acme", "backend").get_raw(&format!("{table}rows/?invalid=fail"), None).await;
     assert_eq!(status, 200);
     assert!(body.is_err(), "a read failing under way ends its body early, never as if complete");
-    let entry = app.api("acme", "root").audited("table.rows_read", 1).await;
+    // The typed client's record batches: the rows before the failure, then an error, never
+    // an end.
+    let client = gateway_client::Client::new(&app.address, &app.token("acme", "backend")).unwrap();
+    let query = gateway_client::RowsQuery { invalid: gateway_client::InvalidRows::Fail, ..Default::default() };
+    let name = gateway_domain::TableName::parse("late").unwrap();
+    let mut batches = client.read_batches(gateway_domain::ConnectionKind::S3, &name, &query).await.unwrap();
+    let (mut rows, mut last) = (0, None);
+    while let Some(b) = batches.next().await {
+        match b {
+            Ok(b) => rows += b.num_rows(),
+            Err(e) => last = Some(e),
+        }
+    }
+    assert!(last.is_some() && rows < 15_000, "{rows} rows, then {last:?}");
+    let entry = app.api("acme", "root").audited("table.rows_read", 2).await;
     let fields = entry.first().map(gateway_testkit::fields_of).unwrap_or_default();
     assert_eq!(fields.get(3).map(String::as_str), Some("failed"), "{fields:?}");
     assert!(fields.get(4).is_some_and(|e| e.contains("data row 15000")), "{fields:?}");

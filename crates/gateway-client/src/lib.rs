@@ -22,6 +22,11 @@
 //! # }
 //! ```
 
+#[cfg(feature = "arrow")]
+mod batches;
+#[cfg(feature = "arrow")]
+pub use batches::RecordBatches;
+
 use gateway_domain::{
     ConnectionKind, ConnectionView, ConnectionsList, CredentialsCheck, ErrorName, JsonObject, Paging, Problem,
     Resource, TableName, TablePreview, TableStatus, TableView, TablesList, TablesPage,
