@@ -49,6 +49,13 @@ fn row(i: u64) -> (String, String, String, i64) {
     (user, item, rating, 1_700_000_000 + (i % 86_400) as i64)
 }
 
+/// The rows of the first `rows` breaking neither `missing` nor `type`: what a read of rows
+/// without the duplicate rule serves (see [`row`]).
+fn valid_without_key(rows: u64) -> u64 {
+    rows - (0..rows).filter(|i| (i % 100_000 == 99_999 && i % 1_000_000 != 999_999) || i % 100_001 == 100_000).count()
+        as u64
+}
+
 /// Writes the CSV until it holds `mb` MiB; answers its rows.
 fn make_csv(path: &Path, mb: u64) -> u64 {
     let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
@@ -367,6 +374,10 @@ fn main() {
                 failed = true;
                 continue;
             };
+            if r != valid_without_key(rows) {
+                println!("  MISMATCH on {name} as {format}: {r} rows served, {} valid", valid_without_key(rows));
+                failed = true;
+            }
             let rate = r as f64 / secs;
             let mbs = bytes as f64 / secs / 1e6;
             match theirs {

@@ -17,6 +17,7 @@ mod dups;
 mod read;
 mod rows;
 mod rules;
+mod shape;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -139,11 +139,11 @@ pub(crate) struct Opened {
 }
 
 /// Sniffs a file and opens its batches of the columns `columns` names for its layout, on a
-/// blocking thread (`handle` runs the ranged reads). Parquet is decoded on a blocking thread of
-/// its own, two batches ahead, while the caller's thread works on the last: decoding and
-/// checking overlap (measured: `make bench`), and neither runs on the runtime's workers (an
-/// HTTP worker's, for a read of rows). A decoder that dies (a panic) ends the batches with an
-/// error, never as the file's end.
+/// blocking thread (`handle` runs the ranged reads). Every format is decoded on a blocking
+/// thread of its own, two batches ahead, while the caller's thread works on the last: decoding
+/// and checking (or shaping) overlap on both cores (measured: `make bench`), and neither runs
+/// on the runtime's workers (an HTTP worker's, for a read of rows). A decoder that dies (a
+/// panic) ends the batches with an error, never as the file's end.
 pub(crate) fn open(
     handle: &tokio::runtime::Handle,
     source: Arc<dyn ByteSource>,
@@ -156,36 +156,45 @@ pub(crate) fn open(
     let columns = columns(&layout);
     let absent: Vec<(String, String)> =
         partitions(path).into_iter().filter(|(k, _)| !layout.columns.contains(k) && columns.contains(k)).collect();
-    let file = path.to_owned();
-    let batches: Box<dyn Iterator<Item = Result<RecordBatch, EngineError>>> = if layout.format == FileFormat::Parquet {
+    let decoded: Box<dyn Iterator<Item = Result<RecordBatch, FormatError>> + Send> = if layout.format
+        == FileFormat::Parquet
+    {
         let (_, mut stream) =
             handle.block_on(gateway_formats::parquet_batches(source, &columns)).map_err(|e| format_error(path, e))?;
-        let (ahead, mut next) = tokio::sync::mpsc::channel(2);
         let on = handle.clone();
-        let mut decoder = Some(handle.spawn_blocking(move || {
-            while let Some(batch) = on.block_on(stream.next()) {
-                if ahead.blocking_send(batch).is_err() {
-                    break;
-                }
-            }
-        }));
-        let handle = handle.clone();
-        Box::new(std::iter::from_fn(move || match next.blocking_recv() {
-            Some(batch) => Some(batch.map_err(|e| format_error(&file, e))),
-            // Closed: the file's end, unless the decoder died.
-            None => match handle.block_on(decoder.take()?) {
-                Ok(()) => None,
-                Err(e) => Some(Err(EngineError::Internal(format!("{file}: the Parquet decoder stopped ({e})")))),
-            },
-        }))
+        Box::new(std::iter::from_fn(move || on.block_on(stream.next())))
     } else {
         let len = handle.block_on(source.size()).map_err(|e| format_error(path, e))?;
         let reader = SyncReader { source, handle: handle.clone(), pos: 0, len, chunk: Bytes::new() };
-        let batches =
-            gateway_formats::decode(Box::new(reader), &layout, &columns).map_err(|e| format_error(path, e))?;
-        Box::new(batches.map(move |b| b.map_err(|e| format_error(&file, e))))
+        Box::new(gateway_formats::decode(Box::new(reader), &layout, &columns).map_err(|e| format_error(path, e))?)
     };
-    Ok(Opened { absent, batches })
+    Ok(Opened { absent, batches: ahead(handle, decoded, path) })
+}
+
+/// A file's batches decoded on a blocking thread of their own, two ahead of their reader; the
+/// thread stops when the reader lets go of them.
+fn ahead(
+    handle: &tokio::runtime::Handle,
+    mut decoded: Box<dyn Iterator<Item = Result<RecordBatch, FormatError>> + Send>,
+    path: &str,
+) -> Box<dyn Iterator<Item = Result<RecordBatch, EngineError>>> {
+    let (ahead, mut next) = tokio::sync::mpsc::channel(2);
+    let mut decoder = Some(handle.spawn_blocking(move || {
+        for batch in decoded.by_ref() {
+            if ahead.blocking_send(batch).is_err() {
+                break;
+            }
+        }
+    }));
+    let (handle, file) = (handle.clone(), path.to_owned());
+    Box::new(std::iter::from_fn(move || match next.blocking_recv() {
+        Some(batch) => Some(batch.map_err(|e| format_error(&file, e))),
+        // Closed: the file's end, unless the decoder died.
+        None => match handle.block_on(decoder.take()?) {
+            Ok(()) => None,
+            Err(e) => Some(Err(EngineError::Internal(format!("{file}: the decoder stopped ({e})")))),
+        },
+    }))
 }
 
 /// A column's values as text, as the rules judge them and a read of rows serves them:

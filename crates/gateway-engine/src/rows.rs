@@ -5,25 +5,29 @@
 //! rules as it goes by (`missing`, `type`, `duplicate` with the first occurrence valid); a row
 //! that breaks one is skipped, stops the read, or is served with an `_error` column, as asked.
 //!
-//! The read runs on a blocking thread, two batches ahead of whoever takes them: a slow reader
-//! slows the source read, and one that goes away stops it. Memory stays bounded: the files'
+//! Three stages overlap on the blocking pool: the file decoded two batches ahead, each batch
+//! shaped a column at a time ([`crate::shape`]), and encoded on a thread of its own two
+//! batches behind, ahead of whoever takes the bytes: a slow reader slows the source read, and
+//! one that goes away stops it. Memory stays bounded: the files'
 //! batches as for a validation, plus the keys seen so far (16 bytes each, at most
 //! [`RowsJob::max_keys`]).
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_array::builder::StringBuilder;
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow_buffer::BooleanBuffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use gateway_domain::JsonObject;
 use gateway_formats::ByteSource;
 
 use crate::read::{Counted, format_error, with_partitions};
-use crate::{EngineError, FieldKind, Progress, Rules, parse_timestamp};
+use crate::shape::{KeyPart, Shaped, shape};
+use crate::{EngineError, FieldKind, Progress, Rules};
 
 /// The column naming the rules a row breaks (`invalid=include`).
 pub const ERROR_COLUMN: &str = "_error";
@@ -122,7 +126,7 @@ impl std::fmt::Debug for Rows {
 }
 
 /// The Arrow type a platform field is served as.
-fn type_of(kind: FieldKind) -> DataType {
+pub(crate) fn type_of(kind: FieldKind) -> DataType {
     match kind {
         FieldKind::Number => DataType::Float64,
         FieldKind::Timestamp => DataType::Int64,
@@ -176,8 +180,9 @@ enum Chunk {
     Failed(EngineError),
 }
 
-/// Reads the job's files, shaping and encoding their rows as they come; the schema is sent as
-/// soon as the first file read is open.
+/// Reads the job's files, shaping their rows as they come, and encodes them on a thread of
+/// its own (two batches behind), so reading and shaping a batch overlaps encoding the one
+/// before (both cores; measured by `make bench`). The schema is sent at the first row.
 fn read_all(
     job: RowsJob,
     opts: &gateway_formats::SniffOptions,
@@ -196,51 +201,81 @@ fn read_all(
         // Refused: the reader went away.
         tx.blocking_send(Chunk::Bytes(bytes)).map_err(|_| EngineError::Cancelled)
     };
-    let mut encoder: Option<Encoder> = None;
-    'files: for (index, raw) in job.files.into_iter().enumerate() {
-        let path = raw.name().unwrap_or("").to_owned();
-        if job.only.is_some_and(|o| o != index) {
-            if index == 0 && job.columns == Columns::All {
-                // Not read: only sniffed, for the columns every split is served with.
-                let sniffed = handle.block_on(gateway_formats::sniff(raw, opts)).map_err(|e| format_error(&path, e))?;
-                reader.others = others(sniffed.columns.iter().map(|c| c.name.clone()), &path, &job.rules);
+    std::thread::scope(|scope| {
+        // The encoding thread, once a row is there: it answers its encoder when its batches
+        // end, or why it stopped (its reader went away, an encoding failed).
+        let mut encoding: Option<(std::sync::mpsc::SyncSender<RecordBatch>, Encoding<'_>)> = None;
+        'files: for (index, raw) in job.files.into_iter().enumerate() {
+            let path = raw.name().unwrap_or("").to_owned();
+            if job.only.is_some_and(|o| o != index) {
+                if index == 0 && job.columns == Columns::All {
+                    // Not read: only sniffed, for the columns every split is served with.
+                    let sniffed =
+                        handle.block_on(gateway_formats::sniff(raw, opts)).map_err(|e| format_error(&path, e))?;
+                    reader.others = others(sniffed.columns.iter().map(|c| c.name.clone()), &path, &job.rules);
+                }
+                continue;
             }
-            continue;
+            let first = index == 0;
+            let source: Arc<dyn ByteSource> =
+                Arc::new(Counted { inner: raw, progress: progress.clone(), cap: job.byte_cap });
+            let columns = |layout: &gateway_formats::Layout| {
+                if first && job.columns == Columns::All {
+                    reader.others = others(layout.columns.iter().cloned(), &path, &job.rules);
+                }
+                mapped.iter().chain(reader.others.iter()).cloned().collect()
+            };
+            let opened = crate::read::open(handle, source, &path, opts, columns)?;
+            for batch in opened.batches {
+                if progress.cancelled.load(Ordering::Relaxed) {
+                    return Err(EngineError::Cancelled);
+                }
+                let (shaped, stop) = reader.shape(&with_partitions(batch?, &opened.absent)?, &path)?;
+                if shaped.num_rows() > 0 {
+                    // Answered at the first row: what fails before it (a cap, a rule under
+                    // `fail`, the source) is the answer itself, not a body cut short.
+                    if encoding.is_none() {
+                        let mut out = begin(&reader, job.format, schema_tx, &send)?;
+                        let (batches, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+                        let send = &send;
+                        let thread = scope.spawn(move || {
+                            for b in rx {
+                                send(out.batch(&b)?)?;
+                            }
+                            Ok(out)
+                        });
+                        encoding = Some((batches, thread));
+                    }
+                    if let Some((batches, _)) = &encoding
+                        && batches.send(shaped).is_err()
+                    {
+                        // The encoder stopped: its answer says why.
+                        let (_, thread) = encoding.take().ok_or(EngineError::Cancelled)?;
+                        return Err(joined(thread).err().unwrap_or(EngineError::Cancelled));
+                    }
+                }
+                if stop {
+                    break 'files;
+                }
+            }
         }
-        let first = index == 0;
-        let source: Arc<dyn ByteSource> =
-            Arc::new(Counted { inner: raw, progress: progress.clone(), cap: job.byte_cap });
-        let columns = |layout: &gateway_formats::Layout| {
-            if first && job.columns == Columns::All {
-                reader.others = others(layout.columns.iter().cloned(), &path, &job.rules);
+        let out = match encoding {
+            Some((batches, thread)) => {
+                drop(batches);
+                joined(thread)?
             }
-            mapped.iter().chain(reader.others.iter()).cloned().collect()
+            None => begin(&reader, job.format, schema_tx, &send)?,
         };
-        let opened = crate::read::open(handle, source, &path, opts, columns)?;
-        for batch in opened.batches {
-            if progress.cancelled.load(Ordering::Relaxed) {
-                return Err(EngineError::Cancelled);
-            }
-            let (shaped, stop) = reader.shape(&with_partitions(batch?, &opened.absent)?, &path)?;
-            if shaped.num_rows() > 0 {
-                // Answered at the first row: what fails before it (a cap, a rule under
-                // `fail`, the source) is the answer itself, not a body cut short.
-                let out = match &mut encoder {
-                    Some(out) => out,
-                    None => encoder.insert(begin(&reader, job.format, schema_tx, &send)?),
-                };
-                send(out.batch(&shaped)?)?;
-            }
-            if stop {
-                break 'files;
-            }
-        }
-    }
-    let out = match encoder {
-        Some(e) => e,
-        None => begin(&reader, job.format, schema_tx, &send)?,
-    };
-    send(out.finish(&reader.schema())?)
+        send(out.finish(&reader.schema())?)
+    })
+}
+
+/// The thread encoding a read's batches.
+type Encoding<'s> = std::thread::ScopedJoinHandle<'s, Result<Encoder, EngineError>>;
+
+/// What the encoding thread ended with (a panic is an error, never the table's end).
+fn joined(thread: Encoding<'_>) -> Result<Encoder, EngineError> {
+    thread.join().map_err(|_| EngineError::Internal("the rows encoder stopped".into()))?
 }
 
 /// Announces the schema and starts its encoding (the Arrow schema message first).
@@ -271,14 +306,6 @@ fn others(columns: impl Iterator<Item = String>, path: &str, rules: &Rules) -> V
 }
 
 type SchemaSender = tokio::sync::oneshot::Sender<Result<SchemaRef, EngineError>>;
-
-/// A row's value of a platform field, as served.
-enum Cell<'a> {
-    Null,
-    Text(&'a str),
-    Number(f64),
-    Seconds(i64),
-}
 
 /// The state of a read across its files: the columns served and the keys seen.
 struct Reader {
@@ -323,158 +350,194 @@ impl Reader {
     }
 
     /// A batch of the file's columns as served, and whether the read is done (`max_rows`).
+    /// Each platform field is shaped a column at a time ([`crate::shape`]); only the rules
+    /// that depend on the rows before (the key, `max_rows`) and the messages of broken rows
+    /// go row by row, and rows are left out by one mask at the end.
     fn shape(&mut self, batch: &RecordBatch, path: &str) -> Result<(RecordBatch, bool), EngineError> {
-        let text = |name: &str| -> Result<Option<StringArray>, EngineError> {
-            batch.column_by_name(name).map(|c| crate::read::as_text(c, name)).transpose()
-        };
-        let fields: Vec<Option<StringArray>> =
-            self.rules.fields.iter().map(|f| text(&f.column)).collect::<Result<_, _>>()?;
-        let others: Vec<Option<StringArray>> = self.others.iter().map(|c| text(c)).collect::<Result<_, _>>()?;
-        let rows = batch
-            .column_by_name(gateway_formats::ROW_COLUMN)
-            .and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>().cloned());
-        enum Out {
-            Text(StringBuilder),
-            Number(Float64Builder),
-            Seconds(Int64Builder),
-        }
-        let mut outs: Vec<Out> = self
+        let n = batch.num_rows();
+        let fields: Vec<Shaped> = self
             .rules
             .fields
             .iter()
-            .map(|f| match f.kind {
-                FieldKind::Number => Out::Number(Float64Builder::new()),
-                FieldKind::Timestamp => Out::Seconds(Int64Builder::new()),
-                FieldKind::Id | FieldKind::Text => Out::Text(StringBuilder::new()),
-            })
-            .collect();
-        let mut rest: Vec<StringBuilder> = self.others.iter().map(|_| StringBuilder::new()).collect();
-        let mut errors = StringBuilder::new();
-        let mut cells: Vec<Cell<'_>> = Vec::with_capacity(self.rules.fields.len());
-        let mut broken: Vec<String> = Vec::new();
-        let mut key = String::new();
+            .enumerate()
+            .map(|(fi, f)| shape(batch.column_by_name(&f.column), f.kind, &f.column, n, self.rules.key.contains(&fi)))
+            .collect::<Result<_, _>>()?;
+        // Rows breaking `missing` or `type`, and rows whose key can be compared.
+        let mut broken = BooleanBuffer::new_unset(n);
+        for (f, s) in self.rules.fields.iter().zip(&fields) {
+            broken = &broken | &s.wrong;
+            if f.required {
+                broken = &broken | &s.missing;
+            }
+        }
+        let keyed = (!self.rules.key.is_empty()).then(|| {
+            self.rules
+                .key
+                .iter()
+                .filter_map(|k| fields.get(*k))
+                .fold(BooleanBuffer::new_set(n), |ok, s| &(&ok & &!&s.missing) & &!&s.wrong)
+        });
+        let served_before = self.counts.served.load(Ordering::Relaxed);
+        let left = self.max_rows.map(|m| m.saturating_sub(served_before));
+        let mut served = 0u64;
+        let mut skipped = 0u64;
         let mut done = false;
-        for i in 0..batch.num_rows() {
-            if self.max_rows.is_some_and(|m| self.counts.served.load(Ordering::Relaxed) >= m) {
-                done = true;
-                break;
-            }
-            cells.clear();
-            broken.clear();
-            key.clear();
-            let mut key_ok = !self.rules.key.is_empty();
-            for (fi, f) in self.rules.fields.iter().enumerate() {
-                let in_key = self.rules.key.contains(&fi);
-                let value = fields.get(fi).and_then(Option::as_ref).filter(|a| !a.is_null(i)).map(|a| a.value(i));
-                let Some(v) = value.filter(|v| !v.trim().is_empty()) else {
-                    if f.required {
-                        broken.push(format!("missing {}", f.field));
-                    }
-                    key_ok &= !in_key;
-                    cells.push(Cell::Null);
-                    continue;
-                };
-                let (cell, part) = match f.kind {
-                    FieldKind::Number => match v.trim().parse::<f64>().ok().filter(|x| x.is_finite()) {
-                        Some(x) => (Cell::Number(x), None),
-                        None => (Cell::Null, Some(None)),
-                    },
-                    FieldKind::Timestamp => match parse_timestamp(v) {
-                        Some((nanos, _)) => (
-                            Cell::Seconds(i64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(i64::MAX)),
-                            Some(Some(nanos.to_string())),
-                        ),
-                        None => (Cell::Null, Some(None)),
-                    },
-                    FieldKind::Id | FieldKind::Text => (Cell::Text(v), None),
-                };
-                if matches!(part, Some(None)) {
-                    broken.push(format!("type {}", f.field));
-                    key_ok &= !in_key;
-                }
-                if in_key && key_ok {
-                    if !key.is_empty() {
-                        key.push('\u{1f}');
-                    }
-                    match &part {
-                        Some(Some(normal)) => key.push_str(normal),
-                        _ => key.push_str(v),
+        // Rows read of this batch (after `max_rows`, the rest is not looked at), which of them
+        // are served, and the rules each served one breaks (`invalid=include`).
+        let mut end = n;
+        let mut keep: Vec<bool> = Vec::new();
+        let mut errors = self.include.then(StringBuilder::new);
+        let simple = keyed.is_none() && left.is_none() && self.invalid != Invalid::Fail;
+        if simple {
+            // No row depends on another: what is kept is what breaks nothing (or every row).
+            let bad = broken.count_set_bits() as u64;
+            if let Some(out) = errors.as_mut() {
+                for i in 0..n {
+                    match broken.value(i) {
+                        true => out.append_value(self.broken_rules(&fields, i, false).join(", ")),
+                        false => out.append_null(),
                     }
                 }
-                cells.push(cell);
+                served = n as u64;
+            } else {
+                served = n as u64 - bad;
+                skipped = bad;
             }
-            if key_ok {
-                // A key is claimed by its first valid row only: a row left out for another rule
-                // does not make a later valid one a duplicate.
-                let h = (u128::from(self.hashers.0.hash_one(&key)) << 64) | u128::from(self.hashers.1.hash_one(&key));
-                if self.seen.contains(&h) {
-                    broken.push(format!("duplicate {}", self.key_name));
-                } else if broken.is_empty() {
-                    self.seen.insert(h);
-                    if self.seen.len() > self.max_keys {
-                        return Err(EngineError::Keys { limit_mb: self.memory_mb, keys: self.max_keys });
+        } else {
+            keep.reserve(n);
+            for i in 0..n {
+                if left.is_some_and(|l| served >= l) {
+                    done = true;
+                    end = i;
+                    break;
+                }
+                let mut duplicate = false;
+                if keyed.as_ref().is_some_and(|k| k.value(i)) {
+                    // A key is claimed by its first valid row only: a row left out for another
+                    // rule does not make a later valid one a duplicate.
+                    let h = self.key_hash(&fields, i);
+                    if self.seen.contains(&h) {
+                        duplicate = true;
+                    } else if !broken.value(i) {
+                        self.seen.insert(h);
+                        if self.seen.len() > self.max_keys {
+                            return Err(EngineError::Keys { limit_mb: self.memory_mb, keys: self.max_keys });
+                        }
                     }
                 }
-            }
-            if !broken.is_empty() {
-                match self.invalid {
-                    Invalid::Skip => {
-                        self.counts.skipped.fetch_add(1, Ordering::Relaxed);
-                        continue;
+                let bad = duplicate || broken.value(i);
+                if bad {
+                    match self.invalid {
+                        Invalid::Skip => {
+                            skipped += 1;
+                            keep.push(false);
+                            continue;
+                        }
+                        Invalid::Fail => {
+                            let row = batch
+                                .column_by_name(gateway_formats::ROW_COLUMN)
+                                .and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>())
+                                .map_or(0, |r| r.value(i));
+                            return Err(EngineError::Format {
+                                file: path.to_owned(),
+                                message: format!(
+                                    "data row {row} breaks the rules ({}): read with invalid=skip or invalid=include to pass it",
+                                    self.broken_rules(&fields, i, duplicate).join(", ")
+                                ),
+                            });
+                        }
+                        Invalid::Include => {}
                     }
-                    Invalid::Fail => {
-                        let row = rows.as_ref().map_or(0, |r| r.value(i));
-                        return Err(EngineError::Format {
-                            file: path.to_owned(),
-                            message: format!(
-                                "data row {row} breaks the rules ({}): read with invalid=skip or invalid=include to pass it",
-                                broken.join(", ")
-                            ),
-                        });
+                }
+                if let Some(out) = errors.as_mut() {
+                    match bad {
+                        true => out.append_value(self.broken_rules(&fields, i, duplicate).join(", ")),
+                        false => out.append_null(),
                     }
-                    Invalid::Include => {}
                 }
+                keep.push(true);
+                served += 1;
             }
-            for (out, cell) in outs.iter_mut().zip(&cells) {
-                match (out, cell) {
-                    (Out::Text(b), Cell::Text(s)) => b.append_value(s),
-                    (Out::Number(b), Cell::Number(x)) => b.append_value(*x),
-                    (Out::Seconds(b), Cell::Seconds(s)) => b.append_value(*s),
-                    (Out::Text(b), _) => b.append_null(),
-                    (Out::Number(b), _) => b.append_null(),
-                    (Out::Seconds(b), _) => b.append_null(),
-                }
-            }
-            for (b, a) in rest.iter_mut().zip(&others) {
-                match a.as_ref().filter(|a| !a.is_null(i)) {
-                    Some(a) => b.append_value(a.value(i)),
-                    None => b.append_null(),
-                }
-            }
-            if self.include {
-                if broken.is_empty() {
-                    errors.append_null();
-                } else {
-                    errors.append_value(broken.join(", "));
-                }
-            }
-            self.counts.served.fetch_add(1, Ordering::Relaxed);
         }
-        let mut arrays: Vec<ArrayRef> = outs
-            .into_iter()
-            .map(|o| match o {
-                Out::Text(mut b) => Arc::new(b.finish()) as ArrayRef,
-                Out::Number(mut b) => Arc::new(b.finish()) as ArrayRef,
-                Out::Seconds(mut b) => Arc::new(b.finish()) as ArrayRef,
-            })
-            .collect();
-        arrays.extend(rest.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        if self.include {
-            arrays.push(Arc::new(errors.finish()));
+        self.counts.served.fetch_add(served, Ordering::Relaxed);
+        self.counts.skipped.fetch_add(skipped, Ordering::Relaxed);
+        let mut arrays: Vec<ArrayRef> = fields.into_iter().map(|s| s.array).collect();
+        for c in &self.others {
+            arrays.push(match batch.column_by_name(c) {
+                Some(a) => Arc::new(crate::read::as_text(a, c)?),
+                None => arrow_array::new_null_array(&DataType::Utf8, n),
+            });
         }
-        let out = RecordBatch::try_new(self.schema(), arrays).map_err(|e| EngineError::Internal(e.to_string()))?;
+        // Every column of this batch's length, then the rows kept: a mask where rows are left
+        // out, a slice where only `max_rows` ends the batch.
+        let full = RecordBatch::try_new(
+            Arc::new(Schema::new(self.schema().fields().iter().take(arrays.len()).cloned().collect::<Vec<_>>())),
+            arrays,
+        )
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let mask = if simple && !self.include {
+            (skipped > 0).then(|| BooleanArray::new(!&broken, None))
+        } else if keep.iter().all(|k| *k) {
+            None
+        } else {
+            Some(BooleanArray::from(keep))
+        };
+        let kept = match mask {
+            Some(mask) => {
+                let head = full.slice(0, mask.len());
+                arrow_select::filter::filter_record_batch(&head, &mask)
+                    .map_err(|e| EngineError::Internal(e.to_string()))?
+            }
+            None => full.slice(0, end),
+        };
+        let mut columns = kept.columns().to_vec();
+        if let Some(mut out) = errors {
+            columns.push(Arc::new(out.finish()));
+        }
+        let out = RecordBatch::try_new(self.schema(), columns).map_err(|e| EngineError::Internal(e.to_string()))?;
         let done = done || self.max_rows.is_some_and(|m| self.counts.served.load(Ordering::Relaxed) >= m);
         Ok((out, done))
+    }
+
+    /// The rules row `i` breaks, in the fields' order (`missing`, `type`), then `duplicate`.
+    fn broken_rules(&self, fields: &[Shaped], i: usize, duplicate: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        for (f, s) in self.rules.fields.iter().zip(fields) {
+            if f.required && s.missing.value(i) {
+                out.push(format!("missing {}", f.field));
+            }
+            if s.wrong.value(i) {
+                out.push(format!("type {}", f.field));
+            }
+        }
+        if duplicate {
+            out.push(format!("duplicate {}", self.key_name));
+        }
+        out
+    }
+
+    /// Row `i`'s key, hashed to 128 bits (two hashers seeded apart; the parts separated so
+    /// `a|bc` and `ab|c` differ).
+    fn key_hash(&self, fields: &[Shaped], i: usize) -> u128 {
+        let (mut a, mut b) = (self.hashers.0.build_hasher(), self.hashers.1.build_hasher());
+        for s in self.rules.key.iter().filter_map(|k| fields.get(*k)) {
+            match &s.key {
+                Some(KeyPart::Text(t)) => {
+                    let v = t.value(i).as_bytes();
+                    a.write(v);
+                    b.write(v);
+                }
+                Some(KeyPart::Nanos(n)) => {
+                    let v = n.get(i).copied().unwrap_or(0);
+                    a.write_i128(v);
+                    b.write_i128(v);
+                }
+                None => {}
+            }
+            a.write_u8(0x1f);
+            b.write_u8(0x1f);
+        }
+        (u128::from(a.finish()) << 64) | u128::from(b.finish())
     }
 }
 
