@@ -517,3 +517,49 @@ async fn the_rows_served_are_what_pyarrow_reads_from_the_same_files_on_sqlite() 
 async fn the_rows_served_are_what_pyarrow_reads_from_the_same_files_on_postgres() {
     the_rows_served_are_what_pyarrow_reads_from_the_same_files(Db::Postgres).await;
 }
+
+/// A keyed read of a table with more keys than a read's memory holds (16 MiB: about 420,000)
+/// is served whole: its keys past memory spilled to the read's folder, every duplicate found
+/// (one of them a repeat of the first rows, long spilled by then), the folder gone after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_with_more_keys_than_memory_is_read_whole() {
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(Db::Sqlite) else { return };
+    let app = TestApp::builder()
+        .on(test_db)
+        .allow_private()
+        .provider_url("S3", &peer.endpoint)
+        .validation_memory_mb(16)
+        .spawn()
+        .await
+        .unwrap();
+    let creds = json!({"aws_access_key_id": peer.key_id, "aws_secret_access_key": peer.secret, "bucket": peer.bucket});
+    assert_eq!(app.api("acme", "manager").put("/connections/S3/", json!({"credentials": creds})).await.status, 200);
+    let table = saved_ratings(&app, &peer, "rows-many-keys", 100).await;
+    let path = format!("{}/ratings.csv", prefix("rows-many-keys"));
+    // 600,000 rows, then the key of row 7 again.
+    let csv = ratings_csv(600_000) + "u7,i7,2,late\n";
+    peer.operator().write(&path, csv.into_bytes()).await.unwrap();
+    let backend = app.api("acme", "backend");
+    let (status, _, body) = backend.get_raw(&format!("{table}rows/?format=csv&invalid=include"), None).await;
+    assert_eq!(status, 200);
+    let body = String::from_utf8(body.unwrap().to_vec()).unwrap();
+    let lines: Vec<&str> = body.lines().skip(1).collect();
+    assert_eq!(lines.len(), 600_001, "every row served");
+    let duplicates: Vec<&&str> = lines.iter().filter(|l| l.ends_with("duplicate user_id+item_id")).collect();
+    assert_eq!(duplicates.len(), 3, "rows 40 and 41 and the last: {duplicates:?}");
+    assert!(duplicates[2].starts_with("u7,i7,2.0,late"), "{duplicates:?}");
+    let entry = app.api("acme", "root").audited("table.rows_read", 1).await;
+    let fields = entry.first().map(gateway_testkit::fields_of).unwrap_or_default();
+    assert!(fields.iter().any(|f| f == "rows 600001") && fields.iter().any(|f| f == "completed"), "{fields:?}");
+    // The read's folder (its spilled keys) goes with it.
+    let mut left = usize::MAX;
+    for _ in 0..100 {
+        left = std::fs::read_dir(app.spill_dir.path()).map(|d| d.count()).unwrap_or(0);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "the read's spill folder is removed");
+}

@@ -14,6 +14,7 @@
 
 mod check;
 mod dups;
+mod keys;
 mod read;
 mod rows;
 mod rules;
@@ -31,6 +32,7 @@ use read::{Counted, format_error, with_partitions};
 pub use check::{Unit, VALUE_CHARS, parse_timestamp, rfc3339};
 pub use dups::Limits;
 pub use gateway_formats::{ByteSource, FormatError, MemorySource};
+pub use keys::KeySpill;
 pub use rows::{Columns, ERROR_COLUMN, Encoder, Format, Invalid, RowCounts, Rows, RowsJob, rows};
 pub use rules::{FieldKind, FieldRule, MAX_FIELDS, Rules, key_fields, mapping_of};
 

@@ -9,8 +9,8 @@
 //! shaped a column at a time ([`crate::shape`]), and encoded on a thread of its own two
 //! batches behind, ahead of whoever takes the bytes: a slow reader slows the source read, and
 //! one that goes away stops it. Memory stays bounded: the files'
-//! batches as for a validation, plus the keys seen so far (16 bytes each, at most
-//! [`RowsJob::max_keys`]).
+//! batches as for a validation, plus the keys seen so far ([`crate::keys`]: the newest in
+//! memory, the rest spilled to the read's folder with 2 bytes of filter each in memory).
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -25,6 +25,7 @@ use bytes::Bytes;
 use gateway_domain::JsonObject;
 use gateway_formats::ByteSource;
 
+use crate::keys::{KeySet, KeySpill};
 use crate::read::{Counted, format_error, with_partitions};
 use crate::shape::{KeyPart, Shaped, shape};
 use crate::{EngineError, FieldKind, Progress, Rules};
@@ -63,11 +64,15 @@ pub struct RowsJob {
     pub invalid: Invalid,
     /// Rows served at most (`None`: all).
     pub max_rows: Option<u64>,
-    /// Keys remembered at most to find duplicates; a table with more keyed rows stops with
-    /// [`EngineError::Keys`].
+    /// Keys held in memory to find duplicates: without [`RowsJob::spill`], at most (a table
+    /// with more keyed rows stops with [`EngineError::Keys`]); with it, half of them before
+    /// they are spilled ([`crate::keys`]).
     pub max_keys: usize,
-    /// The memory cap `max_keys` came from, for the refusal's message (MiB).
+    /// The memory cap `max_keys` came from (MiB): the spilled keys' filters take at most 3/8
+    /// of it, and a refusal names it.
     pub memory_mb: u64,
+    /// Where keys past memory go, if anywhere.
+    pub spill: Option<KeySpill>,
     /// Read only the file of this index (a split): the others are not read, but the first
     /// one's columns still make the schema, so every split of a table has the same one.
     pub only: Option<usize>,
@@ -314,9 +319,7 @@ struct Reader {
     invalid: Invalid,
     include: bool,
     max_rows: Option<u64>,
-    max_keys: usize,
-    memory_mb: u64,
-    seen: HashSet<u128>,
+    seen: KeySet,
     hashers: (RandomState, RandomState),
     counts: Arc<RowCounts>,
     key_name: String,
@@ -330,9 +333,11 @@ impl Reader {
             invalid: job.invalid,
             include: job.invalid == Invalid::Include,
             max_rows: job.max_rows,
-            max_keys: job.max_keys,
-            memory_mb: job.memory_mb,
-            seen: HashSet::new(),
+            seen: {
+                let per_run = if job.spill.is_some() { job.max_keys / 2 } else { job.max_keys };
+                let filters = (job.memory_mb << 20) as usize / 8 * 3;
+                KeySet::new(per_run, filters, job.spill.clone(), job.memory_mb)
+            },
             hashers: (RandomState::new(), RandomState::new()),
             counts,
             key_name: job.rules.key_name(),
@@ -416,13 +421,10 @@ impl Reader {
                     // A key is claimed by its first valid row only: a row left out for another
                     // rule does not make a later valid one a duplicate.
                     let h = self.key_hash(&fields, i);
-                    if self.seen.contains(&h) {
+                    if self.seen.contains(h)? {
                         duplicate = true;
                     } else if !broken.value(i) {
-                        self.seen.insert(h);
-                        if self.seen.len() > self.max_keys {
-                            return Err(EngineError::Keys { limit_mb: self.memory_mb, keys: self.max_keys });
-                        }
+                        self.seen.insert(h)?;
                     }
                 }
                 let bad = duplicate || broken.value(i);

@@ -273,6 +273,7 @@ fn rows_job(
         max_rows: None,
         max_keys: 1 << 20,
         memory_mb: 256,
+        spill: None,
         only: None,
         format: Format::Arrow,
         byte_cap: None,
@@ -692,4 +693,43 @@ fn a_named_zone_s_old_offset_keeps_its_seconds() {
     let s = crate::shape::shape(Some(&paris), FieldKind::Timestamp, "t", 1, false).unwrap();
     let seconds = s.array.as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
     assert_eq!(seconds.value(0), -2_208_988_800);
+}
+
+/// A keyed read that meets more keys than memory holds spills them to its folder and serves
+/// exactly what a read with memory to spare serves: every duplicate found, wherever its first
+/// occurrence's key went.
+#[tokio::test]
+async fn a_read_past_its_key_memory_spills_and_finds_every_duplicate() {
+    // 5,000 keys; every 7th row repeats a key seen far earlier (so most first occurrences are
+    // in a spilled run by then).
+    let mut csv = String::from("uid,sku,score\n");
+    for i in 0..5_000u32 {
+        csv.push_str(&format!("u{i},i{},1\n", i % 13));
+        if i % 7 == 6 {
+            csv.push_str(&format!("u{},i{},2\n", i / 3, (i / 3) % 13));
+        }
+    }
+    let read = |max_keys: usize, spill: Option<KeySpill>| {
+        let files = vec![Arc::new(MemorySource::named(csv.clone().into_bytes(), "r.csv")) as Arc<dyn ByteSource>];
+        let mapping = json!({"user_id": "uid", "item_id": "sku", "rating": "score"});
+        let mut job = rows_job(files, Resource::Rating, mapping, Columns::All, Invalid::Include);
+        job.max_keys = max_keys;
+        job.spill = spill;
+        read_job(job)
+    };
+    let (whole, schema, _) = read(1 << 20, None).await;
+    let whole = arrow_select_concat(&schema, &whole.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let spill = KeySpill { dir: dir.path().join("read"), bytes: 1 << 20 };
+    let (spilled, schema, _) = read(200, Some(spill)).await;
+    let spilled = arrow_select_concat(&schema, &spilled.unwrap());
+    assert_eq!(texts(&spilled, ERROR_COLUMN), texts(&whole, ERROR_COLUMN));
+    let duplicates = texts(&whole, ERROR_COLUMN).iter().filter(|e| e.is_some()).count();
+    assert_eq!(duplicates, 5_000 / 7, "every repeated key is a duplicate");
+    let runs = std::fs::read_dir(dir.path().join("read")).map(|d| d.count()).unwrap_or(0);
+    assert!(runs >= 40, "the keys went to {runs} runs");
+
+    // Without a folder, the same read stops naming the setting.
+    let (stopped, _, _) = read(200, None).await;
+    assert!(matches!(stopped, Err(EngineError::Keys { keys: 200, .. })), "{stopped:?}");
 }

@@ -288,6 +288,21 @@ impl Gateway {
                 _slot: slot,
             })
         };
+        // The read's own spill folder (its spooled pages, its keys past memory), named here,
+        // made by whoever first writes it, removed with the read.
+        let folder = || -> Result<PathBuf, Problem> {
+            let mut id = [0u8; 12];
+            getrandom::fill(&mut id).map_err(|e| {
+                tracing::error!(error = %e, "no randomness for a read's spill folder");
+                Problem::new(
+                    gateway_domain::ErrorName::InternalError,
+                    "the gateway cannot name its spill folder (logged)",
+                )
+            })?;
+            let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            Ok(settings.spill_dir.join(format!("rows-{id}")))
+        };
+        let spill_bytes = settings.spill_mb << 20;
         let memory = settings.memory_mb.max(16);
         let job = {
             let rules = Rules::new(
@@ -297,7 +312,7 @@ impl Gateway {
             );
             let (columns, invalid, max_rows, format) =
                 (request.columns, request.invalid, request.max_rows, request.format);
-            move |files, params, only, reading: &Arc<Reading>| RowsJob {
+            move |files, params, only, reading: &Arc<Reading>, spill: Option<PathBuf>| RowsJob {
                 files,
                 params,
                 rules,
@@ -307,6 +322,8 @@ impl Gateway {
                 // 16 bytes a key, about as much again for the set's own table.
                 max_keys: ((memory << 20) / 40) as usize,
                 memory_mb: memory,
+                // Keys past memory go to the read's folder, under the spill cap.
+                spill: spill.map(|dir| gateway_engine::KeySpill { dir, bytes: spill_bytes }),
                 only,
                 format,
                 // Paged kinds: the spool is bounded by the cap already.
@@ -326,16 +343,7 @@ impl Gateway {
             if let Some(split) = request.split.as_deref().filter(|s| *s != PAGES_SPLIT) {
                 return Err(no_split(split));
             }
-            let mut id = [0u8; 12];
-            getrandom::fill(&mut id).map_err(|e| {
-                tracing::error!(error = %e, "no randomness for a read's spill folder");
-                Problem::new(
-                    gateway_domain::ErrorName::InternalError,
-                    "the gateway cannot name its spill folder (logged)",
-                )
-            })?;
-            let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-            let dir = settings.spill_dir.join(format!("rows-{id}"));
+            let dir = folder()?;
             // A client that goes away while the pages are spooled stopped the read.
             let reading = reading(slot, Some(dir.clone()), "stopped");
             tokio::fs::create_dir_all(&dir).await.map_err(|e| {
@@ -355,7 +363,7 @@ impl Gateway {
             };
             let (started, first_page) = tokio::sync::oneshot::channel();
             let spool = {
-                let (connector, credentials) = (connector.clone(), credentials.clone());
+                let (connector, credentials, dir) = (connector.clone(), credentials.clone(), dir.clone());
                 let max_rows = request.max_rows.unwrap_or(u64::MAX);
                 tokio::spawn(async move {
                     crate::validations::spool_pages(
@@ -384,14 +392,14 @@ impl Gateway {
                 r = &mut spool.0 => Some(spooled(r)),
             };
             let rest = {
-                let reading = reading.clone();
+                let (reading, keys) = (reading.clone(), dir.clone());
                 let (progress, counts, scrub) = (progress.clone(), counts.clone(), scrub.clone());
                 async move {
                     let pages = match done {
                         Some(pages) => pages,
                         None => spooled((&mut spool.0).await),
                     }?;
-                    let job = job(pages.files, pages.params, None, &reading);
+                    let job = job(pages.files, pages.params, None, &reading, Some(keys));
                     gateway_engine::rows(job, progress, counts).await.map_err(|e| scrub(&e))
                 }
             };
@@ -412,8 +420,9 @@ impl Gateway {
                 }
                 None => None,
             };
-            let reading = reading(slot, None, "failed");
-            let job = job(files, table.connection_table_params.clone(), only, &reading);
+            let dir = folder()?;
+            let reading = reading(slot, Some(dir.clone()), "failed");
+            let job = job(files, table.connection_table_params.clone(), only, &reading, Some(dir));
             match gateway_engine::rows(job, progress.clone(), counts).await {
                 Ok(rows) => (Stage::Reading(rows), reading),
                 Err(e) => {
