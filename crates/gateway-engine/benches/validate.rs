@@ -13,10 +13,9 @@
 //!
 //! Then reads of rows (issue 27): the same files read whole by `gateway_engine::rows` into
 //! Arrow IPC and NDJSON (the bytes counted and dropped, as a client would take them), beside
-//! DuckDB reading each file into Arrow record batches. The duplicate rule is left out of both
-//! sides here: a read of rows remembers its keys in memory (`GATEWAY_VALIDATION_MEMORY_MB` / 40
-//! bytes of them, 6.7 M at 256 MiB), which a 37 M-row file passes. `--rows <file> <format>`
-//! runs one read alone.
+//! DuckDB reading each file into Arrow record batches; without the duplicate rule, then to
+//! Arrow with it (its keys spilled past memory as the API's reads spill them: the rows served
+//! must be the validation's valid rows). `--rows <file> <format> [keyed]` runs one read alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -410,8 +409,10 @@ fn main() {
                 }
                 None => println!("| {name} | {format} | {rate:.0} | {mbs:.0} | {} | | | |", kb >> 10),
             }
-            if kb >> 10 > 128 {
-                println!("  over target: {name} as {format} peaked at {} MiB, above 128 MiB", kb >> 10);
+            // A keyed read holds its keys within the memory setting; the others stay flat.
+            let target = if keyed { MEMORY_MB } else { 128 };
+            if kb >> 10 > target {
+                println!("  over target: {name} as {format} peaked at {} MiB, above {target} MiB", kb >> 10);
             }
         }
     }

@@ -13,7 +13,7 @@
 //! memory, the rest spilled to the read's folder with 2 bytes of filter each in memory).
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -320,7 +320,7 @@ struct Reader {
     include: bool,
     max_rows: Option<u64>,
     seen: KeySet,
-    hashers: (RandomState, RandomState),
+    hashers: (ahash::RandomState, ahash::RandomState),
     counts: Arc<RowCounts>,
     key_name: String,
 }
@@ -338,7 +338,7 @@ impl Reader {
                 let filters = (job.memory_mb << 20) as usize / 8 * 3;
                 KeySet::new(per_run, filters, job.spill.clone(), job.memory_mb)
             },
-            hashers: (RandomState::new(), RandomState::new()),
+            hashers: (ahash::RandomState::new(), ahash::RandomState::new()),
             counts,
             key_name: job.rules.key_name(),
         }
@@ -421,11 +421,10 @@ impl Reader {
                     // A key is claimed by its first valid row only: a row left out for another
                     // rule does not make a later valid one a duplicate.
                     let h = self.key_hash(&fields, i);
-                    if self.seen.contains(h)? {
-                        duplicate = true;
-                    } else if !broken.value(i) {
-                        self.seen.insert(h)?;
-                    }
+                    duplicate = match broken.value(i) {
+                        true => self.seen.contains(h)?,
+                        false => !self.seen.claim(h)?,
+                    };
                 }
                 let bad = duplicate || broken.value(i);
                 if bad {
