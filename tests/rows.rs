@@ -563,3 +563,93 @@ async fn a_table_with_more_keys_than_memory_is_read_whole() {
     }
     assert_eq!(left, 0, "the read's spill folder is removed");
 }
+
+/// A Parquet file of several row groups is split by them (`GATEWAY_ROW_SPLIT_MB` of compressed
+/// bytes at least per split): each split reads its row groups only, its rows numbered as in the
+/// file, and together they serve the rows of one read of the file. A split naming row groups
+/// the file no longer has is refused with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parquet_file_is_split_by_its_row_groups() {
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let Some(peer) = S3Peer::get() else { return };
+    let Some(test_db) = TestDb::create(Db::Sqlite) else { return };
+    let limits = gateway_service::LimitSettings { row_split_mb: 1, ..Default::default() };
+    let app = app_on(&peer, test_db, Some(limits)).await;
+    // Ten row groups of 10,000 rows, about 0.55 MiB each of text that does not compress.
+    let mut file = Vec::new();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(10_000))
+        .set_dictionary_enabled(false)
+        .build();
+    let noise = |i: u64| {
+        format!("{:016x}{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15), i.wrapping_mul(0xc2b2_ae3d_27d4_eb4f))
+    };
+    let rows: Vec<u64> = (0..100_000).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("uid", Arc::new(StringArray::from_iter_values(rows.iter().map(|i| format!("u{i}")))) as ArrayRef),
+        ("sku", Arc::new(StringArray::from_iter_values(rows.iter().map(|i| format!("i{}", i % 7))))),
+        (
+            "score",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|i| if *i == 40_000 { "x".to_owned() } else { (i % 5).to_string() }),
+            )),
+        ),
+        ("note", Arc::new(StringArray::from_iter_values(rows.iter().map(|i| noise(*i))))),
+    ])
+    .unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut file, batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let path = format!("{}/events.parquet", prefix("parquet-splits"));
+    peer.operator().write(&path, file).await.unwrap();
+    let table = "/connections/S3/tables/events/";
+    let body = json!({"resource": "rating", "connection_table_params": {"path": path},
+                      "resource_params": {"columns_mapping": {"user_id": "uid", "item_id": "sku", "rating": "score"}}});
+    assert_eq!(app.api("acme", "manager").patch(table, body).await.status, 200);
+    let backend = app.api("acme", "backend");
+    let splits = backend.get(&format!("{table}rows/splits/")).await;
+    assert_eq!(splits.status, 200, "{:?}", splits.body);
+    let splits = splits.body["splits"].as_array().unwrap().clone();
+    // 1 MiB at least each: two row groups a split.
+    assert_eq!(splits.len(), 5, "{splits:?}");
+    assert!(splits.iter().all(|s| s["file"] == path.as_str() && s["bytes"].as_u64().unwrap() > 500_000), "{splits:?}");
+    let read = |query: String| {
+        let backend = backend.clone();
+        async move {
+            let (status, _, body) = backend.get_raw(&format!("{table}rows/?format=csv&{query}"), None).await;
+            assert_eq!(status, 200, "{query}");
+            String::from_utf8(body.unwrap().to_vec())
+                .unwrap()
+                .lines()
+                .skip(1)
+                .map(str::to_owned)
+                .collect::<Vec<String>>()
+        }
+    };
+    let all = read(String::new()).await;
+    assert_eq!(all.len(), 99_999, "the row with no number left out");
+    let mut by_split = Vec::new();
+    let mut sizes = Vec::new();
+    for s in &splits {
+        let part = read(format!("split={}", s["split"].as_str().unwrap())).await;
+        sizes.push(part.len());
+        by_split.extend(part);
+    }
+    assert_eq!(sizes, [20_000, 20_000, 19_999, 20_000, 20_000], "each split reads its row groups only");
+    assert_eq!(by_split, all, "the splits together are the rows of a read of all");
+    // Under invalid=fail the row (the third split's first) is named by its number in the
+    // file, whichever split reads it.
+    let third = splits[2]["split"].as_str().unwrap();
+    let (status, _, body) = backend.get_raw(&format!("{table}rows/?invalid=fail&split={third}"), None).await;
+    let body: Value = serde_json::from_slice(&body.unwrap()).unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("data row 40001"), "{body}");
+    // Row groups the file does not have: the token names them, the read refuses them.
+    let hex = third.split('.').next().unwrap();
+    let r = backend.get(&format!("{table}rows/?split={hex}.8.12")).await;
+    assert_eq!((r.status, r.error_name()), (400, "WRONG_DATA_TYPE"), "{:?}", r.body);
+    assert!(r.body["message"].as_str().unwrap().contains("has 10 row groups"), "{:?}", r.body);
+    let r = backend.get(&format!("{table}rows/?split={hex}.3")).await;
+    assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
+}

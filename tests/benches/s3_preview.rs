@@ -1,6 +1,10 @@
 //! `make bench` (second part): previews of a 1 MiB and a 1 GiB gzip CSV stored in the S3 peer
 //! (moto), through the HTTP API and the S3 connector, as a user would ask for them. Reports
 //! the bytes the connector read (the sample's `bytes_read`) and the median time of 5 previews.
+//! Then the 1 GiB object's rows read whole through `GET .../rows/` (issue 27: every row served,
+//! as Arrow IPC, the body taken as it comes and dropped): rows/s, and the peak RSS the read
+//! added to this process (the gateway's, its HTTP client's), which must stay flat: under
+//! 128 MiB however large the table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -102,6 +106,56 @@ async fn main() {
         } else {
             first = Some(median);
         }
+        if size == 1 << 30 {
+            read_whole(&app, &api, &path, last).await;
+        }
         op.delete(&path).await.unwrap();
     }
+}
+
+/// A line of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`).
+fn status_kb(line: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(line))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Saves the table as its preview answered and reads its rows whole, every row served (the
+/// invalid and repeated ones with `_error`), as Arrow IPC.
+async fn read_whole(app: &TestApp, api: &gateway_testkit::Api<'_>, path: &str, preview: serde_json::Value) {
+    let table = "/connections/S3/tables/events/";
+    assert_eq!(api.patch(table, preview).await.status, 200);
+    assert_eq!(path, api.get(table).await.body["connection_table_params"]["path"]);
+    // The high-water mark from here on (Linux: 5 in clear_refs resets it).
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let base = status_kb("VmRSS:");
+    let t = Instant::now();
+    let mut r = api.get_unread(&format!("{table}rows/?format=arrow&invalid=include")).await;
+    assert_eq!(r.status(), 200);
+    let mut bytes = 0u64;
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        bytes += chunk.len() as u64;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let peak = status_kb("VmHWM:");
+    let entry = app.api("bench", "root").audited("table.rows_read", 1).await;
+    let fields = entry.first().map(gateway_testkit::fields_of).unwrap_or_default();
+    let rows: u64 = fields.iter().find_map(|f| f.strip_prefix("rows ")?.parse().ok()).unwrap_or(0);
+    assert!(fields.iter().any(|f| f == "completed"), "{fields:?}");
+    let added = peak.saturating_sub(base) >> 10;
+    println!(
+        "\nRows of the 1 GiB object read whole through the API (Arrow IPC, every row): {rows} rows, {:.0} MB served, \
+         {:.0} rows/s, {:.0} MB/s; peak RSS {} MiB, {added} MiB over the {} MiB before the read{}",
+        bytes as f64 / 1e6,
+        rows as f64 / secs,
+        bytes as f64 / secs / 1e6,
+        peak >> 10,
+        base >> 10,
+        if reset { "" } else { " (the high-water mark could not be reset: the figure includes the upload)" }
+    );
+    assert!(rows > 10_000_000, "the whole object was read: {rows} rows");
+    assert!(!reset || added < 128, "the read added {added} MiB: memory is not flat");
 }

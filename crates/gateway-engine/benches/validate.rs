@@ -206,6 +206,7 @@ fn one_read(path: &str, format: &str, keyed: bool) {
         memory_mb: MEMORY_MB,
         spill: keyed.then(|| gateway_engine::KeySpill { dir: spill.clone(), bytes: 10 << 30 }),
         only: None,
+        groups: None,
         format: Format::parse(format).unwrap(),
         byte_cap: None,
         hold: None,

@@ -31,7 +31,7 @@ use read::{Counted, format_error, with_partitions};
 
 pub use check::{Unit, VALUE_CHARS, parse_timestamp, rfc3339};
 pub use dups::Limits;
-pub use gateway_formats::{ByteSource, FormatError, MemorySource};
+pub use gateway_formats::{ByteSource, FormatError, MemorySource, parquet_row_groups};
 pub use keys::KeySpill;
 pub use rows::{Columns, ERROR_COLUMN, Encoder, Format, Invalid, RowCounts, Rows, RowsJob, rows};
 pub use rules::{FieldKind, FieldRule, MAX_FIELDS, Rules, key_fields, mapping_of};
@@ -183,7 +183,7 @@ pub async fn validate(job: Job, progress: Arc<Progress>) -> Result<ValidationRep
                 n.push(path.clone());
             }
             let source: Arc<dyn ByteSource> = Arc::new(Counted { inner: raw, progress: p.clone(), cap: None });
-            let opened = read::open(&handle, source, &path, &opts, |_| columns.clone())?;
+            let opened = read::open(&handle, source, &path, &opts, |_| columns.clone(), None)?;
             let (absent, mut batches) = (opened.absent, opened.batches);
             while let Some(batch) = batches.next() {
                 if p.cancelled.load(Ordering::Relaxed) {

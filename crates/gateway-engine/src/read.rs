@@ -138,8 +138,8 @@ pub(crate) struct Opened {
     pub(crate) batches: Box<dyn Iterator<Item = Result<RecordBatch, EngineError>>>,
 }
 
-/// Sniffs a file and opens its batches of the columns `columns` names for its layout, on a
-/// blocking thread (`handle` runs the ranged reads). Every format is decoded on a blocking
+/// Sniffs a file and opens its batches of the columns `columns` names for its layout (of a
+/// Parquet file, of the row groups `groups` names, if any), on a blocking thread (`handle` runs the ranged reads). Every format is decoded on a blocking
 /// thread of its own, two batches ahead, while the caller's thread works on the last: decoding
 /// and checking (or shaping) overlap on both cores (measured: `make bench`), and neither runs
 /// on the runtime's workers (an HTTP worker's, for a read of rows). A decoder that dies (a
@@ -150,6 +150,7 @@ pub(crate) fn open(
     path: &str,
     opts: &SniffOptions,
     columns: impl FnOnce(&Layout) -> Vec<String>,
+    groups: Option<std::ops::Range<usize>>,
 ) -> Result<Opened, EngineError> {
     let sniffed = handle.block_on(gateway_formats::sniff(source.clone(), opts)).map_err(|e| format_error(path, e))?;
     let layout = sniffed.layout();
@@ -159,10 +160,18 @@ pub(crate) fn open(
     let decoded: Box<dyn Iterator<Item = Result<RecordBatch, FormatError>> + Send> = if layout.format
         == FileFormat::Parquet
     {
-        let (_, mut stream) =
-            handle.block_on(gateway_formats::parquet_batches(source, &columns)).map_err(|e| format_error(path, e))?;
+        let opened = match groups {
+            Some(g) => handle.block_on(gateway_formats::parquet_group_batches(source, &columns, g)),
+            None => handle.block_on(gateway_formats::parquet_batches(source, &columns)),
+        };
+        let (_, mut stream) = opened.map_err(|e| format_error(path, e))?;
         let on = handle.clone();
         Box::new(std::iter::from_fn(move || on.block_on(stream.next())))
+    } else if groups.is_some() {
+        return Err(EngineError::Format {
+            file: path.to_owned(),
+            message: "the split names row groups of a file that is not Parquet: only Parquet files are split within (list the splits again)".into(),
+        });
     } else {
         let len = handle.block_on(source.size()).map_err(|e| format_error(path, e))?;
         let reader = SyncReader { source, handle: handle.clone(), pos: 0, len, chunk: Bytes::new() };

@@ -76,6 +76,8 @@ pub struct RowsJob {
     /// Read only the file of this index (a split): the others are not read, but the first
     /// one's columns still make the schema, so every split of a table has the same one.
     pub only: Option<usize>,
+    /// Of that file, read only these row groups (a split of a Parquet file).
+    pub groups: Option<std::ops::Range<usize>>,
     /// The form the rows are encoded in.
     pub format: Format,
     /// Source bytes one read may take ([`EngineError::ReadCap`] past them).
@@ -230,7 +232,8 @@ fn read_all(
                 }
                 mapped.iter().chain(reader.others.iter()).cloned().collect()
             };
-            let opened = crate::read::open(handle, source, &path, opts, columns)?;
+            let groups = job.groups.clone().filter(|_| job.only == Some(index));
+            let opened = crate::read::open(handle, source, &path, opts, columns, groups)?;
             for batch in opened.batches {
                 if progress.cancelled.load(Ordering::Relaxed) {
                     return Err(EngineError::Cancelled);

@@ -275,6 +275,7 @@ fn rows_job(
         memory_mb: 256,
         spill: None,
         only: None,
+        groups: None,
         format: Format::Arrow,
         byte_cap: None,
         hold: None,

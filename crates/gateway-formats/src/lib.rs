@@ -30,12 +30,13 @@ mod zip;
 pub use error::FormatError;
 pub use params::{FileOptions, FileParams, ParamsError};
 pub use parquet::is_nested;
+pub use parquet::row_groups as parquet_row_groups;
 pub use source::{ByteSource, CountingSource, MemorySource};
 /// A record from an API as a row: nested objects flattened to dotted paths, as
 /// [`records_sample`] shows them (a whole read page by page keeps the preview's columns).
 pub use values::flatten as record_row;
 pub use values::infer as infer_column_type;
-pub use whole::{BATCH_ROWS, Batches, Layout, MAX_RECORD, ROW_COLUMN, decode, parquet_batches};
+pub use whole::{BATCH_ROWS, Batches, Layout, MAX_RECORD, ROW_COLUMN, decode, parquet_batches, parquet_group_batches};
 
 /// A sample of records from an API (a provider's objects): each flattened to dotted paths,
 /// its columns in order of first appearance, typed by their values.

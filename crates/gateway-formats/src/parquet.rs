@@ -426,10 +426,30 @@ pub const MAX_ROW_GROUP_READ: u64 = 512 * 1024 * 1024;
 pub async fn whole(
     source: Arc<dyn ByteSource>,
     wanted: &[String],
+    groups: Option<std::ops::Range<usize>>,
 ) -> Result<
     (arrow_schema::SchemaRef, futures_util::stream::BoxStream<'static, Result<RecordBatch, FormatError>>),
     FormatError,
 > {
+    let (metadata, len) = footer(source.as_ref()).await?;
+    let metadata = Arc::new(metadata);
+    whole_of(source, wanted, groups, metadata, len)
+}
+
+/// A Parquet file's row groups, in order: the rows and the compressed bytes of each (what a
+/// read of rows splits a large file by).
+pub async fn row_groups(source: &dyn ByteSource) -> Result<Vec<(u64, u64)>, FormatError> {
+    let (metadata, _) = footer(source).await?;
+    Ok(metadata
+        .row_groups()
+        .iter()
+        .map(|g| (u64::try_from(g.num_rows()).unwrap_or(0), u64::try_from(g.compressed_size()).unwrap_or(0)))
+        .collect())
+}
+
+/// A Parquet file's footer (bounded before it is read), its rows as its row groups count
+/// them, and the file's length.
+async fn footer(source: &dyn ByteSource) -> Result<(ParquetMetaData, u64), FormatError> {
     let len = source.size().await?;
     if len < 12 {
         return Err(FormatError::Truncated("a Parquet file is at least 12 bytes".into()));
@@ -447,7 +467,29 @@ pub async fn whole(
         return Err(FormatError::Truncated(format!("the footer claims {footer} bytes of a {len}-byte file")));
     }
     let raw = source.read(len - 8 - footer, len - 8).await?;
-    let metadata = Arc::new(rows_by_row_groups(ParquetMetaDataReader::decode_metadata(&raw).map_err(err)?).0);
+    Ok((rows_by_row_groups(ParquetMetaDataReader::decode_metadata(&raw).map_err(err)?).0, len))
+}
+
+/// [`whole`] once its footer is read.
+fn whole_of(
+    source: Arc<dyn ByteSource>,
+    wanted: &[String],
+    groups: Option<std::ops::Range<usize>>,
+    metadata: Arc<ParquetMetaData>,
+    len: u64,
+) -> Result<
+    (arrow_schema::SchemaRef, futures_util::stream::BoxStream<'static, Result<RecordBatch, FormatError>>),
+    FormatError,
+> {
+    let all = metadata.num_row_groups();
+    if let Some(g) = &groups
+        && (g.start >= g.end || g.end > all)
+    {
+        return Err(FormatError::Parquet(format!(
+            "the file has {all} row groups: row groups {}..{} are not among them (it changed since its splits were listed?)",
+            g.start, g.end
+        )));
+    }
     let arrow = ArrowReaderMetadata::try_new(metadata.clone(), ArrowReaderOptions::new()).map_err(err)?;
     let file_schema = arrow.schema().clone();
     // A column wanted is a top-level field or a struct's field by its dotted name (as the
@@ -481,13 +523,22 @@ pub async fn whole(
     let reader =
         Reader { source, used: Arc::new(AtomicU64::new(0)), limit: u64::MAX, metadata: Some(metadata.clone()) };
     let mask = ProjectionMask::roots(metadata.file_metadata().schema_descr(), roots);
-    let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, arrow)
+    let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, arrow)
         .with_projection(mask)
-        .with_batch_size(crate::whole::BATCH_ROWS)
-        .build()
-        .map_err(err)?;
-    let out = schema.clone();
+        .with_batch_size(crate::whole::BATCH_ROWS);
+    // Rows are numbered in the file: a range of row groups starts after the rows before it.
     let mut next_row = 1u64;
+    if let Some(g) = groups {
+        next_row += metadata
+            .row_groups()
+            .iter()
+            .take(g.start)
+            .map(|r| u64::try_from(r.num_rows()).unwrap_or(0))
+            .fold(0u64, u64::saturating_add);
+        builder = builder.with_row_groups(g.collect());
+    }
+    let stream = builder.build().map_err(err)?;
+    let out = schema.clone();
     let roots_of: Vec<Option<(String, Vec<usize>)>> = places
         .iter()
         .map(|p| {

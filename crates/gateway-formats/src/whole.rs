@@ -435,7 +435,17 @@ pub async fn parquet_batches(
     source: Arc<dyn ByteSource>,
     wanted: &[String],
 ) -> Result<(SchemaRef, BoxStream<'static, Result<RecordBatch, FormatError>>), FormatError> {
-    crate::parquet::whole(source, wanted).await
+    crate::parquet::whole(source, wanted, None).await
+}
+
+/// [`parquet_batches`] of a range of the file's row groups only (a split of a read of rows):
+/// its rows numbered as in the whole file.
+pub async fn parquet_group_batches(
+    source: Arc<dyn ByteSource>,
+    wanted: &[String],
+    groups: std::ops::Range<usize>,
+) -> Result<(SchemaRef, BoxStream<'static, Result<RecordBatch, FormatError>>), FormatError> {
+    crate::parquet::whole(source, wanted, Some(groups)).await
 }
 
 /// The batch that adds `_row` (counting from `first`) and null columns for absent ones.

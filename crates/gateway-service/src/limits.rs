@@ -32,6 +32,9 @@ pub struct LimitSettings {
     pub org_row_reads: usize,
     /// Source bytes one read of rows may take, if the operator caps it (MiB).
     pub row_read_mb: Option<u64>,
+    /// Compressed bytes a split of a Parquet file holds at least (MiB): its row groups are
+    /// taken in order into splits of this much (`GATEWAY_ROW_SPLIT_MB`, default 64).
+    pub row_split_mb: u64,
 }
 
 impl Default for LimitSettings {
@@ -45,6 +48,7 @@ impl Default for LimitSettings {
             org_upload_bytes: 8 << 30,
             org_row_reads: 2,
             row_read_mb: None,
+            row_split_mb: 64,
         }
     }
 }
@@ -171,6 +175,11 @@ impl Limits {
             .with("quota", "row_reads")
             .with("setting", "GATEWAY_ORG_ROW_READS")
         })
+    }
+
+    /// Compressed bytes a split of a Parquet file holds at least.
+    pub(crate) fn row_split_bytes(&self) -> u64 {
+        self.settings.row_split_mb.max(1).saturating_mul(1 << 20)
     }
 
     /// Source bytes one read of rows may take (`None`: no cap).

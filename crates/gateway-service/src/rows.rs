@@ -10,6 +10,7 @@
 //! [`crate::LimitSettings::org_row_reads`] slots, is counted in `/metrics` and audited
 //! (`table.rows_read`) however it ends.
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -36,20 +37,62 @@ pub struct RowsRequest {
     pub split: Option<String>,
 }
 
-/// The split token of a file: its path, hex-encoded (opaque to clients, checked on use
-/// against the table's files as they are then).
-fn split_of(path: &str) -> String {
-    path.bytes().map(|b| format!("{b:02x}")).collect()
+/// The split token of a file, or of a range of a Parquet file's row groups: its path
+/// hex-encoded, then `.first.end` (opaque to clients, checked on use against the table's files
+/// as they are then).
+fn split_of(path: &str, groups: Option<&Range<usize>>) -> String {
+    let hex: String = path.bytes().map(|b| format!("{b:02x}")).collect();
+    match groups {
+        Some(g) => format!("{hex}.{}.{}", g.start, g.end),
+        None => hex,
+    }
 }
 
-/// The path a split token names, or `None` when it is not one.
-fn path_of(split: &str) -> Option<String> {
-    if !split.len().is_multiple_of(2) || split.len() > 8192 {
+/// The path and row groups a split token names, or `None` when it is not one.
+fn path_of(split: &str) -> Option<(String, Option<Range<usize>>)> {
+    let (hex, groups) = match split.split_once('.') {
+        Some((hex, range)) => {
+            let (start, end) = range.split_once('.')?;
+            let (start, end) = (start.parse::<usize>().ok()?, end.parse::<usize>().ok()?);
+            (hex, Some(start..end).filter(|g| g.start < g.end))
+        }
+        None => (split, None),
+    };
+    if split.contains('.') && groups.is_none() {
+        return None;
+    }
+    if !hex.len().is_multiple_of(2) || hex.len() > 8192 {
         return None;
     }
     let bytes: Option<Vec<u8>> =
-        (0..split.len()).step_by(2).map(|i| split.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
-    String::from_utf8(bytes?).ok()
+        (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    Some((String::from_utf8(bytes?).ok()?, groups))
+}
+
+/// A Parquet file's splits: its row groups taken in order into ranges of at least `least`
+/// compressed bytes (`GATEWAY_ROW_SPLIT_MB`), each with its bytes; `None` when the whole file
+/// is one.
+fn group_splits(groups: &[(u64, u64)], least: u64) -> Option<Vec<(Range<usize>, u64)>> {
+    let mut out: Vec<(Range<usize>, u64)> = Vec::new();
+    for (i, (_, bytes)) in groups.iter().enumerate() {
+        match out.last_mut() {
+            Some((range, held)) if *held < least => {
+                range.end = i + 1;
+                *held += bytes;
+            }
+            _ => out.push((i..i + 1, *bytes)),
+        }
+    }
+    (out.len() > 1).then_some(out)
+}
+
+/// Whether a table's file is Parquet by its declared format or its name (only those are
+/// split within; the others are not asked for a footer).
+fn parquet_named(params: &gateway_domain::JsonObject, path: &str) -> bool {
+    let declared = params.get("file_format").and_then(serde_json::Value::as_str);
+    let lower = path.to_ascii_lowercase();
+    declared.is_some_and(|f| f.eq_ignore_ascii_case("parquet"))
+        || [".parquet", ".parq", ".pq"].iter().any(|e| lower.ends_with(e))
 }
 
 /// The one split of a table read page by page.
@@ -214,8 +257,23 @@ impl Gateway {
         let mut splits = Vec::with_capacity(files.len());
         for f in files {
             let path = f.name().unwrap_or("").to_owned();
+            // A Parquet file of several row groups is split by them (a footer it cannot read
+            // is the read's to report: the file stays one split).
+            if parquet_named(&table.connection_table_params, &path)
+                && let Ok(groups) = gateway_engine::parquet_row_groups(f.as_ref()).await
+                && let Some(parts) = group_splits(&groups, self.inner.limits.row_split_bytes())
+            {
+                for (range, bytes) in parts {
+                    splits.push(RowSplit {
+                        split: split_of(&path, Some(&range)),
+                        file: Some(path.clone()),
+                        bytes: Some(bytes),
+                    });
+                }
+                continue;
+            }
             let bytes = f.size().await.ok();
-            splits.push(RowSplit { split: split_of(&path), file: Some(path), bytes });
+            splits.push(RowSplit { split: split_of(&path, None), file: Some(path), bytes });
         }
         Ok(RowSplits { splits })
     }
@@ -312,7 +370,7 @@ impl Gateway {
             );
             let (columns, invalid, max_rows, format) =
                 (request.columns, request.invalid, request.max_rows, request.format);
-            move |files, params, only, reading: &Arc<Reading>, spill: Option<PathBuf>| RowsJob {
+            move |files, params, (only, groups), reading: &Arc<Reading>, spill: Option<PathBuf>| RowsJob {
                 files,
                 params,
                 rules,
@@ -325,6 +383,7 @@ impl Gateway {
                 // Keys past memory go to the read's folder, under the spill cap.
                 spill: spill.map(|dir| gateway_engine::KeySpill { dir, bytes: spill_bytes }),
                 only,
+                groups,
                 format,
                 // Paged kinds: the spool is bounded by the cap already.
                 byte_cap: cap.filter(|_| !paged),
@@ -399,7 +458,7 @@ impl Gateway {
                         Some(pages) => pages,
                         None => spooled((&mut spool.0).await),
                     }?;
-                    let job = job(pages.files, pages.params, None, &reading, Some(keys));
+                    let job = job(pages.files, pages.params, (None, None), &reading, Some(keys));
                     gateway_engine::rows(job, progress, counts).await.map_err(|e| scrub(&e))
                 }
             };
@@ -413,16 +472,18 @@ impl Gateway {
             (stage, reading)
         } else {
             let files = self.open_table_files(connector.as_ref(), credentials.as_ref(), &table).await?;
-            let only = match request.split.as_deref() {
+            let (only, groups) = match request.split.as_deref() {
                 Some(split) => {
-                    let path = path_of(split).ok_or_else(|| no_split(split))?;
-                    Some(files.iter().position(|f| f.name() == Some(path.as_str())).ok_or_else(|| no_split(split))?)
+                    let (path, groups) = path_of(split).ok_or_else(|| no_split(split))?;
+                    let index =
+                        files.iter().position(|f| f.name() == Some(path.as_str())).ok_or_else(|| no_split(split))?;
+                    (Some(index), groups)
                 }
-                None => None,
+                None => (None, None),
             };
             let dir = folder()?;
             let reading = reading(slot, Some(dir.clone()), "failed");
-            let job = job(files, table.connection_table_params.clone(), only, &reading, Some(dir));
+            let job = job(files, table.connection_table_params.clone(), (only, groups), &reading, Some(dir));
             match gateway_engine::rows(job, progress.clone(), counts).await {
                 Ok(rows) => (Stage::Reading(rows), reading),
                 Err(e) => {
