@@ -653,3 +653,91 @@ async fn a_parquet_file_is_split_by_its_row_groups() {
     let r = backend.get(&format!("{table}rows/?split={hex}.3")).await;
     assert_eq!((r.status, r.error_name()), (404, "RESOURCE_NOT_FOUND"), "{:?}", r.body);
 }
+
+/// The rows a BigQuery table serves are what BigQuery itself computes from the same table by
+/// the mapping's rules: the emulator runs the rules as SQL (blank text as null, the rating
+/// cast to a float, epoch integers by magnitude to seconds) and each served row is held to its
+/// answer, matched by a column of row numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bigquery_rows_are_what_the_warehouse_computes_from_the_same_table() {
+    use gateway_testkit::{BqPeer, TestKey, TokenServer};
+    let Some(peer) = BqPeer::get() else { return };
+    let dataset = format!("rows_sql_{}", std::process::id());
+    let users = ["u1", " u2 ", "", " ", "user with spaces", "ü", "u1"];
+    let ratings = ["3", " 4.5 ", "abc", "", "-2", "0.1", "1e3", "7"];
+    let stamps = [1_700_000_000i64, 1_700_000_000_123, 1_700_000_000_123_456, -86_400, 0, 99_999_999_999];
+    let rows: Vec<Value> = (0..300usize)
+        .map(|n| {
+            json!({"json": {"n": n as i64, "user_id": users[n % users.len()], "item_id": format!("i{}", n % 11),
+                             "rating": ratings[n % ratings.len()], "ts": stamps[n % stamps.len()]}})
+        })
+        .collect();
+    let fields = json!([{"name": "n", "type": "INTEGER"}, {"name": "user_id", "type": "STRING"},
+                        {"name": "item_id", "type": "STRING"}, {"name": "rating", "type": "STRING"},
+                        {"name": "ts", "type": "INTEGER"}]);
+    peer.table_with(&dataset, "ratings", fields, rows).await;
+    let key = TestKey::generate();
+    let email = "reader@gateway-tests.iam.gserviceaccount.com";
+    let token = TokenServer::start(&key, email);
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("BIGQUERY", &peer.endpoint)
+        .provider_url("GOOGLE_OAUTH", &token.url)
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    let mut creds = key.key_file(email);
+    creds["project_id"] = json!(peer.project);
+    assert_eq!(api.put("/connections/BIGQUERY/", json!({"credentials": creds})).await.status, 200);
+    let table = format!("/connections/BIGQUERY/tables/{dataset}.ratings/");
+    let saved = api
+        .patch(&table, json!({"resource": "rating", "resource_params": {"columns_mapping": {"timestamp": "ts"}}}))
+        .await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    let (status, _, body) = app.api("acme", "backend").get_raw(&format!("{table}rows/?invalid=include"), None).await;
+    assert_eq!(status, 200);
+    let served: Vec<Value> =
+        String::from_utf8(body.unwrap().to_vec()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(served.len(), 300);
+
+    // The rules, as BigQuery SQL.
+    let sql = format!(
+        "SELECT n, CASE WHEN TRIM(user_id) = '' THEN NULL ELSE user_id END AS user_id, \
+         CASE WHEN TRIM(item_id) = '' THEN NULL ELSE item_id END AS item_id, \
+         SAFE_CAST(TRIM(rating) AS FLOAT64) AS rating, \
+         CASE WHEN ABS(ts) < 100000000000 THEN ts \
+              WHEN ABS(ts) < 100000000000000 THEN DIV(ts, 1000) \
+              WHEN ABS(ts) < 100000000000000000 THEN DIV(ts, 1000000) \
+              ELSE DIV(ts, 1000000000) END AS ts \
+         FROM {dataset}.ratings"
+    );
+    let answer = peer.call(reqwest::Method::POST, "/queries", json!({"query": sql, "useLegacySql": false})).await;
+    let expected: std::collections::HashMap<String, Vec<Value>> = answer["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let cells: Vec<Value> = r["f"].as_array().unwrap().iter().map(|c| c["v"].clone()).collect();
+            (cells[0].as_str().unwrap().to_owned(), cells)
+        })
+        .collect();
+    assert_eq!(expected.len(), 300, "{answer}");
+    let number = |v: &Value| v.as_str().and_then(|s| s.parse::<f64>().ok());
+    for row in &served {
+        let n = row["n"].as_str().unwrap();
+        let want = &expected[n];
+        assert_eq!(row["user_id"], want[1], "row {n}: user_id");
+        assert_eq!(row["item_id"], want[2], "row {n}: item_id");
+        assert_eq!(row["rating"].as_f64(), number(&want[3]), "row {n}: rating");
+        assert_eq!(row["timestamp"].as_i64().map(|t| t as f64), number(&want[4]), "row {n}: timestamp");
+        // What the rules flag is what the warehouse could not compute.
+        let error = row["_error"].as_str().unwrap_or("");
+        assert_eq!(error.contains("missing user_id"), want[1].is_null(), "row {n}: {error}");
+        assert_eq!(
+            error.contains("type rating"),
+            want[3].is_null() && !ratings[n.parse::<usize>().unwrap() % ratings.len()].trim().is_empty(),
+            "row {n}: {error}"
+        );
+    }
+}
