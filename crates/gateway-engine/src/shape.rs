@@ -167,9 +167,8 @@ fn timestamp(column: &ArrayRef, name: &str, len: usize, in_key: bool) -> Result<
                 TimeUnit::Microsecond => 1_000,
                 TimeUnit::Nanosecond => 1,
             };
-            // The values as they are, without their zone: an instant is the same in any.
-            let plain = arrow_cast::cast(column, &DataType::Timestamp(*unit, None)).map_err(failed)?;
-            (nanos, missing) = whole(&plain, per, false)?;
+            // The values as they are (their zone only shows them): the instant since the epoch.
+            (nanos, missing) = whole(column, per, false)?;
         }
         DataType::Int8
         | DataType::Int16
