@@ -148,15 +148,20 @@ impl GoogleAuth {
     /// The token is cached for the calls that follow.
     pub async fn exchange(&self, key: &ServiceAccountKey<'_>, scope: &str) -> Result<AccessToken, ConnectorError> {
         let fresh = self.request(key, scope).await?;
-        let now = now_seconds();
+        self.keep(key.cache_key(scope), &fresh, now_seconds());
+        Ok(fresh)
+    }
+
+    /// Caches a token just exchanged (`now` when it was asked for); answers when it expires.
+    fn keep(&self, id: String, fresh: &AccessToken, now: i64) -> i64 {
+        // Google's tokens last an hour (3599 s answered); an answer without `expires_in` is
+        // taken at that, not as already expired.
+        let until = now.saturating_add(fresh.expires_in.unwrap_or(3_600).clamp(0, 86_400));
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.retain(|_, (_, e)| *e > now);
-            // Google's tokens last an hour (3599 s answered); an answer without `expires_in` is
-            // taken at that, not as already expired.
-            let until = now.saturating_add(fresh.expires_in.unwrap_or(3_600).clamp(0, 86_400));
-            tokens.insert(key.cache_key(scope), (fresh.token.clone(), until));
+            tokens.insert(id, (fresh.token.clone(), until));
         }
-        Ok(fresh)
+        until
     }
 
     async fn request(&self, key: &ServiceAccountKey<'_>, scope: &str) -> Result<AccessToken, ConnectorError> {
@@ -214,13 +219,7 @@ impl GoogleAuth {
             return Ok((token.clone(), *expires));
         }
         let fresh = self.request(key, scope).await?;
-        // Google's tokens last an hour (3599 s answered); an answer without `expires_in` is
-        // taken at that, not as already expired.
-        let until = now.saturating_add(fresh.expires_in.unwrap_or(3_600).clamp(0, 86_400));
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.retain(|_, (_, e)| *e > now);
-            tokens.insert(id, (fresh.token.clone(), until));
-        }
+        let until = self.keep(id, &fresh, now);
         Ok((fresh.token, until))
     }
 
