@@ -66,7 +66,7 @@ pub struct RowsJob {
     pub max_rows: Option<u64>,
     /// Keys held in memory to find duplicates: without [`RowsJob::spill`], at most (a table
     /// with more keyed rows stops with [`EngineError::Keys`]); with it, half of them before
-    /// they are spilled ([`crate::keys`]).
+    /// they are spilled to [`RowsJob::spill`].
     pub max_keys: usize,
     /// The memory cap `max_keys` came from (MiB): the spilled keys' filters take at most 3/8
     /// of it, and a refusal names it.
