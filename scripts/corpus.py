@@ -213,9 +213,6 @@ EXPECT = {
     "duckdb/data_csv_auto_multiple_skip_row.csv": {
         "delimiter": ",", "quote": "", "header": True, "skip_rows": 0, "columns": 1,
         "why": "known miss: a preamble not skipped (two note lines, the second of 2 fields, before a 3-name header; DuckDB skips 2)"},
-    "csvkit/examples_test_header_newline.csv": {
-        "opens": False, "says": "binary",
-        "why": "known miss: a text file refused as binary (a quoted header name holding vertical tabs and form feeds, over 1% control characters of a 40-byte file); DuckDB reads it: ',', a header, 3 columns"},
     "frictionless-py/data_dialect.csv": {
         "delimiter": "|", "quote": "\"", "header": True, "skip_rows": 0, "columns": 2,
         "why": "known miss: a quote character other than '\"' and ' not detected (frictionless's dialect test quotes with '#', escapes with '-'); DuckDB, also wrong, skips 2 lines for 3 columns"},

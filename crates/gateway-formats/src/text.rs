@@ -20,13 +20,14 @@ pub struct TextSniff {
     pub warnings: Vec<String>,
 }
 
-/// Whether bytes look binary (NULs, or many control characters).
+/// Whether bytes look binary (NULs, or many control characters; the whitespace ones, `\t`,
+/// `\n`, `\v`, `\f` and `\r`, are text).
 pub fn looks_binary(bytes: &[u8]) -> bool {
     let head = bytes.get(..8192).unwrap_or(bytes);
     if head.contains(&0) {
         return true;
     }
-    let control = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c)).count();
+    let control = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0b | 0x0c)).count();
     control * 100 > head.len().max(1)
 }
 
