@@ -198,9 +198,6 @@ EXPECT = {
     "fivethirtyeight/san-andreas_earthquake_data.csv": {
         "delimiter": ",", "quote": "\"", "header": False, "skip_rows": 0, "columns": 11,
         "why": "known miss: a header taken as data (survey questions as column names, over 64 characters)"},
-    "language-codes/data_language-codes-full.csv": {
-        "delimiter": ",", "quote": "\"", "header": False, "skip_rows": 0, "columns": 5,
-        "why": "known miss: a header taken as data (the name 'English' recurs as a value in its column, the English name of English)"},
     "duckdb/data_csv_page_namespacepage_title_sample.csv": {
         "delimiter": "\t", "quote": "\"", "header": True, "skip_rows": 0, "columns": 2,
         "why": "known miss: literal quotes taken for quoting (Wikipedia titles such as '\"!\"' and a lone '\"'; the dump is unquoted, as DuckDB reads it)"},

@@ -117,6 +117,18 @@ async fn header_or_not() {
     assert_eq!(s.rows.len(), 3);
     let s = ok(b"a,b\nx,y\nz,w\n".to_vec(), "n.csv").await;
     assert_eq!(s.options["header"], true, "short distinct names over other text");
+    // A name that is also one value of its column, once, is still a name (the language-codes
+    // header's `English`); a first row whose values recur as its column's do is data.
+    let mut named = String::from("code,English\n");
+    let mut unnamed = String::from("red,apple\n");
+    for i in 0..20 {
+        named.push_str(&format!("c{i},{}\n", if i == 7 { "English" } else { "Other" }));
+        unnamed.push_str(&format!("{},fruit{i}\n", ["red", "blue", "green"][i % 3]));
+    }
+    let s = ok(named.into_bytes(), "n.csv").await;
+    assert_eq!((s.options["header"].clone(), names(&s)), (serde_json::json!(true), vec!["code", "English"]));
+    let s = ok(unnamed.into_bytes(), "n.csv").await;
+    assert_eq!(s.options["header"], false, "'red' is one of its column's values");
     // The caller decides when they say so.
     let opts = SniffOptions { header: Some(false), ..SniffOptions::default() };
     let s = run(CSV.as_bytes().to_vec(), "i.csv", &opts).await.unwrap();

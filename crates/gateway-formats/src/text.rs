@@ -548,11 +548,14 @@ fn looks_like_header(first: &[String], rest: &[Vec<String>]) -> bool {
     if same_shapes.iter().all(Option::is_some) && same_shapes.iter().flatten().any(|s| s.contains('9')) {
         return false;
     }
-    // Otherwise a header when none of its names recur below it and they are short.
-    first
-        .iter()
-        .enumerate()
-        .all(|(i, f)| f.len() <= 64 && (f.trim().is_empty() || !rest.iter().any(|r| r.get(i) == Some(f))))
+    // Otherwise a header when its names are short and none recurs below it as a value of its
+    // column does: twice or more (a language-codes header's `English` is also the name of one
+    // language, once), or at all in a sample too short to tell.
+    let recurs = |i: usize, f: &String| {
+        let n = rest.iter().filter(|r| r.get(i) == Some(f)).count();
+        n >= 2 || (n == 1 && rest.len() < 10)
+    };
+    first.iter().enumerate().all(|(i, f)| f.len() <= 64 && (f.trim().is_empty() || !recurs(i, f)))
 }
 
 /// A value's shape: letters as `A`/`a`, digits as `9`, runs of one class collapsed, other
