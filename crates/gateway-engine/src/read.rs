@@ -139,10 +139,10 @@ pub(crate) struct Opened {
 }
 
 /// Sniffs a file and opens its batches of the columns `columns` names for its layout (of a
-/// Parquet file, of the row groups `groups` names, if any), on a blocking thread (`handle` runs the ranged reads). Every format is decoded on a blocking
-/// thread of its own, two batches ahead, while the caller's thread works on the last: decoding
-/// and checking (or shaping) overlap on both cores (measured: `make bench`), and neither runs
-/// on the runtime's workers (an HTTP worker's, for a read of rows). A decoder that dies (a
+/// Parquet file, of the row groups `groups` names, if any), on a blocking thread (`handle`
+/// runs the ranged reads). Every format is decoded on a thread of its own, two batches ahead,
+/// while the caller's thread works on the last: decoding and checking (or shaping) overlap on
+/// both cores (measured: `make bench`), and neither runs on the runtime's workers (an HTTP worker's, for a read of rows). A decoder that dies (a
 /// panic) ends the batches with an error, never as the file's end.
 pub(crate) fn open(
     handle: &tokio::runtime::Handle,
@@ -177,33 +177,66 @@ pub(crate) fn open(
         let reader = SyncReader { source, handle: handle.clone(), pos: 0, len, chunk: Bytes::new() };
         Box::new(gateway_formats::decode(Box::new(reader), &layout, &columns).map_err(|e| format_error(path, e))?)
     };
-    Ok(Opened { absent, batches: ahead(handle, decoded, path) })
+    Ok(Opened { absent, batches: ahead(decoded, path)? })
 }
 
-/// A file's batches decoded on a blocking thread of their own, two ahead of their reader; the
-/// thread stops when the reader lets go of them.
+/// A file's batches decoded on a thread of their own, two ahead of their reader. An OS thread,
+/// not one of the runtime's blocking pool: its reader already holds one of those and waits on
+/// it, so a full pool would wait on itself (reads at once are bounded by their slots). Once its
+/// reader lets go of the batches, the decoder stops at its next batch and is waited for: the
+/// source is no longer read when the batches are dropped.
 fn ahead(
-    handle: &tokio::runtime::Handle,
     mut decoded: Box<dyn Iterator<Item = Result<RecordBatch, FormatError>> + Send>,
     path: &str,
-) -> Box<dyn Iterator<Item = Result<RecordBatch, EngineError>>> {
-    let (ahead, mut next) = tokio::sync::mpsc::channel(2);
-    let mut decoder = Some(handle.spawn_blocking(move || {
-        for batch in decoded.by_ref() {
-            if ahead.blocking_send(batch).is_err() {
-                break;
+) -> Result<Box<dyn Iterator<Item = Result<RecordBatch, EngineError>>>, EngineError> {
+    let (ahead, next) = std::sync::mpsc::sync_channel(2);
+    // Its ranged reads run on the runtime by the handle they hold (`block_on`).
+    let decoder = std::thread::Builder::new()
+        .name("gateway-decoder".into())
+        .spawn(move || {
+            for batch in decoded.by_ref() {
+                if ahead.send(batch).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| EngineError::Internal(format!("{path}: no thread to decode it ({e})")))?;
+    Ok(Box::new(Ahead { next: Some(next), decoder: Some(decoder), file: path.to_owned() }))
+}
+
+/// The batches [`ahead`] decodes, and its thread.
+struct Ahead {
+    next: Option<std::sync::mpsc::Receiver<Result<RecordBatch, FormatError>>>,
+    decoder: Option<std::thread::JoinHandle<()>>,
+    file: String,
+}
+
+impl Iterator for Ahead {
+    type Item = Result<RecordBatch, EngineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next.as_ref()?.recv() {
+            Ok(batch) => Some(batch.map_err(|e| format_error(&self.file, e))),
+            // Closed: the file's end, unless the decoder died.
+            Err(_) => {
+                self.next = None;
+                match self.decoder.take()?.join() {
+                    Ok(()) => None,
+                    Err(_) => Some(Err(EngineError::Internal(format!("{}: the decoder stopped", self.file)))),
+                }
             }
         }
-    }));
-    let (handle, file) = (handle.clone(), path.to_owned());
-    Box::new(std::iter::from_fn(move || match next.blocking_recv() {
-        Some(batch) => Some(batch.map_err(|e| format_error(&file, e))),
-        // Closed: the file's end, unless the decoder died.
-        None => match handle.block_on(decoder.take()?) {
-            Ok(()) => None,
-            Err(e) => Some(Err(EngineError::Internal(format!("{file}: the decoder stopped ({e})")))),
-        },
-    }))
+    }
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        // The channel closed first, so a decoder waiting to hand a batch over stops.
+        drop(self.next.take());
+        if let Some(d) = self.decoder.take() {
+            let _ = d.join();
+        }
+    }
 }
 
 /// A column's values as text, as the rules judge them and a read of rows serves them:

@@ -65,8 +65,8 @@ pub struct RowsJob {
     /// Rows served at most (`None`: all).
     pub max_rows: Option<u64>,
     /// Keys held in memory to find duplicates: without [`RowsJob::spill`], at most (a table
-    /// with more keyed rows stops with [`EngineError::Keys`]); with it, half of them before
-    /// they are spilled to [`RowsJob::spill`].
+    /// with more keyed rows stops with [`EngineError::Keys`]); with it, a third of them before
+    /// they are spilled to [`RowsJob::spill`] (the spill sorts a copy of them).
     pub max_keys: usize,
     /// The memory cap `max_keys` came from (MiB): the spilled keys' filters take at most 3/8
     /// of it, and a refusal names it.
@@ -145,9 +145,9 @@ pub(crate) fn type_of(kind: FieldKind) -> DataType {
 /// row is ready (or the read ended with none), so the schema, and any failure before a row
 /// (the file, a cap, a first row under `invalid=fail`), comes before any byte is served.
 ///
-/// The read and the encoding run on a blocking thread, never on the caller's runtime workers
-/// (an HTTP worker's, for the API), and [`RowsJob::hold`] is kept there until the thread stops
-/// reading the source.
+/// The read runs on a blocking thread, its decoding and its encoding on threads of their own,
+/// never on the caller's runtime workers (an HTTP worker's, for the API); [`RowsJob::hold`] is
+/// kept until the source is no longer read (the decoder waited for).
 pub async fn rows(mut job: RowsJob, progress: Arc<Progress>, counts: Arc<RowCounts>) -> Result<Rows, EngineError> {
     let opts = crate::prepare(&job.params, &job.files, &progress).await?;
     let (schema_tx, schema_rx) = tokio::sync::oneshot::channel::<Result<SchemaRef, EngineError>>();
@@ -337,7 +337,8 @@ impl Reader {
             include: job.invalid == Invalid::Include,
             max_rows: job.max_rows,
             seen: {
-                let per_run = if job.spill.is_some() { job.max_keys / 2 } else { job.max_keys };
+                // With a spill: a third in the set, as much again while a spill sorts a copy.
+                let per_run = if job.spill.is_some() { job.max_keys / 3 } else { job.max_keys };
                 let filters = (job.memory_mb << 20) as usize / 8 * 3;
                 KeySet::new(per_run, filters, job.spill.clone(), job.memory_mb)
             },

@@ -2,7 +2,8 @@
 //! typed per resource (text, a 64-bit float, epoch seconds) and, per row, whether the value is
 //! missing or not of its type. Columns already of the served type or of a type that converts
 //! exactly (integers to a float, Arrow timestamps to seconds) are converted by Arrow kernels or
-//! one pass over their values; text is parsed once, never cast to text and parsed back. Each
+//! one pass over their values, never cast to text and parsed back; text is parsed once, and
+//! other types (decimals, Float32, dates) go by their text as before. Each
 //! conversion answers what the text of the value would (the rules judge a value by its text:
 //! [`crate::read::as_text`]), which the engine's tests hold it to.
 

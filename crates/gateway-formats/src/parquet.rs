@@ -529,12 +529,15 @@ fn whole_of(
     // Rows are numbered in the file: a range of row groups starts after the rows before it.
     let mut next_row = 1u64;
     if let Some(g) = groups {
-        next_row += metadata
+        // The footer's counts of the groups before (not decoded, so not checked by a read):
+        // refused past what a file can hold rather than wrapped.
+        let before = metadata
             .row_groups()
             .iter()
             .take(g.start)
-            .map(|r| u64::try_from(r.num_rows()).unwrap_or(0))
-            .fold(0u64, u64::saturating_add);
+            .try_fold(0i64, |sum, r| sum.checked_add(r.num_rows().max(0)))
+            .ok_or_else(|| FormatError::Parquet("the footer's row counts add up past 2^63 rows".into()))?;
+        next_row += before.unsigned_abs();
         builder = builder.with_row_groups(g.collect());
     }
     let stream = builder.build().map_err(err)?;
@@ -552,7 +555,7 @@ fn whole_of(
     let batches = stream.map(move |b| {
         let batch = picked(&b.map_err(err)?, &wanted, &roots_of)?;
         let first = next_row;
-        next_row += batch.num_rows() as u64;
+        next_row = next_row.saturating_add(batch.num_rows() as u64);
         crate::whole::with_rows(&batch, &out, first)
     });
     Ok((schema, Box::pin(batches)))

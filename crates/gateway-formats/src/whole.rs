@@ -452,7 +452,7 @@ pub async fn parquet_group_batches(
 pub(crate) fn with_rows(batch: &RecordBatch, schema: &SchemaRef, first: u64) -> Result<RecordBatch, FormatError> {
     let n = batch.num_rows();
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    arrays.push(Arc::new(UInt64Array::from_iter_values(first..first + n as u64)));
+    arrays.push(Arc::new(UInt64Array::from_iter_values(first..first.saturating_add(n as u64))));
     for field in schema.fields().iter().skip(1) {
         match batch.column_by_name(field.name()) {
             Some(a) => arrays.push(a.clone()),

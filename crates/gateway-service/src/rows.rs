@@ -239,10 +239,10 @@ impl Drop for StopOnDrop {
 }
 
 impl Gateway {
-    /// A stored source table's independent parts: each file of a set (or the one file), or
-    /// the whole table for a kind read page by page. Reading each gives the rows of one read of
-    /// all, in the same columns; duplicates are found within a split (a read of all finds them
-    /// across files too).
+    /// A stored source table's independent parts: each file of a set (or the one file; a
+    /// Parquet file of several row groups, ranges of them), or the whole table for a kind read
+    /// page by page. Reading each gives the rows of one read of all, in the same columns;
+    /// duplicates are found within a split (a read of all finds them across splits too).
     pub async fn row_splits(
         &self,
         org: &OrganizationId,
@@ -370,7 +370,7 @@ impl Gateway {
             );
             let (columns, invalid, max_rows, format) =
                 (request.columns, request.invalid, request.max_rows, request.format);
-            move |files, params, (only, groups), reading: &Arc<Reading>, spill: Option<PathBuf>| RowsJob {
+            move |files, params, (only, groups), reading: &Arc<Reading>, spill: Option<(PathBuf, u64)>| RowsJob {
                 files,
                 params,
                 rules,
@@ -381,7 +381,7 @@ impl Gateway {
                 max_keys: ((memory << 20) / 40) as usize,
                 memory_mb: memory,
                 // Keys past memory go to the read's folder, under the spill cap.
-                spill: spill.map(|dir| gateway_engine::KeySpill { dir, bytes: spill_bytes }),
+                spill: spill.map(|(dir, bytes)| gateway_engine::KeySpill { dir, bytes }),
                 only,
                 groups,
                 format,
@@ -458,7 +458,9 @@ impl Gateway {
                         Some(pages) => pages,
                         None => spooled((&mut spool.0).await),
                     }?;
-                    let job = job(pages.files, pages.params, (None, None), &reading, Some(keys));
+                    // The spool and the keys share the read's folder and its cap.
+                    let room = spill_bytes.saturating_sub(pages.bytes);
+                    let job = job(pages.files, pages.params, (None, None), &reading, Some((keys, room)));
                     gateway_engine::rows(job, progress, counts).await.map_err(|e| scrub(&e))
                 }
             };
@@ -483,7 +485,8 @@ impl Gateway {
             };
             let dir = folder()?;
             let reading = reading(slot, Some(dir.clone()), "failed");
-            let job = job(files, table.connection_table_params.clone(), (only, groups), &reading, Some(dir));
+            let job =
+                job(files, table.connection_table_params.clone(), (only, groups), &reading, Some((dir, spill_bytes)));
             match gateway_engine::rows(job, progress.clone(), counts).await {
                 Ok(rows) => (Stage::Reading(rows), reading),
                 Err(e) => {
