@@ -80,7 +80,9 @@ start() {
             --grpc-host 127.0.0.1 --grpc-port "$bq_grpc" --project gw-bq-test --log-level warning >"$dir/bq.log" 2>&1 &
         echo $! > "$dir/bq.pid"
         if wait_http "http://127.0.0.1:$bq_port/bigquery/v2/projects/gw-bq-test/datasets"; then
-            { echo "TEST_BQ_ENDPOINT=http://127.0.0.1:$bq_port"; echo "TEST_BQ_PROJECT=gw-bq-test"; } >>"$env_file"
+            # TEST_BQ_GRPC: the emulator's Storage Read API (gRPC), for the read streams issue 27 leaves.
+            { echo "TEST_BQ_ENDPOINT=http://127.0.0.1:$bq_port"; echo "TEST_BQ_PROJECT=gw-bq-test";
+              echo "TEST_BQ_GRPC=127.0.0.1:$bq_grpc"; } >>"$env_file"
         else
             echo "peers: bqemulator did not start (see $dir/bq.log)"
         fi
