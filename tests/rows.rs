@@ -56,6 +56,35 @@ async fn saved_ratings(app: &TestApp, peer: &S3Peer, test: &str, n: u32) -> Stri
     table.to_owned()
 }
 
+/// A gateway with a BigQuery connection (a service-account key its token server knows) and
+/// `<dataset>.ratings` saved as a rating table, `ts` its timestamp: the app, the token server
+/// (kept while the app runs) and the table's path.
+async fn bigquery_ratings(
+    peer: &gateway_testkit::BqPeer,
+    dataset: &str,
+) -> (TestApp, gateway_testkit::TokenServer, String) {
+    let key = gateway_testkit::TestKey::generate();
+    let email = "reader@gateway-tests.iam.gserviceaccount.com";
+    let token = gateway_testkit::TokenServer::start(&key, email);
+    let app = TestApp::builder()
+        .allow_private()
+        .provider_url("BIGQUERY", &peer.endpoint)
+        .provider_url("GOOGLE_OAUTH", &token.url)
+        .spawn()
+        .await
+        .unwrap();
+    let api = app.api("acme", "manager");
+    let mut creds = key.key_file(email);
+    creds["project_id"] = json!(peer.project);
+    assert_eq!(api.put("/connections/BIGQUERY/", json!({"credentials": creds})).await.status, 200);
+    let table = format!("/connections/BIGQUERY/tables/{dataset}.ratings/");
+    let saved = api
+        .patch(&table, json!({"resource": "rating", "resource_params": {"columns_mapping": {"timestamp": "ts"}}}))
+        .await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    (app, token, table)
+}
+
 async fn a_pipeline_reads_the_rows_it_ingests(db: Db) {
     let Some(peer) = S3Peer::get() else { return };
     let Some(test_db) = TestDb::create(db) else { return };
@@ -330,8 +359,7 @@ async fn with_backend_secrets_masked_a_pipeline_still_reads_rows() {
 /// per row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bigquery_rows_are_read_through_the_gateway() {
-    use gateway_testkit::{BqPeer, TestKey, TokenServer};
-    let Some(peer) = BqPeer::get() else { return };
+    let Some(peer) = gateway_testkit::BqPeer::get() else { return };
     let dataset = format!("rows_{}", std::process::id());
     let mut rows: Vec<Value> = (1..=10)
         .map(|i| json!({"json": {"user_id": format!("u{i}"), "item_id": format!("i{i}"), "rating": format!("{}", i % 5), "ts": 1_700_000_000 + i}}))
@@ -345,25 +373,7 @@ async fn bigquery_rows_are_read_through_the_gateway() {
     let fields = json!([{"name": "user_id", "type": "STRING"}, {"name": "item_id", "type": "STRING"},
                         {"name": "rating", "type": "STRING"}, {"name": "ts", "type": "INTEGER"}]);
     peer.table_with(&dataset, "ratings", fields, rows).await;
-    let key = TestKey::generate();
-    let email = "reader@gateway-tests.iam.gserviceaccount.com";
-    let token = TokenServer::start(&key, email);
-    let app = TestApp::builder()
-        .allow_private()
-        .provider_url("BIGQUERY", &peer.endpoint)
-        .provider_url("GOOGLE_OAUTH", &token.url)
-        .spawn()
-        .await
-        .unwrap();
-    let api = app.api("acme", "manager");
-    let mut creds = key.key_file(email);
-    creds["project_id"] = json!(peer.project);
-    assert_eq!(api.put("/connections/BIGQUERY/", json!({"credentials": creds})).await.status, 200);
-    let table = format!("/connections/BIGQUERY/tables/{dataset}.ratings/");
-    let saved = api
-        .patch(&table, json!({"resource": "rating", "resource_params": {"columns_mapping": {"timestamp": "ts"}}}))
-        .await;
-    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    let (app, _token, table) = bigquery_ratings(&peer, &dataset).await;
     let (status, _, body) = app.api("acme", "backend").get_raw(&format!("{table}rows/?invalid=include"), None).await;
     assert_eq!(status, 200);
     let rows: Vec<Value> =
@@ -660,8 +670,7 @@ async fn a_parquet_file_is_split_by_its_row_groups() {
 /// answer, matched by a column of row numbers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bigquery_rows_are_what_the_warehouse_computes_from_the_same_table() {
-    use gateway_testkit::{BqPeer, TestKey, TokenServer};
-    let Some(peer) = BqPeer::get() else { return };
+    let Some(peer) = gateway_testkit::BqPeer::get() else { return };
     let dataset = format!("rows_sql_{}", std::process::id());
     let users = ["u1", " u2 ", "", " ", "user with spaces", "ü", "u1"];
     let ratings = ["3", " 4.5 ", "abc", "", "-2", "0.1", "1e3", "7"];
@@ -676,25 +685,7 @@ async fn bigquery_rows_are_what_the_warehouse_computes_from_the_same_table() {
                         {"name": "item_id", "type": "STRING"}, {"name": "rating", "type": "STRING"},
                         {"name": "ts", "type": "INTEGER"}]);
     peer.table_with(&dataset, "ratings", fields, rows).await;
-    let key = TestKey::generate();
-    let email = "reader@gateway-tests.iam.gserviceaccount.com";
-    let token = TokenServer::start(&key, email);
-    let app = TestApp::builder()
-        .allow_private()
-        .provider_url("BIGQUERY", &peer.endpoint)
-        .provider_url("GOOGLE_OAUTH", &token.url)
-        .spawn()
-        .await
-        .unwrap();
-    let api = app.api("acme", "manager");
-    let mut creds = key.key_file(email);
-    creds["project_id"] = json!(peer.project);
-    assert_eq!(api.put("/connections/BIGQUERY/", json!({"credentials": creds})).await.status, 200);
-    let table = format!("/connections/BIGQUERY/tables/{dataset}.ratings/");
-    let saved = api
-        .patch(&table, json!({"resource": "rating", "resource_params": {"columns_mapping": {"timestamp": "ts"}}}))
-        .await;
-    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    let (app, _token, table) = bigquery_ratings(&peer, &dataset).await;
     let (status, _, body) = app.api("acme", "backend").get_raw(&format!("{table}rows/?invalid=include"), None).await;
     assert_eq!(status, 200);
     let served: Vec<Value> =

@@ -92,14 +92,7 @@ fn number(column: &ArrayRef, name: &str, len: usize, in_key: bool) -> Result<Sha
     let failed = |e: arrow_schema::ArrowError| EngineError::Internal(format!("column '{name}' as a number: {e}"));
     let typed: Option<Float64Array> = match column.data_type() {
         DataType::Float64 => Some(column.as_primitive::<Float64Type>().clone()),
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64 => {
+        t if t.is_integer() => {
             Some(arrow_cast::cast(column, &DataType::Float64).map_err(failed)?.as_primitive::<Float64Type>().clone())
         }
         _ => None,
@@ -135,8 +128,6 @@ fn number(column: &ArrayRef, name: &str, len: usize, in_key: bool) -> Result<Sha
 /// [`parse_timestamp`] tells them); anything else by its text.
 fn timestamp(column: &ArrayRef, name: &str, len: usize, in_key: bool) -> Result<Shaped, EngineError> {
     let failed = |e: arrow_schema::ArrowError| EngineError::Internal(format!("column '{name}' as an instant: {e}"));
-    let mut nanos: Vec<Option<i128>> = Vec::with_capacity(len);
-    let mut missing = Vec::with_capacity(len);
     let whole =
         |column: &ArrayRef, per: i128, by_magnitude: bool| -> Result<(Vec<Option<i128>>, Vec<bool>), EngineError> {
             let ints = arrow_cast::cast(column, &DataType::Int64).map_err(failed)?;
@@ -160,7 +151,7 @@ fn timestamp(column: &ArrayRef, name: &str, len: usize, in_key: bool) -> Result<
             }
             Ok((nanos, missing))
         };
-    match column.data_type() {
+    let (nanos, missing) = match column.data_type() {
         DataType::Timestamp(unit, _) => {
             let per = match unit {
                 TimeUnit::Second => NANOS,
@@ -169,29 +160,23 @@ fn timestamp(column: &ArrayRef, name: &str, len: usize, in_key: bool) -> Result<
                 TimeUnit::Nanosecond => 1,
             };
             // The values as they are (their zone only shows them): the instant since the epoch.
-            (nanos, missing) = whole(column, per, false)?;
+            whole(column, per, false)?
         }
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32 => (nanos, missing) = whole(column, 1, true)?,
+        // UInt64 past i64 goes by its text, as `parse_timestamp` reads it.
+        t if t.is_integer() && *t != DataType::UInt64 => whole(column, 1, true)?,
         _ => {
             let text = crate::read::as_text(column, name)?;
-            for i in 0..len {
-                let v = if text.is_valid(i) { text.value(i) } else { "" };
-                if v.trim().is_empty() {
-                    nanos.push(None);
-                    missing.push(true);
-                } else {
-                    nanos.push(parse_timestamp(v).map(|(n, _)| n));
-                    missing.push(false);
-                }
-            }
+            (0..len)
+                .map(|i| {
+                    let v = if text.is_valid(i) { text.value(i) } else { "" };
+                    match v.trim().is_empty() {
+                        true => (None, true),
+                        false => (parse_timestamp(v).map(|(n, _)| n), false),
+                    }
+                })
+                .unzip()
         }
-    }
+    };
     let seconds: Vec<i64> =
         nanos.iter().map(|n| n.map_or(0, |n| i64::try_from(n.div_euclid(NANOS)).unwrap_or(i64::MAX))).collect();
     let ok = BooleanBuffer::collect_bool(len, |i| nanos.get(i).is_some_and(Option::is_some));
